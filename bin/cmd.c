@@ -1,0 +1,171 @@
+#include <config.h>
+
+#include "cmd.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct kcr_cmd *const table[] = {
+	&kcr_cmd_exec, &kcr_cmd_languages, &kcr_cmd_doctor, &kcr_cmd_config,
+	&kcr_cmd_version, &kcr_cmd_help, &kcr_cmd_complete, NULL,
+};
+
+const struct kcr_opt kcr_global_opts[] = {
+	{ "config", 0, "FILE", "read settings from FILE instead of kcr.yaml", "file" },
+	{ "set", 0, "KEY=VALUE", "override one setting (see 'kcr config show')", NULL },
+	{ "verbose", 'v', NULL, "log what kcr does to stderr", NULL },
+	{ "help", 'h', NULL, "show help", NULL },
+	{ "version", 0, NULL, "show the version", NULL },
+	{ NULL },
+};
+
+const struct kcr_cmd *const *
+kcr_cmd_table(void)
+{
+	return table;
+}
+
+const struct kcr_cmd *
+kcr_cmd_find(const struct kcr_cmd *const *t, const char *name)
+{
+	for (; t && *t; t++)
+		if (strcmp((*t)->name, name) == 0)
+			return *t;
+	return NULL;
+}
+
+int
+kcr_cmd_usage_error(const struct kcr_cmd *cmd, kcr_error_t *err, const char *fmt, ...)
+{
+	kcr_autofree char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		kcr_oom();
+	va_end(ap);
+	return kcr_error_set(err, KCR_E_INVALID, 0, "%s; see 'kcr %s%s--help'", msg,
+			     cmd ? cmd->name : "", cmd ? " " : "");
+}
+
+static void
+print_opts(const struct kcr_opt *o, FILE *f)
+{
+	for (; o && o->name; o++) {
+		char left[64];
+
+		if (o->shortopt)
+			snprintf(left, sizeof(left), "-%c, --%s%s%s", o->shortopt, o->name,
+				 o->arg ? " " : "", o->arg ? o->arg : "");
+		else
+			snprintf(left, sizeof(left), "    --%s%s%s", o->name, o->arg ? " " : "",
+				 o->arg ? o->arg : "");
+		fprintf(f, "  %-28s %s\n", left, o->help);
+	}
+}
+
+void
+kcr_cmd_print_help(const struct kcr_cmd *cmd, FILE *f)
+{
+	fprintf(f, "Usage: %s\n\n%s\n", cmd->usage, cmd->summary);
+	if (cmd->subcmds) {
+		fprintf(f, "\nCommands:\n");
+		for (const struct kcr_cmd *const *s = cmd->subcmds; *s; s++)
+			if (!(*s)->hidden)
+				fprintf(f, "  %-12s %s\n", (*s)->name, (*s)->summary);
+	}
+	if (cmd->opts && cmd->opts[0].name) {
+		fprintf(f, "\nOptions:\n");
+		print_opts(cmd->opts, f);
+	}
+	if (cmd->examples)
+		fprintf(f, "\nExamples:\n%s\n", cmd->examples);
+}
+
+static struct option *
+build_longopts(const struct kcr_opt *opts, char *shortopts, size_t n_short)
+{
+	size_t n = 0, s = 0;
+	struct option *lo;
+
+	while (opts && opts[n].name)
+		n++;
+	lo = kcr_xzalloc((n + 2) * sizeof(*lo));
+	shortopts[s++] = '+'; /* stop at the first operand */
+	shortopts[s++] = ':';
+	for (size_t i = 0; i < n; i++) {
+		lo[i].name = opts[i].name;
+		lo[i].has_arg = opts[i].arg ? required_argument : no_argument;
+		lo[i].val = 1000 + (int)i;
+		if (opts[i].shortopt && s + 3 < n_short) {
+			shortopts[s++] = (char)opts[i].shortopt;
+			if (opts[i].arg)
+				shortopts[s++] = ':';
+		}
+	}
+	lo[n].name = "help";
+	lo[n].val = 'h';
+	shortopts[s++] = 'h';
+	shortopts[s] = '\0';
+	return lo;
+}
+
+static int
+short_to_id(const struct kcr_opt *opts, int c)
+{
+	for (int i = 0; opts && opts[i].name; i++)
+		if (opts[i].shortopt == c)
+			return i;
+	return -1;
+}
+
+int
+kcr_cmd_parse(const struct kcr_cmd *cmd, int argc, char **argv,
+	      int (*on_opt)(int id, const char *arg, void *data, kcr_error_t *err), void *data,
+	      int *optind_out, kcr_error_t *err)
+{
+	char shortopts[128];
+	kcr_autofree struct option *lo = build_longopts(cmd->opts, shortopts, sizeof(shortopts));
+	int c;
+
+	optind = 0; /* full re-initialisation of getopt */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts, lo, NULL)) != -1) {
+		int id = c >= 1000 ? c - 1000 : short_to_id(cmd->opts, c);
+
+		if (c == 'h' && id < 0) {
+			kcr_cmd_print_help(cmd, stdout);
+			return 1;
+		}
+		if (c == '?')
+			return kcr_cmd_usage_error(cmd, err, "unknown option '%s'", argv[optind - 1]);
+		if (c == ':')
+			return kcr_cmd_usage_error(cmd, err, "option '%s' needs a value",
+						   argv[optind - 1]);
+		if (on_opt(id, optarg, data, err) < 0)
+			return -1;
+	}
+	*optind_out = optind;
+	return 0;
+}
+
+int
+kcr_cmd_dispatch_sub(const struct kcr_cmd *cmd, struct kcr_ctx *ctx, int argc, char **argv,
+		     kcr_error_t *err)
+{
+	const struct kcr_cmd *sub;
+
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		kcr_cmd_print_help(cmd, stdout);
+		return 0;
+	}
+	if (argc < 2)
+		return kcr_cmd_usage_error(cmd, err, "missing subcommand");
+	sub = kcr_cmd_find(cmd->subcmds, argv[1]);
+	if (sub == NULL)
+		return kcr_cmd_usage_error(cmd, err, "unknown subcommand '%s'", argv[1]);
+	return sub->run(ctx, argc - 1, argv + 1, err);
+}

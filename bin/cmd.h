@@ -1,0 +1,57 @@
+/* The kcr command table: one entry per command (tmux cmd_entry), feeding
+ * dispatch, --help, the man page test and shell completion. */
+#ifndef KCR_CMD_H
+#define KCR_CMD_H
+
+#include "config.h"
+#include "error.h"
+
+#include <stdbool.h>
+
+struct kcr_opt {
+	const char *name;  /* long name, without "--" */
+	int shortopt;      /* or 0 */
+	const char *arg;   /* "LANG", or NULL for a flag */
+	const char *help;
+	const char *complete; /* "lang", "file", "dir", or NULL */
+};
+
+struct kcr_ctx {
+	struct kcr_config *cfg;
+};
+
+struct kcr_cmd {
+	const char *name;
+	const char *usage;    /* "kcr exec [options] [FILE|-] [-- ARGS...]" */
+	const char *summary;
+	const char *examples; /* lines, '\n'-separated */
+	const struct kcr_opt *opts; /* terminated by { NULL } */
+	const struct kcr_cmd *const *subcmds;
+	bool hidden;
+	/* Returns the exit code (>= 0), or -1 with err set. */
+	int (*run)(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err);
+};
+
+extern const struct kcr_cmd kcr_cmd_exec, kcr_cmd_languages, kcr_cmd_doctor,
+	kcr_cmd_version, kcr_cmd_help, kcr_cmd_config, kcr_cmd_complete;
+
+const struct kcr_cmd *const *kcr_cmd_table(void);
+const struct kcr_cmd *kcr_cmd_find(const struct kcr_cmd *const *table, const char *name);
+extern const struct kcr_opt kcr_global_opts[];
+
+/* getopt_long over a command's option table. Calls on_opt(id, arg, data)
+ * for each option, where id is the index into cmd->opts; --help prints the
+ * usage and makes the function return 1. Leaves *optind_out at the first
+ * operand. Returns 0, 1 (help shown) or -1 (usage error in err). */
+int kcr_cmd_parse(const struct kcr_cmd *cmd, int argc, char **argv,
+		  int (*on_opt)(int id, const char *arg, void *data, kcr_error_t *err),
+		  void *data, int *optind_out, kcr_error_t *err);
+/* Runs argv[1] as one of cmd->subcmds. */
+int kcr_cmd_dispatch_sub(const struct kcr_cmd *cmd, struct kcr_ctx *ctx, int argc, char **argv,
+			 kcr_error_t *err);
+void kcr_cmd_print_help(const struct kcr_cmd *cmd, FILE *f);
+/* The canonical usage error: "<what>; see 'kcr <cmd> --help'". */
+int kcr_cmd_usage_error(const struct kcr_cmd *cmd, kcr_error_t *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

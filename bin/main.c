@@ -1,0 +1,154 @@
+/* kcr: run untrusted code in sandboxes, from a terminal or as a server. */
+#include <config.h>
+
+#include "cmd.h"
+#include "log.h"
+#include "util.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct globals {
+	const char *config;
+	char **sets;
+	bool verbose;
+};
+
+static void
+print_main_help(FILE *f)
+{
+	fprintf(f, "Usage: kcr [global options] <command> [options] [args]\n\n"
+		   "Run untrusted code in sandboxes, from a terminal, CI or as a server.\n\n"
+		   "Commands:\n");
+	for (const struct kcr_cmd *const *c = kcr_cmd_table(); *c; c++)
+		if (!(*c)->hidden)
+			fprintf(f, "  %-12s %s\n", (*c)->name, (*c)->summary);
+	fprintf(f, "\nGlobal options:\n"
+		   "  --config FILE            read settings from FILE instead of kcr.yaml\n"
+		   "  --set KEY=VALUE          override one setting (see 'kcr config show')\n"
+		   "  -v, --verbose            log what kcr does to stderr\n"
+		   "  -h, --help               show help\n"
+		   "      --version            show the version\n"
+		   "\nRun 'kcr <command> --help' for a command's options.\n"
+		   "\nExamples:\n"
+		   "  kcr exec -l py -c 'print(6 * 7)'\n"
+		   "  kcr exec script.py -f data.csv -o out/\n"
+		   "  kcr languages\n");
+}
+
+/* Global options come before the command name; returns the index of the
+ * command, argc when there is none, or -1 on a usage error. */
+static int
+parse_globals(int argc, char **argv, struct globals *g, kcr_error_t *err)
+{
+	int i;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--config") == 0 || strcmp(a, "--set") == 0) {
+			if (i + 1 >= argc)
+				return kcr_error_set(err, KCR_E_INVALID, 0, "'%s' needs a value; see 'kcr --help'", a);
+			if (a[2] == 'c')
+				g->config = argv[++i];
+			else
+				kcr_strv_push(&g->sets, argv[++i]);
+		} else if (strncmp(a, "--config=", 9) == 0) {
+			g->config = a + 9;
+		} else if (strncmp(a, "--set=", 6) == 0) {
+			kcr_strv_push(&g->sets, a + 6);
+		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+			g->verbose = true;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			print_main_help(stdout);
+			exit(0);
+		} else if (strcmp(a, "--version") == 0) {
+			printf("kcr %s\n", PACKAGE_VERSION);
+			exit(0);
+		} else {
+			return kcr_error_set(err, KCR_E_INVALID, 0,
+					     "unknown option '%s'; see 'kcr --help'", a);
+		}
+	}
+	return i;
+}
+
+static int
+apply_sets(struct kcr_config *cfg, char **sets, kcr_error_t *err)
+{
+	for (size_t i = 0; sets && sets[i]; i++) {
+		kcr_autofree char *kv = kcr_xstrdup(sets[i]);
+		char *eq = strchr(kv, '=');
+
+		if (eq == NULL)
+			return kcr_error_set(err, KCR_E_INVALID, 0,
+					     "--set '%s': expected KEY=VALUE", sets[i]);
+		*eq = '\0';
+		if (kcr_config_set(cfg, kv, eq + 1, KCR_SRC_FLAG, err) < 0)
+			return kcr_error_wrap(err, "--set");
+	}
+	return 0;
+}
+
+static int
+setup_config(struct kcr_ctx *ctx, struct globals *g, kcr_error_t *err)
+{
+	ctx->cfg = kcr_config_new();
+	if (kcr_config_load(ctx->cfg, g->config, err) < 0 || apply_sets(ctx->cfg, g->sets, err) < 0)
+		return -1;
+	kcr_log_setup(g->verbose ? "debug" : kcr_config_str(ctx->cfg, "log.level"),
+		      kcr_config_str(ctx->cfg, "log.format"));
+	return 0;
+}
+
+static int
+run(int argc, char **argv, struct kcr_ctx *ctx, kcr_error_t *err)
+{
+	struct globals g = { 0 };
+	const struct kcr_cmd *cmd;
+	int first, ret;
+
+	first = parse_globals(argc, argv, &g, err);
+	if (first < 0)
+		goto fail;
+	if (first >= argc) {
+		print_main_help(stderr);
+		kcr_strv_free(g.sets);
+		return 2;
+	}
+	cmd = kcr_cmd_find(kcr_cmd_table(), argv[first]);
+	if (cmd == NULL) {
+		kcr_error_set(err, KCR_E_INVALID, 0, "unknown command '%s'; see 'kcr --help'",
+			      argv[first]);
+		goto fail;
+	}
+	if (setup_config(ctx, &g, err) < 0)
+		goto fail;
+	kcr_strv_free(g.sets);
+	return cmd->run(ctx, argc - first, argv + first, err);
+fail:
+	ret = -1;
+	kcr_strv_free(g.sets);
+	return ret;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct kcr_ctx ctx = { 0 };
+	kcr_error_t err = NULL;
+	int ret;
+
+	signal(SIGPIPE, SIG_IGN);
+	ret = run(argc, argv, &ctx, &err);
+	if (ret < 0) {
+		fprintf(stderr, "kcr: %s\n", err ? err->msg : "failed");
+		ret = err ? kcr_errc_exit_code(err->code) : 125;
+		if (ret == 0 || ret == 124)
+			ret = 125;
+		kcr_error_free(err);
+	}
+	kcr_config_free(ctx.cfg);
+	return ret;
+}

@@ -1,0 +1,181 @@
+#include <config.h>
+
+#include "orchestrator.h"
+#include "log.h"
+#include "sandbox.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct kcr_engine {
+	struct kcr_sandbox_provider provider;
+};
+
+struct kcr_engine *
+kcr_engine_new(const struct kcr_config *cfg, kcr_error_t *err)
+{
+	struct kcr_engine *e = kcr_xzalloc(sizeof(*e));
+
+	if (kcr_sandbox_provider_open(&e->provider, cfg, err) < 0) {
+		free(e);
+		return NULL;
+	}
+	return e;
+}
+
+void
+kcr_engine_free(struct kcr_engine *e)
+{
+	if (e == NULL)
+		return;
+	kcr_sandbox_provider_close(&e->provider);
+	free(e);
+}
+
+static bool
+blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isspace((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+int
+kcr_engine_validate(const struct kcr_run_req *req, kcr_error_t *err)
+{
+	const struct kcr_exec_req *x = &req->exec;
+	const char *missing;
+
+	if (x->lang == NULL)
+		return kcr_error_set(err, KCR_E_INVALID, 0, "no language given");
+	if (x->code == NULL || blank(x->code, x->code_len))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "empty code");
+	if (x->limits.code_bytes && x->code_len > x->limits.code_bytes)
+		return kcr_error_set(err, KCR_E_LIMIT, 0, "code is %zu bytes, over the limit of %llu",
+				     x->code_len, (unsigned long long)x->limits.code_bytes);
+	missing = kcr_lang_missing_runtime(x->lang);
+	if (missing)
+		return kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
+				     "%s runtime is not installed: %s is missing (install %s)",
+				     x->lang->name, missing, x->lang->package);
+	for (size_t i = 0; i < req->n_inputs; i++) {
+		if (!kcr_name_is_safe(req->inputs[i].name))
+			return kcr_error_set(err, KCR_E_INVALID, 0, "bad input file name '%s'",
+					     req->inputs[i].name);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(req->inputs[i].name, req->inputs[j].name) == 0)
+				return kcr_error_set(err, KCR_E_INVALID, 0,
+						     "two input files named '%s'",
+						     req->inputs[i].name);
+	}
+	return 0;
+}
+
+static bool
+is_input(const struct kcr_run_req *req, const char *name)
+{
+	for (size_t i = 0; i < req->n_inputs; i++)
+		if (strcmp(req->inputs[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+static int
+collect_outputs(struct kcr_engine *e, struct kcr_sandbox *sb, const struct kcr_run_req *req,
+		struct kcr_run_res *res, kcr_error_t *err)
+{
+	const struct kcr_exec_res *x = &res->exec;
+	uint64_t max = req->exec.limits.file_size;
+
+	res->outputs = kcr_xzalloc((x->n_changed ? x->n_changed : 1) * sizeof(*res->outputs));
+	for (size_t i = 0; i < x->n_changed; i++) {
+		struct kcr_file *f = &res->outputs[res->n_outputs];
+
+		if (e->provider.ops->get_file(e->provider.self, sb, x->changed[i].name, max,
+					      &f->data, &f->len, err) < 0)
+			return kcr_error_wrap(err, "collecting output");
+		f->name = kcr_xstrdup(x->changed[i].name);
+		f->was_input = is_input(req, f->name);
+		res->n_outputs++;
+	}
+	return 0;
+}
+
+static int
+run_in(struct kcr_engine *e, struct kcr_sandbox *sb, const struct kcr_run_req *req,
+       struct kcr_run_res *res, kcr_error_t *err)
+{
+	const struct kcr_sandbox_ops *ops = e->provider.ops;
+
+	for (size_t i = 0; i < req->n_inputs; i++) {
+		const struct kcr_file *f = &req->inputs[i];
+
+		if (ops->put_file(e->provider.self, sb, f->name, f->data, f->len, err) < 0)
+			return kcr_error_wrap(err, "placing input '%s'", f->name);
+	}
+	if (ops->exec(e->provider.self, sb, &req->exec, &res->exec, err) < 0)
+		return -1;
+	return collect_outputs(e, sb, req, res, err);
+}
+
+int
+kcr_engine_run(struct kcr_engine *e, const struct kcr_run_req *req, struct kcr_run_res *res,
+	       kcr_error_t *err)
+{
+	const struct kcr_sandbox_ops *ops = e->provider.ops;
+	struct kcr_sandbox_spec spec = { .lang = req->exec.lang, .limits = req->exec.limits };
+	struct kcr_sandbox *sb = NULL;
+	uint64_t t0 = kcr_now_ns();
+	kcr_error_t derr = NULL;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	if (kcr_engine_validate(req, err) < 0)
+		return -1;
+	if (ops->create(e->provider.self, &spec, &sb, err) < 0)
+		return kcr_error_wrap(err, "creating the sandbox");
+	res->setup_us = sb->setup_ns / 1000;
+	ret = run_in(e, sb, req, res, err);
+	if (ops->destroy(e->provider.self, sb, &derr) < 0)
+		kcr_log_warn("destroying sandbox %s: %s", sb->id, derr->msg);
+	kcr_error_free(derr);
+	res->total_us = (kcr_now_ns() - t0) / 1000;
+	kcr_log_debug("%s: setup %.1f ms, run %llu ms, total %.1f ms", req->exec.lang->id,
+		      res->setup_us / 1000.0, (unsigned long long)res->exec.duration_ms,
+		      res->total_us / 1000.0);
+	if (ret < 0)
+		kcr_run_res_release(res);
+	return ret;
+}
+
+void
+kcr_file_release(struct kcr_file *f)
+{
+	free(f->name);
+	free(f->data);
+	memset(f, 0, sizeof(*f));
+}
+
+void
+kcr_run_req_release(struct kcr_run_req *r)
+{
+	kcr_exec_req_release(&r->exec);
+	for (size_t i = 0; i < r->n_inputs; i++)
+		kcr_file_release(&r->inputs[i]);
+	free(r->inputs);
+	r->inputs = NULL;
+	r->n_inputs = 0;
+}
+
+void
+kcr_run_res_release(struct kcr_run_res *r)
+{
+	kcr_exec_res_release(&r->exec);
+	for (size_t i = 0; i < r->n_outputs; i++)
+		kcr_file_release(&r->outputs[i]);
+	free(r->outputs);
+	memset(r, 0, sizeof(*r));
+}

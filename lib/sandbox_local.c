@@ -1,0 +1,807 @@
+/* The local sandbox provider: one kcr-runner per sandbox, in new user, pid,
+ * mount, net, ipc and uts namespaces and its own cgroups, serving HTTP on a
+ * unix socket that kcr bound before starting it.
+ *
+ * create():
+ *   1. socket <run_dir>/sb-<id>.sock, bound and listening;
+ *   2. cgroups kcr-<id> with the limits (a warning, once, when unusable);
+ *   3. clone(CLONE_NEW{USER,PID,NS,NET,IPC,UTS}); the child blocks on the
+ *      sync pipe;
+ *   4. the parent writes uid_map/gid_map, moves the child into the cgroups
+ *      and writes one byte to the sync pipe (keeping its end open);
+ *   5. the child becomes root of its user namespace (kuid 100000), sets
+ *      PR_SET_PDEATHSIG, checks the parent is still there, puts the socket
+ *      at fd 3 and the error pipe at fd 4 and execs
+ *      "kcr-runner --sandbox --listen-fd=3 --error-fd=4 ...";
+ *   6. the runner's kcr_sandbox_init_main() builds the file system, then
+ *      writes the single byte SANDBOX_READY (ASCII ACK) to fd 4 and closes
+ *      it; or it writes one line of error text and the runner exits;
+ *   7. the parent reads fd 4 to EOF: exactly the ready byte means ready;
+ *      text is the error; nothing at all means the runner died.
+ * A child failing before execve writes "\001<errno> <step>" instead. */
+#include <config.h>
+
+#include "cgroup.h"
+#include "log.h"
+#include "runner_client.h"
+#include "sandbox.h"
+#include "sandbox_init.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The ids a sandbox's user namespace maps when kcr runs as root: 0 inside
+ * is kuid 100000 outside, programs (1000) are 101000. */
+#define SUBID_BASE 100000
+#define SUBID_COUNT 65536
+#define SANDBOX_FLAGS                                                                    \
+	(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |      \
+	 CLONE_NEWUTS)
+#define READY_TIMEOUT_MS 15000
+/* open() removes sockets and cgroups of dead sandboxes older than this */
+#define STALE_AGE_S 60
+#define LISTEN_FD 3
+#define ERROR_FD 4
+#define EXE_FD 5
+/* What kcr_sandbox_init_main() writes to the error fd, alone, when the
+ * sandbox is ready (sandbox_init.c has the same definition). */
+#define SANDBOX_READY '\006'
+
+#ifdef SYS_setresuid32
+#define SYS_SETRESUID SYS_setresuid32
+#define SYS_SETRESGID SYS_setresgid32
+#define SYS_SETGROUPS SYS_setgroups32
+#else
+#define SYS_SETRESUID SYS_setresuid
+#define SYS_SETRESGID SYS_setresgid
+#define SYS_SETGROUPS SYS_setgroups
+#endif
+
+struct local {
+	char *run_dir;
+	char *runner;
+	bool seccomp;
+	bool root;           /* map 65536 ids; else only our own id */
+	uint32_t tmp_mb, data_mb;
+	atomic_bool cg_warned;
+};
+
+struct local_sb {
+	pid_t pid;           /* pid 1 of the sandbox, as kcr sees it; -1 when reaped */
+	char *sock;
+	struct kcr_cgroup *cg;
+	uint32_t memory_mb, pids;
+};
+
+/* What the child needs, all prepared before clone. */
+struct child_args {
+	int sync_r, sync_w, err_r, err_w, lfd, nul, exe;
+	bool setgroups;
+	char **argv, **envp;
+};
+
+/* ---- the child, between clone and execve ---------------------------------
+ * kcr serve is multi-threaded: another thread may have held malloc's or
+ * stdio's locks at clone time. So: raw system calls and plain memory only. */
+
+static size_t
+child_fmt_ulong(char *p, unsigned long v)
+{
+	char tmp[24];
+	size_t n = 0, i = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		p[i++] = tmp[--n];
+	return i;
+}
+
+static void __attribute__((noreturn))
+child_exit(int code)
+{
+	for (;;)
+		syscall(SYS_exit_group, code);
+}
+
+static void __attribute__((noreturn))
+child_fail(int fd, const char *step, int e)
+{
+	char buf[160];
+	size_t n = 0;
+
+	buf[n++] = '\001';
+	n += child_fmt_ulong(buf + n, (unsigned long)e);
+	buf[n++] = ' ';
+	for (const char *s = step; *s && n < sizeof(buf); s++)
+		buf[n++] = *s;
+	if (syscall(SYS_write, fd, buf, n) < 0) {
+		/* the parent reports the exit status instead */
+	}
+	child_exit(127);
+}
+
+/* Becomes root of the new user namespace for real (kuid SUBID_BASE), so
+ * that execve keeps the namespace's capabilities. */
+static void
+child_ids(const struct child_args *a)
+{
+	if (syscall(SYS_SETRESGID, 0, 0, 0) < 0)
+		child_fail(a->err_w, "setresgid", errno);
+	if (a->setgroups && syscall(SYS_SETGROUPS, 0, NULL) < 0)
+		child_fail(a->err_w, "setgroups", errno);
+	if (syscall(SYS_SETRESUID, 0, 0, 0) < 0)
+		child_fail(a->err_w, "setresuid", errno);
+}
+
+/* True when kcr has gone: its end of the sync pipe was closed. */
+static bool
+child_parent_gone(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct timespec zero = { 0, 0 };
+
+	return syscall(SYS_ppoll, &p, 1, &zero, NULL, (size_t)8) != 0;
+}
+
+static int
+child_dup_high(const struct child_args *a, int fd)
+{
+	long r = syscall(SYS_fcntl, fd, F_DUPFD, 10);
+
+	if (r < 0)
+		child_fail(a->err_w, "fcntl(F_DUPFD)", errno);
+	return (int)r;
+}
+
+/* 0, 1: /dev/null; 2: kcr's stderr; 3: the socket; 4: the error pipe;
+ * 5: the runner binary (close-on-exec); nothing else. */
+static void
+child_fds(const struct child_args *a)
+{
+	int l = child_dup_high(a, a->lfd);
+	int e = child_dup_high(a, a->err_w);
+	int n = child_dup_high(a, a->nul);
+	int x = child_dup_high(a, a->exe);
+
+	if (syscall(SYS_dup3, n, 0, 0) < 0 || syscall(SYS_dup3, n, 1, 0) < 0 ||
+	    syscall(SYS_dup3, l, LISTEN_FD, 0) < 0 || syscall(SYS_dup3, e, ERROR_FD, 0) < 0 ||
+	    syscall(SYS_dup3, x, EXE_FD, O_CLOEXEC) < 0)
+		child_fail(e, "dup3", errno);
+	if (syscall(SYS_close_range, EXE_FD + 1, ~0U, 0) < 0) {
+		for (int fd = EXE_FD + 1; fd < 65536; fd++)
+			syscall(SYS_close, fd);
+	}
+}
+
+static void __attribute__((noreturn))
+child_main(const struct child_args *a)
+{
+	char c;
+	long n;
+
+	syscall(SYS_close, a->sync_w);
+	syscall(SYS_close, a->err_r);
+	do
+		n = syscall(SYS_read, a->sync_r, &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		child_exit(1); /* kcr gave up on us */
+	child_ids(a);
+	/* after the id change, which clears the parent-death signal */
+	if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		child_fail(a->err_w, "prctl(PR_SET_PDEATHSIG)", errno);
+	if (child_parent_gone(a->sync_r))
+		child_exit(1);
+	child_fds(a);
+	syscall(SYS_execveat, EXE_FD, "", a->argv, a->envp, AT_EMPTY_PATH);
+	child_fail(ERROR_FD, "execute the runner", errno);
+}
+
+/* ---- the parent side ------------------------------------------------------- */
+
+struct spawn_fds {
+	int sync[2], err[2], nul, exe;
+};
+
+static void
+spawn_fds_close(struct spawn_fds *f)
+{
+	int *all[] = { &f->sync[0], &f->sync[1], &f->err[0], &f->err[1], &f->nul, &f->exe };
+
+	for (size_t i = 0; i < KCR_ARRAY_SIZE(all); i++)
+		kcr_closep(all[i]);
+}
+
+static int
+spawn_fds_open(struct spawn_fds *f, const char *runner, kcr_error_t *err)
+{
+	if (pipe2(f->sync, O_CLOEXEC) < 0 || pipe2(f->err, O_CLOEXEC) < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot create a pipe");
+	f->nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (f->nul < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot open /dev/null");
+	/* Opened here, as kcr, so the path need not be reachable by the
+	 * sandbox's uid: the child execs the file descriptor. */
+	f->exe = open(runner, O_PATH | O_CLOEXEC);
+	if (f->exe < 0)
+		return kcr_error_set(err, KCR_E_UNAVAILABLE, errno, "cannot open '%s'", runner);
+	return 0;
+}
+
+static char **
+runner_argv(const struct local *lp, const struct kcr_limits *l)
+{
+	char **v = NULL;
+	kcr_autofree char *tmp = NULL;
+	kcr_autofree char *data = NULL;
+
+	tmp = kcr_strdup_printf("--tmp-size-mb=%u", l->tmp_size_mb ? l->tmp_size_mb : lp->tmp_mb);
+	data = kcr_strdup_printf("--data-size-mb=%u",
+				 l->data_size_mb ? l->data_size_mb : lp->data_mb);
+	kcr_strv_push(&v, "kcr-runner");
+	kcr_strv_push(&v, "--sandbox");
+	kcr_strv_push(&v, "--listen-fd=3");
+	kcr_strv_push(&v, "--error-fd=4");
+	kcr_strv_push(&v, tmp);
+	kcr_strv_push(&v, data);
+	if (!lp->seccomp)
+		kcr_strv_push(&v, "--no-seccomp");
+	return v;
+}
+
+static char **
+runner_envp(void)
+{
+	char **v = NULL;
+
+	kcr_strv_push(&v, "PATH=" KCR_SANDBOX_PATH);
+	kcr_strv_push(&v, "LANG=C.UTF-8");
+	kcr_strv_push(&v, "HOME=/tmp");
+	kcr_strv_push(&v, "TMPDIR=/tmp");
+	return v;
+}
+
+static int
+write_proc(pid_t pid, const char *file, const char *val, kcr_error_t *err)
+{
+	kcr_autofree char *path = kcr_strdup_printf("/proc/%ld/%s", (long)pid, file);
+	kcr_autoclose int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t n = strlen(val);
+
+	if (fd < 0 || write(fd, val, n) != (ssize_t)n)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot write %s", path);
+	return 0;
+}
+
+/* As root: 0..65535 inside are 100000.. outside, and setgroups stays
+ * allowed (the child drops its groups). Otherwise only ourselves. */
+static int
+map_ids(const struct local *lp, pid_t pid, kcr_error_t *err)
+{
+	char uid[64], gid[64];
+
+	if (lp->root) {
+		snprintf(uid, sizeof(uid), "0 %u %u\n", SUBID_BASE, SUBID_COUNT);
+		return write_proc(pid, "uid_map", uid, err) < 0 ? -1
+								 : write_proc(pid, "gid_map", uid, err);
+	}
+	snprintf(uid, sizeof(uid), "0 %u 1\n", (unsigned)geteuid());
+	snprintf(gid, sizeof(gid), "0 %u 1\n", (unsigned)getegid());
+	if (write_proc(pid, "uid_map", uid, err) < 0 ||
+	    write_proc(pid, "setgroups", "deny", err) < 0)
+		return -1;
+	return write_proc(pid, "gid_map", gid, err);
+}
+
+/* The child's report: "\001<errno> <step>" or the runner's line of text. */
+static int
+child_error(const char *msg, kcr_error_t *err)
+{
+	const char *nl;
+	char *end;
+
+	if (msg[0] == '\001') {
+		long e = strtol(msg + 1, &end, 10);
+
+		return kcr_error_set(err, KCR_E_UNAVAILABLE, (int)e, "sandbox setup: %s",
+				     *end == ' ' ? end + 1 : "failed");
+	}
+	nl = strchrnul(msg, '\n');
+	return kcr_error_set(err, KCR_E_UNAVAILABLE, 0, "sandbox setup: %.*s",
+			     (int)(nl - msg), msg);
+}
+
+static int
+exit_error(struct local_sb *ls, int st, const char *when, kcr_error_t *err)
+{
+	ls->pid = -1;
+	if (WIFSIGNALED(st))
+		return kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
+				     "kcr-runner was killed by signal %d %s", WTERMSIG(st), when);
+	return kcr_error_set(err, KCR_E_UNAVAILABLE, 0, "kcr-runner exited with status %d %s",
+			     WEXITSTATUS(st), when);
+}
+
+/* Reads the error pipe to EOF (or the deadline) into msg. */
+static int
+read_report(int fd, struct kcr_buf *msg, kcr_error_t *err)
+{
+	uint64_t deadline = kcr_now_ms() + READY_TIMEOUT_MS;
+	char buf[512];
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		uint64_t now = kcr_now_ms();
+		ssize_t n;
+
+		if (now >= deadline || poll(&p, 1, (int)(deadline - now)) == 0)
+			return kcr_error_set(err, KCR_E_TIMEOUT, 0,
+					     "sandbox setup: kcr-runner not ready after %d ms",
+					     READY_TIMEOUT_MS);
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			return 0;
+		if (msg->len < 4096)
+			kcr_buf_add(msg, buf, (size_t)n);
+	}
+}
+
+/* EOF without the ready byte or text: the runner is exiting; give the
+ * kernel a moment to make it reapable so the status can be shown. */
+static int
+lost_during_setup(struct local_sb *ls, kcr_error_t *err)
+{
+	int st;
+
+	for (int i = 0; i < 100; i++) {
+		if (waitpid(ls->pid, &st, WNOHANG) == ls->pid)
+			return exit_error(ls, st, "during sandbox setup", err);
+		usleep(1000);
+	}
+	return kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
+			     "sandbox setup: kcr-runner closed fd %d without reporting ready",
+			     ERROR_FD);
+}
+
+/* Step 7: exactly the ready byte means ready. */
+static int
+wait_ready(struct local_sb *ls, int fd, kcr_error_t *err)
+{
+	struct kcr_buf msg;
+	int ret;
+
+	kcr_buf_init(&msg);
+	ret = read_report(fd, &msg, err);
+	if (ret == 0 && msg.len == 1 && msg.data[0] == SANDBOX_READY)
+		ret = 0;
+	else if (ret == 0 && msg.len > 0)
+		ret = child_error(msg.data[0] == SANDBOX_READY ? msg.data + 1 : msg.data, err);
+	else if (ret == 0)
+		ret = lost_during_setup(ls, err);
+	kcr_buf_release(&msg);
+	return ret;
+}
+
+/* Steps 4 and 7 of the protocol, once the child exists. The cgroup move
+ * (v1; ~10 ms for the RCU grace period it waits for) overlaps with the
+ * runner's start: the runner is trusted, and nothing untrusted runs
+ * before create() returns, which is after the move. */
+static int
+start_child(const struct local *lp, struct local_sb *ls, struct spawn_fds *f, bool in_cg,
+	    kcr_error_t *err)
+{
+	kcr_closep(&f->sync[0]);
+	kcr_closep(&f->err[1]);
+	if (map_ids(lp, ls->pid, err) < 0)
+		return kcr_error_wrap(err, "sandbox user namespace");
+	if (write(f->sync[1], "x", 1) != 1)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot start the sandbox");
+	if (ls->cg && !in_cg && kcr_cgroup_add_pid(ls->cg, ls->pid, err) < 0)
+		return -1;
+	return wait_ready(ls, f->err[0], err);
+}
+
+/* clone3 straight into the v2 cgroup when there is one, else clone. */
+static long
+clone_sandbox(int cgfd, bool *in_cg)
+{
+	*in_cg = false;
+#ifdef SYS_clone3
+	if (cgfd >= 0) {
+		struct clone_args ca = {
+			.flags = SANDBOX_FLAGS | CLONE_INTO_CGROUP,
+			.exit_signal = SIGCHLD,
+			.cgroup = (uint64_t)cgfd,
+		};
+		long pid = syscall(SYS_clone3, &ca, sizeof(ca));
+
+		if (pid >= 0 || (errno != ENOSYS && errno != E2BIG && errno != EINVAL)) {
+			*in_cg = pid >= 0;
+			return pid;
+		}
+	}
+#endif
+	return syscall(SYS_clone, SANDBOX_FLAGS | SIGCHLD, 0, 0, 0, 0);
+}
+
+static int
+spawn(const struct local *lp, struct local_sb *ls, const struct kcr_limits *l, int lfd,
+      kcr_error_t *err)
+{
+	__attribute__((cleanup(spawn_fds_close))) struct spawn_fds f = {
+		{ -1, -1 }, { -1, -1 }, -1, -1
+	};
+	kcr_autostrv char **argv = runner_argv(lp, l);
+	kcr_autostrv char **envp = runner_envp();
+	struct child_args a;
+	bool in_cg;
+	long pid;
+
+	if (spawn_fds_open(&f, lp->runner, err) < 0)
+		return -1;
+	a = (struct child_args){ f.sync[0], f.sync[1], f.err[0], f.err[1], lfd,
+				 f.nul, f.exe, lp->root, argv, envp };
+	pid = clone_sandbox(kcr_cgroup_fd(ls->cg), &in_cg);
+	if (pid < 0)
+		return kcr_error_set(err, KCR_E_UNAVAILABLE, errno,
+				     "cannot create the sandbox's namespaces");
+	if (pid == 0)
+		child_main(&a);
+	ls->pid = (pid_t)pid;
+	return start_child(lp, ls, &f, in_cg, err);
+}
+
+static int
+listen_unix(const char *path, kcr_error_t *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	kcr_autoclose int fd = -1;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "socket path too long: '%s'", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot create a unix socket");
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot bind '%s'", path);
+	if (listen(fd, 16) < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot listen on '%s'", path);
+	return kcr_steal_fd(&fd);
+}
+
+static void
+make_cgroup(struct local *lp, struct local_sb *ls, const char *id, const struct kcr_limits *l)
+{
+	kcr_error_t e = NULL;
+
+	if (kcr_cgroup_create(id, l, &ls->cg, &e) == 0)
+		return;
+	if (!atomic_exchange(&lp->cg_warned, true))
+		kcr_log_warn("%s; sandboxes run without memory, process and cpu limits "
+			     "(rlimits still apply)",
+			     e->msg);
+	kcr_error_release(&e);
+	ls->cg = NULL;
+}
+
+/* Kills and reaps the sandbox, removes its cgroups and socket. */
+static int
+sb_teardown(struct local_sb *ls, kcr_error_t *err)
+{
+	int st, ret;
+
+	if (ls->pid > 0) {
+		kill(ls->pid, SIGKILL);
+		while (waitpid(ls->pid, &st, 0) < 0 && errno == EINTR)
+			;
+		ls->pid = -1;
+	}
+	ret = kcr_cgroup_destroy(ls->cg, err);
+	ls->cg = NULL;
+	if (ls->sock)
+		unlink(ls->sock);
+	return ret;
+}
+
+static void
+sb_free(struct kcr_sandbox *sb)
+{
+	struct local_sb *ls = sb->priv;
+
+	if (ls) {
+		free(ls->sock);
+		free(ls);
+	}
+	free(sb->endpoint);
+	free(sb);
+}
+
+static int
+local_create(void *self, const struct kcr_sandbox_spec *spec, struct kcr_sandbox **out,
+	     kcr_error_t *err)
+{
+	struct local *lp = self;
+	uint64_t t0 = kcr_now_ns();
+	struct kcr_sandbox *sb = kcr_xzalloc(sizeof(*sb));
+	struct local_sb *ls = kcr_xzalloc(sizeof(*ls));
+	kcr_autoclose int lfd = -1;
+
+	sb->priv = ls;
+	ls->pid = -1;
+	ls->memory_mb = spec->limits.memory_mb;
+	ls->pids = spec->limits.pids;
+	kcr_id_generate(sb->id);
+	ls->sock = kcr_strdup_printf("%s/sb-%s.sock", lp->run_dir, sb->id);
+	lfd = listen_unix(ls->sock, err);
+	if (lfd >= 0)
+		make_cgroup(lp, ls, sb->id, &spec->limits);
+	if (lfd < 0 || spawn(lp, ls, &spec->limits, lfd, err) < 0) {
+		sb_teardown(ls, NULL);
+		sb_free(sb);
+		return -1;
+	}
+	sb->endpoint = kcr_strdup_printf("unix:%s", ls->sock);
+	sb->setup_ns = kcr_now_ns() - t0;
+	*out = sb;
+	return 0;
+}
+
+/* Why the runner stopped answering, if it is gone. */
+static int
+explain_lost(struct local_sb *ls, uint64_t oom0, kcr_error_t *err)
+{
+	int st;
+
+	if (ls->cg && kcr_cgroup_oom_kills(ls->cg) > oom0)
+		kcr_error_wrap(err, "sandbox out of memory (limit %u MiB)", ls->memory_mb);
+	if (ls->pid > 0 && waitpid(ls->pid, &st, WNOHANG) == ls->pid) {
+		kcr_error_t e = NULL;
+
+		exit_error(ls, st, "", &e);
+		kcr_error_wrap(err, "%s", e->msg);
+		kcr_error_release(&e);
+	}
+	return -1;
+}
+
+static int
+local_exec(void *self, struct kcr_sandbox *sb, const struct kcr_exec_req *req,
+	   struct kcr_exec_res *res, kcr_error_t *err)
+{
+	struct local_sb *ls = sb->priv;
+	uint64_t oom0 = kcr_cgroup_oom_kills(ls->cg);
+	uint64_t pids0 = kcr_cgroup_pids_hit(ls->cg);
+
+	if (kcr_runner_execute(sb->endpoint, req, res, err) < 0)
+		return explain_lost(ls, oom0, err);
+	if (res->exit_code == 0 && res->signal == 0)
+		return 0;
+	if (kcr_cgroup_oom_kills(ls->cg) > oom0) {
+		res->oom_killed = true;
+		kcr_exec_res_append_err(res, "kcr: killed: out of memory (limit %u MiB)",
+					ls->memory_mb);
+	} else if (kcr_cgroup_pids_hit(ls->cg) > pids0) {
+		kcr_exec_res_append_err(res, "kcr: process limit reached (%u)", ls->pids);
+	}
+	return 0;
+}
+
+static int
+local_put_file(void *self, struct kcr_sandbox *sb, const char *name, const void *buf,
+	       size_t len, kcr_error_t *err)
+{
+	return kcr_runner_put_file(sb->endpoint, name, buf, len, err);
+}
+
+static int
+local_get_file(void *self, struct kcr_sandbox *sb, const char *name, uint64_t max,
+	       char **buf, size_t *len, kcr_error_t *err)
+{
+	return kcr_runner_get_file(sb->endpoint, name, max, buf, len, err);
+}
+
+static int
+local_destroy(void *self, struct kcr_sandbox *sb, kcr_error_t *err)
+{
+	int ret;
+
+	if (sb == NULL)
+		return 0;
+	ret = sb->priv ? sb_teardown(sb->priv, err) : 0;
+	sb_free(sb);
+	return ret;
+}
+
+/* ---- open and close --------------------------------------------------------- */
+
+static char *
+exe_dir(void)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	slash = strrchr(buf, '/');
+	return slash ? kcr_xstrndup(buf, (size_t)(slash - buf)) : NULL;
+}
+
+static char *
+runner_found(const char *path)
+{
+	char real[PATH_MAX];
+	struct stat st;
+
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || !kcr_file_executable(path))
+		return NULL;
+	return kcr_xstrdup(realpath(path, real) ? real : path);
+}
+
+static void
+push_path(char ***v, const char *dir, const char *rel)
+{
+	kcr_autofree char *s = kcr_strdup_printf("%s%s", dir, rel);
+
+	kcr_strv_push(v, s);
+}
+
+/* sandbox.runner (KCR_RUNNER is mapped onto it), else next to kcr, else
+ * the build tree's runner/, else the installed one. */
+static char *
+find_runner(const struct kcr_config *cfg, kcr_error_t *err)
+{
+	const char *set = kcr_config_str(cfg, "sandbox.runner");
+	kcr_autofree char *dir = exe_dir();
+	kcr_autostrv char **tried = NULL;
+	struct kcr_buf list;
+	char *found;
+
+	if (set && *set) {
+		if ((found = runner_found(set)) == NULL)
+			kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
+				      "sandbox.runner '%s' is not an executable file", set);
+		return found;
+	}
+	if (dir) {
+		push_path(&tried, dir, "/kcr-runner");
+		push_path(&tried, dir, "/../runner/kcr-runner");
+	}
+#ifdef KCR_BINDIR
+	kcr_strv_push(&tried, KCR_BINDIR "/kcr-runner");
+#endif
+	kcr_buf_init(&list);
+	for (size_t i = 0; tried && tried[i]; i++) {
+		if ((found = runner_found(tried[i])) != NULL) {
+			kcr_buf_release(&list);
+			return found;
+		}
+		kcr_buf_addf(&list, "%s%s", i ? ", " : "", tried[i]);
+	}
+	kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
+		      "cannot find kcr-runner (looked for %s); set sandbox.runner or KCR_RUNNER",
+		      list.data ? list.data : "nothing");
+	kcr_buf_release(&list);
+	return NULL;
+}
+
+/* Sockets of sandboxes a crashed kcr left behind: old, and nobody listens. */
+static void
+prune_sockets(const char *run_dir, unsigned int min_age_s)
+{
+	DIR *d = opendir(run_dir);
+	time_t before = time(NULL) - (time_t)min_age_s;
+	struct dirent *e;
+
+	while (d && (e = readdir(d)) != NULL) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		kcr_autoclose int fd = -1;
+		struct stat st;
+		int n;
+
+		if (strncmp(e->d_name, "sb-", 3) != 0)
+			continue;
+		n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", run_dir, e->d_name);
+		if (n < 0 || (size_t)n >= sizeof(sa.sun_path) || lstat(sa.sun_path, &st) < 0 ||
+		    !S_ISSOCK(st.st_mode) || st.st_mtime > before)
+			continue;
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+		    errno == ECONNREFUSED)
+			unlink(sa.sun_path);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* run_dir holds the sockets: kcr's alone. */
+static int
+make_run_dir(const char *dir, kcr_error_t *err)
+{
+	struct stat st;
+
+	if (kcr_mkdir_p(dir, 0700, err) < 0)
+		return kcr_error_wrap(err, "run directory");
+	if (stat(dir, &st) < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "run directory '%s'", dir);
+	if (st.st_uid == geteuid() && (st.st_mode & 07777) != 0700 && chmod(dir, 0700) < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot chmod '%s'", dir);
+	return 0;
+}
+
+static int
+local_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
+{
+	const char *run_dir = kcr_config_str(cfg, "run_dir");
+	struct local *lp;
+	char *runner;
+
+	if (run_dir == NULL || *run_dir == '\0')
+		return kcr_error_set(err, KCR_E_INVALID, 0, "run_dir is not set");
+	if (make_run_dir(run_dir, err) < 0)
+		return -1;
+	if ((runner = find_runner(cfg, err)) == NULL)
+		return -1;
+	lp = kcr_xzalloc(sizeof(*lp));
+	lp->run_dir = kcr_xstrdup(run_dir);
+	lp->runner = runner;
+	lp->seccomp = kcr_config_bool(cfg, "sandbox.seccomp");
+	lp->root = geteuid() == 0;
+	lp->tmp_mb = (uint32_t)kcr_config_int(cfg, "limits.tmp_size_mb");
+	lp->data_mb = (uint32_t)kcr_config_int(cfg, "limits.data_size_mb");
+	atomic_init(&lp->cg_warned, false);
+	prune_sockets(lp->run_dir, STALE_AGE_S);
+	kcr_cgroup_prune(STALE_AGE_S);
+	*self = lp;
+	return 0;
+}
+
+static void
+local_close(void *self)
+{
+	struct local *lp = self;
+
+	if (lp == NULL)
+		return;
+	free(lp->run_dir);
+	free(lp->runner);
+	free(lp);
+}
+
+const struct kcr_sandbox_ops kcr_sandbox_local_ops = {
+	.name = "local",
+	.open = local_open,
+	.create = local_create,
+	.exec = local_exec,
+	.put_file = local_put_file,
+	.get_file = local_get_file,
+	.destroy = local_destroy,
+	.close = local_close,
+};

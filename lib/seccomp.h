@@ -1,0 +1,12 @@
+/* The seccomp filter loaded before an untrusted program starts. */
+#ifndef KCR_SECCOMP_H
+#define KCR_SECCOMP_H
+
+#include "error.h"
+
+/* Must be called after PR_SET_NO_NEW_PRIVS, in the child, right before
+ * execve. Default allow; EPERM for the syscalls that reach the kernel's
+ * privileged or namespace surfaces. */
+int kcr_seccomp_load(kcr_error_t *err);
+
+#endif

@@ -1,0 +1,523 @@
+#include <config.h>
+
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void
+kcr_oom(void)
+{
+	static const char msg[] = "kcr: out of memory\n";
+
+	if (write(2, msg, sizeof(msg) - 1) < 0) {
+		/* nothing more to do */
+	}
+	abort();
+}
+
+void *
+kcr_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		kcr_oom();
+	return p;
+}
+
+void *
+kcr_xzalloc(size_t n)
+{
+	void *p = calloc(1, n ? n : 1);
+
+	if (p == NULL)
+		kcr_oom();
+	return p;
+}
+
+void *
+kcr_xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (p == NULL)
+		kcr_oom();
+	return p;
+}
+
+char *
+kcr_xstrdup(const char *s)
+{
+	char *p;
+
+	if (s == NULL)
+		return NULL;
+	p = strdup(s);
+	if (p == NULL)
+		kcr_oom();
+	return p;
+}
+
+char *
+kcr_xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+
+	if (p == NULL)
+		kcr_oom();
+	return p;
+}
+
+char *
+kcr_strdup_printf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		kcr_oom();
+	va_end(ap);
+	return s;
+}
+
+void
+kcr_freep(void *p)
+{
+	free(*(void **)p);
+}
+
+void
+kcr_closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+void
+kcr_fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+	*f = NULL;
+}
+
+void
+kcr_strv_freep(char ***v)
+{
+	kcr_strv_free(*v);
+	*v = NULL;
+}
+
+size_t
+kcr_strv_len(char *const *v)
+{
+	size_t n = 0;
+
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+void
+kcr_strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+char **
+kcr_strv_dup(char *const *v)
+{
+	size_t n = kcr_strv_len(v);
+	char **r = kcr_xzalloc((n + 1) * sizeof(char *));
+
+	for (size_t i = 0; i < n; i++)
+		r[i] = kcr_xstrdup(v[i]);
+	return r;
+}
+
+void
+kcr_strv_push(char ***v, const char *s)
+{
+	size_t n = kcr_strv_len(*v);
+
+	*v = kcr_xrealloc(*v, (n + 2) * sizeof(char *));
+	(*v)[n] = kcr_xstrdup(s);
+	(*v)[n + 1] = NULL;
+}
+
+void
+kcr_buf_init(struct kcr_buf *b)
+{
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+void
+kcr_buf_release(struct kcr_buf *b)
+{
+	free(b->data);
+	kcr_buf_init(b);
+}
+
+static void
+buf_grow(struct kcr_buf *b, size_t extra)
+{
+	size_t need = b->len + extra + 1;
+
+	if (need <= b->cap)
+		return;
+	b->cap = b->cap ? b->cap : 256;
+	while (b->cap < need)
+		b->cap *= 2;
+	b->data = kcr_xrealloc(b->data, b->cap);
+}
+
+void
+kcr_buf_add(struct kcr_buf *b, const void *p, size_t n)
+{
+	buf_grow(b, n);
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void
+kcr_buf_adds(struct kcr_buf *b, const char *s)
+{
+	kcr_buf_add(b, s, strlen(s));
+}
+
+void
+kcr_buf_addf(struct kcr_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	buf_grow(b, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+char *
+kcr_buf_steal(struct kcr_buf *b, size_t *len)
+{
+	char *p;
+
+	if (b->data == NULL)
+		kcr_buf_add(b, "", 0);
+	p = b->data;
+	if (len)
+		*len = b->len;
+	kcr_buf_init(b);
+	return p;
+}
+
+int
+kcr_write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+kcr_read_fd(int fd, size_t max, char **out, size_t *len, kcr_error_t *err)
+{
+	struct kcr_buf b;
+	char tmp[65536];
+
+	kcr_buf_init(&b);
+	for (;;) {
+		ssize_t r = read(fd, tmp, sizeof(tmp));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			kcr_buf_release(&b);
+			return kcr_error_set(err, KCR_E_IO, errno, "read");
+		}
+		if (r == 0)
+			break;
+		if (max && b.len + (size_t)r > max) {
+			kcr_buf_release(&b);
+			return kcr_error_set(err, KCR_E_LIMIT, 0,
+					     "larger than the limit of %zu bytes", max);
+		}
+		kcr_buf_add(&b, tmp, (size_t)r);
+	}
+	*out = kcr_buf_steal(&b, len);
+	return 0;
+}
+
+int
+kcr_read_file(const char *path, size_t max, char **out, size_t *len, kcr_error_t *err)
+{
+	kcr_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		return kcr_error_set(err, errno == ENOENT ? KCR_E_NOTFOUND : KCR_E_IO,
+				     errno, "cannot open '%s'", path);
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+		return kcr_error_set(err, KCR_E_INVALID, EISDIR, "cannot read '%s'", path);
+	if (kcr_read_fd(fd, max, out, len, err) < 0)
+		return kcr_error_wrap(err, "'%s'", path);
+	return 0;
+}
+
+int
+kcr_write_file(const char *path, const void *p, size_t n, mode_t mode, kcr_error_t *err)
+{
+	kcr_autoclose int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+
+	if (fd < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot create '%s'", path);
+	if (kcr_write_all(fd, p, n) < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot write '%s'", path);
+	return 0;
+}
+
+int
+kcr_mkdir_p(const char *path, mode_t mode, kcr_error_t *err)
+{
+	kcr_autofree char *p = kcr_xstrdup(path);
+
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return kcr_error_set(err, KCR_E_IO, errno, "cannot create '%s'", p);
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot create '%s'", p);
+	return 0;
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int
+kcr_rm_rf(const char *path)
+{
+	return nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS);
+}
+
+bool
+kcr_file_executable(const char *path)
+{
+	return access(path, X_OK) == 0;
+}
+
+uint64_t
+kcr_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
+kcr_now_ms(void)
+{
+	return kcr_now_ns() / 1000000ull;
+}
+
+double
+kcr_wall_time(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+char *
+kcr_base64_encode(const void *p, size_t n)
+{
+	char *out = kcr_xmalloc(4 * ((n + 2) / 3) + 1);
+
+	EVP_EncodeBlock((unsigned char *)out, p, (int)n);
+	return out;
+}
+
+int
+kcr_base64_decode(const char *s, char **out, size_t *len, kcr_error_t *err)
+{
+	size_t n = strlen(s), pad = 0;
+	char *buf;
+	int r;
+
+	if (n % 4 != 0)
+		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid base64 (length %zu)", n);
+	buf = kcr_xmalloc(n / 4 * 3 + 1);
+	r = EVP_DecodeBlock((unsigned char *)buf, (const unsigned char *)s, (int)n);
+	if (r < 0) {
+		free(buf);
+		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid base64");
+	}
+	if (n >= 1 && s[n - 1] == '=')
+		pad++;
+	if (n >= 2 && s[n - 2] == '=')
+		pad++;
+	*len = (size_t)r - pad;
+	buf[*len] = '\0';
+	*out = buf;
+	return 0;
+}
+
+void
+kcr_sha256_hex(const void *p, size_t n, char out[65])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	unsigned int mdlen = 0;
+
+	EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL);
+	for (unsigned int i = 0; i < mdlen; i++)
+		sprintf(out + 2 * i, "%02x", md[i]);
+	out[64] = '\0';
+}
+
+int
+kcr_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out, kcr_error_t *err)
+{
+	char *end = NULL;
+	unsigned long long v;
+
+	errno = 0;
+	if (s == NULL || *s == '\0' || *s == '-' || isspace((unsigned char)*s))
+		goto bad;
+	v = strtoull(s, &end, 10);
+	if (errno || *end != '\0')
+		goto bad;
+	if (v < min || v > max)
+		return kcr_error_set(err, KCR_E_INVALID, 0,
+				     "'%s' is out of range (%llu..%llu)", s,
+				     (unsigned long long)min, (unsigned long long)max);
+	*out = v;
+	return 0;
+bad:
+	return kcr_error_set(err, KCR_E_INVALID, 0, "'%s' is not a number", s ? s : "");
+}
+
+int
+kcr_parse_double(const char *s, double min, double max, double *out, kcr_error_t *err)
+{
+	char *end = NULL;
+	double v;
+
+	errno = 0;
+	if (s == NULL || *s == '\0')
+		goto bad;
+	v = strtod(s, &end);
+	if (errno || *end != '\0' || !isfinite(v))
+		goto bad;
+	if (v < min || v > max)
+		return kcr_error_set(err, KCR_E_INVALID, 0, "'%s' is out of range (%g..%g)",
+				     s, min, max);
+	*out = v;
+	return 0;
+bad:
+	return kcr_error_set(err, KCR_E_INVALID, 0, "'%s' is not a number", s ? s : "");
+}
+
+bool
+kcr_parse_bool(const char *s, bool *out)
+{
+	static const char *yes[] = { "1", "true", "yes", "on" };
+	static const char *no[] = { "0", "false", "no", "off" };
+
+	for (size_t i = 0; i < KCR_ARRAY_SIZE(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return true;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+static const char id_alnum[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+static const char id_chars[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+
+void
+kcr_id_generate(char out[KCR_ID_LEN + 1])
+{
+	unsigned char rnd[KCR_ID_LEN];
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		abort();
+	for (int i = 0; i < KCR_ID_LEN; i++) {
+		bool edge = i == 0 || i == KCR_ID_LEN - 1;
+
+		/* 62 and 64 both divide 256 unevenly / evenly; the bias of
+		 * 256 % 62 is < 2% and irrelevant for opaque ids */
+		out[i] = edge ? id_alnum[rnd[i] % 62] : id_chars[rnd[i] % 64];
+	}
+	out[KCR_ID_LEN] = '\0';
+}
+
+bool
+kcr_id_valid(const char *s)
+{
+	if (s == NULL || strlen(s) != KCR_ID_LEN)
+		return false;
+	return strspn(s, id_chars) == KCR_ID_LEN;
+}
+
+bool
+kcr_name_is_safe(const char *name)
+{
+	if (name == NULL || *name == '\0' || strlen(name) > 255)
+		return false;
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	return strchr(name, '/') == NULL;
+}

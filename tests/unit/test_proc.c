@@ -1,0 +1,198 @@
+/* kcr_proc_run() for real, outside a sandbox, with bash (and gcc when
+ * installed). As root the programs run as KCR_SANDBOX_UID. */
+#include <config.h>
+
+#include "proc.h"
+#include "sandbox_init.h"
+#include "tap.h"
+#include "util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char base[] = "/tmp/kcr-test-proc.XXXXXX";
+static char *data_dir, *src_dir;
+
+static int
+run(const char *lang, const char *code, struct kcr_exec_res *res, struct kcr_limits *lim)
+{
+	struct kcr_exec_req req = { .lang = kcr_lang_find(lang) };
+	kcr_error_t err = NULL;
+	int r;
+
+	req.code = (char *)code;
+	req.code_len = strlen(code);
+	req.limits = lim ? *lim : (struct kcr_limits){ .timeout_ms = 10000 };
+	r = kcr_proc_run(&req, data_dir, src_dir, res, &err);
+	if (r < 0) {
+		fprintf(stderr, "# kcr_proc_run: %s\n", err->msg);
+		kcr_error_release(&err);
+	}
+	return r;
+}
+
+static int
+test_exit_and_output(void)
+{
+	struct kcr_exec_res res;
+
+	TAP_ASSERT(run("bash", "echo out; echo err >&2; exit 7", &res, NULL) == 0);
+	TAP_ASSERT(res.exit_code == 7 && res.signal == 0 && !res.timed_out);
+	TAP_STREQ(res.out, "out\n");
+	TAP_STREQ(res.err, "err\n");
+	kcr_exec_res_release(&res);
+	TAP_ASSERT(run("bash", "kill -SEGV $$", &res, NULL) == 0);
+	TAP_ASSERT(res.exit_code == 139 && res.signal == SIGSEGV);
+	kcr_exec_res_release(&res);
+	return 0;
+}
+
+static int
+test_stdin_args_env(void)
+{
+	struct kcr_exec_req req = { .lang = kcr_lang_find("bash") };
+	char *args[] = { "a b", "", NULL };
+	const char *code = "echo \"$#:$1:$2\"; cat; echo \"$PATH $HOME $USER $FOO\"";
+	struct kcr_exec_res res;
+	kcr_error_t err = NULL;
+
+	setenv("FOO", "leak", 1);
+	req.code = (char *)code;
+	req.code_len = strlen(code);
+	req.args = args;
+	req.stdin_data = "in\n";
+	req.stdin_len = 3;
+	req.limits.timeout_ms = 10000;
+	TAP_ASSERT(kcr_proc_run(&req, data_dir, src_dir, &res, &err) == 0);
+	TAP_STREQ(res.out, "2:a b:\nin\n" KCR_SANDBOX_PATH " /tmp sandbox \n");
+	kcr_exec_res_release(&res);
+	return 0;
+}
+
+static int
+test_timeout_kills_tree(void)
+{
+	struct kcr_limits lim = { .timeout_ms = 300 };
+	struct kcr_exec_res res;
+	long bg;
+
+	TAP_ASSERT(run("bash", "sleep 60 & echo $!; setsid sleep 61 & sleep 30", &res, &lim) == 0);
+	TAP_ASSERT(res.timed_out && res.exit_code == 124);
+	TAP_ASSERT(res.duration_ms >= 300 && res.duration_ms < 3000);
+	TAP_ASSERT(strstr(res.err, "kcr: timed out after 0.3 s (wall-clock limit)") != NULL);
+	bg = strtol(res.out, NULL, 10);
+	TAP_ASSERT(bg > 1 && kill((pid_t)bg, 0) < 0 && errno == ESRCH);
+	kcr_exec_res_release(&res);
+	/* a program that exits leaves nothing behind either */
+	TAP_ASSERT(run("bash", "sleep 60 & echo $!", &res, NULL) == 0);
+	bg = strtol(res.out, NULL, 10);
+	TAP_ASSERT(res.exit_code == 0 && bg > 1 && kill((pid_t)bg, 0) < 0 && errno == ESRCH);
+	kcr_exec_res_release(&res);
+	return 0;
+}
+
+static int
+test_output_cap(void)
+{
+	struct kcr_limits lim = { .timeout_ms = 10000, .output_bytes = 1000 };
+	struct kcr_exec_res res;
+
+	TAP_ASSERT(run("bash", "head -c 200000 /dev/zero", &res, &lim) == 0);
+	TAP_ASSERT(res.exit_code == 0 && res.out_len == 1000 && res.out_truncated);
+	TAP_ASSERT(!res.err_truncated);
+	TAP_ASSERT(strstr(res.err, "[kcr: stdout truncated: 199000 bytes over the "
+				   "1000-byte limit]") != NULL);
+	kcr_exec_res_release(&res);
+	return 0;
+}
+
+static int
+test_changed_files(void)
+{
+	kcr_autofree char *keep = kcr_strdup_printf("%s/keep", data_dir);
+	kcr_autofree char *mod = kcr_strdup_printf("%s/mod", data_dir);
+	struct kcr_exec_res res;
+
+	TAP_ASSERT(kcr_write_file(keep, "k", 1, 0666, NULL) == 0);
+	TAP_ASSERT(kcr_write_file(mod, "m", 1, 0666, NULL) == 0);
+	chmod(keep, 0666);
+	chmod(mod, 0666);
+	TAP_ASSERT(run("bash", "echo more >> mod; echo n > new; echo h > .hidden; "
+			       "mkdir dir; ln -s keep link",
+		       &res, NULL) == 0);
+	TAP_ASSERT(res.exit_code == 0);
+	TAP_ASSERT(res.n_changed == 2);
+	TAP_STREQ(res.changed[0].name, "mod");
+	TAP_ASSERT(res.changed[0].size == 6);
+	TAP_STREQ(res.changed[1].name, "new");
+	kcr_exec_res_release(&res);
+	return 0;
+}
+
+static int
+test_compile_failure(void)
+{
+	struct kcr_exec_res res;
+
+	if (access("/usr/bin/gcc", X_OK) < 0)
+		return 77;
+	TAP_ASSERT(run("c", "int main(void) { return nope; }", &res, NULL) == 0);
+	TAP_ASSERT(res.exit_code != 0 && strstr(res.err, "nope") != NULL);
+	kcr_exec_res_release(&res);
+	TAP_ASSERT(run("c", "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 4; }",
+		       &res, NULL) == 0);
+	TAP_ASSERT(res.exit_code == 4);
+	TAP_STREQ(res.out, "hi\n");
+	kcr_exec_res_release(&res);
+	return 0;
+}
+
+static int
+test_missing_runtime(void)
+{
+	static const char *const run_argv[] = { "/nonexistent/kcr-runtime", "{src}", NULL };
+	struct kcr_lang fake = *kcr_lang_find("bash");
+	struct kcr_exec_req req = { .lang = &fake, .code = "x", .code_len = 1 };
+	struct kcr_exec_res res;
+	kcr_error_t err = NULL;
+
+	fake.run = run_argv;
+	req.limits.timeout_ms = 5000;
+	TAP_ASSERT(kcr_proc_run(&req, data_dir, src_dir, &res, &err) == -1);
+	TAP_ASSERT(err != NULL && err->code == KCR_E_UNAVAILABLE);
+	TAP_STREQ(err->msg, "cannot execute /nonexistent/kcr-runtime: No such file or directory");
+	kcr_error_release(&err);
+	return 0;
+}
+
+int
+main(void)
+{
+	if (access("/bin/bash", X_OK) < 0 || mkdtemp(base) == NULL) {
+		printf("1..0 # SKIP no bash or no temporary directory\n");
+		return 0;
+	}
+	chmod(base, 0755);
+	data_dir = kcr_strdup_printf("%s/data", base);
+	src_dir = kcr_strdup_printf("%s/src", base);
+	mkdir(data_dir, 0755);
+	if (geteuid() == 0 && chown(data_dir, KCR_SANDBOX_UID, KCR_SANDBOX_GID) < 0)
+		perror("chown");
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	TAP_PLAN(7);
+	RUN_TEST(test_exit_and_output);
+	RUN_TEST(test_stdin_args_env);
+	RUN_TEST(test_timeout_kills_tree);
+	RUN_TEST(test_output_cap);
+	RUN_TEST(test_changed_files);
+	RUN_TEST(test_compile_failure);
+	RUN_TEST(test_missing_runtime);
+	kcr_rm_rf(base);
+	free(data_dir);
+	free(src_dir);
+	return TAP_DONE();
+}
