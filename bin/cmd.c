@@ -9,7 +9,7 @@
 #include <string.h>
 
 static const struct kcr_cmd *const table[] = {
-	&kcr_cmd_exec, &kcr_cmd_languages, &kcr_cmd_doctor, &kcr_cmd_config,
+	&kcr_cmd_exec, &kcr_cmd_serve, &kcr_cmd_languages, &kcr_cmd_doctor, &kcr_cmd_config,
 	&kcr_cmd_version, &kcr_cmd_help, &kcr_cmd_complete, NULL,
 };
 

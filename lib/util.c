@@ -521,3 +521,69 @@ kcr_name_is_safe(const char *name)
 		return false;
 	return strchr(name, '/') == NULL;
 }
+
+static size_t
+utf8_seq_len(const unsigned char *p, size_t n)
+{
+	size_t len;
+	unsigned int cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if ((p[0] & 0xe0) == 0xc0)
+		len = 2, cp = p[0] & 0x1f;
+	else if ((p[0] & 0xf0) == 0xe0)
+		len = 3, cp = p[0] & 0x0f;
+	else if ((p[0] & 0xf8) == 0xf0)
+		len = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	/* overlong forms, surrogates and beyond U+10FFFF are invalid */
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+char *
+kcr_utf8_clean(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	struct kcr_buf b;
+
+	kcr_buf_init(&b);
+	kcr_buf_add(&b, "", 0);
+	for (size_t i = 0; i < n;) {
+		size_t len = utf8_seq_len(p + i, n - i);
+
+		if (len == 0) {
+			kcr_buf_add(&b, "\xef\xbf\xbd", 3);
+			i++;
+			continue;
+		}
+		if (len > 1 || p[i] >= 0x20 || p[i] == '\t' || p[i] == '\n' || p[i] == '\r')
+			if (p[i] != 0x7f)
+				kcr_buf_add(&b, p + i, len);
+		i += len;
+	}
+	return kcr_buf_steal(&b, NULL);
+}
+
+void
+kcr_iso8601(double t, char out[32])
+{
+	time_t sec = (time_t)t;
+	struct tm tm;
+	char base[24];
+
+	gmtime_r(&sec, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, 32, "%s.%03dZ", base, (int)((t - (double)sec) * 1000) % 1000);
+}

@@ -102,3 +102,9 @@ bool kcr_id_valid(const char *s);
 bool kcr_name_is_safe(const char *name);
 
 #endif
+
+/* Text safe for a JSON string shown to people and models: invalid UTF-8
+ * becomes U+FFFD; NUL and control characters other than \t \n \r go. */
+char *kcr_utf8_clean(const char *p, size_t n);
+/* "2026-11-22T10:00:00.123Z" */
+void kcr_iso8601(double t, char out[32]);

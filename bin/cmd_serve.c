@@ -1,0 +1,169 @@
+/* kcr serve: the LibreChat Code Interpreter API on the engine. */
+#include <config.h>
+
+#include "api.h"
+#include "cmd.h"
+#include "log.h"
+#include "util.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { O_LISTEN, O_BASE_PATH };
+
+static const struct kcr_opt serve_opts[] = {
+	[O_LISTEN] = { "listen", 0, "HOST:PORT", "address to listen on (default 127.0.0.1:8000)", NULL },
+	[O_BASE_PATH] = { "base-path", 0, "PATH", "also serve the routes under PATH (e.g. /v1)", NULL },
+	{ NULL },
+};
+
+static int
+on_opt(int id, const char *arg, void *data, kcr_error_t *err)
+{
+	struct kcr_config *cfg = data;
+
+	return kcr_config_set(cfg, id == O_LISTEN ? "server.listen" : "server.base_path", arg,
+			      KCR_SRC_FLAG, err);
+}
+
+static void
+api_limits(struct kcr_api *api, const struct kcr_config *cfg)
+{
+	api->files_per_upload = (size_t)kcr_config_int(cfg, "limits.files_per_upload");
+	api->file_max = (uint64_t)kcr_config_int(cfg, "limits.file_size_mb") << 20;
+}
+
+static size_t
+max_body(const struct kcr_config *cfg)
+{
+	return (size_t)kcr_config_int(cfg, "server.max_body_mb") << 20;
+}
+
+/* SIGHUP: read the configuration again and swap keys and limits. The
+ * listen address, stores and sandbox provider stay as they are. */
+static void
+reload(struct kcr_api *api, struct kcr_http_server *srv, const char *config_path)
+{
+	struct kcr_config *cfg = kcr_config_new();
+	kcr_autofree char *generated = NULL;
+	struct kcr_auth *auth;
+	kcr_error_t err = NULL;
+
+	if (kcr_config_load(cfg, config_path, &err) < 0 ||
+	    (auth = kcr_auth_new(cfg, &generated, &err)) == NULL) {
+		kcr_log_error("reload failed, keeping the old configuration: %s", err->msg);
+		kcr_error_free(err);
+		kcr_config_free(cfg);
+		return;
+	}
+	if (generated) /* no key configured any more: keep the old keys */
+		kcr_auth_free(auth);
+	else {
+		pthread_rwlock_wrlock(&api->auth_lock);
+		kcr_auth_free(api->auth);
+		api->auth = auth;
+		pthread_rwlock_unlock(&api->auth_lock);
+	}
+	kcr_service_reload(api->svc, cfg);
+	api_limits(api, cfg);
+	kcr_http_server_set_limits(srv, max_body(cfg));
+	kcr_log_info("configuration reloaded");
+	kcr_config_free(cfg);
+}
+
+static int
+wait_loop(struct kcr_api *api, struct kcr_http_server *srv, struct kcr_config *cfg)
+{
+	int64_t every = kcr_config_int(cfg, "server.cleanup_interval");
+	struct timespec ts = { .tv_sec = every };
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		int sig = sigtimedwait(&set, NULL, &ts);
+		kcr_error_t err = NULL;
+
+		if (sig == SIGTERM || sig == SIGINT)
+			return 0;
+		if (sig == SIGHUP)
+			reload(api, srv, kcr_config_file(cfg));
+		else if (kcr_service_cleanup(api->svc, &err) < 0)
+			kcr_error_warn_release(&err);
+	}
+}
+
+static struct kcr_http_server *
+start_http(struct kcr_api *api, const struct kcr_config *cfg, kcr_error_t *err)
+{
+	struct kcr_http_server_opts o = {
+		.listen = kcr_config_str(cfg, "server.listen"),
+		.base_path = kcr_config_str(cfg, "server.base_path"),
+		.routes = kcr_api_routes(),
+		.max_body = max_body(cfg),
+		.auth = kcr_api_authorize,
+		.ud = api,
+		.log_requests = true,
+	};
+
+	return kcr_http_server_start(&o, err);
+}
+
+static int
+serve_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
+{
+	struct kcr_api api = { 0 };
+	struct kcr_http_server *srv = NULL;
+	kcr_autofree char *generated = NULL;
+	sigset_t set;
+	int first, r = kcr_cmd_parse(&kcr_cmd_serve, argc, argv, on_opt, ctx->cfg, &first, err);
+
+	if (r != 0)
+		return r == 1 ? 0 : -1;
+	if (first < argc)
+		return kcr_cmd_usage_error(&kcr_cmd_serve, err, "unexpected argument '%s'", argv[first]);
+	/* block the signals before any thread starts, so only sigtimedwait sees them */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	pthread_rwlock_init(&api.auth_lock, NULL);
+	api_limits(&api, ctx->cfg);
+	r = -1;
+	if ((api.auth = kcr_auth_new(ctx->cfg, &generated, err)) == NULL ||
+	    (api.svc = kcr_service_new(ctx->cfg, err)) == NULL ||
+	    (srv = start_http(&api, ctx->cfg, err)) == NULL)
+		goto out;
+	if (generated)
+		fprintf(stderr, "kcr: no API key configured; generated one for this run:\n%s\n",
+			generated);
+	fprintf(stderr, "kcr: serving on %s (port %d)%s%s\n", kcr_config_str(ctx->cfg, "server.listen"),
+		kcr_http_server_port(srv), *kcr_config_str(ctx->cfg, "server.base_path") ? " and under " : "",
+		kcr_config_str(ctx->cfg, "server.base_path"));
+	r = wait_loop(&api, srv, ctx->cfg);
+	fprintf(stderr, "kcr: stopping; finishing requests in flight\n");
+out:
+	kcr_http_server_stop(srv, 30000);
+	kcr_service_free(api.svc);
+	kcr_auth_free(api.auth);
+	pthread_rwlock_destroy(&api.auth_lock);
+	return r;
+}
+
+const struct kcr_cmd kcr_cmd_serve = {
+	.name = "serve",
+	.usage = "kcr serve [--listen HOST:PORT] [--base-path PATH]",
+	.summary = "Serve the LibreChat Code Interpreter API (POST /exec, /upload, GET /files, "
+		   "/download, ...).",
+	.examples = "  kcr serve\n"
+		    "  KCR_API_KEYS=sk-one,sk-two kcr serve --listen 0.0.0.0:8000\n"
+		    "  kcr serve --base-path /v1\n"
+		    "  curl -H 'X-API-Key: sk-one' localhost:8000/exec -d '{\"lang\":\"py\",\"code\":\"print(1)\"}'",
+	.opts = serve_opts,
+	.run = serve_run,
+};

@@ -1,0 +1,24 @@
+/* The LibreChat Code Interpreter API (spec/librechat-api.md) over the
+ * service: routes, request validation, auth and the reply shapes. */
+#ifndef KCR_API_H
+#define KCR_API_H
+
+#include "auth.h"
+#include "config.h"
+#include "http_server.h"
+#include "service.h"
+
+#include <pthread.h>
+
+struct kcr_api {
+	struct kcr_service *svc;
+	struct kcr_auth *auth;
+	pthread_rwlock_t auth_lock; /* SIGHUP swaps auth */
+	size_t files_per_upload;
+	uint64_t file_max;
+};
+
+const struct kcr_http_route *kcr_api_routes(void);
+bool kcr_api_authorize(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+
+#endif
