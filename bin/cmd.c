@@ -94,7 +94,6 @@ build_longopts(const struct kcr_opt *opts, char *shortopts, size_t n_short)
 	while (opts && opts[n].name)
 		n++;
 	lo = kcr_xzalloc((n + 2) * sizeof(*lo));
-	shortopts[s++] = '+'; /* stop at the first operand */
 	shortopts[s++] = ':';
 	for (size_t i = 0; i < n; i++) {
 		lo[i].name = opts[i].name;
@@ -129,11 +128,18 @@ kcr_cmd_parse(const struct kcr_cmd *cmd, int argc, char **argv,
 {
 	char shortopts[128];
 	kcr_autofree struct option *lo = build_longopts(cmd->opts, shortopts, sizeof(shortopts));
-	int c;
+	int c, end = argc;
 
+	/* Options may follow operands ("kcr exec x.py -o out/"), but what comes
+	 * after "--" belongs to the program: getopt only sees what is before. */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			end = i;
+			break;
+		}
 	optind = 0; /* full re-initialisation of getopt */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, shortopts, lo, NULL)) != -1) {
+	while ((c = getopt_long(end, argv, shortopts, lo, NULL)) != -1) {
 		int id = c >= 1000 ? c - 1000 : short_to_id(cmd->opts, c);
 
 		if (c == 'h' && id < 0) {

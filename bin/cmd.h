@@ -41,8 +41,11 @@ extern const struct kcr_opt kcr_global_opts[];
 
 /* getopt_long over a command's option table. Calls on_opt(id, arg, data)
  * for each option, where id is the index into cmd->opts; --help prints the
- * usage and makes the function return 1. Leaves *optind_out at the first
- * operand. Returns 0, 1 (help shown) or -1 (usage error in err). */
+ * usage and makes the function return 1. Options may come after operands;
+ * parsing stops at "--". Leaves *optind_out at the first operand: the
+ * operands are argv[*optind_out..] up to a "--", and after it come
+ * arguments for the program. Returns 0, 1 (help shown) or -1 (usage error
+ * in err). */
 int kcr_cmd_parse(const struct kcr_cmd *cmd, int argc, char **argv,
 		  int (*on_opt)(int id, const char *arg, void *data, kcr_error_t *err),
 		  void *data, int *optind_out, kcr_error_t *err);

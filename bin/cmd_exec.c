@@ -246,8 +246,14 @@ exec_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 	}
 	if (first < argc && strcmp(argv[first], "--") != 0)
 		path = argv[first++];
-	if (first < argc && strcmp(argv[first], "--") == 0)
-		first++;
+	if (first < argc && strcmp(argv[first], "--") != 0) {
+		r = kcr_cmd_usage_error(&kcr_cmd_exec, err,
+					"unexpected argument '%s' (program arguments go after --)",
+					argv[first]);
+		goto out;
+	}
+	if (first < argc)
+		first++; /* the "--" */
 	r = -1;
 	if (path == NULL && a.code == NULL)
 		kcr_cmd_usage_error(&kcr_cmd_exec, err, "no code given (FILE, '-' or -c CODE)");

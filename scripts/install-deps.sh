@@ -8,7 +8,7 @@ BUILD_PKGS="build-essential autoconf automake libtool pkg-config
   libcurl4-openssl-dev libcjson-dev libyaml-dev libhiredis-dev
   libmicrohttpd-dev libssl-dev liblz4-dev libseccomp-dev"
 TEST_PKGS="bats bats-assert bats-support curl redis-server python3-botocore
-  valgrind hyperfine iproute2 procps nodejs npm"
+  valgrind hyperfine wrk iproute2 procps nodejs npm"
 RUNTIME_PKGS="python3 python3-cloudpickle python3-dill python3-numpy
   python3-pandas python3-matplotlib golang-go php-cli rustc r-base-core
   gfortran ldc gcc g++ default-jdk-headless bash coreutils"
