@@ -91,7 +91,8 @@ complete_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 		}
 		cmd = c;
 		opts = c->opts;
-		table = c->subcmds;
+		/* "kcr help <TAB>" completes command names */
+		table = c == &kcr_cmd_help ? kcr_cmd_table() : c->subcmds;
 		sub_pending = table != NULL;
 	}
 	vo = argc > 2 ? value_opt(opts, argv[argc - 2]) : NULL;

@@ -49,6 +49,9 @@ show_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 
 	if (r != 0)
 		return r == 1 ? 0 : -1;
+	if (first < argc)
+		return kcr_cmd_usage_error(&kcr_cmd_config_show, err, "unexpected argument '%s'",
+					   argv[first]);
 	if (json)
 		o = cJSON_CreateObject();
 	else if (kcr_config_file(ctx->cfg))

@@ -29,6 +29,9 @@ version_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 
 	if (r != 0)
 		return r == 1 ? 0 : -1;
+	if (first < argc)
+		return kcr_cmd_usage_error(&kcr_cmd_version, err, "unexpected argument '%s'",
+					   argv[first]);
 	printf("kcr %s\n", PACKAGE_VERSION);
 	printf("libcurl %s, libmicrohttpd %s, cJSON %s, libyaml %s, %s, lz4 %s, "
 	       "libseccomp %u.%u.%u\n",
@@ -51,7 +54,12 @@ static int
 help_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 {
 	const struct kcr_cmd *cmd;
+	int first, r = kcr_cmd_parse(&kcr_cmd_help, argc, argv, no_opt, NULL, &first, err);
 
+	if (r != 0)
+		return r == 1 ? 0 : -1;
+	argc -= first - 1; /* argv[1] is now the first operand */
+	argv += first - 1;
 	if (argc < 2) {
 		printf("Usage: kcr [global options] <command> [options] [args]\n\nCommands:\n");
 		for (const struct kcr_cmd *const *c = kcr_cmd_table(); *c; c++)

@@ -18,6 +18,7 @@
 enum { CG_MEMORY, CG_PIDS, CG_CPU, CG_N };
 
 static const char *const cg_names[CG_N] = { "memory", "pids", "cpu" };
+_Static_assert(CG_N == KCR_CGROUP_MAX_FDS, "one tasks fd per controller");
 
 /* kcr's own cgroups, found once per process. */
 struct cg_layout {
@@ -288,9 +289,9 @@ v2_delegate(const struct cg_layout *l, kcr_error_t *err)
 			continue;
 		if (errno == EBUSY)
 			return kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
-					     "cgroup v2: cannot enable %s in %s: kcr's cgroup holds "
-					     "processes; run kcr in a delegated cgroup whose "
-					     "subtree_control enables memory, pids and cpu",
+					     "cgroup v2: cannot enable %s in %s: kcr's cgroup "
+					     "holds processes; run kcr in a delegated cgroup "
+					     "whose subtree_control enables memory, pids and cpu",
 					     cg_names[i], path);
 		return kcr_error_set(err, KCR_E_UNAVAILABLE, errno,
 				     "cgroup v2: cannot enable %s in %s", cg_names[i], path);
@@ -310,7 +311,8 @@ set_memory(struct kcr_cgroup *cg, uint32_t mb)
 	if (cg->version == KCR_CGROUP_V2) {
 		if (cg_write(dir, "memory.max", v) < 0)
 			return -1;
-		if (cg_has_file(dir, "memory.swap.max") && cg_write(dir, "memory.swap.max", "0") < 0)
+		if (cg_has_file(dir, "memory.swap.max") &&
+		    cg_write(dir, "memory.swap.max", "0") < 0)
 			return -1;
 		return 0;
 	}
@@ -426,6 +428,35 @@ int
 kcr_cgroup_fd(const struct kcr_cgroup *cg)
 {
 	return cg ? cg->fd : -1;
+}
+
+int
+kcr_cgroup_open_tasks(const struct kcr_cgroup *cg, int fds[KCR_CGROUP_MAX_FDS],
+		      kcr_error_t *err)
+{
+	int n = 0;
+
+	for (int i = 0; i < KCR_CGROUP_MAX_FDS; i++)
+		fds[i] = -1;
+	if (cg == NULL || cg->version != KCR_CGROUP_V1)
+		return 0;
+	for (int i = 0; i < CG_N; i++) {
+		kcr_autofree char *path = NULL;
+
+		if (!cg_first(cg, i))
+			continue;
+		path = kcr_strdup_printf("%s/tasks", cg->dir[i]);
+		fds[n] = open(path, O_WRONLY | O_CLOEXEC);
+		if (fds[n] < 0) {
+			kcr_error_set(err, KCR_E_IO, errno, "cannot open %s", path);
+			while (n > 0)
+				close(fds[--n]);
+			fds[0] = -1;
+			return -1;
+		}
+		n++;
+	}
+	return n;
 }
 
 int

@@ -46,6 +46,16 @@ int kcr_cgroup_create(const char *id, const struct kcr_limits *l, struct kcr_cgr
  * CLONE_INTO_CGROUP, which starts a child inside it without the cost of a
  * migration (an RCU grace period, ~10 ms). -1 on v1. Owned by cg. */
 int kcr_cgroup_fd(const struct kcr_cgroup *cg);
+/* v1: opens the "tasks" file of each of the sandbox's cgroups for writing
+ * into fds (the rest set to -1) and returns how many. A single-threaded
+ * process that writes "0" to them moves itself without the global lock a
+ * move by pid takes (an RCU grace period, ~10 ms): the sandbox's child
+ * does that right after clone. The write is checked against the opener's
+ * credentials, so the child may already be in its user namespace. The fds
+ * are the caller's (close-on-exec). v2 and no cgroup: returns 0. */
+#define KCR_CGROUP_MAX_FDS 3
+int kcr_cgroup_open_tasks(const struct kcr_cgroup *cg, int fds[KCR_CGROUP_MAX_FDS],
+			  kcr_error_t *err);
 /* Moves pid (a process of kcr's pid namespace) into the cgroup. */
 int kcr_cgroup_add_pid(struct kcr_cgroup *cg, pid_t pid, kcr_error_t *err);
 /* How often the OOM killer killed a task of the cgroup (memory.oom_control

@@ -46,7 +46,6 @@
 #define NEWROOT "/tmp"
 /* Written alone to the error fd when the sandbox is ready (the same
  * definition as in sandbox_local.c). */
-#define SANDBOX_READY '\006'
 
 struct init_opts {
 	int listen_fd, error_fd;
@@ -74,7 +73,7 @@ static const char *const etc_nsswitch =
  * never passwd, shadow or group. */
 static const char *const etc_binds[] = {
 	"alternatives", "ca-certificates", "debian_version", "fonts", "gcrypt",
-	"java-*", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime",
+	"java-*", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "ldc2.conf", "localtime",
 	"matplotlibrc", "mime.types", "os-release", "perl", "php", "php*",
 	"protocols", "python3", "python3.*", "R", "services", "ssl", "timezone",
 	"xdg",
@@ -439,7 +438,8 @@ check_namespaces(kcr_error_t *err)
 
 	if (getpid() != 1)
 		return kcr_error_set(err, KCR_E_INVALID, 0,
-				     "--sandbox is for kcr only (not pid 1 of a new pid namespace)");
+				     "--sandbox is for kcr only (not pid 1 of a new pid "
+				     "namespace)");
 	if (kcr_read_file("/proc/self/uid_map", 4096, &map, &len, err) < 0)
 		return -1;
 	if (sscanf(map, "%lu %lu %lu", &in, &out, &count) == 3 && in == 0 && out == 0 &&
@@ -514,7 +514,7 @@ kcr_sandbox_init_main(int argc, char **argv, kcr_error_t *err)
 	if (check_namespaces(err) < 0 || build_root(&o, err) < 0 || enter_root(err) < 0 ||
 	    make_readonly(err) < 0 || finish(&o, err) < 0)
 		return report(&o, err);
-	if (kcr_write_all(o.error_fd, (char[]){ SANDBOX_READY }, 1) < 0) {
+	if (kcr_write_all(o.error_fd, (char[]){ KCR_SANDBOX_READY }, 1) < 0) {
 		kcr_error_set(err, KCR_E_IO, errno, "cannot report ready on fd %d", o.error_fd);
 		return -1;
 	}

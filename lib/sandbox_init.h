@@ -15,6 +15,11 @@
 
 #include <stdbool.h>
 
+/* Written by the inside half to its error fd when the sandbox is ready to
+ * serve; anything else there is the text of an error. A runner that fails
+ * later need not write anything: the init already reported. */
+#define KCR_SANDBOX_READY '\006'
+
 /* The uid and gid untrusted programs run as inside a sandbox. */
 #define KCR_SANDBOX_UID 1000
 #define KCR_SANDBOX_GID 1000

@@ -5,16 +5,17 @@
  * create():
  *   1. socket <run_dir>/sb-<id>.sock, bound and listening;
  *   2. cgroups kcr-<id> with the limits (a warning, once, when unusable);
- *   3. clone(CLONE_NEW{USER,PID,NS,NET,IPC,UTS}); the child blocks on the
- *      sync pipe;
- *   4. the parent writes uid_map/gid_map, moves the child into the cgroups
- *      and writes one byte to the sync pipe (keeping its end open);
- *   5. the child becomes root of its user namespace (kuid 100000), sets
- *      PR_SET_PDEATHSIG, checks the parent is still there, puts the socket
- *      at fd 3 and the error pipe at fd 4 and execs
+ *   3. clone(CLONE_NEW{USER,PID,NS,NET,IPC,UTS}), with clone3 straight into
+ *      the cgroup on v2; the child blocks on the sync socket;
+ *   4. the parent writes uid_map/gid_map and sends one byte on the sync
+ *      socket (keeping its end open);
+ *   5. the child moves itself into its v1 cgroups (writing "0" to the
+ *      "tasks" files kcr opened for it), becomes root of its user
+ *      namespace (kuid 100000), sets PR_SET_PDEATHSIG, checks kcr is still
+ *      there, puts the socket at fd 3 and the error pipe at fd 4 and execs
  *      "kcr-runner --sandbox --listen-fd=3 --error-fd=4 ...";
  *   6. the runner's kcr_sandbox_init_main() builds the file system, then
- *      writes the single byte SANDBOX_READY (ASCII ACK) to fd 4 and closes
+ *      writes the single byte KCR_SANDBOX_READY (ASCII ACK) to fd 4 and closes
  *      it; or it writes one line of error text and the runner exits;
  *   7. the parent reads fd 4 to EOF: exactly the ready byte means ready;
  *      text is the error; nothing at all means the runner died.
@@ -64,7 +65,6 @@
 #define EXE_FD 5
 /* What kcr_sandbox_init_main() writes to the error fd, alone, when the
  * sandbox is ready (sandbox_init.c has the same definition). */
-#define SANDBOX_READY '\006'
 
 #ifdef SYS_setresuid32
 #define SYS_SETRESUID SYS_setresuid32
@@ -79,7 +79,6 @@
 struct local {
 	char *run_dir;
 	char *runner;
-	bool seccomp;
 	bool root;           /* map 65536 ids; else only our own id */
 	uint32_t tmp_mb, data_mb;
 	atomic_bool cg_warned;
@@ -95,6 +94,8 @@ struct local_sb {
 /* What the child needs, all prepared before clone. */
 struct child_args {
 	int sync_r, sync_w, err_r, err_w, lfd, nul, exe;
+	const int *cg_tasks; /* v1: "tasks" files the child moves itself with */
+	int n_cg_tasks;
 	bool setgroups;
 	char **argv, **envp;
 };
@@ -208,6 +209,10 @@ child_main(const struct child_args *a)
 	while (n < 0 && errno == EINTR);
 	if (n != 1)
 		child_exit(1); /* kcr gave up on us */
+	for (int i = 0; i < a->n_cg_tasks; i++) {
+		if (syscall(SYS_write, a->cg_tasks[i], "0", 1) != 1)
+			child_fail(a->err_w, "cannot join the sandbox's cgroup", errno);
+	}
 	child_ids(a);
 	/* after the id change, which clears the parent-death signal */
 	if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
@@ -216,13 +221,15 @@ child_main(const struct child_args *a)
 		child_exit(1);
 	child_fds(a);
 	syscall(SYS_execveat, EXE_FD, "", a->argv, a->envp, AT_EMPTY_PATH);
-	child_fail(ERROR_FD, "execute the runner", errno);
+	child_fail(ERROR_FD, "cannot execute kcr-runner", errno);
 }
 
 /* ---- the parent side ------------------------------------------------------- */
 
 struct spawn_fds {
 	int sync[2], err[2], nul, exe;
+	int cg_tasks[KCR_CGROUP_MAX_FDS];
+	int n_cg_tasks;
 };
 
 static void
@@ -232,12 +239,17 @@ spawn_fds_close(struct spawn_fds *f)
 
 	for (size_t i = 0; i < KCR_ARRAY_SIZE(all); i++)
 		kcr_closep(all[i]);
+	for (int i = 0; i < f->n_cg_tasks; i++)
+		kcr_closep(&f->cg_tasks[i]);
 }
 
 static int
-spawn_fds_open(struct spawn_fds *f, const char *runner, kcr_error_t *err)
+spawn_fds_open(struct spawn_fds *f, const char *runner, const struct kcr_cgroup *cg,
+	       kcr_error_t *err)
 {
-	if (pipe2(f->sync, O_CLOEXEC) < 0 || pipe2(f->err, O_CLOEXEC) < 0)
+	/* sync is a socket pair: send(MSG_NOSIGNAL) cannot SIGPIPE kcr */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->sync) < 0 ||
+	    pipe2(f->err, O_CLOEXEC) < 0)
 		return kcr_error_set(err, KCR_E_IO, errno, "cannot create a pipe");
 	f->nul = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (f->nul < 0)
@@ -247,7 +259,8 @@ spawn_fds_open(struct spawn_fds *f, const char *runner, kcr_error_t *err)
 	f->exe = open(runner, O_PATH | O_CLOEXEC);
 	if (f->exe < 0)
 		return kcr_error_set(err, KCR_E_UNAVAILABLE, errno, "cannot open '%s'", runner);
-	return 0;
+	f->n_cg_tasks = kcr_cgroup_open_tasks(cg, f->cg_tasks, err);
+	return f->n_cg_tasks < 0 ? -1 : 0;
 }
 
 static char **
@@ -266,8 +279,6 @@ runner_argv(const struct local *lp, const struct kcr_limits *l)
 	kcr_strv_push(&v, "--error-fd=4");
 	kcr_strv_push(&v, tmp);
 	kcr_strv_push(&v, data);
-	if (!lp->seccomp)
-		kcr_strv_push(&v, "--no-seccomp");
 	return v;
 }
 
@@ -304,13 +315,14 @@ map_ids(const struct local *lp, pid_t pid, kcr_error_t *err)
 
 	if (lp->root) {
 		snprintf(uid, sizeof(uid), "0 %u %u\n", SUBID_BASE, SUBID_COUNT);
-		return write_proc(pid, "uid_map", uid, err) < 0 ? -1
-								 : write_proc(pid, "gid_map", uid, err);
+		snprintf(gid, sizeof(gid), "%s", uid);
+	} else {
+		snprintf(uid, sizeof(uid), "0 %u 1\n", (unsigned)geteuid());
+		snprintf(gid, sizeof(gid), "0 %u 1\n", (unsigned)getegid());
 	}
-	snprintf(uid, sizeof(uid), "0 %u 1\n", (unsigned)geteuid());
-	snprintf(gid, sizeof(gid), "0 %u 1\n", (unsigned)getegid());
-	if (write_proc(pid, "uid_map", uid, err) < 0 ||
-	    write_proc(pid, "setgroups", "deny", err) < 0)
+	if (write_proc(pid, "uid_map", uid, err) < 0)
+		return -1;
+	if (!lp->root && write_proc(pid, "setgroups", "deny", err) < 0)
 		return -1;
 	return write_proc(pid, "gid_map", gid, err);
 }
@@ -333,14 +345,15 @@ child_error(const char *msg, kcr_error_t *err)
 			     (int)(nl - msg), msg);
 }
 
+/* when: "" or " during ..." */
 static int
 exit_error(struct local_sb *ls, int st, const char *when, kcr_error_t *err)
 {
 	ls->pid = -1;
 	if (WIFSIGNALED(st))
 		return kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
-				     "kcr-runner was killed by signal %d %s", WTERMSIG(st), when);
-	return kcr_error_set(err, KCR_E_UNAVAILABLE, 0, "kcr-runner exited with status %d %s",
+				     "kcr-runner was killed by signal %d%s", WTERMSIG(st), when);
+	return kcr_error_set(err, KCR_E_UNAVAILABLE, 0, "kcr-runner exited with status %d%s",
 			     WEXITSTATUS(st), when);
 }
 
@@ -379,7 +392,7 @@ lost_during_setup(struct local_sb *ls, kcr_error_t *err)
 
 	for (int i = 0; i < 100; i++) {
 		if (waitpid(ls->pid, &st, WNOHANG) == ls->pid)
-			return exit_error(ls, st, "during sandbox setup", err);
+			return exit_error(ls, st, " during sandbox setup", err);
 		usleep(1000);
 	}
 	return kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
@@ -396,20 +409,20 @@ wait_ready(struct local_sb *ls, int fd, kcr_error_t *err)
 
 	kcr_buf_init(&msg);
 	ret = read_report(fd, &msg, err);
-	if (ret == 0 && msg.len == 1 && msg.data[0] == SANDBOX_READY)
+	if (ret == 0 && msg.len == 1 && msg.data[0] == KCR_SANDBOX_READY)
 		ret = 0;
 	else if (ret == 0 && msg.len > 0)
-		ret = child_error(msg.data[0] == SANDBOX_READY ? msg.data + 1 : msg.data, err);
+		ret = child_error(msg.data[0] == KCR_SANDBOX_READY ? msg.data + 1 : msg.data, err);
 	else if (ret == 0)
 		ret = lost_during_setup(ls, err);
 	kcr_buf_release(&msg);
 	return ret;
 }
 
-/* Steps 4 and 7 of the protocol, once the child exists. The cgroup move
- * (v1; ~10 ms for the RCU grace period it waits for) overlaps with the
- * runner's start: the runner is trusted, and nothing untrusted runs
- * before create() returns, which is after the move. */
+/* Steps 4 and 7 of the protocol, once the child exists. in_cg: the child
+ * is in its cgroups already (v2: clone3) or moves itself (v1: "tasks"),
+ * else kcr moves it here, overlapping with the runner's start (nothing
+ * untrusted runs before create() returns, which is after the move). */
 static int
 start_child(const struct local *lp, struct local_sb *ls, struct spawn_fds *f, bool in_cg,
 	    kcr_error_t *err)
@@ -418,7 +431,7 @@ start_child(const struct local *lp, struct local_sb *ls, struct spawn_fds *f, bo
 	kcr_closep(&f->err[1]);
 	if (map_ids(lp, ls->pid, err) < 0)
 		return kcr_error_wrap(err, "sandbox user namespace");
-	if (write(f->sync[1], "x", 1) != 1)
+	if (send(f->sync[1], "x", 1, MSG_NOSIGNAL) != 1)
 		return kcr_error_set(err, KCR_E_IO, errno, "cannot start the sandbox");
 	if (ls->cg && !in_cg && kcr_cgroup_add_pid(ls->cg, ls->pid, err) < 0)
 		return -1;
@@ -453,7 +466,7 @@ spawn(const struct local *lp, struct local_sb *ls, const struct kcr_limits *l, i
       kcr_error_t *err)
 {
 	__attribute__((cleanup(spawn_fds_close))) struct spawn_fds f = {
-		{ -1, -1 }, { -1, -1 }, -1, -1
+		.sync = { -1, -1 }, .err = { -1, -1 }, .nul = -1, .exe = -1
 	};
 	kcr_autostrv char **argv = runner_argv(lp, l);
 	kcr_autostrv char **envp = runner_envp();
@@ -461,18 +474,24 @@ spawn(const struct local *lp, struct local_sb *ls, const struct kcr_limits *l, i
 	bool in_cg;
 	long pid;
 
-	if (spawn_fds_open(&f, lp->runner, err) < 0)
+	if (spawn_fds_open(&f, lp->runner, ls->cg, err) < 0)
 		return -1;
-	a = (struct child_args){ f.sync[0], f.sync[1], f.err[0], f.err[1], lfd,
-				 f.nul, f.exe, lp->root, argv, envp };
+	a = (struct child_args){ .sync_r = f.sync[0], .sync_w = f.sync[1], .err_r = f.err[0],
+				 .err_w = f.err[1], .lfd = lfd, .nul = f.nul, .exe = f.exe,
+				 .cg_tasks = f.cg_tasks, .n_cg_tasks = f.n_cg_tasks,
+				 .setgroups = lp->root, .argv = argv, .envp = envp };
 	pid = clone_sandbox(kcr_cgroup_fd(ls->cg), &in_cg);
 	if (pid < 0)
 		return kcr_error_set(err, KCR_E_UNAVAILABLE, errno,
-				     "cannot create the sandbox's namespaces");
+				     "cannot create the sandbox's namespaces%s",
+				     errno == EPERM || errno == ENOSPC || errno == EINVAL
+					     ? " (are user namespaces disabled? see "
+					       "/proc/sys/user/max_user_namespaces)"
+					     : "");
 	if (pid == 0)
 		child_main(&a);
 	ls->pid = (pid_t)pid;
-	return start_child(lp, ls, &f, in_cg, err);
+	return start_child(lp, ls, &f, in_cg || f.n_cg_tasks > 0, err);
 }
 
 static int
@@ -604,8 +623,11 @@ local_exec(void *self, struct kcr_sandbox *sb, const struct kcr_exec_req *req,
 		return 0;
 	if (kcr_cgroup_oom_kills(ls->cg) > oom0) {
 		res->oom_killed = true;
-		kcr_exec_res_append_err(res, "kcr: killed: out of memory (limit %u MiB)",
-					ls->memory_mb);
+		if (ls->memory_mb)
+			kcr_exec_res_append_err(res, "kcr: killed: out of memory (limit %u MiB)",
+						ls->memory_mb);
+		else
+			kcr_exec_res_append_err(res, "kcr: killed: out of memory");
 	} else if (kcr_cgroup_pids_hit(ls->cg) > pids0) {
 		kcr_exec_res_append_err(res, "kcr: process limit reached (%u)", ls->pids);
 	}
@@ -772,7 +794,6 @@ local_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
 	lp = kcr_xzalloc(sizeof(*lp));
 	lp->run_dir = kcr_xstrdup(run_dir);
 	lp->runner = runner;
-	lp->seccomp = kcr_config_bool(cfg, "sandbox.seccomp");
 	lp->root = geteuid() == 0;
 	lp->tmp_mb = (uint32_t)kcr_config_int(cfg, "limits.tmp_size_mb");
 	lp->data_mb = (uint32_t)kcr_config_int(cfg, "limits.data_size_mb");

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -492,7 +493,9 @@ kcr_id_generate(char out[KCR_ID_LEN + 1])
 {
 	unsigned char rnd[KCR_ID_LEN];
 
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+	/* getrandom, not RAND_bytes: initialising OpenSSL reads its config
+	 * and costs every one-shot `kcr exec` about a millisecond */
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		abort();
 	for (int i = 0; i < KCR_ID_LEN; i++) {
 		bool edge = i == 0 || i == KCR_ID_LEN - 1;
