@@ -9,8 +9,9 @@
 #include <string.h>
 
 static const struct kcr_cmd *const table[] = {
-	&kcr_cmd_exec, &kcr_cmd_serve, &kcr_cmd_languages, &kcr_cmd_doctor, &kcr_cmd_config,
-	&kcr_cmd_version, &kcr_cmd_help, &kcr_cmd_complete, NULL,
+	&kcr_cmd_exec, &kcr_cmd_upload, &kcr_cmd_download, &kcr_cmd_files, &kcr_cmd_serve,
+	&kcr_cmd_languages, &kcr_cmd_doctor, &kcr_cmd_config, &kcr_cmd_version, &kcr_cmd_help,
+	&kcr_cmd_complete, NULL,
 };
 
 const struct kcr_opt kcr_global_opts[] = {
@@ -37,6 +38,27 @@ kcr_cmd_find(const struct kcr_cmd *const *t, const char *name)
 	return NULL;
 }
 
+/* The command's full name, from its usage line: the leading words up to
+ * the first option, operand or alternative ("kcr config show [--json]"
+ * gives "kcr config show"). */
+static size_t
+command_path_len(const struct kcr_cmd *cmd)
+{
+	const char *u = cmd ? cmd->usage : "kcr", *w = u;
+	size_t n = 3;
+
+	while (*w) {
+		const char *e = w + strcspn(w, " ");
+
+		if (*w == '[' || *w == '-' || *w == '<' || (*w >= 'A' && *w <= 'Z') ||
+		    memchr(w, '|', (size_t)(e - w)))
+			break;
+		n = (size_t)(e - u);
+		w = e + strspn(e, " ");
+	}
+	return n;
+}
+
 int
 kcr_cmd_usage_error(const struct kcr_cmd *cmd, kcr_error_t *err, const char *fmt, ...)
 {
@@ -47,8 +69,8 @@ kcr_cmd_usage_error(const struct kcr_cmd *cmd, kcr_error_t *err, const char *fmt
 	if (vasprintf(&msg, fmt, ap) < 0)
 		kcr_oom();
 	va_end(ap);
-	return kcr_error_set(err, KCR_E_INVALID, 0, "%s; see 'kcr %s%s--help'", msg,
-			     cmd ? cmd->name : "", cmd ? " " : "");
+	return kcr_error_set(err, KCR_E_INVALID, 0, "%s; see '%.*s --help'", msg,
+			     (int)command_path_len(cmd), cmd ? cmd->usage : "kcr");
 }
 
 static void

@@ -1,6 +1,10 @@
-/* kcr exec: run a program in a sandbox, exit with its exit code. */
+/* kcr exec: run a program in a sandbox, exit with its exit code. With
+ * --server, --session or --entity the run goes through a session (on a
+ * kcr server, or in the local state dir): inputs are uploaded, outputs are
+ * stored and fetched back, and the session can be used again. */
 #include <config.h>
 
+#include "client.h"
 #include "cmd.h"
 #include "exec.h"
 #include "orchestrator.h"
@@ -15,7 +19,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { O_LANG, O_CODE, O_STDIN, O_FILE, O_OUTDIR, O_FORCE, O_TIMEOUT, O_MEMORY, O_JSON };
+enum {
+	O_LANG, O_CODE, O_STDIN, O_FILE, O_OUTDIR, O_FORCE, O_TIMEOUT, O_MEMORY, O_JSON,
+	O_SERVER, O_SESSION, O_ENTITY,
+};
 
 static const struct kcr_opt exec_opts[] = {
 	[O_LANG] = { "lang", 'l', "LANG", "language (see 'kcr languages'); default: from FILE's extension", "lang" },
@@ -27,11 +34,16 @@ static const struct kcr_opt exec_opts[] = {
 	[O_TIMEOUT] = { "timeout", 0, "SECONDS", "wall-clock limit (default: the language's)", NULL },
 	[O_MEMORY] = { "memory", 0, "MB", "memory limit in MiB (default: the language's)", NULL },
 	[O_JSON] = { "json", 0, NULL, "print the result as JSON instead of the program's output", NULL },
+	[O_SERVER] = { "server", 0, "URL", "run on the kcr server at URL (default: client.server)", NULL },
+	[O_SESSION] = { "session", 0, "ID", "run in session ID, keeping inputs and outputs there", NULL },
+	[O_ENTITY] = { "entity", 0, "ID", "run in the newest session of entity ID (an agent)", NULL },
 	{ NULL },
 };
 
 struct exec_args {
+	struct kcr_config *cfg;
 	const char *lang, *code, *stdin_path, *outdir, *timeout, *memory;
+	const char *session, *entity;
 	char **files;
 	bool force, json;
 };
@@ -51,6 +63,9 @@ on_opt(int id, const char *arg, void *data, kcr_error_t *err)
 	case O_TIMEOUT: a->timeout = arg; break;
 	case O_MEMORY: a->memory = arg; break;
 	case O_JSON: a->json = true; break;
+	case O_SERVER: return kcr_config_set(a->cfg, "client.server", arg, KCR_SRC_FLAG, err);
+	case O_SESSION: a->session = arg; break;
+	case O_ENTITY: a->entity = arg; break;
 	default: return -1;
 	}
 	return 0;
@@ -157,16 +172,17 @@ output_path(const char *dir, const char *name, bool force)
 	return p;
 }
 
+/* ids: the stored files' records (session runs), or NULL. */
 static int
-write_outputs(const struct exec_args *a, struct kcr_run_res *res, cJSON *jfiles,
-	      kcr_error_t *err)
+write_outputs(const struct exec_args *a, const struct kcr_file *files, size_t n,
+	      const struct kcr_file_meta *ids, cJSON *jfiles, kcr_error_t *err)
 {
 	const char *dir = a->outdir ? a->outdir : ".";
 
-	if (res->n_outputs && kcr_mkdir_p(dir, 0755, err) < 0)
+	if (n && kcr_mkdir_p(dir, 0755, err) < 0)
 		return -1;
-	for (size_t i = 0; i < res->n_outputs; i++) {
-		const struct kcr_file *f = &res->outputs[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct kcr_file *f = &files[i];
 		kcr_autofree char *want = kcr_strdup_printf("%s/%s", dir, f->name);
 		kcr_autofree char *path = output_path(dir, f->name, a->force);
 		cJSON *j;
@@ -175,6 +191,8 @@ write_outputs(const struct exec_args *a, struct kcr_run_res *res, cJSON *jfiles,
 			return -1;
 		if (jfiles) {
 			j = cJSON_CreateObject();
+			if (ids)
+				cJSON_AddStringToObject(j, "id", ids[i].id);
 			cJSON_AddStringToObject(j, "name", f->name);
 			cJSON_AddStringToObject(j, "path", path);
 			cJSON_AddNumberToObject(j, "size", (double)f->len);
@@ -219,7 +237,7 @@ report(const struct exec_args *a, struct kcr_run_res *res, kcr_error_t *err)
 		kcr_write_all(1, res->exec.out, res->exec.out_len);
 		kcr_write_all(2, res->exec.err, res->exec.err_len);
 	}
-	if (write_outputs(a, res, jfiles, err) < 0) {
+	if (write_outputs(a, res->outputs, res->n_outputs, NULL, jfiles, err) < 0) {
 		cJSON_Delete(jfiles);
 		return -1;
 	}
@@ -229,10 +247,245 @@ report(const struct exec_args *a, struct kcr_run_res *res, kcr_error_t *err)
 	return res->exec.exit_code;
 }
 
+/* ---- runs in a session ------------------------------------------------- */
+
+static bool
+remote(const struct kcr_ctx *ctx)
+{
+	return *kcr_config_str(ctx->cfg, "client.server") != '\0';
+}
+
+static bool
+session_mode(const struct kcr_ctx *ctx, const struct exec_args *a)
+{
+	return remote(ctx) || a->session || a->entity;
+}
+
+/* POST /exec takes 1000 to 300000 ms. */
+static bool
+api_timeout_ok(const char *s)
+{
+	double t = strtod(s, NULL);
+
+	return t >= 1 && t <= 300;
+}
+
+static int
+check_session_args(const struct kcr_ctx *ctx, const struct exec_args *a, kcr_error_t *err)
+{
+	if (remote(ctx) && a->stdin_path)
+		return kcr_cmd_usage_error(&kcr_cmd_exec, err,
+					   "--stdin is not part of the kcr API; it cannot be used "
+					   "with --server");
+	if (remote(ctx) && a->memory)
+		return kcr_cmd_usage_error(&kcr_cmd_exec, err,
+					   "--memory is not part of the kcr API; with --server the "
+					   "server's limits apply");
+	if (remote(ctx) && a->timeout && !api_timeout_ok(a->timeout))
+		return kcr_cmd_usage_error(&kcr_cmd_exec, err,
+					   "--timeout '%s': with --server it must be 1 to 300 "
+					   "seconds (the API's range)", a->timeout);
+	if (a->session && kcr_client_check_id("session", a->session, err) < 0)
+		return -1;
+	if (a->entity && kcr_client_check_entity(a->entity, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* What a session run checks before it uploads anything. Inputs get
+ * LibreChat's names in a session, so two may collide only there. */
+static int
+check_inputs(const struct kcr_ctx *ctx, const struct kcr_run_req *req, kcr_error_t *err)
+{
+	if (!remote(ctx) && kcr_engine_validate(req, err) < 0)
+		return -1;
+	if (strspn(req->exec.code, " \t\r\n\f\v") == req->exec.code_len)
+		return kcr_error_set(err, KCR_E_INVALID, 0, "empty code");
+	for (size_t i = 0; i < req->n_inputs; i++) {
+		kcr_autofree char *ni = kcr_sanitize_filename(req->inputs[i].name);
+
+		for (size_t j = 0; j < i; j++) {
+			kcr_autofree char *nj = kcr_sanitize_filename(req->inputs[j].name);
+
+			if (strcmp(ni, nj) == 0)
+				return kcr_error_set(err, KCR_E_INVALID, 0,
+						     "two input files named '%s'", ni);
+		}
+	}
+	return 0;
+}
+
+static bool
+has_ref(const struct kcr_exec_call *call, const char *name)
+{
+	for (size_t i = 0; i < call->n_files; i++)
+		if (strcmp(call->files[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+static void
+add_ref(struct kcr_exec_call *call, const struct kcr_file_meta *m)
+{
+	struct kcr_file_ref *f = &call->files[call->n_files++];
+
+	f->id = kcr_xstrdup(m->id);
+	f->session_id = kcr_xstrdup(m->session_id);
+	f->name = kcr_xstrdup(m->name);
+}
+
+/* The call takes the request's program; of the limits only --timeout
+ * goes with it (the service, or the server, applies its own). Its files
+ * are the uploaded inputs, then the newest file of each other name in
+ * --session: a session's files are in /mnt/data when it is used again. */
+static void
+make_call(const struct exec_args *a, struct kcr_run_req *req, const struct kcr_file_meta *up,
+	  const struct kcr_file_meta *sess, size_t n_sess, struct kcr_exec_call *call)
+{
+	uint32_t timeout = a->timeout ? req->exec.limits.timeout_ms : 0;
+
+	call->exec = req->exec;
+	memset(&req->exec, 0, sizeof(req->exec));
+	memset(&call->exec.limits, 0, sizeof(call->exec.limits));
+	call->exec.limits.timeout_ms = timeout;
+	call->session_id = a->session ? kcr_xstrdup(a->session) : NULL;
+	call->entity_id = a->entity ? kcr_xstrdup(a->entity) : NULL;
+	call->files = kcr_xzalloc((req->n_inputs + n_sess + 1) * sizeof(*call->files));
+	for (size_t i = 0; i < req->n_inputs; i++)
+		add_ref(call, &up[i]);
+	for (size_t i = n_sess; i-- > 0;) /* newest last */
+		if (!has_ref(call, sess[i].name))
+			add_ref(call, &sess[i]);
+}
+
+static void
+undo_upload(struct kcr_client *c, const struct kcr_file_meta *up, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		kcr_error_t e = NULL;
+
+		if (kcr_client_delete_file(c, up[i].session_id, up[i].id, &e) < 0)
+			kcr_error_warn_release(&e);
+	}
+}
+
+/* Every output is fetched before any is written. */
+static int
+fetch_outputs(struct kcr_client *c, const struct kcr_exec_result *res, struct kcr_file *out,
+	      kcr_error_t *err)
+{
+	for (size_t i = 0; i < res->n_files; i++) {
+		const struct kcr_file_meta *f = &res->files[i];
+		struct kcr_file_meta m;
+
+		if (kcr_client_get_file(c, f->session_id, f->id, &m, &out[i].data, &out[i].len,
+					err) < 0)
+			return kcr_error_wrap(err, "fetching output '%s'", f->name);
+		kcr_file_meta_release(&m);
+		out[i].name = kcr_xstrdup(f->name);
+	}
+	return 0;
+}
+
+static void
+print_session_json(const struct kcr_exec_result *res, cJSON *jfiles)
+{
+	cJSON *o = cJSON_CreateObject();
+	kcr_autofree char *s = NULL;
+
+	cJSON_AddStringToObject(o, "session_id", res->session_id);
+	cJSON_AddNumberToObject(o, "exit_code", res->exec.exit_code);
+	cJSON_AddBoolToObject(o, "timed_out", res->exec.timed_out);
+	cJSON_AddStringToObject(o, "stdout", res->exec.out ? res->exec.out : "");
+	cJSON_AddStringToObject(o, "stderr", res->exec.err ? res->exec.err : "");
+	cJSON_AddNumberToObject(o, "duration_ms", res->total_us / 1000.0);
+	cJSON_AddItemToObject(o, "files", jfiles);
+	s = cJSON_Print(o);
+	printf("%s\n", s);
+	cJSON_Delete(o);
+}
+
+static int
+exit_status(const struct kcr_exec_res *x)
+{
+	if (x->timed_out)
+		return 124;
+	return x->exit_code >= 0 && x->exit_code <= 255 ? x->exit_code : 125;
+}
+
+static int
+report_session(struct kcr_client *c, const struct exec_args *a, const struct kcr_exec_result *res,
+	       kcr_error_t *err)
+{
+	struct kcr_file *out = kcr_xzalloc((res->n_files + 1) * sizeof(*out));
+	cJSON *jfiles = a->json ? cJSON_CreateArray() : NULL;
+	int r = -1;
+
+	if (!a->json) {
+		kcr_write_all(1, res->exec.out, res->exec.out_len);
+		kcr_write_all(2, res->exec.err, res->exec.err_len);
+	}
+	if (a->session && strcmp(a->session, res->session_id) != 0)
+		fprintf(stderr, "kcr: session %s not found (unknown or expired); ran in a new one\n",
+			a->session);
+	if (fetch_outputs(c, res, out, err) == 0 &&
+	    write_outputs(a, out, res->n_files, res->files, jfiles, err) == 0)
+		r = exit_status(&res->exec);
+	if (r >= 0 && a->json) {
+		print_session_json(res, jfiles);
+		jfiles = NULL;
+	} else if (r >= 0) {
+		fprintf(stderr, "kcr: session %s\n", res->session_id);
+	}
+	cJSON_Delete(jfiles);
+	for (size_t i = 0; i < res->n_files; i++)
+		kcr_file_release(&out[i]);
+	free(out);
+	fflush(stdout);
+	return r;
+}
+
+/* Inputs are uploaded first (one upload, one session, like LibreChat's
+ * attachments), then the run refers to them. */
+static int
+session_exec(struct kcr_ctx *ctx, const struct exec_args *a, struct kcr_run_req *req,
+	     kcr_error_t *err)
+{
+	struct kcr_exec_call call = { 0 };
+	struct kcr_exec_result res = { 0 };
+	struct kcr_file_meta *up = NULL, *sess = NULL;
+	struct kcr_client *c = NULL;
+	char up_sid[KCR_ID_LEN + 1];
+	size_t n_sess = 0;
+	int r = -1;
+
+	if (check_inputs(ctx, req, err) < 0 ||
+	    (!remote(ctx) && a->memory &&
+	     kcr_config_set(ctx->cfg, "limits.memory_mb", a->memory, KCR_SRC_FLAG, err) < 0) ||
+	    (c = kcr_client_open(ctx->cfg, err)) == NULL ||
+	    (a->session && kcr_client_list(c, a->session, &sess, &n_sess, err) < 0))
+		goto out;
+	if (req->n_inputs && kcr_client_upload(c, NULL, a->entity, req->inputs, req->n_inputs,
+					       up_sid, &up, err) < 0)
+		goto out;
+	make_call(a, req, up, sess, n_sess, &call);
+	if (kcr_client_exec(c, &call, &res, err) < 0)
+		undo_upload(c, up, req->n_inputs);
+	else
+		r = report_session(c, a, &res, err);
+out:
+	kcr_exec_result_release(&res);
+	kcr_exec_call_release(&call);
+	kcr_file_meta_list_free(up, up ? req->n_inputs : 0);
+	kcr_file_meta_list_free(sess, n_sess);
+	kcr_client_close(c);
+	return r;
+}
+
 static int
 exec_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 {
-	struct exec_args a = { 0 };
+	struct exec_args a = { .cfg = ctx->cfg };
 	struct kcr_run_req req = { 0 };
 	struct kcr_run_res res = { 0 };
 	struct kcr_engine *engine = NULL;
@@ -259,7 +512,11 @@ exec_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 		kcr_cmd_usage_error(&kcr_cmd_exec, err, "no code given (FILE, '-' or -c CODE)");
 	else if (path && a.code)
 		kcr_cmd_usage_error(&kcr_cmd_exec, err, "give either FILE or -c CODE, not both");
-	else if (build_request(ctx, &a, path, argv + first, &req, err) == 0 &&
+	else if (session_mode(ctx, &a)) {
+		if (check_session_args(ctx, &a, err) == 0 &&
+		    build_request(ctx, &a, path, argv + first, &req, err) == 0)
+			r = session_exec(ctx, &a, &req, err);
+	} else if (build_request(ctx, &a, path, argv + first, &req, err) == 0 &&
 		 kcr_engine_validate(&req, err) == 0 &&
 		 (engine = kcr_engine_new(ctx->cfg, err)) != NULL &&
 		 kcr_engine_run(engine, &req, &res, err) == 0)
@@ -275,14 +532,17 @@ out:
 const struct kcr_cmd kcr_cmd_exec = {
 	.name = "exec",
 	.usage = "kcr exec [-l LANG] [FILE|-] [-c CODE] [--stdin FILE] [-f PATH]... "
-		 "[-o DIR] [--timeout S] [--memory MB] [--json] [-- ARGS...]",
+		 "[-o DIR] [--timeout S] [--memory MB] [--json] [--server URL] [--session ID] "
+		 "[--entity ID] [-- ARGS...]",
 	.summary = "Run code in a sandbox and exit with its exit code (124: timed out, "
 		   "125: kcr failed, 2: usage).",
 	.examples = "  kcr exec -l py -c 'print(6 * 7)'\n"
 		    "  kcr exec hello.go\n"
 		    "  echo 'console.log(1)' | kcr exec -l js -\n"
 		    "  kcr exec plot.py -f data.csv -o out/\n"
-		    "  kcr exec -l c prog.c --stdin input.txt -- arg1 arg2",
+		    "  kcr exec -l c prog.c --stdin input.txt -- arg1 arg2\n"
+		    "  kcr exec --server http://127.0.0.1:8000 plot.py -f data.csv\n"
+		    "  kcr exec --session Gq7Lm2Nx9PzR4tY8kWc3D -l py -c 'print(open(\"data.csv\").read())'",
 	.opts = exec_opts,
 	.run = exec_run,
 };

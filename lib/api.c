@@ -418,6 +418,7 @@ handle_upload(struct kcr_http_req *req, struct kcr_http_resp *resp, struct kcr_a
 	      bool batch)
 {
 	const struct kcr_http_part *ent = kcr_http_part(req, "entity_id");
+	const struct kcr_http_part *sess = kcr_http_part(req, "session_id");
 	const char *user = kcr_http_header(req, "User-Id");
 	char sid[KCR_ID_LEN + 1];
 	struct verr v = { 0 };
@@ -434,7 +435,12 @@ handle_upload(struct kcr_http_req *req, struct kcr_http_resp *resp, struct kcr_a
 		reply_verr(resp, req, &v);
 		return;
 	}
-	if (kcr_service_upload_session(api->svc, NULL, ent ? ent->data.data : NULL, user, sid,
+	if (sess && !kcr_id_valid(sess->data.data ? sess->data.data : "")) {
+		kcr_http_reply_error(resp, req, 400, "validation", "session_id", "invalid session id");
+		return;
+	}
+	if (kcr_service_upload_session(api->svc, sess ? sess->data.data : NULL,
+				       ent ? ent->data.data : NULL, user, sid,
 				       &err) < 0) {
 		reply_service_error(resp, req, err);
 		return;
@@ -630,7 +636,7 @@ h_delete(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 	if (kcr_service_delete_file(api->svc, req->params[0], req->params[1], &err) < 0)
 		reply_service_error(resp, req, err);
 	else
-		kcr_http_reply_bytes(resp, 200, NULL, 0, "application/json");
+		kcr_http_reply_bytes(resp, 200, NULL, 0, "text/plain");
 }
 
 static void

@@ -9,6 +9,10 @@
 /* Every setting kcr reads. A default of NULL is computed at run time (see
  * config.c) or means "unset". Keep sorted by name (a unit test checks). */
 static const struct kcr_cfg_key keys[] = {
+	{ "client.api_key", KCR_CFG_STR, "", "KCR_API_KEY", NOALIAS, 0, 0, true,
+	  "the API key kcr exec, upload, download and files send to client.server" },
+	{ "client.server", KCR_CFG_STR, "", "KCR_SERVER", NOALIAS, 0, 0, false,
+	  "URL of a kcr server for exec, upload, download and files (empty: run locally)" },
 	{ "limits.code_bytes", KCR_CFG_INT, "1048576", "KCR_CODE_BYTES", NOALIAS, 1, 67108864,
 	  false, "largest program accepted, in bytes" },
 	{ "limits.cpus", KCR_CFG_DOUBLE, "1", "KCR_CPUS", A("MAX_CPUS"), 0.01, 64, false,
@@ -44,8 +48,6 @@ static const struct kcr_cfg_key keys[] = {
 	  "where code runs: local" },
 	{ "sandbox.runner", KCR_CFG_STR, NULL, "KCR_RUNNER", NOALIAS, 0, 0, false,
 	  "path of the kcr-runner binary (default: next to kcr)" },
-	{ "sandbox.seccomp", KCR_CFG_BOOL, "true", "KCR_SECCOMP", NOALIAS, 0, 0, false,
-	  "load the seccomp filter in sandboxes" },
 	{ "server.api_key", KCR_CFG_STR, "", "KCR_API_KEY", A("API_KEY"), 0, 0, true,
 	  "an API key clients must send (with server.api_keys)" },
 	{ "server.api_keys", KCR_CFG_LIST, "", "KCR_API_KEYS", A("API_KEYS"), 0, 0, true,

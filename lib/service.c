@@ -290,6 +290,8 @@ kcr_service_get_file(struct kcr_service *s, const char *sid, const char *fid,
 
 	if (!kcr_id_valid(sid) || !kcr_id_valid(fid))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session or file id");
+	if (!session_exists(s, sid)) /* expired, not yet swept: gone all the same */
+		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "session %s not found", sid);
 	if (s->stores.sessions->file_get(s->stores.sessions_self, sid, fid, meta, err) < 0)
 		return -1;
 	if (data == NULL)
@@ -462,7 +464,8 @@ call_limits(struct kcr_service *s, struct kcr_exec_call *c)
 	pthread_mutex_lock(&s->lock);
 	c->exec.limits = s->limits[lang_index(c->exec.lang)];
 	pthread_mutex_unlock(&s->lock);
-	if (timeout) /* the caller's own timeout, already range-checked */
+	/* a caller may ask for less time than the operator allows, not more */
+	if (timeout && timeout < c->exec.limits.timeout_ms)
 		c->exec.limits.timeout_ms = timeout;
 }
 

@@ -262,10 +262,11 @@ fs_file_delete(void *self, const char *sid, const char *fid, kcr_error_t *err)
 	if (!kcr_id_valid(sid) || !kcr_id_valid(fid))
 		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "file not found");
 	path = meta_path(self, sid, fid);
-	if (unlink(path) < 0)
-		return kcr_error_set(err, errno == ENOENT ? KCR_E_NOTFOUND : KCR_E_IO, 0,
-				     "file not found");
-	return 0;
+	if (unlink(path) == 0)
+		return 0;
+	if (errno == ENOENT)
+		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "file not found");
+	return kcr_error_set(err, KCR_E_IO, errno, "cannot delete file %s", fid);
 }
 
 const struct kcr_session_store_ops kcr_session_store_fs_ops = {
