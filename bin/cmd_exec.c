@@ -159,17 +159,43 @@ build_request(struct kcr_ctx *ctx, const struct exec_args *a, const char *path, 
 	return read_inputs(a->files, req, err);
 }
 
-/* Picks where an output goes without overwriting: name, else name.1, ... */
+/* Writes an output without overwriting anything: NAME, else NAME.1, NAME.2,
+ * ... (O_EXCL, so a file that appears meanwhile is not clobbered either). */
 static char *
-output_path(const char *dir, const char *name, bool force)
+write_output(const char *dir, const struct kcr_file *f, bool force, kcr_error_t *err)
 {
-	char *p = kcr_strdup_printf("%s/%s", dir, name);
+	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (force ? O_TRUNC : O_EXCL);
 
-	for (int n = 1; !force && access(p, F_OK) == 0 && n < 10000; n++) {
-		free(p);
-		p = kcr_strdup_printf("%s/%s.%d", dir, name, n);
+	for (int n = 0; n < 10000; n++) {
+		char *p = n ? kcr_strdup_printf("%s/%s.%d", dir, f->name, n)
+			    : kcr_strdup_printf("%s/%s", dir, f->name);
+		kcr_autoclose int fd = open(p, flags, 0644);
+
+		if (fd < 0 && errno == EEXIST && !force) {
+			free(p);
+			continue;
+		}
+		if (fd < 0 || kcr_write_all(fd, f->data, f->len) < 0) {
+			kcr_error_set(err, KCR_E_IO, errno, "cannot write '%s'", p);
+			free(p);
+			return NULL;
+		}
+		return p;
 	}
-	return p;
+	kcr_error_set(err, KCR_E_IO, 0, "no free name for '%s' in %s", f->name, dir);
+	return NULL;
+}
+
+/* "out/" and "out" name the same directory; print paths without "//". */
+static char *
+output_dir(const char *dir)
+{
+	char *d = kcr_xstrdup(dir ? dir : ".");
+	size_t n = strlen(d);
+
+	while (n > 1 && d[n - 1] == '/')
+		d[--n] = '\0';
+	return d;
 }
 
 /* ids: the stored files' records (session runs), or NULL. */
@@ -177,17 +203,17 @@ static int
 write_outputs(const struct exec_args *a, const struct kcr_file *files, size_t n,
 	      const struct kcr_file_meta *ids, cJSON *jfiles, kcr_error_t *err)
 {
-	const char *dir = a->outdir ? a->outdir : ".";
+	kcr_autofree char *dir = output_dir(a->outdir);
 
 	if (n && kcr_mkdir_p(dir, 0755, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		const struct kcr_file *f = &files[i];
 		kcr_autofree char *want = kcr_strdup_printf("%s/%s", dir, f->name);
-		kcr_autofree char *path = output_path(dir, f->name, a->force);
+		kcr_autofree char *path = write_output(dir, f, a->force, err);
 		cJSON *j;
 
-		if (kcr_write_file(path, f->data, f->len, 0644, err) < 0)
+		if (path == NULL)
 			return -1;
 		if (jfiles) {
 			j = cJSON_CreateObject();
