@@ -664,9 +664,10 @@ h_ready(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 }
 
 static const struct kcr_http_route routes[] = {
-	{ "POST", "/exec", h_exec, 0, "exec" },
-	{ "POST", "/upload", h_upload, KCR_ROUTE_MULTIPART, "upload" },
-	{ "POST", "/upload/batch", h_upload_batch, KCR_ROUTE_MULTIPART, "upload_batch" },
+	{ "POST", "/exec", h_exec, KCR_ROUTE_SLOW, "exec" },
+	{ "POST", "/upload", h_upload, KCR_ROUTE_MULTIPART | KCR_ROUTE_SLOW, "upload" },
+	{ "POST", "/upload/batch", h_upload_batch, KCR_ROUTE_MULTIPART | KCR_ROUTE_SLOW,
+	  "upload_batch" },
 	{ "GET", "/files/{}", h_files, 0, "files" },
 	{ "DELETE", "/files/{}/{}", h_delete, 0, "delete" },
 	{ "GET", "/download/{}/{}", h_download, 0, "download" },

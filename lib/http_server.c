@@ -15,6 +15,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Threads parsing requests and answering the quick routes. */
+#define HTTP_THREADS 4
+
 struct kcr_http_server {
 	struct MHD_Daemon *d;
 	struct kcr_http_server_opts o;
@@ -222,6 +225,7 @@ req_new(struct kcr_http_server *s, struct MHD_Connection *c, const char *url,
 	size_t bl = strlen(s->base_path);
 
 	r->conn = c;
+	r->server = s;
 	r->method = method;
 	r->start_ns = kcr_now_ns();
 	kcr_id_generate(r->request_id);
@@ -315,7 +319,45 @@ send_resp(struct kcr_http_server *s, struct kcr_http_req *r, struct kcr_http_res
 	return ret;
 }
 
-static void
+/* ---- slow routes: a thread per request, the connection suspended ---- */
+
+static void *
+slow_worker(void *arg)
+{
+	struct kcr_http_req *r = arg;
+	struct kcr_http_server *s = r->server;
+	struct kcr_http_resp *resp = kcr_xzalloc(sizeof(*resp));
+
+	((const struct kcr_http_route *)r->route)->fn(r, resp, s->o.ud);
+	r->done = resp;
+	MHD_resume_connection(r->conn); /* MHD calls on_request again */
+	return NULL;
+}
+
+/* Returns false when no thread could be started (the caller answers). */
+static bool
+start_slow(struct kcr_http_req *r)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	bool ok;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 512 * 1024);
+	r->working = true;
+	MHD_suspend_connection(r->conn);
+	ok = pthread_create(&t, &attr, slow_worker, r) == 0;
+	pthread_attr_destroy(&attr);
+	if (!ok) {
+		r->working = false;
+		MHD_resume_connection(r->conn);
+	}
+	return ok;
+}
+
+/* Answers the request, or hands it to a worker (returns true then). */
+static bool
 dispatch(struct kcr_http_server *s, struct kcr_http_req *r, struct kcr_http_resp *resp)
 {
 	bool known;
@@ -336,8 +378,14 @@ dispatch(struct kcr_http_server *s, struct kcr_http_req *r, struct kcr_http_resp
 				     atomic_load(&s->max_body));
 	else if (r->bad_body)
 		kcr_http_reply_error(resp, r, 400, "validation", "body", "%s", r->bad_body);
-	else
+	else if (!(rt->flags & KCR_ROUTE_SLOW))
 		rt->fn(r, resp, s->o.ud);
+	else if (start_slow(r))
+		return true;
+	else
+		kcr_http_reply_error(resp, r, 503, "service_unavailable", NULL,
+				     "cannot start a worker thread");
+	return false;
 }
 
 static void
@@ -373,7 +421,19 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		*size = 0;
 		return MHD_YES;
 	}
-	dispatch(s, r, &resp);
+	if (r->done) { /* resumed: the worker's reply */
+		struct kcr_http_resp *done = r->done;
+		enum MHD_Result ret;
+
+		r->done = NULL;
+		ret = send_resp(s, r, done);
+		free(done);
+		return ret;
+	}
+	if (r->working) /* a spurious call while suspended */
+		return MHD_YES;
+	if (dispatch(s, r, &resp))
+		return MHD_YES;
 	return send_resp(s, r, &resp);
 }
 
@@ -471,9 +531,10 @@ kcr_http_server_start(const struct kcr_http_server_opts *o, kcr_error_t *err)
 	if (s->base_path[0] && s->base_path[strlen(s->base_path) - 1] == '/')
 		s->base_path[strlen(s->base_path) - 1] = '\0';
 	atomic_store(&s->max_body, o->max_body);
-	s->d = MHD_start_daemon(MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+	s->d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
 					MHD_USE_ITC,
 				0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
+				MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)HTTP_THREADS,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)600,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
@@ -508,12 +569,14 @@ kcr_http_server_stop(struct kcr_http_server *s, unsigned int grace_ms)
 
 	if (s == NULL)
 		return;
-	fd = MHD_quiesce_daemon(s->d); /* stop accepting; in-flight requests go on */
+	/* stop accepting, and refuse new connections at once rather than
+	 * leaving them in the backlog; requests in flight go on */
+	fd = MHD_quiesce_daemon(s->d);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
 	while (atomic_load(&s->in_flight) > 0 && kcr_now_ms() < deadline)
 		usleep(10000);
 	MHD_stop_daemon(s->d);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
 	free(s->base_path);
 	free(s);
 }

@@ -1,8 +1,10 @@
 /* A small HTTP server on libmicrohttpd: a route table, bounded request
  * bodies (raw or multipart/form-data through MHD's post processor), JSON
  * replies and errors in the LibreChat/KubeCodeRun shape, one JSON log line
- * per request, and a graceful stop. One thread per connection, so a slow
- * handler never stalls another request. */
+ * per request, and a graceful stop. A few epoll threads parse requests and
+ * answer the quick routes; a slow route's connection is suspended and its
+ * handler runs in a thread of its own, so neither an execution nor a burst
+ * of them delays /health. */
 #ifndef KCR_HTTP_SERVER_H
 #define KCR_HTTP_SERVER_H
 
@@ -39,6 +41,9 @@ struct kcr_http_req {
 	const void *route;
 	void *mp;               /* MHD post processor */
 	size_t cur_part;
+	void *server;           /* the kcr_http_server it came to */
+	void *done;             /* a slow route's reply, once its worker finished */
+	bool working;           /* a worker thread owns the request */
 };
 
 struct kcr_http_resp {
@@ -55,6 +60,7 @@ typedef void (*kcr_http_handler)(struct kcr_http_req *req, struct kcr_http_resp 
 enum {
 	KCR_ROUTE_PUBLIC = 1 << 0,    /* no API key needed */
 	KCR_ROUTE_MULTIPART = 1 << 1, /* parse multipart/form-data into parts */
+	KCR_ROUTE_SLOW = 1 << 2,      /* runs in a thread of its own (executions) */
 };
 
 struct kcr_http_route {

@@ -42,6 +42,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -58,6 +60,7 @@
 	(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |      \
 	 CLONE_NEWUTS)
 #define READY_TIMEOUT_MS 15000
+#define SANDBOX_NICE 5
 /* open() removes sockets and cgroups of dead sandboxes older than this */
 #define STALE_AGE_S 60
 #define LISTEN_FD 3
@@ -86,6 +89,7 @@ struct local {
 
 struct local_sb {
 	pid_t pid;           /* pid 1 of the sandbox, as kcr sees it; -1 when reaped */
+	void *stack;         /* the clone's stack until it has exec'd (CLONE_VM) */
 	char *sock;
 	struct kcr_cgroup *cg;
 	uint32_t memory_mb, pids;
@@ -102,7 +106,43 @@ struct child_args {
 
 /* ---- the child, between clone and execve ---------------------------------
  * kcr serve is multi-threaded: another thread may have held malloc's or
- * stdio's locks at clone time. So: raw system calls and plain memory only. */
+ * stdio's locks at clone time. So: raw system calls and plain memory only.
+ *
+ * On x86-64 the child shares kcr's memory (CLONE_VM, like vfork) instead of
+ * copying its page tables: a fork of the server holds its mmap lock for
+ * the copy, and a burst of sandboxes then stalls every other thread, /health
+ * included, for tens of milliseconds. A child sharing memory must not touch
+ * errno (it is the cloning thread's), so it makes system calls through
+ * csys(), which returns -errno itself. */
+
+#if defined(__x86_64__)
+#define SANDBOX_CLONE_VM 1
+static long
+csys(long n, long a, long b, long c, long d, long e, long f)
+{
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+#else
+#define SANDBOX_CLONE_VM 0
+static long
+csys(long n, long a, long b, long c, long d, long e, long f)
+{
+	long r = syscall(n, a, b, c, d, e, f); /* a forked child: errno is its own */
+
+	return r < 0 ? -errno : r;
+}
+#endif
+#define CSYS(n, a, b, c, d, e, f) \
+	csys((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
 
 static size_t
 child_fmt_ulong(char *p, unsigned long v)
@@ -123,7 +163,7 @@ static void __attribute__((noreturn))
 child_exit(int code)
 {
 	for (;;)
-		syscall(SYS_exit_group, code);
+		CSYS(SYS_exit_group, code, 0, 0, 0, 0, 0);
 }
 
 static void __attribute__((noreturn))
@@ -137,7 +177,7 @@ child_fail(int fd, const char *step, int e)
 	buf[n++] = ' ';
 	for (const char *s = step; *s && n < sizeof(buf); s++)
 		buf[n++] = *s;
-	if (syscall(SYS_write, fd, buf, n) < 0) {
+	if (CSYS(SYS_write, fd, buf, n, 0, 0, 0) < 0) {
 		/* the parent reports the exit status instead */
 	}
 	child_exit(127);
@@ -148,12 +188,14 @@ child_fail(int fd, const char *step, int e)
 static void
 child_ids(const struct child_args *a)
 {
-	if (syscall(SYS_SETRESGID, 0, 0, 0) < 0)
-		child_fail(a->err_w, "setresgid", errno);
-	if (a->setgroups && syscall(SYS_SETGROUPS, 0, NULL) < 0)
-		child_fail(a->err_w, "setgroups", errno);
-	if (syscall(SYS_SETRESUID, 0, 0, 0) < 0)
-		child_fail(a->err_w, "setresuid", errno);
+	long r;
+
+	if ((r = CSYS(SYS_SETRESGID, 0, 0, 0, 0, 0, 0)) < 0)
+		child_fail(a->err_w, "setresgid", (int)-r);
+	if (a->setgroups && (r = CSYS(SYS_SETGROUPS, 0, NULL, 0, 0, 0, 0)) < 0)
+		child_fail(a->err_w, "setgroups", (int)-r);
+	if ((r = CSYS(SYS_SETRESUID, 0, 0, 0, 0, 0, 0)) < 0)
+		child_fail(a->err_w, "setresuid", (int)-r);
 }
 
 /* True when kcr has gone: its end of the sync pipe was closed. */
@@ -163,16 +205,16 @@ child_parent_gone(int fd)
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	struct timespec zero = { 0, 0 };
 
-	return syscall(SYS_ppoll, &p, 1, &zero, NULL, (size_t)8) != 0;
+	return CSYS(SYS_ppoll, &p, 1, &zero, NULL, 8, 0) != 0;
 }
 
 static int
 child_dup_high(const struct child_args *a, int fd)
 {
-	long r = syscall(SYS_fcntl, fd, F_DUPFD, 10);
+	long r = CSYS(SYS_fcntl, fd, F_DUPFD, 10, 0, 0, 0);
 
 	if (r < 0)
-		child_fail(a->err_w, "fcntl(F_DUPFD)", errno);
+		child_fail(a->err_w, "fcntl(F_DUPFD)", (int)-r);
 	return (int)r;
 }
 
@@ -186,13 +228,16 @@ child_fds(const struct child_args *a)
 	int n = child_dup_high(a, a->nul);
 	int x = child_dup_high(a, a->exe);
 
-	if (syscall(SYS_dup3, n, 0, 0) < 0 || syscall(SYS_dup3, n, 1, 0) < 0 ||
-	    syscall(SYS_dup3, l, LISTEN_FD, 0) < 0 || syscall(SYS_dup3, e, ERROR_FD, 0) < 0 ||
-	    syscall(SYS_dup3, x, EXE_FD, O_CLOEXEC) < 0)
-		child_fail(e, "dup3", errno);
-	if (syscall(SYS_close_range, EXE_FD + 1, ~0U, 0) < 0) {
+	long r;
+
+	if ((r = CSYS(SYS_dup3, n, 0, 0, 0, 0, 0)) < 0 || (r = CSYS(SYS_dup3, n, 1, 0, 0, 0, 0)) < 0 ||
+	    (r = CSYS(SYS_dup3, l, LISTEN_FD, 0, 0, 0, 0)) < 0 ||
+	    (r = CSYS(SYS_dup3, e, ERROR_FD, 0, 0, 0, 0)) < 0 ||
+	    (r = CSYS(SYS_dup3, x, EXE_FD, O_CLOEXEC, 0, 0, 0)) < 0)
+		child_fail(e, "dup3", (int)-r);
+	if (CSYS(SYS_close_range, EXE_FD + 1, ~0U, 0, 0, 0, 0) < 0) {
 		for (int fd = EXE_FD + 1; fd < 65536; fd++)
-			syscall(SYS_close, fd);
+			CSYS(SYS_close, fd, 0, 0, 0, 0, 0);
 	}
 }
 
@@ -202,26 +247,29 @@ child_main(const struct child_args *a)
 	char c;
 	long n;
 
-	syscall(SYS_close, a->sync_w);
-	syscall(SYS_close, a->err_r);
+	CSYS(SYS_close, a->sync_w, 0, 0, 0, 0, 0);
+	CSYS(SYS_close, a->err_r, 0, 0, 0, 0, 0);
 	do
-		n = syscall(SYS_read, a->sync_r, &c, 1);
-	while (n < 0 && errno == EINTR);
+		n = CSYS(SYS_read, a->sync_r, &c, 1, 0, 0, 0);
+	while (n == -EINTR);
 	if (n != 1)
 		child_exit(1); /* kcr gave up on us */
 	for (int i = 0; i < a->n_cg_tasks; i++) {
-		if (syscall(SYS_write, a->cg_tasks[i], "0", 1) != 1)
-			child_fail(a->err_w, "cannot join the sandbox's cgroup", errno);
+		if ((n = CSYS(SYS_write, a->cg_tasks[i], "0", 1, 0, 0, 0)) != 1)
+			child_fail(a->err_w, "cannot join the sandbox's cgroup", (int)-n);
 	}
 	child_ids(a);
+	/* Untrusted work yields to kcr's own threads: a burst of sandboxes must
+	 * not make /health or request parsing wait for a CPU. */
+	CSYS(SYS_setpriority, PRIO_PROCESS, 0, SANDBOX_NICE, 0, 0, 0);
 	/* after the id change, which clears the parent-death signal */
-	if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-		child_fail(a->err_w, "prctl(PR_SET_PDEATHSIG)", errno);
+	if ((n = CSYS(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0)) < 0)
+		child_fail(a->err_w, "prctl(PR_SET_PDEATHSIG)", (int)-n);
 	if (child_parent_gone(a->sync_r))
 		child_exit(1);
 	child_fds(a);
-	syscall(SYS_execveat, EXE_FD, "", a->argv, a->envp, AT_EMPTY_PATH);
-	child_fail(ERROR_FD, "cannot execute kcr-runner", errno);
+	n = CSYS(SYS_execveat, EXE_FD, "", a->argv, a->envp, AT_EMPTY_PATH, 0);
+	child_fail(ERROR_FD, "cannot execute kcr-runner", (int)-n);
 }
 
 /* ---- the parent side ------------------------------------------------------- */
@@ -438,10 +486,23 @@ start_child(const struct local *lp, struct local_sb *ls, struct spawn_fds *f, bo
 	return wait_ready(ls, f->err[0], err);
 }
 
-/* clone3 straight into the v2 cgroup when there is one, else clone. */
-static long
-clone_sandbox(int cgfd, bool *in_cg)
+#define CHILD_STACK (64 * 1024)
+
+static int
+child_entry(void *arg)
 {
+	child_main(arg);
+}
+
+/* clone3 straight into the v2 cgroup when there is one (a copy of kcr's
+ * page tables, but no second move), else a clone sharing kcr's memory
+ * on a stack of its own (ls->stack, unmapped once the child has exec'd or
+ * died), else a plain fork-like clone. */
+static long
+clone_sandbox(int cgfd, struct child_args *a, struct local_sb *ls, bool *in_cg)
+{
+	long pid;
+
 	*in_cg = false;
 #ifdef SYS_clone3
 	if (cgfd >= 0) {
@@ -450,15 +511,38 @@ clone_sandbox(int cgfd, bool *in_cg)
 			.exit_signal = SIGCHLD,
 			.cgroup = (uint64_t)cgfd,
 		};
-		long pid = syscall(SYS_clone3, &ca, sizeof(ca));
 
+		pid = syscall(SYS_clone3, &ca, sizeof(ca));
+		if (pid == 0)
+			child_main(a);
 		if (pid >= 0 || (errno != ENOSYS && errno != E2BIG && errno != EINVAL)) {
 			*in_cg = pid >= 0;
 			return pid;
 		}
 	}
 #endif
-	return syscall(SYS_clone, SANDBOX_FLAGS | SIGCHLD, 0, 0, 0, 0);
+	if (SANDBOX_CLONE_VM) {
+		ls->stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (ls->stack == MAP_FAILED) {
+			ls->stack = NULL;
+			return -1;
+		}
+		return clone(child_entry, (char *)ls->stack + CHILD_STACK,
+			     SANDBOX_FLAGS | CLONE_VM | SIGCHLD, a);
+	}
+	pid = syscall(SYS_clone, SANDBOX_FLAGS | SIGCHLD, 0, 0, 0, 0);
+	if (pid == 0)
+		child_main(a);
+	return pid;
+}
+
+static void
+free_child_stack(struct local_sb *ls)
+{
+	if (ls->stack)
+		munmap(ls->stack, CHILD_STACK);
+	ls->stack = NULL;
 }
 
 static int
@@ -480,7 +564,7 @@ spawn(const struct local *lp, struct local_sb *ls, const struct kcr_limits *l, i
 				 .err_w = f.err[1], .lfd = lfd, .nul = f.nul, .exe = f.exe,
 				 .cg_tasks = f.cg_tasks, .n_cg_tasks = f.n_cg_tasks,
 				 .setgroups = lp->root, .argv = argv, .envp = envp };
-	pid = clone_sandbox(kcr_cgroup_fd(ls->cg), &in_cg);
+	pid = clone_sandbox(kcr_cgroup_fd(ls->cg), &a, ls, &in_cg);
 	if (pid < 0)
 		return kcr_error_set(err, KCR_E_UNAVAILABLE, errno,
 				     "cannot create the sandbox's namespaces%s",
@@ -488,10 +572,11 @@ spawn(const struct local *lp, struct local_sb *ls, const struct kcr_limits *l, i
 					     ? " (are user namespaces disabled? see "
 					       "/proc/sys/user/max_user_namespaces)"
 					     : "");
-	if (pid == 0)
-		child_main(&a);
 	ls->pid = (pid_t)pid;
-	return start_child(lp, ls, &f, in_cg || f.n_cg_tasks > 0, err);
+	if (start_child(lp, ls, &f, in_cg || f.n_cg_tasks > 0, err) < 0)
+		return -1; /* the caller kills and reaps the child, then frees its stack */
+	free_child_stack(ls); /* the runner has exec'd: the stack is ours again */
+	return 0;
 }
 
 static int
@@ -541,6 +626,7 @@ sb_teardown(struct local_sb *ls, kcr_error_t *err)
 			;
 		ls->pid = -1;
 	}
+	free_child_stack(ls);
 	ret = kcr_cgroup_destroy(ls->cg, err);
 	ls->cg = NULL;
 	if (ls->sock)

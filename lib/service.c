@@ -393,7 +393,10 @@ load_input(struct kcr_service *s, const char *sid, const struct kcr_file_ref *re
 		return kcr_error_set(err, KCR_E_INVALID, 0, "file reference has an invalid id");
 	if (kcr_service_get_file(s, ref->session_id, ref->id, &meta, &in->data, &in->len, err) < 0)
 		return kcr_error_wrap(err, "input file %s/%s", ref->session_id, ref->id);
-	name = kcr_sanitize_filename(ref->name && *ref->name ? ref->name : meta.name);
+	/* a name the API validated already (or one it reported for an output)
+	 * is kept as it is, so the program finds the file where it was told */
+	name = ref->name && kcr_name_is_safe(ref->name) ? kcr_xstrdup(ref->name)
+							: kcr_sanitize_filename(meta.name);
 	in->name = kcr_steal(&name);
 	memcpy(origin->id, meta.id, sizeof(origin->id));
 	memcpy(origin->sid, meta.session_id, sizeof(origin->sid));
@@ -560,12 +563,15 @@ kcr_sanitize_filename(const char *name)
 	kcr_buf_init(&b);
 	if (*base == '.')
 		kcr_buf_add(&b, "_", 1);
-	for (const char *p = base; *p; p++) {
+	for (const unsigned char *p = (const unsigned char *)base; *p; p++) {
 		char ch = (char)((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 					 (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'
 				 ? *p
 				 : '_');
 
+		/* one '_' per character: skip the continuation bytes of UTF-8 */
+		if ((*p & 0xc0) == 0x80 && p > (const unsigned char *)base && p[-1] >= 0x80)
+			continue;
 		kcr_buf_add(&b, &ch, 1);
 	}
 	if (b.len == 0)

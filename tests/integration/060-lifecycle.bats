@@ -1,0 +1,190 @@
+#!/usr/bin/env bats
+# The server's life: graceful SIGTERM, SIGHUP reloading the keys from the
+# config file, and sessions expiring after session.ttl_hours.
+
+load serve_helpers
+
+# Each test starts the servers it needs: they are children of the test's
+# shell, so the test can 'wait' for their exit status.
+
+@test "SIGTERM with a slow /exec in flight: the request completes (200), exit 0, then connection refused" {
+	start_server term
+	SRV=term
+	local d=$BATS_TEST_TMPDIR pid port i
+	pid=$(srv_pid term)
+	port=$(srv_port term)
+	curl -sS --max-time 60 -o "$d/slow.body" -w '%{http_code}\n' \
+		-H "X-API-Key: $(srv_key)" -H 'Content-Type: application/json' \
+		--data-binary '{"lang":"bash","code":"sleep 2; echo done"}' \
+		"$(srv_url)/exec" >"$d/slow.code" 2>"$d/slow.err" &
+	local client=$!
+	# wait until the execution is really running
+	for i in $(seq 1 100); do
+		api --no-key GET /health
+		[ "$(jget 'j.get("executions_running", 0)' 2>/dev/null)" = 1 ] && break
+		sleep 0.05
+	done
+	assert_json 'j["executions_running"] == 1'
+	kill -TERM "$pid"
+	touch "$(srv_dir term)/stopped" # this test stops it, not teardown
+	wait "$client" || true
+	assert_equal "$(cat "$d/slow.code")" 200
+	grep -q '"stdout":"done\\n"' "$d/slow.body" || fail "in-flight request: $(cat "$d/slow.body") $(cat "$d/slow.err")"
+	local rc=0
+	for i in $(seq 1 200); do
+		pid_alive "$pid" || break
+		sleep 0.05
+	done
+	pid_alive "$pid" && fail "the server did not exit within 10 s of SIGTERM"
+	wait "$pid" || rc=$?
+	assert_equal "$rc" 0
+	# nothing listens any more
+	rc=0
+	curl -sS --max-time 5 -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null || rc=$?
+	assert_equal "$rc" 7 # curl: couldn't connect (refused)
+}
+
+@test "SIGTERM: while the in-flight request drains, a new connection is refused at once (not left hanging)" {
+	start_server drain
+	SRV=drain
+	local d=$BATS_TEST_TMPDIR pid port i rc t0 ms
+	pid=$(srv_pid drain)
+	port=$(srv_port drain)
+	curl -sS --max-time 60 -o "$d/slow.body" -w '%{http_code}\n' \
+		-H "X-API-Key: $(srv_key)" -H 'Content-Type: application/json' \
+		--data-binary '{"lang":"bash","code":"sleep 3; echo done"}' \
+		"$(srv_url)/exec" >"$d/slow.code" 2>"$d/slow.err" &
+	local client=$!
+	for i in $(seq 1 100); do
+		api --no-key GET /health
+		[ "$(jget 'j.get("executions_running", 0)' 2>/dev/null)" = 1 ] && break
+		sleep 0.05
+	done
+	kill -TERM "$pid"
+	touch "$(srv_dir drain)/stopped"
+	sleep 0.3
+	rc=0
+	t0=$(date +%s%N)
+	curl -sS --max-time 5 -o /dev/null "http://127.0.0.1:$port/health" 2>"$d/new.err" || rc=$?
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	wait "$client" || true
+	wait "$pid" || true
+	echo "# new connection during the drain: curl exit $rc after $ms ms: $(cat "$d/new.err")"
+	assert_equal "$(cat "$d/slow.code")" 200
+	[ "$rc" = 7 ] && [ "$ms" -lt 1000 ] ||
+		fail "a connection made while draining got curl exit $rc after $ms ms (want: refused at once, exit 7)"
+}
+
+@test "SIGTERM on an idle server: prompt exit 0" {
+	start_server idle
+	local pid t0 rc=0
+	pid=$(srv_pid idle)
+	t0=$(date +%s%N)
+	kill -TERM "$pid"
+	touch "$(srv_dir idle)/stopped"
+	wait "$pid" || rc=$?
+	assert_equal "$rc" 0
+	[ $((($(date +%s%N) - t0) / 1000000)) -lt 3000 ] || fail "an idle server took over 3 s to stop"
+}
+
+@test "SIGHUP re-reads --config: the new key works, the old one gets 401" {
+	local cfg=$BATS_TEST_TMPDIR/kcr.yaml old new
+	old=$(random_key)
+	new=$(random_key)
+	printf 'server:\n  api_keys: [%s]\n' "$old" >"$cfg"
+	# the keys come from the file only (no KCR_API_KEYS in the environment)
+	start_server hup --no-default-key "--config=$cfg"
+	SRV=hup
+	api --no-key POST /exec -H "X-API-Key: $old" -H 'Content-Type: application/json' --data-binary '{"lang":"py","code":"print(1)"}'
+	assert_status 200
+	api --no-key POST /exec -H "X-API-Key: $new" -H 'Content-Type: application/json' --data-binary '{"lang":"py","code":"print(1)"}'
+	assert_status 401
+	! grep -qi 'generated' "$(srv_dir hup)/stderr" || fail "the server generated a key although the config file has one"
+
+	printf 'server:\n  api_keys:\n    - %s\n' "$new" >"$cfg.tmp" && mv "$cfg.tmp" "$cfg"
+	kill -HUP "$(srv_pid hup)"
+	local i
+	for i in $(seq 1 100); do
+		api --no-key POST /exec -H "X-API-Key: $new" -H 'Content-Type: application/json' --data-binary '{"lang":"py","code":"print(2)"}'
+		[ "$HTTP_STATUS" = 200 ] && break
+		sleep 0.05
+	done
+	assert_status 200
+	assert_json 'j["stdout"] == "2\n"'
+	api --no-key POST /exec -H "X-API-Key: $old" -H 'Content-Type: application/json' --data-binary '{"lang":"py","code":"print(1)"}'
+	assert_status 401
+	# still the same process, still serving
+	server_alive hup || fail "the server died on SIGHUP"
+	api --no-key GET /health
+	assert_status 200
+}
+
+@test "SIGHUP with a broken config file keeps the old keys" {
+	local cfg=$BATS_TEST_TMPDIR/kcr.yaml key
+	key=$(random_key)
+	printf 'server:\n  api_keys: [%s]\n' "$key" >"$cfg"
+	start_server hup2 --no-default-key "--config=$cfg"
+	SRV=hup2
+	printf 'server: [unclosed\n' >"$cfg"
+	kill -HUP "$(srv_pid hup2)"
+	sleep 0.5
+	server_alive hup2 || fail "a broken config file on SIGHUP killed the server"
+	api --no-key POST /exec -H "X-API-Key: $key" -H 'Content-Type: application/json' --data-binary '{"lang":"py","code":"print(1)"}'
+	assert_status 200
+}
+
+@test "session TTL (~1 s) with cleanup every 1 s: the session's files are gone after ~3 s" {
+	start_server ttl KCR_SESSION_TTL_HOURS=0.0003 KCR_CLEANUP_INTERVAL=1
+	SRV=ttl
+	echo 'short-lived' >f.txt
+	upload_file f.txt f.txt
+	assert_status 200
+	local sid fid
+	sid=$(jget 'j["session_id"]')
+	fid=$(jget 'j["files"][0]["fileId"]')
+	api GET "/files/$sid?detail=summary"
+	assert_json "[f['name'] for f in j] == ['$sid/$fid']"
+	api GET "/download/$sid/$fid"
+	assert_status 200
+	exec_code py 'open("gen.txt", "w").write("g")'
+	assert_status 200
+	local sid2 fid2
+	sid2=$(jget 'j["session_id"]')
+	fid2=$(jget 'j["files"][0]["id"]')
+	[ "$(count_stored ttl)" -ge 2 ] || fail "expected the files on disk before expiry"
+
+	sleep 3
+	api GET "/files/$sid?detail=summary"
+	assert_status 200
+	assert_json 'j == []'
+	api GET "/download/$sid/$fid"
+	assert_error_reply 404
+	api GET "/download/$sid2/$fid2"
+	assert_error_reply 404
+	# the sweep removed the bytes, not just hid them
+	assert_equal "$(count_stored ttl)" 0
+	# a new upload with the same entity starts a new session
+	upload_file f.txt f.txt
+	assert_status 200
+	assert_json "j['session_id'] != '$sid'"
+}
+
+@test "session TTL counts from the last use: a session used again lives on" {
+	start_server ttl2 KCR_SESSION_TTL_HOURS=0.0006 KCR_CLEANUP_INTERVAL=1
+	SRV=ttl2
+	echo 'kept' >f.txt
+	upload_file f.txt f.txt -F entity_id=agent_ttl
+	assert_status 200
+	local sid fid i
+	sid=$(jget 'j["session_id"]')
+	fid=$(jget 'j["files"][0]["fileId"]')
+	# use it every second for 3 s (TTL ~2.2 s)
+	for i in 1 2 3; do
+		sleep 1
+		exec_json "{\"lang\":\"py\",\"code\":\"print(open('/mnt/data/f.txt').read(), end='')\",\"files\":[{\"id\":\"$fid\",\"session_id\":\"$sid\",\"name\":\"f.txt\"}]}"
+		assert_status 200
+		assert_json 'j["stdout"] == "kept\n"'
+	done
+	api GET "/download/$sid/$fid"
+	assert_status 200
+}

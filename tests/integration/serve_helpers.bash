@@ -1,0 +1,417 @@
+# Shared helpers for the `kcr serve` integration suites (bats 1.8.2).
+# Each suite starts with 'load serve_helpers'.
+#
+# Servers
+#   start_server NAME [--no-default-key] [VAR=VALUE...] [GLOBAL-OPTION...]
+#                [-- SERVE-ARG...]
+#       starts a real `kcr serve` on 127.0.0.1 and a free port, with its own
+#       KCR_STATE_DIR (srv_dir NAME/state) and a random API key in
+#       KCR_API_KEYS (--no-default-key: KCR_API_KEYS is not set at all, so
+#       the keys come from a config file or are generated). Tokens starting
+#       with '-' before '--' are global kcr options (e.g. --config=FILE).
+#       Waits until
+#       GET /health answers 200. Called from setup_file, the server lives
+#       for the whole file and teardown_file stops it; called from a test,
+#       teardown stops it. Either way a server that has died before it is
+#       stopped fails the test (or the file): a crash is never silent.
+#   stop_server NAME        SIGTERM, wait, fail if it had crashed.
+#   srv_url NAME / srv_key NAME / srv_pid NAME / srv_dir NAME / srv_port NAME
+#   server_alive NAME
+#
+# Requests (curl; the target server is $SRV, default "main")
+#   api [--no-key] METHOD PATH [CURL-ARGS...]
+#       sends the request with X-API-Key (unless --no-key) and sets
+#       HTTP_STATUS, HTTP_TIME (seconds), BODY (the body as text), BODY_FILE
+#       and HDR_FILE (raw bytes and headers). Never fails by itself.
+#   exec_json JSON          POST /exec with that JSON body
+#   exec_code LANG CODE [EXTRA-JSON-MEMBERS]
+#   upload_file PATH-ON-DISK FILENAME [CURL-ARGS...]     POST /upload
+#   header NAME             a response header's value (case-insensitive)
+#
+# JSON (host python, the body of the last request, bound to 'j')
+#   jget EXPR               prints EXPR (strings raw, the rest as JSON)
+#   assert_json EXPR        fails unless EXPR is truthy
+#   assert_json_eq EXPR WANT
+#   assert_status CODE
+#   assert_error_reply CODE [ERROR-REGEX]   the error shape of the contract
+#   jstr STRING             STRING as a JSON string literal
+
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+
+KCR=${KCR:-$BATS_TEST_DIRNAME/../../bin/kcr}
+if [ -z "${KCR_RUNNER:-}" ] && [ -x "$(dirname "$KCR")/../runner/kcr-runner" ]; then
+	KCR_RUNNER=$(cd "$(dirname "$KCR")/../runner" && pwd)/kcr-runner
+	export KCR_RUNNER
+fi
+
+HOST_PYTHON=/usr/bin/python3
+[ -x "$HOST_PYTHON" ] || HOST_PYTHON=python3
+
+ID_RE='^[A-Za-z0-9_-]{21}$'
+SRV=${SRV:-main}
+
+# Settings from the caller's environment that would change the server
+# behind the tests' back (every KCR_* setting and KubeCodeRun's aliases).
+_serve_clean_env() {
+	local v
+	for v in $(compgen -e); do
+		case $v in
+		KCR | KCR_RUNNER | KCR_SRCDIR) ;;
+		KCR_*) unset "$v" ;;
+		esac
+	done
+	unset API_KEY API_KEYS AUTH_TRUSTED_NETWORKS SESSION_TTL_HOURS LOG_LEVEL LOG_FORMAT \
+		MAX_CPUS MAX_MEMORY_MB MAX_FILE_SIZE_MB MAX_FILES_PER_SESSION MAX_OUTPUT_FILES \
+		MAX_OPEN_FILES MAX_OUTPUT_SIZE MAX_PIDS MAX_EXECUTION_TIME MAX_CONCURRENT_EXECUTIONS
+	# no user or system config file either
+	export XDG_CONFIG_HOME="${BATS_FILE_TMPDIR:-/nonexistent}/.no-xdg-config"
+}
+_serve_clean_env
+
+random_key() {
+	echo "sk-test-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+}
+
+free_port() {
+	"$HOST_PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+srv_dir() { echo "$BATS_FILE_TMPDIR/srv/${1:-$SRV}"; }
+srv_port() { cat "$(srv_dir "$1")/port"; }
+srv_pid() { cat "$(srv_dir "$1")/pid"; }
+srv_key() { cat "$(srv_dir "$1")/key"; }
+srv_url() { echo "http://127.0.0.1:$(srv_port "$1")"; }
+
+pid_alive() { # alive and not a zombie
+	[ -r "/proc/$1/stat" ] || return 1
+	local st
+	st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+server_alive() {
+	local d
+	d=$(srv_dir "$1")
+	[ -f "$d/pid" ] && pid_alive "$(cat "$d/pid")"
+}
+
+_server_stderr_tail() {
+	echo "# --- stderr of server '$1' (last 30 lines) ---"
+	tail -n 30 "$(srv_dir "$1")/stderr" 2>/dev/null | sed 's/^/#   /'
+}
+
+start_server() {
+	local name=$1
+	shift
+	local envs=() globals=() args=() d key port pid try i code keyenv=1
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--no-default-key) keyenv=0 ;;
+		--)
+			shift
+			args=("$@")
+			break
+			;;
+		-*) globals+=("$1") ;;
+		*=*) envs+=("$1") ;;
+		*)
+			fail "start_server: unexpected argument '$1'"
+			return 1
+			;;
+		esac
+		shift
+	done
+	d=$(srv_dir "$name")
+	rm -rf "$d"
+	mkdir -p "$d/state"
+	key=$(random_key)
+	echo "$key" >"$d/key"
+	local keyvar=()
+	[ $keyenv = 1 ] && keyvar=("KCR_API_KEYS=$key")
+	if [ -n "${BATS_TEST_NUMBER:-}" ] && [ -n "${BATS_TEST_TMPDIR:-}" ]; then
+		echo test >"$d/scope"
+	else
+		echo file >"$d/scope"
+	fi
+	for try in 1 2 3 4 5; do
+		port=$(free_port)
+		echo "$port" >"$d/port"
+		# fd 3 closed: bats waits for it otherwise
+		env KCR_STATE_DIR="$d/state" "${keyvar[@]}" "${envs[@]}" \
+			"$KCR" "${globals[@]}" serve --listen "127.0.0.1:$port" "${args[@]}" \
+			>"$d/stdout" 2>"$d/stderr" 3>&- </dev/null &
+		pid=$!
+		echo "$pid" >"$d/pid"
+		for i in $(seq 1 200); do
+			if ! pid_alive "$pid"; then
+				break
+			fi
+			code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 \
+				"http://127.0.0.1:$port$(_health_path "${args[@]}")" 2>/dev/null) || true
+			if [ "$code" = 200 ]; then
+				echo "$name" >>"$BATS_FILE_TMPDIR/srv/.list"
+				return 0
+			fi
+			sleep 0.05
+		done
+		if pid_alive "$pid"; then
+			kill -KILL "$pid" 2>/dev/null
+			_server_stderr_tail "$name"
+			fail "server '$name' did not answer GET /health within 10 s"
+			return 1
+		fi
+		if ! grep -q 'cannot listen' "$d/stderr"; then
+			_server_stderr_tail "$name"
+			fail "server '$name' exited at start"
+			return 1
+		fi
+		# the port was taken between picking and binding: pick another
+	done
+	fail "server '$name': no free port after 5 tries"
+}
+
+# /health, under the base path when the server was given one
+_health_path() {
+	local prev=
+	for a in "$@"; do
+		if [ "$prev" = --base-path ]; then
+			echo "${a%/}/health"
+			return
+		fi
+		case $a in --base-path=*)
+			a=${a#--base-path=}
+			echo "${a%/}/health"
+			return
+			;;
+		esac
+		prev=$a
+	done
+	echo /health
+}
+
+# Stops a server with SIGTERM (SIGKILL after 35 s); fails if it had already
+# died, i.e. crashed.
+stop_server() {
+	local name=$1 d pid i
+	d=$(srv_dir "$name")
+	[ -f "$d/pid" ] || return 0
+	pid=$(cat "$d/pid")
+	if [ -e "$d/stopped" ]; then
+		return 0
+	fi
+	touch "$d/stopped"
+	if ! pid_alive "$pid"; then
+		_server_stderr_tail "$name"
+		fail "server '$name' (pid $pid) is gone before teardown: it crashed or exited"
+		return 1
+	fi
+	kill -TERM "$pid" 2>/dev/null
+	for i in $(seq 1 700); do
+		pid_alive "$pid" || return 0
+		sleep 0.05
+	done
+	kill -KILL "$pid" 2>/dev/null
+	_server_stderr_tail "$name"
+	fail "server '$name' did not exit within 35 s of SIGTERM"
+}
+
+_servers_of_scope() {
+	local n
+	[ -f "$BATS_FILE_TMPDIR/srv/.list" ] || return 0
+	while read -r n; do
+		[ "$(cat "$(srv_dir "$n")/scope" 2>/dev/null)" = "$1" ] && echo "$n"
+	done <"$BATS_FILE_TMPDIR/srv/.list" | sort -u
+}
+
+# In a suite's teardown: stops the test's own servers, and fails when a
+# file-level server died during the test.
+serve_teardown() {
+	local n rc=0
+	for n in $(_servers_of_scope test); do
+		stop_server "$n" || rc=1
+	done
+	for n in $(_servers_of_scope file); do
+		[ -e "$(srv_dir "$n")/stopped" ] && continue
+		[ -e "$(srv_dir "$n")/died" ] && continue # reported by an earlier test
+		if ! server_alive "$n"; then
+			touch "$(srv_dir "$n")/died"
+			_server_stderr_tail "$n"
+			fail "server '$n' died during this test"
+			rc=1
+		fi
+	done
+	return $rc
+}
+
+serve_teardown_file() {
+	local n rc=0
+	for n in $(_servers_of_scope file); do
+		stop_server "$n" || rc=1
+	done
+	return $rc
+}
+
+setup() {
+	cd "$BATS_TEST_TMPDIR" || return 1
+	SRV=main
+}
+
+teardown() {
+	serve_teardown
+}
+
+teardown_file() {
+	serve_teardown_file
+}
+
+# ---- requests ------------------------------------------------------------
+
+api() {
+	local with_key=1 method path out
+	if [ "$1" = --no-key ]; then
+		with_key=0
+		shift
+	fi
+	method=$1 path=$2
+	shift 2
+	BODY_FILE=${BATS_TEST_TMPDIR:-$BATS_FILE_TMPDIR}/.body
+	HDR_FILE=${BATS_TEST_TMPDIR:-$BATS_FILE_TMPDIR}/.headers
+	: >"$BODY_FILE"
+	: >"$HDR_FILE"
+	local args=(-sS --path-as-is -X "$method" -o "$BODY_FILE" -D "$HDR_FILE"
+		-w '%{http_code} %{time_total}' --max-time 120)
+	[ $with_key = 1 ] && args+=(-H "X-API-Key: $(srv_key)")
+	LAST_REQ="$method $path (server '$SRV')"
+	out=$(curl "${args[@]}" "$@" "$(srv_url)$path") || true
+	HTTP_STATUS=${out%% *}
+	HTTP_TIME=${out#* }
+	BODY=$(tr -d '\0' <"$BODY_FILE")
+}
+
+exec_json() {
+	api POST /exec -H 'Content-Type: application/json' --data-binary "$1"
+}
+
+jstr() {
+	"$HOST_PYTHON" -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$1"
+}
+
+# exec_code LANG CODE [EXTRA]: EXTRA is more JSON members, e.g. '"files":[...]'
+exec_code() {
+	local body
+	body="{\"lang\":$(jstr "$1"),\"code\":$(jstr "$2")${3:+,$3}}"
+	exec_json "$body"
+}
+
+upload_file() {
+	local src=$1 name=$2
+	shift 2
+	api POST /upload -H 'User-Agent: LibreChat/1.0' -H 'User-Id: 6650c7e1f1a2b3c4d5e6f708' \
+		-F "file=@$src;filename=$name" "$@"
+}
+
+header() {
+	tr -d '\r' <"$HDR_FILE" | awk -v n="$1" 'BEGIN { IGNORECASE = 1 }
+		{ i = index($0, ":"); if (i && tolower(substr($0, 1, i - 1)) == tolower(n)) { v = substr($0, i + 1); sub(/^[ \t]+/, "", v); print v; exit } }'
+}
+
+_show_reply() {
+	echo "# request: ${LAST_REQ:-?}"
+	echo "# status:  ${HTTP_STATUS:-?}"
+	echo "# body:    $(head -c 2000 <<<"$BODY")"
+}
+
+jget() {
+	"$HOST_PYTHON" -c '
+import json, re, sys, time
+j = json.load(open(sys.argv[1]))
+v = eval(sys.argv[2])
+print(v if isinstance(v, str) else json.dumps(v))' "$BODY_FILE" "$1"
+}
+
+assert_json() {
+	if ! "$HOST_PYTHON" -c '
+import json, re, sys, time, datetime
+try:
+    j = json.load(open(sys.argv[1]))
+except Exception as e:
+    print("# not JSON:", e); sys.exit(1)
+sys.exit(0 if eval(sys.argv[2]) else 1)' "$BODY_FILE" "$1"; then
+		_show_reply
+		fail "JSON check failed: $1"
+		return 1
+	fi
+}
+
+assert_json_eq() {
+	local got
+	got=$(jget "$1" 2>&1)
+	if [ "$got" != "$2" ]; then
+		_show_reply
+		batslib_print_kv_single_or_multi 8 expression "$1" expected "$2" actual "$got" |
+			batslib_decorate 'JSON value differs' | fail
+		return 1
+	fi
+}
+
+assert_status() {
+	if [ "$HTTP_STATUS" != "$1" ]; then
+		_show_reply
+		fail "expected HTTP $1, got $HTTP_STATUS"
+		return 1
+	fi
+}
+
+# The body of an error reply: 4xx/5xx with error, error_type, request_id
+# (an id like the others) and a timestamp of now.
+assert_error_reply() {
+	local want=$1 re=${2:-}
+	if [[ $want == 4xx ]]; then
+		if [[ ! $HTTP_STATUS =~ ^4[0-9][0-9]$ ]]; then
+			_show_reply
+			fail "expected a 4xx status, got $HTTP_STATUS"
+			return 1
+		fi
+	else
+		assert_status "$want" || return 1
+	fi
+	case $(header Content-Type) in
+	application/json*) ;;
+	*)
+		_show_reply
+		fail "error reply is not application/json (Content-Type: $(header Content-Type))"
+		return 1
+		;;
+	esac
+	assert_json 'isinstance(j, dict)' || return 1
+	assert_json 'isinstance(j.get("error"), str) and j["error"].strip() != ""' || return 1
+	assert_json 'isinstance(j.get("error_type"), str) and j["error_type"] in ("authentication", "authorization", "validation", "resource_not_found", "resource_conflict", "resource_exhausted", "execution_failed", "timeout", "rate_limited", "internal_server", "service_unavailable", "external_service")' || return 1
+	assert_json 'isinstance(j.get("request_id"), str) and re.fullmatch(r"[A-Za-z0-9_-]{21}", j["request_id"])' || return 1
+	assert_json 'isinstance(j.get("timestamp"), (int, float)) and not isinstance(j["timestamp"], bool) and abs(j["timestamp"] - time.time()) < 120' || return 1
+	if [ -n "$re" ] && ! [[ $(jget 'j["error"]') =~ $re ]]; then
+		_show_reply
+		fail "error message does not match /$re/"
+		return 1
+	fi
+}
+
+# ISO-8601 UTC timestamp within MAX seconds of now.
+assert_fresh_iso() { # EXPR [MAX]
+	assert_json "re.fullmatch(r'\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?(Z|[+-]00:?00)', $1) is not None and abs(datetime.datetime.fromisoformat($1.replace('Z', '+00:00')).timestamp() - time.time()) < ${2:-60}"
+}
+
+# Files under the server's state dir holding file bytes (the fs store's
+# blobs/), to check that a refused upload stored nothing.
+count_stored() {
+	find "$(srv_dir "${1:-$SRV}")/state" -path '*/blobs/*' -type f 2>/dev/null | wc -l
+}
+
+# Writes N bytes of random data to PATH.
+random_file() {
+	head -c "$2" /dev/urandom >"$1"
+}
+
+note() { # a measured number for the report (shown with --tap / -p)
+	echo "# $*" >&3
+}
