@@ -115,9 +115,13 @@ struct child_args {
  * errno (it is the cloning thread's), so it makes system calls through
  * csys(), which returns -errno itself. */
 
+/* The child's code must not be instrumented either: a sanitizer's runtime
+ * state (fake stacks, the thread's own data) belongs to the cloning thread. */
+#define CHILD_CODE __attribute__((no_sanitize("address", "undefined"), noinline))
+
 #if defined(__x86_64__)
 #define SANDBOX_CLONE_VM 1
-static long
+static CHILD_CODE long
 csys(long n, long a, long b, long c, long d, long e, long f)
 {
 	register long r10 __asm__("r10") = d;
@@ -144,7 +148,7 @@ csys(long n, long a, long b, long c, long d, long e, long f)
 #define CSYS(n, a, b, c, d, e, f) \
 	csys((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
 
-static size_t
+static CHILD_CODE size_t
 child_fmt_ulong(char *p, unsigned long v)
 {
 	char tmp[24];
@@ -159,14 +163,14 @@ child_fmt_ulong(char *p, unsigned long v)
 	return i;
 }
 
-static void __attribute__((noreturn))
+static CHILD_CODE void __attribute__((noreturn))
 child_exit(int code)
 {
 	for (;;)
 		CSYS(SYS_exit_group, code, 0, 0, 0, 0, 0);
 }
 
-static void __attribute__((noreturn))
+static CHILD_CODE void __attribute__((noreturn))
 child_fail(int fd, const char *step, int e)
 {
 	char buf[160];
@@ -185,7 +189,7 @@ child_fail(int fd, const char *step, int e)
 
 /* Becomes root of the new user namespace for real (kuid SUBID_BASE), so
  * that execve keeps the namespace's capabilities. */
-static void
+static CHILD_CODE void
 child_ids(const struct child_args *a)
 {
 	long r;
@@ -199,7 +203,7 @@ child_ids(const struct child_args *a)
 }
 
 /* True when kcr has gone: its end of the sync pipe was closed. */
-static bool
+static CHILD_CODE bool
 child_parent_gone(int fd)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -208,7 +212,7 @@ child_parent_gone(int fd)
 	return CSYS(SYS_ppoll, &p, 1, &zero, NULL, 8, 0) != 0;
 }
 
-static int
+static CHILD_CODE int
 child_dup_high(const struct child_args *a, int fd)
 {
 	long r = CSYS(SYS_fcntl, fd, F_DUPFD, 10, 0, 0, 0);
@@ -220,7 +224,7 @@ child_dup_high(const struct child_args *a, int fd)
 
 /* 0, 1: /dev/null; 2: kcr's stderr; 3: the socket; 4: the error pipe;
  * 5: the runner binary (close-on-exec); nothing else. */
-static void
+static CHILD_CODE void
 child_fds(const struct child_args *a)
 {
 	int l = child_dup_high(a, a->lfd);
@@ -241,7 +245,7 @@ child_fds(const struct child_args *a)
 	}
 }
 
-static void __attribute__((noreturn))
+static CHILD_CODE void __attribute__((noreturn))
 child_main(const struct child_args *a)
 {
 	char c;
@@ -488,7 +492,7 @@ start_child(const struct local *lp, struct local_sb *ls, struct spawn_fds *f, bo
 
 #define CHILD_STACK (64 * 1024)
 
-static int
+static CHILD_CODE int
 child_entry(void *arg)
 {
 	child_main(arg);
