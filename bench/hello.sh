@@ -1,6 +1,8 @@
 #!/bin/bash
 # Hello world per language: `kcr exec` against the bare runtime (the same
-# compile and run commands started directly, no sandbox), in one run.
+# compile and run commands started directly, no sandbox, with the same clean
+# environment the sandbox gives), in one run. The bare compilers keep their
+# caches between runs (Go's build cache is warm); a sandbox starts empty.
 # Usage: bench/hello.sh [-n RUNS] [LANG...]      (needs hyperfine)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -65,7 +67,7 @@ for l in $langs; do
 	d=$work/$l; mkdir -p "$d"
 	f=$(file_for "$l"); src "$l" > "$d/$f"
 	hyperfine -N -w 2 -r "$runs" --export-json "$d/r.json" \
-		-n bare "sh -c '$(bare "$l" "$d")'" \
+		-n bare "env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=$d LANG=C.UTF-8 sh -c '$(bare "$l" "$d")'" \
 		-n kcr "$KCR exec -l $l $d/$f" >/dev/null 2>&1 || { echo "$l: failed"; continue; }
 	b=$(median_ms "$d/r.json" 0); k=$(median_ms "$d/r.json" 1)
 	printf '%-5s %10s %10s %10s\n' "$l" "$b" "$k" "$(python3 -c "print('%.1f' % ($k-$b))")"
