@@ -51,6 +51,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef HAVE_VALGRIND_VALGRIND_H
+#include <valgrind/valgrind.h>
+#endif
 
 /* The ids a sandbox's user namespace maps when kcr runs as root: 0 inside
  * is kuid 100000 outside, programs (1000) are 101000. */
@@ -492,6 +495,17 @@ start_child(const struct local *lp, struct local_sb *ls, struct spawn_fds *f, bo
 
 #define CHILD_STACK (64 * 1024)
 
+/* valgrind can't run a general clone(); there the child copies kcr's memory. */
+static bool
+on_valgrind(void)
+{
+#ifdef HAVE_VALGRIND_VALGRIND_H
+	return RUNNING_ON_VALGRIND != 0;
+#else
+	return false;
+#endif
+}
+
 static CHILD_CODE int
 child_entry(void *arg)
 {
@@ -525,7 +539,7 @@ clone_sandbox(int cgfd, struct child_args *a, struct local_sb *ls, bool *in_cg)
 		}
 	}
 #endif
-	if (SANDBOX_CLONE_VM) {
+	if (SANDBOX_CLONE_VM && !on_valgrind()) {
 		ls->stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 		if (ls->stack == MAP_FAILED) {
