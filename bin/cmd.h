@@ -34,7 +34,8 @@ struct kcr_cmd {
 
 extern const struct kcr_cmd kcr_cmd_exec, kcr_cmd_languages, kcr_cmd_doctor,
 	kcr_cmd_version, kcr_cmd_help, kcr_cmd_config, kcr_cmd_complete, kcr_cmd_serve,
-	kcr_cmd_upload, kcr_cmd_download, kcr_cmd_files;
+	kcr_cmd_upload, kcr_cmd_download, kcr_cmd_files, kcr_cmd_pool, kcr_cmd_bench,
+	kcr_cmd_state;
 
 const struct kcr_cmd *const *kcr_cmd_table(void);
 const struct kcr_cmd *kcr_cmd_find(const struct kcr_cmd *const *table, const char *name);

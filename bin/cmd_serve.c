@@ -33,6 +33,7 @@ api_limits(struct kcr_api *api, const struct kcr_config *cfg)
 {
 	api->files_per_upload = (size_t)kcr_config_int(cfg, "limits.files_per_upload");
 	api->file_max = (uint64_t)kcr_config_int(cfg, "limits.file_size_mb") << 20;
+	api->metrics_public = kcr_config_bool(cfg, "server.metrics_public");
 }
 
 static size_t
@@ -137,6 +138,8 @@ serve_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 	r = -1;
 	if ((api.auth = kcr_auth_new(ctx->cfg, &generated, err)) == NULL ||
 	    (api.svc = kcr_service_new(ctx->cfg, err)) == NULL ||
+	    (kcr_config_bool(ctx->cfg, "pool.enabled") &&
+	     kcr_service_enable_pool(api.svc, ctx->cfg, err) < 0) ||
 	    (srv = start_http(&api, ctx->cfg, err)) == NULL)
 		goto out;
 	if (generated)

@@ -2,6 +2,7 @@
 
 #include "api.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 #include <cjson/cJSON.h>
@@ -295,7 +296,11 @@ exec_reply(const struct kcr_exec_result *r)
 	cJSON_AddNumberToObject(o, "exit_code", r->exec.exit_code);
 	cJSON_AddBoolToObject(o, "timed_out", r->exec.timed_out);
 	cJSON_AddNumberToObject(o, "duration_ms", (double)r->total_us / 1000.0);
-	cJSON_AddBoolToObject(o, "has_state", false);
+	cJSON_AddBoolToObject(o, "has_state", r->has_state);
+	if (r->has_state) {
+		cJSON_AddNumberToObject(o, "state_size", (double)r->state_size);
+		cJSON_AddStringToObject(o, "state_hash", r->state_hash);
+	}
 	return o;
 }
 
@@ -639,6 +644,175 @@ h_delete(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 		kcr_http_reply_bytes(resp, 200, NULL, 0, "text/plain");
 }
 
+/* ---- the Python state of a session (GET/POST/DELETE /state/{sid}) ------ */
+
+/* KubeCodeRun's state errors: "error" is a code ("state_not_found"), the
+ * text is in "message", with the members every error reply has. */
+static void
+reply_state_error(struct kcr_http_resp *resp, const struct kcr_http_req *req, const char *code,
+		  kcr_error_t err)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "error", code);
+	cJSON_AddStringToObject(o, "error_type", kcr_errc_name(err->code));
+	cJSON_AddStringToObject(o, "message", err->msg);
+	cJSON_AddArrayToObject(o, "details");
+	cJSON_AddStringToObject(o, "request_id", req->request_id);
+	cJSON_AddNumberToObject(o, "timestamp", kcr_wall_time());
+	kcr_http_reply_json(resp, kcr_errc_http_status(err->code), o);
+	kcr_error_free(err);
+}
+
+static bool
+check_sid(struct kcr_http_req *req, struct kcr_http_resp *resp)
+{
+	if (kcr_id_valid(req->params[0]))
+		return true;
+	kcr_http_reply_error(resp, req, 400, "validation", "session_id", "invalid session id");
+	return false;
+}
+
+/* If-None-Match: "*", or a list of entity tags of which one is ours. */
+static bool
+etag_matches(const char *inm, const char *hash)
+{
+	return inm && (strcmp(inm, "*") == 0 || strstr(inm, hash) != NULL);
+}
+
+static void
+add_etag(struct kcr_http_resp *resp, const char *hash)
+{
+	char etag[70];
+
+	snprintf(etag, sizeof(etag), "\"%s\"", hash);
+	kcr_http_add_header(resp, "ETag", etag);
+}
+
+static void
+h_state_get(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
+{
+	struct kcr_api *api = ud;
+	const char *inm = kcr_http_header(req, "If-None-Match");
+	struct kcr_state_info info;
+	kcr_error_t err = NULL;
+	char *data = NULL;
+	size_t len = 0;
+
+	if (!check_sid(req, resp))
+		return;
+	/* the client has it already: no need to read the bytes */
+	if (inm && kcr_service_state_info(api->svc, req->params[0], &info, &err) == 0 &&
+	    etag_matches(inm, info.hash)) {
+		kcr_http_reply_bytes(resp, 304, NULL, 0, "application/octet-stream");
+		add_etag(resp, info.hash);
+		return;
+	}
+	kcr_error_release(&err);
+	if (kcr_service_state_get(api->svc, req->params[0], &data, &len, &info, &err) < 0) {
+		if (err->code == KCR_E_NOTFOUND)
+			reply_state_error(resp, req, "state_not_found", err);
+		else
+			reply_service_error(resp, req, err);
+		return;
+	}
+	kcr_http_reply_bytes(resp, 200, data, len, "application/octet-stream");
+	add_etag(resp, info.hash);
+	kcr_http_add_header(resp, "Cache-Control", "private, no-cache");
+}
+
+static void
+h_state_post(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
+{
+	struct kcr_api *api = ud;
+	struct kcr_state_info info;
+	kcr_error_t err = NULL;
+	cJSON *o;
+
+	if (!check_sid(req, resp))
+		return;
+	if (req->mp != NULL) {
+		kcr_error_set(&err, KCR_E_INVALID, 0,
+			      "send the state as the raw body (application/octet-stream), "
+			      "not as multipart/form-data");
+		reply_state_error(resp, req, "invalid_state", err);
+		return;
+	}
+	if (kcr_service_state_put(api->svc, req->params[0], req->body.data ? req->body.data : "",
+				  req->body.len, &info, &err) < 0) {
+		switch (err->code) {
+		case KCR_E_NOTFOUND: reply_state_error(resp, req, "session_not_found", err); break;
+		case KCR_E_LIMIT: reply_state_error(resp, req, "state_too_large", err); break;
+		case KCR_E_INVALID: reply_state_error(resp, req, "invalid_state", err); break;
+		default: reply_service_error(resp, req, err); break;
+		}
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "message", "state_uploaded");
+	cJSON_AddNumberToObject(o, "size", (double)info.size);
+	kcr_http_reply_json(resp, 201, o);
+}
+
+static void
+h_state_delete(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
+{
+	struct kcr_api *api = ud;
+	kcr_error_t err = NULL;
+
+	if (!check_sid(req, resp))
+		return;
+	if (kcr_service_state_delete(api->svc, req->params[0], &err) < 0)
+		reply_service_error(resp, req, err);
+	else
+		kcr_http_reply_bytes(resp, 204, NULL, 0, "text/plain");
+}
+
+static void
+add_time_or_null(cJSON *o, const char *name, double t)
+{
+	char iso[32];
+
+	if (t <= 0) {
+		cJSON_AddNullToObject(o, name);
+		return;
+	}
+	kcr_iso8601(t, iso);
+	cJSON_AddStringToObject(o, name, iso);
+}
+
+static void
+h_state_info(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
+{
+	struct kcr_api *api = ud;
+	struct kcr_state_info info;
+	kcr_error_t err = NULL;
+	bool exists;
+	cJSON *o;
+
+	if (!check_sid(req, resp))
+		return;
+	exists = kcr_service_state_info(api->svc, req->params[0], &info, &err) == 0;
+	if (!exists && err->code != KCR_E_NOTFOUND) {
+		reply_service_error(resp, req, err);
+		return;
+	}
+	kcr_error_release(&err);
+	o = cJSON_CreateObject();
+	cJSON_AddBoolToObject(o, "exists", exists);
+	cJSON_AddStringToObject(o, "session_id", req->params[0]);
+	if (exists) {
+		cJSON_AddNumberToObject(o, "size_bytes", (double)info.size);
+		cJSON_AddStringToObject(o, "hash", info.hash);
+	} else {
+		cJSON_AddNullToObject(o, "size_bytes");
+		cJSON_AddNullToObject(o, "hash");
+	}
+	add_time_or_null(o, "created_at", exists ? info.created : 0);
+	add_time_or_null(o, "expires_at", exists ? info.expires : 0);
+	kcr_http_reply_json(resp, 200, o);
+}
+
 static void
 h_health(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 {
@@ -663,6 +837,27 @@ h_ready(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 	kcr_http_reply_json(resp, 200, o);
 }
 
+/* Public (KCR_ROUTE_PUBLIC) so that a Prometheus scraper needs no key,
+ * unless server.metrics_public is false: then it checks the key itself. */
+static void
+h_metrics(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
+{
+	struct kcr_api *api = ud;
+	struct kcr_buf b;
+	unsigned int running, waiting;
+	size_t len;
+	char *text;
+
+	if (!api->metrics_public && !kcr_api_authorize(req, resp, ud))
+		return;
+	kcr_service_load(api->svc, &running, &waiting);
+	kcr_metrics_update_process(running, waiting);
+	kcr_buf_init(&b);
+	kcr_metrics_render(&b);
+	text = kcr_buf_steal(&b, &len);
+	kcr_http_reply_bytes(resp, 200, text, len, KCR_METRICS_CONTENT_TYPE);
+}
+
 static const struct kcr_http_route routes[] = {
 	{ "POST", "/exec", h_exec, KCR_ROUTE_SLOW, "exec" },
 	{ "POST", "/upload", h_upload, KCR_ROUTE_MULTIPART | KCR_ROUTE_SLOW, "upload" },
@@ -672,8 +867,15 @@ static const struct kcr_http_route routes[] = {
 	{ "DELETE", "/files/{}/{}", h_delete, 0, "delete" },
 	{ "GET", "/download/{}/{}", h_download, 0, "download" },
 	{ "OPTIONS", "/download/{}/{}", h_download_options, KCR_ROUTE_PUBLIC, "download_options" },
+	{ "GET", "/state/{}", h_state_get, 0, "state_get" },
+	{ "POST", "/state/{}", h_state_post, KCR_ROUTE_SLOW, "state_upload" },
+	{ "DELETE", "/state/{}", h_state_delete, 0, "state_delete" },
+	{ "GET", "/state/{}/info", h_state_info, 0, "state_info" },
+	{ "GET", "/pool", kcr_api_pool_status, 0, "pool" },
+	{ "POST", "/pool/warmup", kcr_api_pool_warmup, KCR_ROUTE_SLOW, "pool_warmup" },
 	{ "GET", "/health", h_health, KCR_ROUTE_PUBLIC, "health" },
 	{ "GET", "/ready", h_ready, KCR_ROUTE_PUBLIC, "ready" },
+	{ "GET", "/metrics", h_metrics, KCR_ROUTE_PUBLIC, "metrics" },
 	{ NULL },
 };
 

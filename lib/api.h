@@ -16,9 +16,15 @@ struct kcr_api {
 	pthread_rwlock_t auth_lock; /* SIGHUP swaps auth */
 	size_t files_per_upload;
 	uint64_t file_max;
+	bool metrics_public; /* GET /metrics needs no key (server.metrics_public) */
 };
 
 const struct kcr_http_route *kcr_api_routes(void);
+/* lib/api_pool.c */
+struct kcr_pool;
+cJSON *kcr_pool_stats_json(struct kcr_pool *p);
+void kcr_api_pool_status(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void kcr_api_pool_warmup(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
 bool kcr_api_authorize(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
 
 #endif

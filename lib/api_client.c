@@ -196,9 +196,12 @@ reply_error(const struct kcr_api_client *c, const struct reply *r, kcr_error_t *
 {
 	enum kcr_errc code = kcr_api_status_errc(r->status);
 	cJSON *o = cJSON_ParseWithLength(r->body.data ? r->body.data : "", r->body.len);
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "error");
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "message");
 	kcr_autofree char *msg = NULL;
 
+	/* the /state routes: "error" is a code, the text is in "message" */
+	if (!cJSON_IsString(m) || !*m->valuestring)
+		m = cJSON_GetObjectItemCaseSensitive(o, "error");
 	if (!cJSON_IsString(m) || !*m->valuestring)
 		m = cJSON_GetObjectItemCaseSensitive(o, "detail");
 	if (cJSON_IsString(m) && *m->valuestring)
@@ -240,11 +243,18 @@ set_common(struct kcr_api_client *c, const char *url, struct reply *r)
 	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, r);
 }
 
-/* Sends one request; a status other than 2xx is an error. json or mime is
+/* A request body given as bytes, with its Content-Type header line. */
+struct raw_body {
+	const char *ctype;
+	const void *data;
+	size_t len;
+};
+
+/* Sends one request; a status other than 2xx is an error. raw or mime is
  * the body of a POST; method "DELETE" deletes. */
 static int
-perform(struct kcr_api_client *c, const char *method, const char *path, const char *json,
-	curl_mime *mime, struct reply *r, kcr_error_t *err)
+perform_raw(struct kcr_api_client *c, const char *method, const char *path,
+	    const struct raw_body *raw, curl_mime *mime, struct reply *r, kcr_error_t *err)
 {
 	kcr_autofree char *url = kcr_strdup_printf("%s%s", c->base, path);
 	struct curl_slist *h = NULL;
@@ -254,10 +264,10 @@ perform(struct kcr_api_client *c, const char *method, const char *path, const ch
 	if (c->key_header)
 		h = add_header(h, c->key_header);
 	h = add_header(h, "Expect:"); /* no 100-continue round trip */
-	if (json) {
-		h = add_header(h, "Content-Type: application/json");
-		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, json);
-		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(json));
+	if (raw) {
+		h = add_header(h, raw->ctype);
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, raw->len ? raw->data : "");
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)raw->len);
 	} else if (mime) {
 		curl_easy_setopt(c->curl, CURLOPT_MIMEPOST, mime);
 	}
@@ -277,6 +287,16 @@ perform(struct kcr_api_client *c, const char *method, const char *path, const ch
 	if (r->status < 200 || r->status > 299)
 		return reply_error(c, r, err);
 	return 0;
+}
+
+/* perform_raw with json (or nothing) as the body. */
+static int
+perform(struct kcr_api_client *c, const char *method, const char *path, const char *json,
+	curl_mime *mime, struct reply *r, kcr_error_t *err)
+{
+	struct raw_body b = { "Content-Type: application/json", json, json ? strlen(json) : 0 };
+
+	return perform_raw(c, method, path, json ? &b : NULL, mime, r, err);
 }
 
 static int
@@ -423,6 +443,10 @@ parse_exec_reply(const struct kcr_api_client *c, const cJSON *o, struct kcr_exec
 	set_stream(&res->exec.err, &res->exec.err_len, jstr(o, "stderr"));
 	res->exec.exit_code = (int)jnum(o, "exit_code", 0);
 	res->exec.timed_out = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "timed_out"));
+	res->has_state = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "has_state"));
+	res->state_size = (uint64_t)jnum(o, "state_size", 0);
+	if (jstr(o, "state_hash") && strlen(jstr(o, "state_hash")) == 64)
+		memcpy(res->state_hash, jstr(o, "state_hash"), sizeof(res->state_hash));
 	res->total_us = (uint64_t)(jnum(o, "duration_ms", 0) * 1000);
 	res->files = kcr_xzalloc(((size_t)cJSON_GetArraySize(files) + 1) * sizeof(*res->files));
 	cJSON_ArrayForEach(f, files)
@@ -737,4 +761,99 @@ kcr_api_client_delete(struct kcr_api_client *c, const char *sid, const char *fid
 	ret = perform(c, "DELETE", path, NULL, NULL, &r, err);
 	reply_release(&r);
 	return ret;
+}
+
+int
+kcr_api_client_request_json(struct kcr_api_client *c, const char *method, const char *path,
+			    const char *json, cJSON **out, kcr_error_t *err)
+{
+	return perform_json(c, method, path, json, NULL, out, err);
+}
+
+/* ---- the Python state of a session (/state/SID) -------------------------- */
+
+int
+kcr_api_client_state_get(struct kcr_api_client *c, const char *sid, char **data, size_t *len,
+			 struct kcr_state_info *info, kcr_error_t *err)
+{
+	kcr_autofree char *path = NULL;
+	struct reply r = { 0 };
+
+	if (check_ids(sid, NULL, err) < 0)
+		return -1;
+	path = kcr_strdup_printf("/state/%s", sid);
+	if (perform(c, "GET", path, NULL, NULL, &r, err) < 0) {
+		reply_release(&r);
+		return -1;
+	}
+	if (r.body.data == NULL)
+		kcr_buf_add(&r.body, "", 0);
+	*data = kcr_buf_steal(&r.body, len);
+	if (info) {
+		memset(info, 0, sizeof(*info));
+		info->size = *len;
+		kcr_sha256_hex(*data, *len, info->hash);
+	}
+	reply_release(&r);
+	return 0;
+}
+
+int
+kcr_api_client_state_put(struct kcr_api_client *c, const char *sid, const void *data,
+			 size_t len, kcr_error_t *err)
+{
+	struct raw_body b = { "Content-Type: application/octet-stream", data, len };
+	kcr_autofree char *path = NULL;
+	struct reply r = { 0 };
+	int ret;
+
+	if (check_ids(sid, NULL, err) < 0)
+		return -1;
+	path = kcr_strdup_printf("/state/%s", sid);
+	ret = perform_raw(c, "POST", path, &b, NULL, &r, err);
+	reply_release(&r);
+	return ret;
+}
+
+int
+kcr_api_client_state_delete(struct kcr_api_client *c, const char *sid, kcr_error_t *err)
+{
+	kcr_autofree char *path = NULL;
+	struct reply r = { 0 };
+	int ret;
+
+	if (check_ids(sid, NULL, err) < 0)
+		return -1;
+	path = kcr_strdup_printf("/state/%s", sid);
+	ret = perform(c, "DELETE", path, NULL, NULL, &r, err);
+	reply_release(&r);
+	return ret;
+}
+
+int
+kcr_api_client_state_info(struct kcr_api_client *c, const char *sid,
+			  struct kcr_state_info *info, kcr_error_t *err)
+{
+	kcr_autofree char *path = NULL;
+	const char *hash;
+	cJSON *o = NULL;
+
+	if (check_ids(sid, NULL, err) < 0)
+		return -1;
+	path = kcr_strdup_printf("/state/%s/info", sid);
+	if (perform_json(c, "GET", path, NULL, NULL, &o, err) < 0)
+		return -1;
+	memset(info, 0, sizeof(*info));
+	hash = jstr(o, "hash");
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "exists"))) {
+		cJSON_Delete(o);
+		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "no state for session %s", sid);
+	}
+	info->size = (uint64_t)jnum(o, "size_bytes", 0);
+	if (hash && strlen(hash) == 64)
+		memcpy(info->hash, hash, sizeof(info->hash));
+	info->created = parse_iso8601(jstr(o, "created_at"));
+	info->expires = parse_iso8601(jstr(o, "expires_at"));
+	cJSON_Delete(o);
+	return 0;
 }

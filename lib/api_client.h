@@ -12,6 +12,7 @@
 #include "service.h"
 #include "store.h"
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 
 struct kcr_api_client;
@@ -48,6 +49,23 @@ int kcr_api_client_list(struct kcr_api_client *c, const char *sid, struct kcr_fi
 /* DELETE /files/SID/FID. */
 int kcr_api_client_delete(struct kcr_api_client *c, const char *sid, const char *fid,
 			  kcr_error_t *err);
+
+/* Any other route with a JSON reply (GET /pool, POST /pool/warmup, ...):
+ * json is the body of a POST or NULL; *out the parsed reply. */
+int kcr_api_client_request_json(struct kcr_api_client *c, const char *method, const char *path,
+				const char *json, cJSON **out, kcr_error_t *err);
+
+/* The Python state of a session: GET /state/SID (the bytes; info, which
+ * may be NULL, gets their size and SHA-256), POST /state/SID (the bytes as
+ * the body), DELETE /state/SID, GET /state/SID/info (KCR_E_NOTFOUND when
+ * it says the state does not exist). */
+int kcr_api_client_state_get(struct kcr_api_client *c, const char *sid, char **data, size_t *len,
+			     struct kcr_state_info *info, kcr_error_t *err);
+int kcr_api_client_state_put(struct kcr_api_client *c, const char *sid, const void *data,
+			     size_t len, kcr_error_t *err);
+int kcr_api_client_state_delete(struct kcr_api_client *c, const char *sid, kcr_error_t *err);
+int kcr_api_client_state_info(struct kcr_api_client *c, const char *sid,
+			      struct kcr_state_info *info, kcr_error_t *err);
 
 /* The kcr error code for an HTTP status of the API. */
 enum kcr_errc kcr_api_status_errc(long status);

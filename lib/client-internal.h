@@ -18,6 +18,13 @@ struct kcr_client_ops {
 	int (*list)(void *self, const char *sid, struct kcr_file_meta **files, size_t *n,
 		    kcr_error_t *err);
 	int (*delete_file)(void *self, const char *sid, const char *fid, kcr_error_t *err);
+	int (*state_get)(void *self, const char *sid, char **data, size_t *len,
+			 struct kcr_state_info *info, kcr_error_t *err);
+	int (*state_put)(void *self, const char *sid, const void *data, size_t len,
+			 kcr_error_t *err);
+	int (*state_delete)(void *self, const char *sid, kcr_error_t *err);
+	int (*state_info)(void *self, const char *sid, struct kcr_state_info *info,
+			  kcr_error_t *err);
 	void (*close)(void *self);
 };
 

@@ -143,3 +143,56 @@ kcr_client_delete_file(struct kcr_client *c, const char *sid, const char *fid,
 		return file_error(sid, fid, err);
 	return 0;
 }
+
+/* The same words for "no state" locally and from a server. */
+static int
+state_error(const char *sid, bool put, kcr_error_t *err)
+{
+	if ((*err)->code != KCR_E_NOTFOUND)
+		return -1;
+	kcr_error_release(err);
+	if (put)
+		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "session '%s' not found", sid);
+	return kcr_error_set(err, KCR_E_NOTFOUND, 0, "session '%s' has no state", sid);
+}
+
+int
+kcr_client_state_get(struct kcr_client *c, const char *sid, char **data, size_t *len,
+		     struct kcr_state_info *info, kcr_error_t *err)
+{
+	if (kcr_client_check_id("session", sid, err) < 0)
+		return -1;
+	if (c->ops->state_get(c->self, sid, data, len, info, err) < 0)
+		return state_error(sid, false, err);
+	return 0;
+}
+
+int
+kcr_client_state_put(struct kcr_client *c, const char *sid, const void *data, size_t len,
+		     kcr_error_t *err)
+{
+	if (kcr_client_check_id("session", sid, err) < 0)
+		return -1;
+	if (c->ops->state_put(c->self, sid, data, len, err) < 0)
+		return state_error(sid, true, err);
+	return 0;
+}
+
+int
+kcr_client_state_delete(struct kcr_client *c, const char *sid, kcr_error_t *err)
+{
+	if (kcr_client_check_id("session", sid, err) < 0)
+		return -1;
+	return c->ops->state_delete(c->self, sid, err);
+}
+
+int
+kcr_client_state_info(struct kcr_client *c, const char *sid, struct kcr_state_info *info,
+		      kcr_error_t *err)
+{
+	if (kcr_client_check_id("session", sid, err) < 0)
+		return -1;
+	if (c->ops->state_info(c->self, sid, info, err) < 0)
+		return state_error(sid, false, err);
+	return 0;
+}

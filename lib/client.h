@@ -41,6 +41,19 @@ int kcr_client_list(struct kcr_client *c, const char *sid, struct kcr_file_meta 
 int kcr_client_delete_file(struct kcr_client *c, const char *sid, const char *fid,
 			   kcr_error_t *err);
 
+/* The Python state of a session (lib/state.h), as GET/POST/DELETE
+ * /state/SID and GET /state/SID/info move it. get: info may be NULL.
+ * put: the bytes are checked first, and the old state stays when they
+ * fail (KCR_E_INVALID, KCR_E_LIMIT). KCR_E_NOTFOUND: no state (get, info)
+ * or no session (put); delete: no state is not an error. */
+int kcr_client_state_get(struct kcr_client *c, const char *sid, char **data, size_t *len,
+			 struct kcr_state_info *info, kcr_error_t *err);
+int kcr_client_state_put(struct kcr_client *c, const char *sid, const void *data, size_t len,
+			 kcr_error_t *err);
+int kcr_client_state_delete(struct kcr_client *c, const char *sid, kcr_error_t *err);
+int kcr_client_state_info(struct kcr_client *c, const char *sid, struct kcr_state_info *info,
+			  kcr_error_t *err);
+
 /* Checks ids given by a user; KCR_E_INVALID saying what is wrong. */
 int kcr_client_check_id(const char *what, const char *id, kcr_error_t *err);
 int kcr_client_check_entity(const char *entity_id, kcr_error_t *err);

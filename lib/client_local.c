@@ -130,6 +130,40 @@ local_delete_file(void *self, const char *sid, const char *fid, kcr_error_t *err
 	return kcr_service_delete_file(l->svc, sid, fid, err);
 }
 
+static int
+local_state_get(void *self, const char *sid, char **data, size_t *len,
+		struct kcr_state_info *info, kcr_error_t *err)
+{
+	struct local *l = self;
+
+	return kcr_service_state_get(l->svc, sid, data, len, info, err);
+}
+
+static int
+local_state_put(void *self, const char *sid, const void *data, size_t len, kcr_error_t *err)
+{
+	struct local *l = self;
+	struct kcr_state_info info;
+
+	return kcr_service_state_put(l->svc, sid, data, len, &info, err);
+}
+
+static int
+local_state_delete(void *self, const char *sid, kcr_error_t *err)
+{
+	struct local *l = self;
+
+	return kcr_service_state_delete(l->svc, sid, err);
+}
+
+static int
+local_state_info(void *self, const char *sid, struct kcr_state_info *info, kcr_error_t *err)
+{
+	struct local *l = self;
+
+	return kcr_service_state_info(l->svc, sid, info, err);
+}
+
 const struct kcr_client_ops kcr_client_local_ops = {
 	.name = "local",
 	.open = local_open,
@@ -138,5 +172,9 @@ const struct kcr_client_ops kcr_client_local_ops = {
 	.get_file = local_get_file,
 	.list = local_list,
 	.delete_file = local_delete_file,
+	.state_get = local_state_get,
+	.state_put = local_state_put,
+	.state_delete = local_state_delete,
+	.state_info = local_state_info,
 	.close = local_close,
 };

@@ -58,6 +58,31 @@ remote_delete_file(void *self, const char *sid, const char *fid, kcr_error_t *er
 	return kcr_api_client_delete(self, sid, fid, err);
 }
 
+static int
+remote_state_get(void *self, const char *sid, char **data, size_t *len,
+		 struct kcr_state_info *info, kcr_error_t *err)
+{
+	return kcr_api_client_state_get(self, sid, data, len, info, err);
+}
+
+static int
+remote_state_put(void *self, const char *sid, const void *data, size_t len, kcr_error_t *err)
+{
+	return kcr_api_client_state_put(self, sid, data, len, err);
+}
+
+static int
+remote_state_delete(void *self, const char *sid, kcr_error_t *err)
+{
+	return kcr_api_client_state_delete(self, sid, err);
+}
+
+static int
+remote_state_info(void *self, const char *sid, struct kcr_state_info *info, kcr_error_t *err)
+{
+	return kcr_api_client_state_info(self, sid, info, err);
+}
+
 const struct kcr_client_ops kcr_client_remote_ops = {
 	.name = "remote",
 	.open = remote_open,
@@ -66,5 +91,9 @@ const struct kcr_client_ops kcr_client_remote_ops = {
 	.get_file = remote_get_file,
 	.list = remote_list,
 	.delete_file = remote_delete_file,
+	.state_get = remote_state_get,
+	.state_put = remote_state_put,
+	.state_delete = remote_state_delete,
+	.state_info = remote_state_info,
 	.close = remote_close,
 };

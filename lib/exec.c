@@ -34,6 +34,7 @@ kcr_exec_req_release(struct kcr_exec_req *r)
 	free(r->code);
 	kcr_strv_free(r->args);
 	free(r->stdin_data);
+	free(r->state_in);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -52,6 +53,7 @@ kcr_exec_res_release(struct kcr_exec_res *r)
 	for (size_t i = 0; i < r->n_changed; i++)
 		kcr_file_info_release(&r->changed[i]);
 	free(r->changed);
+	free(r->state_out);
 	memset(r, 0, sizeof(*r));
 }
 

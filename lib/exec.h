@@ -38,6 +38,13 @@ struct kcr_exec_req {
 	char *stdin_data;  /* may be NULL */
 	size_t stdin_len;
 	struct kcr_limits limits;
+	/* Python state (lib/pystate.h): the pickle to restore first (NULL:
+	 * none); whether to pickle the globals after a run that exits with 0,
+	 * and at most how many bytes of it (0: KCR_STATE_MAX_DEFAULT). */
+	char *state_in;
+	size_t state_in_len;
+	bool want_state;
+	uint64_t state_max;
 };
 
 /* A file in /mnt/data the run created or changed. */
@@ -58,6 +65,8 @@ struct kcr_exec_res {
 	uint64_t duration_ms; /* compile + run, inside the sandbox */
 	struct kcr_file_info *changed;
 	size_t n_changed;
+	char *state_out;      /* the pickled globals (want_state), or NULL */
+	size_t state_out_len;
 };
 
 void kcr_exec_req_release(struct kcr_exec_req *r);

@@ -2,6 +2,7 @@
 
 #include "http_server.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -271,12 +272,15 @@ security_headers(struct MHD_Response *mr)
 	MHD_add_response_header(mr, "Referrer-Policy", "no-referrer");
 }
 
+/* Records the request in the metrics and logs it (one JSON line). */
 static void
 log_request(struct kcr_http_server *s, struct kcr_http_req *r, int status)
 {
 	cJSON *o;
 	kcr_autofree char *line = NULL;
 
+	kcr_metrics_http_request(r->route ? ((const struct kcr_http_route *)r->route)->name : NULL,
+				 status, (double)(kcr_now_ns() - r->start_ns) / 1e9);
 	if (!s->o.log_requests)
 		return;
 	o = cJSON_CreateObject();

@@ -22,7 +22,7 @@ static const struct kcr_lang langs[] = {
 	  .env = V("PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1",
 		   "PYTHONPATH=/mnt/data", "MPLBACKEND=Agg", "MPLCONFIGDIR=/tmp/.mpl"),
 	  .runtimes = V("/usr/bin/python3"), .version = V("/usr/bin/python3", "--version"),
-	  .package = "python3", .memory_mb = 512, .timeout_s = 30 },
+	  .package = "python3", .memory_mb = 512, .timeout_s = 30, .prewarm = true },
 	{ .id = "js", .name = "JavaScript", .aliases = V("javascript", "node", "nodejs"),
 	  .extensions = V(".js", ".mjs", ".cjs"), .source_file = "code.js",
 	  .run = V("/usr/bin/node", "{src}"), .env = V("NODE_ENV=sandbox"),

@@ -27,6 +27,7 @@ struct kcr_lang {
 	const char *package;           /* Debian package (or npm) that provides it */
 	unsigned int memory_mb;        /* default memory limit */
 	unsigned int timeout_s;        /* default wall timeout */
+	bool prewarm;                  /* kcr-runner can start it before code arrives */
 };
 
 const struct kcr_lang *kcr_lang_find(const char *id_or_alias);

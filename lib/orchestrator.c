@@ -2,6 +2,7 @@
 
 #include "orchestrator.h"
 #include "log.h"
+#include "pool.h"
 #include "sandbox.h"
 #include "util.h"
 
@@ -11,6 +12,7 @@
 
 struct kcr_engine {
 	struct kcr_sandbox_provider provider;
+	struct kcr_pool *pool; /* NULL: every execution creates its sandbox */
 };
 
 struct kcr_engine *
@@ -25,11 +27,52 @@ kcr_engine_new(const struct kcr_config *cfg, kcr_error_t *err)
 	return e;
 }
 
+int
+kcr_engine_enable_pool(struct kcr_engine *e, const struct kcr_config *cfg, kcr_error_t *err)
+{
+	if (e->pool)
+		return 0;
+	e->pool = kcr_pool_new(&e->provider, cfg, err);
+	return e->pool ? 0 : -1;
+}
+
+struct kcr_pool *
+kcr_engine_pool(struct kcr_engine *e)
+{
+	return e->pool;
+}
+
+static int
+acquire(struct kcr_engine *e, const struct kcr_sandbox_spec *spec, struct kcr_sandbox **sb,
+	kcr_error_t *err)
+{
+	if (e->pool)
+		return kcr_pool_acquire(e->pool, spec, sb, err);
+	return e->provider.ops->create(e->provider.self, spec, sb, err);
+}
+
+static void
+release(struct kcr_engine *e, struct kcr_sandbox *sb)
+{
+	kcr_error_t err = NULL;
+	char id[sizeof(sb->id)];
+
+	if (e->pool) {
+		kcr_pool_release(e->pool, sb);
+		return;
+	}
+	memcpy(id, sb->id, sizeof(id));
+	if (e->provider.ops->destroy(e->provider.self, sb, &err) < 0)
+		kcr_log_warn("destroying sandbox %s: %s", id, err->msg);
+	kcr_error_free(err);
+}
+
 void
 kcr_engine_free(struct kcr_engine *e)
 {
 	if (e == NULL)
 		return;
+	kcr_pool_free(e->pool);
 	kcr_sandbox_provider_close(&e->provider);
 	free(e);
 }
@@ -125,23 +168,19 @@ int
 kcr_engine_run(struct kcr_engine *e, const struct kcr_run_req *req, struct kcr_run_res *res,
 	       kcr_error_t *err)
 {
-	const struct kcr_sandbox_ops *ops = e->provider.ops;
 	struct kcr_sandbox_spec spec = { .lang = req->exec.lang, .limits = req->exec.limits };
 	struct kcr_sandbox *sb = NULL;
 	uint64_t t0 = kcr_now_ns();
-	kcr_error_t derr = NULL;
 	int ret;
 
 	memset(res, 0, sizeof(*res));
 	if (kcr_engine_validate(req, err) < 0)
 		return -1;
-	if (ops->create(e->provider.self, &spec, &sb, err) < 0)
+	if (acquire(e, &spec, &sb, err) < 0)
 		return kcr_error_wrap(err, "creating the sandbox");
-	res->setup_us = sb->setup_ns / 1000;
+	res->setup_us = (kcr_now_ns() - t0) / 1000; /* ~0 from a warm pool */
 	ret = run_in(e, sb, req, res, err);
-	if (ops->destroy(e->provider.self, sb, &derr) < 0)
-		kcr_log_warn("destroying sandbox %s: %s", sb->id, derr->msg);
-	kcr_error_free(derr);
+	release(e, sb);
 	res->total_us = (kcr_now_ns() - t0) / 1000;
 	kcr_log_debug("%s: setup %.1f ms, run %llu ms, total %.1f ms", req->exec.lang->id,
 		      res->setup_us / 1000.0, (unsigned long long)res->exec.duration_ms,

@@ -35,6 +35,9 @@ struct kcr_run_res {
 struct kcr_engine;
 
 struct kcr_engine *kcr_engine_new(const struct kcr_config *cfg, kcr_error_t *err);
+/* Keeps warm sandboxes from now on (kcr serve); NULL until then. */
+int kcr_engine_enable_pool(struct kcr_engine *e, const struct kcr_config *cfg, kcr_error_t *err);
+struct kcr_pool *kcr_engine_pool(struct kcr_engine *e);
 void kcr_engine_free(struct kcr_engine *e);
 /* Checks what can be checked before any sandbox exists. */
 int kcr_engine_validate(const struct kcr_run_req *req, kcr_error_t *err);

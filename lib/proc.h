@@ -15,4 +15,12 @@
 int kcr_proc_run(const struct kcr_exec_req *req, const char *data_dir, const char *src_dir,
 		 struct kcr_exec_res *res, kcr_error_t *err);
 
+/* Starts lang's interpreter now (Python only so far), importing the
+ * comma-separated modules of preload, to run the next execution's program
+ * with no start-up cost; an execution that doesn't fit it (another
+ * language, other rlimits) discards it and runs cold. lim: the rlimits the
+ * sandbox's executions will ask for. */
+int kcr_proc_prewarm(const struct kcr_lang *l, const struct kcr_limits *lim,
+		     const char *data_dir, const char *preload, kcr_error_t *err);
+
 #endif

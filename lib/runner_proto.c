@@ -44,6 +44,12 @@ kcr_proto_exec_req_encode(const struct kcr_exec_req *req)
 	cJSON_AddNumberToObject(o, "file_size", (double)l->file_size);
 	cJSON_AddNumberToObject(o, "pids", l->pids);
 	cJSON_AddNumberToObject(o, "max_output_files", l->max_output_files);
+	if (req->state_in)
+		add_b64(o, "state_in_b64", req->state_in, req->state_in_len);
+	if (req->want_state)
+		cJSON_AddBoolToObject(o, "want_state", true);
+	if (req->state_max)
+		cJSON_AddNumberToObject(o, "state_max", (double)req->state_max);
 	return print_free(o);
 }
 
@@ -113,6 +119,7 @@ kcr_proto_exec_req_decode(const char *json, size_t len, struct kcr_exec_req *req
 	if (req->lang == NULL ||
 	    get_b64(o, "code_b64", true, &req->code, &req->code_len, err) < 0 ||
 	    get_b64(o, "stdin_b64", false, &req->stdin_data, &req->stdin_len, err) < 0 ||
+	    get_b64(o, "state_in_b64", false, &req->state_in, &req->state_in_len, err) < 0 ||
 	    decode_args(o, &req->args, err) < 0)
 		goto out;
 	l->timeout_ms = (uint32_t)get_num(o, "timeout_ms", 30000);
@@ -121,6 +128,8 @@ kcr_proto_exec_req_decode(const char *json, size_t len, struct kcr_exec_req *req
 	l->file_size = (uint64_t)get_num(o, "file_size", 100 << 20);
 	l->pids = (uint32_t)get_num(o, "pids", 0);
 	l->max_output_files = (uint32_t)get_num(o, "max_output_files", 64);
+	req->want_state = get_bool(o, "want_state");
+	req->state_max = (uint64_t)get_num(o, "state_max", 0);
 	r = 0;
 out:
 	if (r < 0)
@@ -171,6 +180,8 @@ kcr_proto_exec_res_encode(const struct kcr_exec_res *res)
 	cJSON_AddBoolToObject(o, "stderr_truncated", res->err_truncated);
 	cJSON_AddNumberToObject(o, "duration_ms", (double)res->duration_ms);
 	cJSON_AddItemToObject(o, "changed", files_array(res->changed, res->n_changed));
+	if (res->state_out)
+		add_b64(o, "state_out_b64", res->state_out, res->state_out_len);
 	return print_free(o);
 }
 
@@ -211,6 +222,7 @@ kcr_proto_exec_res_decode(const char *json, size_t len, struct kcr_exec_res *res
 	}
 	if (get_b64(o, "stdout_b64", true, &res->out, &res->out_len, err) < 0 ||
 	    get_b64(o, "stderr_b64", true, &res->err, &res->err_len, err) < 0 ||
+	    get_b64(o, "state_out_b64", false, &res->state_out, &res->state_out_len, err) < 0 ||
 	    decode_changed(o, res, err) < 0)
 		goto out;
 	res->exit_code = (int)get_num(o, "exit_code", 125);

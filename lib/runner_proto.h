@@ -1,10 +1,11 @@
 /* The kcr <-> kcr-runner wire format (JSON over HTTP):
  *
  *   POST /execute   {"language","code","args":[],"stdin_b64","timeout_ms",
- *                    "output_bytes","nofile","file_size","pids"}
+ *                    "output_bytes","nofile","file_size","pids",
+ *                    "state_in_b64"?,"want_state"?,"state_max"?}
  *               ->  {"exit_code","signal","timed_out","stdout_b64","stderr_b64",
  *                    "stdout_truncated","stderr_truncated","duration_ms",
- *                    "changed":[{"name","size","mtime_ns"}]}
+ *                    "changed":[{"name","size","mtime_ns"}],"state_out_b64"?}
  *   POST /files?name=N   raw body       -> 201 {"name","size"}
  *   GET  /files                          -> {"files":[{"name","size","mtime_ns"}]}
  *   GET  /files/N                        -> raw bytes

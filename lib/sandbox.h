@@ -13,10 +13,14 @@
 struct kcr_sandbox_spec {
 	const struct kcr_lang *lang;
 	struct kcr_limits limits;
+	/* start lang's interpreter (with pool.<lang>_preload imported) before
+	 * any code arrives: for sandboxes made ahead of time by a pool */
+	bool prewarm;
 };
 
 struct kcr_sandbox {
 	char id[32];
+	const struct kcr_lang *lang; /* what it was made for (set by the pool) */
 	char *endpoint;        /* "unix:/run/kcr/sb-x.sock" or "http://10.0.0.5:8080" */
 	void *priv;            /* the provider's own state */
 	uint64_t setup_ns;     /* time create() took */

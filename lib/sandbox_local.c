@@ -87,6 +87,7 @@ struct local {
 	char *runner;
 	bool root;           /* map 65536 ids; else only our own id */
 	uint32_t tmp_mb, data_mb;
+	char *py_preload;    /* modules a pre-warmed Python imports */
 	atomic_bool cg_warned;
 };
 
@@ -318,9 +319,32 @@ spawn_fds_open(struct spawn_fds *f, const char *runner, const struct kcr_cgroup 
 	return f->n_cg_tasks < 0 ? -1 : 0;
 }
 
-static char **
-runner_argv(const struct local *lp, const struct kcr_limits *l)
+/* The interpreter is set up with the rlimits executions will ask for. */
+static void
+prewarm_args(char ***v, const struct local *lp, const struct kcr_sandbox_spec *spec)
 {
+	const struct kcr_limits *l = &spec->limits;
+	char buf[128];
+
+	snprintf(buf, sizeof(buf), "--prewarm=%s", spec->lang->id);
+	kcr_strv_push(v, buf);
+	if (strcmp(spec->lang->id, "py") == 0) {
+		kcr_autofree char *pre = kcr_strdup_printf("--preload=%s", lp->py_preload);
+
+		kcr_strv_push(v, pre);
+	}
+	snprintf(buf, sizeof(buf), "--nofile=%u", l->nofile);
+	kcr_strv_push(v, buf);
+	snprintf(buf, sizeof(buf), "--file-size=%llu", (unsigned long long)l->file_size);
+	kcr_strv_push(v, buf);
+	snprintf(buf, sizeof(buf), "--pids=%u", l->pids);
+	kcr_strv_push(v, buf);
+}
+
+static char **
+runner_argv(const struct local *lp, const struct kcr_sandbox_spec *spec)
+{
+	const struct kcr_limits *l = &spec->limits;
 	char **v = NULL;
 	kcr_autofree char *tmp = NULL;
 	kcr_autofree char *data = NULL;
@@ -334,6 +358,8 @@ runner_argv(const struct local *lp, const struct kcr_limits *l)
 	kcr_strv_push(&v, "--error-fd=4");
 	kcr_strv_push(&v, tmp);
 	kcr_strv_push(&v, data);
+	if (spec->prewarm && spec->lang && spec->lang->prewarm)
+		prewarm_args(&v, lp, spec);
 	return v;
 }
 
@@ -564,13 +590,13 @@ free_child_stack(struct local_sb *ls)
 }
 
 static int
-spawn(const struct local *lp, struct local_sb *ls, const struct kcr_limits *l, int lfd,
+spawn(const struct local *lp, struct local_sb *ls, const struct kcr_sandbox_spec *spec, int lfd,
       kcr_error_t *err)
 {
 	__attribute__((cleanup(spawn_fds_close))) struct spawn_fds f = {
 		.sync = { -1, -1 }, .err = { -1, -1 }, .nul = -1, .exe = -1
 	};
-	kcr_autostrv char **argv = runner_argv(lp, l);
+	kcr_autostrv char **argv = runner_argv(lp, spec);
 	kcr_autostrv char **envp = runner_envp();
 	struct child_args a;
 	bool in_cg;
@@ -684,7 +710,7 @@ local_create(void *self, const struct kcr_sandbox_spec *spec, struct kcr_sandbox
 	lfd = listen_unix(ls->sock, err);
 	if (lfd >= 0)
 		make_cgroup(lp, ls, sb->id, &spec->limits);
-	if (lfd < 0 || spawn(lp, ls, &spec->limits, lfd, err) < 0) {
+	if (lfd < 0 || spawn(lp, ls, spec, lfd, err) < 0) {
 		sb_teardown(ls, NULL);
 		sb_free(sb);
 		return -1;
@@ -901,6 +927,7 @@ local_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
 	lp->root = geteuid() == 0;
 	lp->tmp_mb = (uint32_t)kcr_config_int(cfg, "limits.tmp_size_mb");
 	lp->data_mb = (uint32_t)kcr_config_int(cfg, "limits.data_size_mb");
+	lp->py_preload = kcr_xstrdup(kcr_config_str(cfg, "pool.py_preload"));
 	atomic_init(&lp->cg_warned, false);
 	prune_sockets(lp->run_dir, STALE_AGE_S);
 	kcr_cgroup_prune(STALE_AGE_S);
@@ -917,6 +944,7 @@ local_close(void *self)
 		return;
 	free(lp->run_dir);
 	free(lp->runner);
+	free(lp->py_preload);
 	free(lp);
 }
 

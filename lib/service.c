@@ -2,7 +2,10 @@
 
 #include "service.h"
 #include "log.h"
+#include "metrics.h"
 #include "orchestrator.h"
+#include "pool.h"
+#include "state.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -22,7 +25,14 @@ struct kcr_service {
 	double ttl_s;
 	uint64_t file_max;
 	struct kcr_limits limits[32]; /* per language, by table index */
+	bool state_enabled;           /* Python state (lib/state.h) */
+	uint64_t state_max;
+	double state_ttl_s;
 };
+
+/* The most bytes of a stored state read back, whatever state.max_size_mb
+ * is now (its largest value). */
+#define STATE_READ_MAX ((uint64_t)100 << 20)
 
 static unsigned int
 lang_index(const struct kcr_lang *l)
@@ -42,10 +52,15 @@ kcr_service_reload(struct kcr_service *s, const struct kcr_config *cfg)
 	s->queue_timeout_ms = (uint64_t)kcr_config_int(cfg, "server.queue_timeout") * 1000;
 	s->ttl_s = kcr_config_double(cfg, "session.ttl_hours") * 3600;
 	s->file_max = (uint64_t)kcr_config_int(cfg, "limits.file_size_mb") << 20;
+	s->state_enabled = kcr_config_bool(cfg, "state.enabled");
+	s->state_max = (uint64_t)kcr_config_int(cfg, "state.max_size_mb") << 20;
+	s->state_ttl_s = (double)kcr_config_int(cfg, "state.ttl_seconds");
 	for (unsigned int i = 0; i < kcr_lang_count() && i < KCR_ARRAY_SIZE(s->limits); i++)
 		kcr_limits_from_config(&s->limits[i], cfg, kcr_lang_at(i));
 	pthread_cond_broadcast(&s->slot_free);
 	pthread_mutex_unlock(&s->lock);
+	if (s->engine && kcr_engine_pool(s->engine))
+		kcr_pool_reload(kcr_engine_pool(s->engine), cfg);
 }
 
 struct kcr_service *
@@ -65,6 +80,18 @@ kcr_service_new(const struct kcr_config *cfg, kcr_error_t *err)
 fail:
 	kcr_service_free(s);
 	return NULL;
+}
+
+int
+kcr_service_enable_pool(struct kcr_service *s, const struct kcr_config *cfg, kcr_error_t *err)
+{
+	return kcr_engine_enable_pool(s->engine, cfg, err);
+}
+
+struct kcr_pool *
+kcr_service_pool(struct kcr_service *s)
+{
+	return kcr_engine_pool(s->engine);
 }
 
 void
@@ -374,6 +401,160 @@ kcr_service_cleanup(struct kcr_service *s, kcr_error_t *err)
 	return n;
 }
 
+/* ---- the Python state of a session -------------------------------------- */
+
+struct state_cfg {
+	bool enabled;
+	uint64_t max;
+	double ttl_s;
+};
+
+static void
+state_cfg(struct kcr_service *s, struct state_cfg *sc)
+{
+	pthread_mutex_lock(&s->lock);
+	*sc = (struct state_cfg){ s->state_enabled, s->state_max, s->state_ttl_s };
+	pthread_mutex_unlock(&s->lock);
+}
+
+static int
+state_store(struct kcr_service *s, const char *sid, const void *blob, size_t len, double ttl_s,
+	    struct kcr_state_info *info, kcr_error_t *err)
+{
+	double now = kcr_wall_time();
+
+	memset(info, 0, sizeof(*info));
+	info->size = len;
+	kcr_state_hash(blob, len, info->hash);
+	info->created = now;
+	info->expires = ttl_s > 0 ? now + ttl_s : 0;
+	return s->stores.sessions->state_put(s->stores.sessions_self, sid, blob, len, info, err);
+}
+
+int
+kcr_service_state_get(struct kcr_service *s, const char *sid, char **data, size_t *len,
+		      struct kcr_state_info *info, kcr_error_t *err)
+{
+	if (!kcr_id_valid(sid))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
+	if (!session_exists(s, sid))
+		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "no state for session %s", sid);
+	return s->stores.sessions->state_get(s->stores.sessions_self, sid, STATE_READ_MAX, data,
+					     len, info, err);
+}
+
+int
+kcr_service_state_info(struct kcr_service *s, const char *sid, struct kcr_state_info *info,
+		       kcr_error_t *err)
+{
+	if (!kcr_id_valid(sid))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
+	if (!session_exists(s, sid))
+		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "no state for session %s", sid);
+	return s->stores.sessions->state_info(s->stores.sessions_self, sid, info, err);
+}
+
+int
+kcr_service_state_put(struct kcr_service *s, const char *sid, const void *data, size_t len,
+		      struct kcr_state_info *info, kcr_error_t *err)
+{
+	struct state_cfg sc;
+
+	state_cfg(s, &sc);
+	if (!kcr_id_valid(sid))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
+	if (!session_exists(s, sid))
+		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "session %s not found", sid);
+	if (len > sc.max)
+		return kcr_error_set(err, KCR_E_LIMIT, 0, "the state is %zu bytes, over the limit of %llu",
+				     len, (unsigned long long)sc.max);
+	if (kcr_state_validate(data, len, sc.max, err) < 0)
+		return -1;
+	return state_store(s, sid, data, len, sc.ttl_s, info, err);
+}
+
+int
+kcr_service_state_delete(struct kcr_service *s, const char *sid, kcr_error_t *err)
+{
+	if (!kcr_id_valid(sid))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
+	return s->stores.sessions->state_delete(s->stores.sessions_self, sid, err);
+}
+
+static bool
+state_applies(const struct state_cfg *sc, const struct kcr_exec_call *c)
+{
+	return sc->enabled && c->exec.lang && strcmp(c->exec.lang->id, "py") == 0;
+}
+
+/* Before a run: the session's state, decoded, goes into the request, and
+ * the run is asked for its globals. A state that no longer decodes (or is
+ * over the limit now) is not restored, and *note says so; one that can't
+ * be read fails the run, which would otherwise replace it. */
+static int
+load_state(struct kcr_service *s, const char *sid, const struct state_cfg *sc,
+	   struct kcr_exec_req *x, char **note, kcr_error_t *err)
+{
+	kcr_autofree char *blob = NULL;
+	kcr_error_t e = NULL;
+	size_t len;
+
+	x->want_state = true;
+	x->state_max = sc->max;
+	if (s->stores.sessions->state_get(s->stores.sessions_self, sid, STATE_READ_MAX, &blob, &len,
+					  NULL, &e) < 0) {
+		if (e->code != KCR_E_NOTFOUND && e->code != KCR_E_LIMIT) {
+			*err = e;
+			return kcr_error_wrap(err, "loading the Python state");
+		}
+		if (e->code == KCR_E_LIMIT)
+			*note = kcr_strdup_printf("kcr: state: not restored: %s", e->msg);
+		kcr_error_free(e);
+		return 0;
+	}
+	if (kcr_state_decode(blob, len, sc->max, &x->state_in, &x->state_in_len, &e) < 0) {
+		*note = kcr_strdup_printf("kcr: state: not restored: %s", e->msg);
+		kcr_error_free(e);
+	}
+	return 0;
+}
+
+/* After a run: the globals it left become the session's state (over the
+ * limit, or failing to store: a line on its stderr, and the old state
+ * stays); the result tells what state the session has now. */
+static void
+save_state(struct kcr_service *s, const char *sid, const struct state_cfg *sc,
+	   struct kcr_exec_result *res)
+{
+	struct kcr_exec_res *x = &res->exec;
+	struct kcr_state_info info;
+	kcr_autofree char *blob = NULL;
+	kcr_error_t e = NULL;
+	size_t len;
+	int r = -1;
+
+	if (x->state_out) {
+		r = kcr_state_encode(x->state_out, x->state_out_len, sc->max, &blob, &len, &e);
+		if (r == 0)
+			r = state_store(s, sid, blob, len, sc->ttl_s, &info, &e);
+		if (r < 0) {
+			if (e->code != KCR_E_LIMIT)
+				kcr_log_warn("session %s: %s", sid, e->msg);
+			kcr_exec_res_append_err(x, "kcr: state: not saved: %s", e->msg);
+			kcr_error_release(&e);
+		}
+		free(kcr_steal(&x->state_out));
+		x->state_out_len = 0;
+	}
+	if (r < 0 && s->stores.sessions->state_info(s->stores.sessions_self, sid, &info, &e) < 0) {
+		kcr_error_free(e);
+		return;
+	}
+	res->has_state = true;
+	res->state_size = info.size;
+	memcpy(res->state_hash, info.hash, sizeof(res->state_hash));
+}
+
 /* ---- executions --------------------------------------------------------- */
 
 struct input_origin {
@@ -480,12 +661,18 @@ run_call(struct kcr_service *s, struct kcr_exec_call *c, struct kcr_exec_result 
 	struct kcr_run_res rr = { 0 };
 	struct input_origin *origins = kcr_xzalloc((c->n_files + 1) * sizeof(*origins));
 	uint64_t t0 = kcr_now_ns();
+	kcr_autofree char *state_note = NULL;
+	struct state_cfg sc;
 	int r = -1;
 
+	state_cfg(s, &sc);
 	if (resolve_session(s, c, res->session_id, err) < 0 ||
 	    load_inputs(s, res->session_id, c, &run, origins, err) < 0 ||
+	    (state_applies(&sc, c) &&
+	     load_state(s, res->session_id, &sc, &c->exec, &state_note, err) < 0) ||
 	    slot_acquire(s, err) < 0)
 		goto out;
+	run.exec = c->exec; /* with the state */
 	res->queue_us = (kcr_now_ns() - t0) / 1000;
 	r = kcr_engine_run(s->engine, &run, &rr, err);
 	slot_release(s);
@@ -495,6 +682,10 @@ run_call(struct kcr_service *s, struct kcr_exec_call *c, struct kcr_exec_result 
 		res->exec = rr.exec;
 		memset(&rr.exec, 0, sizeof(rr.exec));
 		res->setup_us = rr.setup_us;
+		if (state_note)
+			kcr_exec_res_append_err(&res->exec, "%s", state_note);
+		if (state_applies(&sc, c))
+			save_state(s, res->session_id, &sc, res);
 	}
 out:
 	for (size_t i = 0; i < run.n_inputs; i++)
@@ -506,18 +697,40 @@ out:
 	return r;
 }
 
+/* The execution metrics; r is what the execution returned (-1: kcr could
+ * not run it). */
+static void
+record_exec(const struct kcr_exec_call *c, const struct kcr_exec_result *res, int r,
+	    uint64_t t0)
+{
+	const char *lang = c->exec.lang ? c->exec.lang->id : "unknown";
+	const struct kcr_exec_res *e = &res->exec;
+
+	if (r < 0)
+		kcr_metrics_execution(lang, "failed", (double)(kcr_now_ns() - t0) / 1e9, -1);
+	else
+		kcr_metrics_execution(lang,
+				      e->timed_out    ? "timeout"
+				      : e->oom_killed ? "oom"
+				      : e->exit_code  ? "error"
+						      : "ok",
+				      (double)res->total_us / 1e6, (double)res->setup_us / 1e6);
+}
+
 int
 kcr_service_exec(struct kcr_service *s, struct kcr_exec_call *c, struct kcr_exec_result *res,
 		 kcr_error_t *err)
 {
 	struct kcr_run_req check = { .exec = c->exec };
+	uint64_t t0 = kcr_now_ns();
+	int r;
 
 	memset(res, 0, sizeof(*res));
 	call_limits(s, c);
 	check.exec = c->exec;
-	if (kcr_engine_validate(&check, err) < 0)
-		return -1;
-	if (run_call(s, c, res, err) < 0) {
+	r = kcr_engine_validate(&check, err) < 0 ? -1 : run_call(s, c, res, err);
+	record_exec(c, res, r, t0);
+	if (r < 0) {
 		kcr_exec_result_release(res);
 		return -1;
 	}

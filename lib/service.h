@@ -32,11 +32,19 @@ struct kcr_exec_result {
 	struct kcr_exec_res exec;
 	struct kcr_file_meta *files; /* stored outputs */
 	size_t n_files;
+	/* the session's Python state after the run (lib/state.h) */
+	bool has_state;
+	uint64_t state_size; /* bytes, as GET /state gives them */
+	char state_hash[65];
 	uint64_t queue_us, setup_us, total_us;
 };
 
 struct kcr_service *kcr_service_new(const struct kcr_config *cfg, kcr_error_t *err);
 void kcr_service_free(struct kcr_service *s);
+/* Keeps warm sandboxes (kcr serve); see lib/pool.h. */
+int kcr_service_enable_pool(struct kcr_service *s, const struct kcr_config *cfg,
+			    kcr_error_t *err);
+struct kcr_pool *kcr_service_pool(struct kcr_service *s);
 /* Limits that SIGHUP may change. */
 void kcr_service_reload(struct kcr_service *s, const struct kcr_config *cfg);
 
@@ -55,6 +63,18 @@ int kcr_service_get_file(struct kcr_service *s, const char *sid, const char *fid
 			 struct kcr_file_meta *meta, char **data, size_t *len, kcr_error_t *err);
 int kcr_service_delete_file(struct kcr_service *s, const char *sid, const char *fid,
 			    kcr_error_t *err);
+/* The Python state of a session (lib/state.h; DESIGN.md §2): the session
+ * must exist. get: KCR_E_NOTFOUND when there is none (or it expired), and
+ * info may be NULL. put checks the bytes first (KCR_E_INVALID, KCR_E_LIMIT
+ * over state.max_size_mb) and leaves the old state alone if they fail.
+ * delete: no state is not an error. */
+int kcr_service_state_get(struct kcr_service *s, const char *sid, char **data, size_t *len,
+			  struct kcr_state_info *info, kcr_error_t *err);
+int kcr_service_state_put(struct kcr_service *s, const char *sid, const void *data, size_t len,
+			  struct kcr_state_info *info, kcr_error_t *err);
+int kcr_service_state_delete(struct kcr_service *s, const char *sid, kcr_error_t *err);
+int kcr_service_state_info(struct kcr_service *s, const char *sid, struct kcr_state_info *info,
+			   kcr_error_t *err);
 /* Deletes expired sessions and their files; returns how many. */
 int kcr_service_cleanup(struct kcr_service *s, kcr_error_t *err);
 /* Executions running and waiting, for /health and metrics. */

@@ -34,6 +34,14 @@ struct kcr_file_meta {
 	char modified_from_session[KCR_ID_LEN + 1];
 };
 
+/* A session's Python state (lib/state.h): its bytes are stored as a whole,
+ * with this record. */
+struct kcr_state_info {
+	uint64_t size;
+	char hash[65];           /* SHA-256 of the bytes, hex */
+	double created, expires; /* epoch seconds; expires 0: with the session */
+};
+
 struct kcr_session_store_ops {
 	const char *name;
 	int (*open)(void **self, const struct kcr_config *cfg, kcr_error_t *err);
@@ -52,6 +60,17 @@ struct kcr_session_store_ops {
 	int (*file_list)(void *self, const char *sid, struct kcr_file_meta **out, size_t *n,
 			 kcr_error_t *err);
 	int (*file_delete)(void *self, const char *sid, const char *fid, kcr_error_t *err);
+	/* The Python state of a session, replaced as a whole (all or nothing).
+	 * get and info: KCR_E_NOTFOUND when there is none or it expired; get
+	 * fills info (may be NULL) with the size and hash of the bytes it read.
+	 * delete: no state is not an error. */
+	int (*state_put)(void *self, const char *sid, const void *data, size_t len,
+			 const struct kcr_state_info *info, kcr_error_t *err);
+	int (*state_get)(void *self, const char *sid, uint64_t max, char **data, size_t *len,
+			 struct kcr_state_info *info, kcr_error_t *err);
+	int (*state_delete)(void *self, const char *sid, kcr_error_t *err);
+	int (*state_info)(void *self, const char *sid, struct kcr_state_info *info,
+			  kcr_error_t *err);
 	void (*close)(void *self);
 };
 

@@ -4,12 +4,15 @@
  *
  *   <state>/sessions/<sid>/session.json
  *   <state>/sessions/<sid>/files/<fid>.json
+ *   <state>/sessions/<sid>/state.bin     Python state (lib/state.h), and
+ *   <state>/sessions/<sid>/state.json    its size, hash, created, expires
  *   <state>/entities/<entity id>          newest session of an entity
  *   <state>/blobs/<sid>/<fid>             file bytes */
 #include <config.h>
 
 #include "store.h"
 
+#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -269,6 +272,126 @@ fs_file_delete(void *self, const char *sid, const char *fid, kcr_error_t *err)
 	return kcr_error_set(err, KCR_E_IO, errno, "cannot delete file %s", fid);
 }
 
+/* ---- the Python state of a session ------------------------------------ */
+
+/* state.bin is written before state.json, and state.json goes first on
+ * delete: a record never points at missing bytes. A reader racing a
+ * writer may pair a new state.bin with the old record, so get takes the
+ * size and hash from the bytes it read. */
+static char *
+state_path(const struct fs_store *fs, const char *sid, const char *file)
+{
+	return kcr_strdup_printf("%s/sessions/%s/%s", fs->root, sid, file);
+}
+
+static char *
+state_info_to_json(const struct kcr_state_info *i)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *s;
+
+	cJSON_AddNumberToObject(o, "size", (double)i->size);
+	cJSON_AddStringToObject(o, "hash", i->hash);
+	cJSON_AddNumberToObject(o, "created", i->created);
+	cJSON_AddNumberToObject(o, "expires", i->expires);
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (s == NULL)
+		kcr_oom();
+	return s;
+}
+
+static int
+state_info_from_json(const char *json, size_t len, struct kcr_state_info *i, kcr_error_t *err)
+{
+	cJSON *o = cJSON_ParseWithLength(json, len);
+	const cJSON *size = cJSON_GetObjectItemCaseSensitive(o, "size");
+	const cJSON *hash = cJSON_GetObjectItemCaseSensitive(o, "hash");
+	const cJSON *created = cJSON_GetObjectItemCaseSensitive(o, "created");
+	const cJSON *expires = cJSON_GetObjectItemCaseSensitive(o, "expires");
+	int r = 0;
+
+	memset(i, 0, sizeof(*i));
+	if (!cJSON_IsNumber(size) || !cJSON_IsString(hash) || strlen(hash->valuestring) != 64 ||
+	    !cJSON_IsNumber(created) || !cJSON_IsNumber(expires))
+		r = kcr_error_set(err, KCR_E_IO, 0, "damaged state record");
+	else {
+		i->size = (uint64_t)size->valuedouble;
+		memcpy(i->hash, hash->valuestring, sizeof(i->hash));
+		i->created = created->valuedouble;
+		i->expires = expires->valuedouble;
+	}
+	cJSON_Delete(o);
+	return r;
+}
+
+static int
+fs_state_put(void *self, const char *sid, const void *data, size_t len,
+	     const struct kcr_state_info *info, kcr_error_t *err)
+{
+	kcr_autofree char *bin = NULL, *rec = NULL, *json = NULL;
+
+	if (!kcr_id_valid(sid))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
+	bin = state_path(self, sid, "state.bin");
+	rec = state_path(self, sid, "state.json");
+	json = state_info_to_json(info);
+	if (write_atomic(bin, data, len, err) < 0 || write_atomic(rec, json, strlen(json), err) < 0)
+		return kcr_error_wrap(err, "storing the state of session %s", sid);
+	return 0;
+}
+
+static int
+fs_state_info(void *self, const char *sid, struct kcr_state_info *info, kcr_error_t *err)
+{
+	kcr_autofree char *rec = NULL, *json = NULL;
+	size_t len;
+
+	if (!kcr_id_valid(sid))
+		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "state not found");
+	rec = state_path(self, sid, "state.json");
+	if (read_record(rec, 1 << 16, &json, &len, "state", err) < 0 ||
+	    state_info_from_json(json, len, info, err) < 0)
+		return -1;
+	if (info->expires > 0 && info->expires < kcr_wall_time())
+		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "state expired");
+	return 0;
+}
+
+static int
+fs_state_get(void *self, const char *sid, uint64_t max, char **data, size_t *len,
+	     struct kcr_state_info *info, kcr_error_t *err)
+{
+	struct kcr_state_info tmp;
+	kcr_autofree char *bin = NULL;
+
+	if (info == NULL)
+		info = &tmp;
+	if (fs_state_info(self, sid, info, err) < 0)
+		return -1;
+	bin = state_path(self, sid, "state.bin");
+	if (read_record(bin, (size_t)max, data, len, "state", err) < 0)
+		return -1;
+	info->size = *len;
+	kcr_sha256_hex(*data, *len, info->hash);
+	return 0;
+}
+
+static int
+fs_state_delete(void *self, const char *sid, kcr_error_t *err)
+{
+	kcr_autofree char *bin = NULL, *rec = NULL;
+
+	if (!kcr_id_valid(sid))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
+	bin = state_path(self, sid, "state.bin");
+	rec = state_path(self, sid, "state.json");
+	if ((unlink(rec) < 0 && errno != ENOENT) || (unlink(bin) < 0 && errno != ENOENT))
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot delete the state of session %s",
+				     sid);
+	return 0;
+}
+
 const struct kcr_session_store_ops kcr_session_store_fs_ops = {
 	.name = "fs",
 	.open = fs_open,
@@ -281,6 +404,10 @@ const struct kcr_session_store_ops kcr_session_store_fs_ops = {
 	.file_get = fs_file_get,
 	.file_list = fs_file_list,
 	.file_delete = fs_file_delete,
+	.state_put = fs_state_put,
+	.state_get = fs_state_get,
+	.state_delete = fs_state_delete,
+	.state_info = fs_state_info,
 	.close = fs_close,
 };
 

@@ -27,7 +27,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define MAX_BODY ((size_t)64 << 20)
+/* code, stdin and a Python state (state.max_size_mb: up to 100 MiB), base64 */
+#define MAX_BODY ((size_t)192 << 20)
 #define MAX_CONNECTIONS 64
 #define IDLE_TIMEOUT_S 600
 #define MAX_LISTED 100000
@@ -41,6 +42,8 @@ struct runner {
 struct opts {
 	int listen_fd, port;
 	const char *unix_path, *data_dir, *src_dir;
+	const char *prewarm, *preload; /* a language to start ahead, and its imports */
+	struct kcr_limits prewarm_limits;
 };
 
 /* Per request: the body as it arrives. */
@@ -512,6 +515,11 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "src-dir", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "prewarm", required_argument, NULL, 'w' },
+		{ "preload", required_argument, NULL, 'l' },
+		{ "nofile", required_argument, NULL, 'n' },
+		{ "file-size", required_argument, NULL, 'z' },
+		{ "pids", required_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch, n = 0;
@@ -526,6 +534,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 's': o->src_dir = optarg; break;
 		case 'h': print_help(); exit(0);
 		case 'V': printf("kcr-runner %s\n", PACKAGE_VERSION); exit(0);
+		case 'w': case 'l': case 'n': case 'z': case 'i': break; /* parse_prewarm */
 		case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
 		default: usage_error("unknown option '%s'", argv[optind - 1]);
 		}
@@ -621,6 +630,46 @@ setup_signals(sigset_t *stop)
 	pthread_sigmask(SIG_BLOCK, stop, NULL);
 }
 
+/* --prewarm=LANG [--preload=MODS] [--nofile=N --file-size=N --pids=N],
+ * in either mode: the sandbox's init leaves them to us. */
+static void
+parse_prewarm(int argc, char **argv, struct opts *o)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = strchr(a, '=');
+
+		if (v == NULL)
+			continue;
+		v++;
+		if (strncmp(a, "--prewarm=", 10) == 0)
+			o->prewarm = v;
+		else if (strncmp(a, "--preload=", 10) == 0)
+			o->preload = v;
+		else if (strncmp(a, "--nofile=", 9) == 0)
+			o->prewarm_limits.nofile = (uint32_t)parse_int_arg("--nofile", v, 0, 1 << 24);
+		else if (strncmp(a, "--file-size=", 12) == 0)
+			o->prewarm_limits.file_size = (uint64_t)strtoull(v, NULL, 10);
+		else if (strncmp(a, "--pids=", 7) == 0)
+			o->prewarm_limits.pids = (uint32_t)parse_int_arg("--pids", v, 0, 1 << 22);
+	}
+}
+
+/* Starts the interpreter the next execution will use; failing only costs
+ * speed, so it is a warning. */
+static void
+prewarm(const struct opts *o)
+{
+	const struct kcr_lang *l = o->prewarm ? kcr_lang_find(o->prewarm) : NULL;
+	kcr_error_t err = NULL;
+
+	if (l == NULL)
+		return;
+	if (kcr_proc_prewarm(l, &o->prewarm_limits, o->data_dir, o->preload, &err) < 0) {
+		fprintf(stderr, "kcr-runner: not pre-warming %s: %s\n", l->id, err->msg);
+		kcr_error_free(err);
+	}
+}
+
 static int
 get_listen_fd(int argc, char **argv, struct opts *o, kcr_error_t *err)
 {
@@ -679,6 +728,8 @@ main(int argc, char **argv)
 	r.data_dir = o.data_dir;
 	r.src_dir = o.src_dir;
 	setup_signals(&stop);
+	parse_prewarm(argc, argv, &o);
+	prewarm(&o);
 	serve(&r, fd, o.port, &stop); /* MHD_stop_daemon closed fd */
 	if (o.unix_path)
 		unlink(o.unix_path);

@@ -274,7 +274,7 @@ for k, v in json.load(open(sys.argv[1])).items():
 			problem "$alias=$value: kcr config show does not say $key comes from env $alias"
 		n=$((n + 1))
 	done < <(man_text "$MANDIR/kcr.yaml.5" |
-		awk '/^\.B / { key = $2 } match($0, /alias [A-Z_]+/) { print key, substr($0, RSTART + 6, RLENGTH - 6) }')
+		awk '/^\.B / { key = $2 } match($0, /alias [A-Z][A-Z0-9_]+/) { print key, substr($0, RSTART + 6, RLENGTH - 6) }')
 	assert [ "$n" -ge 5 ]
 	assert_no_problems
 }

@@ -1,0 +1,190 @@
+#!/usr/bin/env bats
+# Warm sandbox pools: kcr serve keeps pool.<lang> sandboxes ready, refills
+# after executions and after a sandbox dies, serves bursts larger than the
+# pool (counting the misses), and `kcr pool warmup|status` drive it. A warm
+# sandbox still serves exactly one execution.
+
+load serve_helpers
+
+setup_file() {
+	start_server main KCR_POOL_PY=2 KCR_POOL_JS=0 KCR_POOL_HEALTH_INTERVAL=1
+	start_server off KCR_POOL_ENABLED=false
+}
+
+# pool_field LANG FIELD: one number from GET /pool
+pool_field() {
+	api GET /pool
+	"$HOST_PYTHON" -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+print(next(p[sys.argv[3]] for p in j["pools"] if p["language"] == sys.argv[2]))' "$BODY_FILE" "$1" "$2"
+}
+
+# wait_ready LANG N: until N sandboxes of LANG are ready (10 s at most)
+wait_ready() {
+	for _ in $(seq 100); do
+		[ "$(pool_field "$1" ready)" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	fail "pool $1: $(pool_field "$1" ready) ready, wanted $2"
+}
+
+# The runner processes of the server (pid 1 of each sandbox).
+runner_pids() {
+	pgrep -P "$(srv_pid main)" -f kcr-runner || true
+}
+
+@test "GET /pool shows each language's target and the warm sandboxes" {
+	wait_ready py 2
+	api GET /pool
+	assert_status 200
+	assert_json 'j["enabled"] is True and len(j["pools"]) == 13'
+	assert_json 'next(p for p in j["pools"] if p["language"] == "py")["target"] == 2'
+	assert_json 'next(p for p in j["pools"] if p["language"] == "js")["ready"] == 0'
+	[ "$(runner_pids | wc -l)" -eq 2 ]
+}
+
+@test "the pool refills after executions, and each one used a new sandbox" {
+	wait_ready py 2
+	created=$(pool_field py created)
+	hits=$(pool_field py hits)
+	for i in 1 2 3; do
+		exec_code py "print($i)"
+		assert_status 200
+		assert_json_eq 'j["stdout"]' "$i"
+	done
+	wait_ready py 2
+	[ "$(pool_field py hits)" -ge $((hits + 1)) ]
+	# three executions, three sandboxes gone and made again: none reused
+	[ "$(pool_field py created)" -ge $((created + 3)) ]
+	[ "$(runner_pids | wc -l)" -eq 2 ]
+}
+
+@test "a killed warm sandbox is replaced by the health check" {
+	wait_ready py 2
+	replaced=$(pool_field py replaced)
+	victim=$(runner_pids | head -1)
+	kill -9 "$victim"
+	for _ in $(seq 50); do
+		[ "$(pool_field py replaced)" -gt "$replaced" ] && break
+		sleep 0.1
+	done
+	[ "$(pool_field py replaced)" -gt "$replaced" ]
+	wait_ready py 2
+	exec_code py 'print("after")'
+	assert_status 200
+	assert_json_eq 'j["stdout"]' 'after'
+}
+
+@test "a burst larger than the pool is served and the misses are counted" {
+	wait_ready py 2
+	misses=$(pool_field py misses)
+	hits=$(pool_field py hits)
+	dir=$BATS_TEST_TMPDIR/burst
+	mkdir -p "$dir"
+	for i in $(seq 8); do
+		printf 'url = "%s/exec"\nheader = "X-API-Key: %s"\n' "$(srv_url)" "$(srv_key)"
+		printf 'data = "{\\"lang\\":\\"py\\",\\"code\\":\\"import time; time.sleep(0.5); print(1)\\"}"\n'
+		printf 'output = "%s/%d"\nwrite-out = "%%{http_code}\\n"\n' "$dir" "$i"
+	done >"$dir/cfg"
+	curl -sS --parallel --parallel-immediate --parallel-max 8 -K "$dir/cfg" >"$dir/codes"
+	[ "$(grep -c '^200$' "$dir/codes")" -eq 8 ]
+	for i in $(seq 8); do
+		grep -q '"stdout":"1\\n"' "$dir/$i"
+	done
+	# eight arrived at once; two found a warm sandbox at most, or a few
+	# more as the replenisher caught up: the rest were misses
+	[ $(($(pool_field py hits) + $(pool_field py misses) - hits - misses)) -eq 8 ]
+	[ "$(pool_field py misses)" -ge $((misses + 3)) ]
+}
+
+@test "two warm executions in a row can't see each other" {
+	wait_ready py 2
+	exec_code py 'import os, subprocess
+open("/tmp/secret", "w").write("1")
+open("leak.txt", "w").write("1")
+os.environ["KCR_LEAK"] = "1"
+subprocess.Popen(["sleep", "30"])
+big = bytearray(b"x" * 10_000_000)
+print(os.getpid())'
+	assert_status 200
+	exec_code py 'import os
+seen = [p for p in os.listdir("/proc") if p.isdigit()]
+print(os.path.exists("/tmp/secret"), os.path.exists("leak.txt"),
+      os.environ.get("KCR_LEAK"), len(seen))'
+	assert_status 200
+	# only this program and the runner (pid 1) are there
+	assert_json_eq 'j["stdout"]' 'False False None 2'
+}
+
+@test "kcr pool warmup fills a pool to a new size and kcr pool status shows it" {
+	run_kcr_client() { KCR_SERVER=$(srv_url) KCR_API_KEY=$(srv_key) "$KCR" "$@"; }
+	run run_kcr_client pool warmup -q -n 3 py
+	assert_success
+	assert_line --regexp '^py +3 +3 '
+	run run_kcr_client pool status --json
+	assert_success
+	echo "$output" | "$HOST_PYTHON" -c '
+import json, sys
+j = json.load(sys.stdin)
+py = next(p for p in j["pools"] if p["language"] == "py")
+assert py["target"] == 3 and py["ready"] == 3, py'
+	run run_kcr_client pool warmup -q -n 2 py
+	assert_success
+}
+
+@test "kcr pool warmup: bad input is a usage error" {
+	run "$KCR" pool warmup --server "$(srv_url)" cobol
+	assert_failure 2
+	assert_output --partial "unsupported language 'cobol'"
+	run "$KCR" pool warmup --server "$(srv_url)" -n 5000 py
+	assert_failure 2
+	run "$KCR" pool frobnicate
+	assert_failure 2
+}
+
+@test "with pool.enabled=false every execution makes its sandbox" {
+	SRV=off api GET /pool
+	assert_status 200
+	assert_json 'j["enabled"] is False and j["pools"] == []'
+	SRV=off exec_code py 'print(7)'
+	assert_status 200
+	assert_json_eq 'j["stdout"]' '7'
+	SRV=off api POST /pool/warmup -d '{}'
+	assert_status 409
+}
+
+@test "a pre-warmed Python runs a program exactly as a cold one would" {
+	wait_ready py 2
+	exec_code py 'import sys, atexit
+atexit.register(lambda: print("atexit ran"))
+print(__name__, sys.argv[1:], sys.path[0])
+def f():
+    raise ValueError("boom")
+f()' '"args":["a b","c"]'
+	assert_status 200
+	assert_json 'j["stdout"] == "__main__ " + repr(["a b", "c"]) + " /tmp/.kcr\natexit ran\n"'
+	# the traceback names the program's own file and line, no bootstrap frames
+	assert_json '"code.py\", line 6, in <module>" in j["stderr"] and "line 5, in f" in j["stderr"]'
+	assert_json '"ValueError: boom" in j["stderr"] and "_kcr" not in j["stderr"]'
+	assert_json 'j["exit_code"] == 1'
+	exec_code py 'import sys; sys.exit(7)'
+	assert_json 'j["exit_code"] == 7'
+	exec_code py 'import sys; sys.exit("bye")'
+	assert_json 'j["exit_code"] == 1 and j["stderr"] == "bye\n"'
+	exec_code py 'import threading, time
+def w():
+    time.sleep(0.3); print("thread done")
+threading.Thread(target=w).start()
+print("main done")'
+	assert_json 'j["stdout"] == "main done\nthread done\n"'
+}
+
+@test "pool.py_preload: a warm sandbox has the modules imported before code arrives" {
+	start_server pre KCR_POOL_PY=1 KCR_POOL_JS=0 KCR_POOL_PY_PRELOAD=json,csv
+	SRV=pre wait_ready py 1
+	sleep 0.5
+	SRV=pre exec_code py 'import sys; print("csv" in sys.modules, "decimal" in sys.modules)'
+	assert_status 200
+	assert_json_eq 'j["stdout"]' 'True False'
+}
