@@ -4,6 +4,7 @@
 
 #include "client.h"
 #include "cmd.h"
+#include "state.h"
 #include "util.h"
 
 #include <cjson/cJSON.h>
@@ -239,19 +240,6 @@ static const struct kcr_cmd kcr_cmd_state_rm = {
 /* ---- info ----------------------------------------------------------------- */
 
 static void
-add_time(cJSON *o, const char *name, double t)
-{
-	char iso[32];
-
-	if (t <= 0) {
-		cJSON_AddNullToObject(o, name);
-		return;
-	}
-	kcr_iso8601(t, iso);
-	cJSON_AddStringToObject(o, name, iso);
-}
-
-static void
 print_info(const char *sid, const struct kcr_state_info *i, bool json)
 {
 	char created[32], expires[32];
@@ -268,13 +256,7 @@ print_info(const char *sid, const struct kcr_state_info *i, bool json)
 		       (unsigned long long)i->size, i->hash, created, expires);
 		return;
 	}
-	o = cJSON_CreateObject();
-	cJSON_AddBoolToObject(o, "exists", true);
-	cJSON_AddStringToObject(o, "session_id", sid);
-	cJSON_AddNumberToObject(o, "size_bytes", (double)i->size);
-	cJSON_AddStringToObject(o, "hash", i->hash);
-	add_time(o, "created_at", i->created);
-	add_time(o, "expires_at", i->expires);
+	o = kcr_state_info_json(sid, i);
 	s = cJSON_Print(o);
 	printf("%s\n", s);
 	cJSON_Delete(o);

@@ -2,6 +2,7 @@
 
 #include "api.h"
 #include "log.h"
+#include "state.h"
 #include "metrics.h"
 #include "util.h"
 
@@ -769,26 +770,12 @@ h_state_delete(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 }
 
 static void
-add_time_or_null(cJSON *o, const char *name, double t)
-{
-	char iso[32];
-
-	if (t <= 0) {
-		cJSON_AddNullToObject(o, name);
-		return;
-	}
-	kcr_iso8601(t, iso);
-	cJSON_AddStringToObject(o, name, iso);
-}
-
-static void
 h_state_info(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 {
 	struct kcr_api *api = ud;
 	struct kcr_state_info info;
 	kcr_error_t err = NULL;
 	bool exists;
-	cJSON *o;
 
 	if (!check_sid(req, resp))
 		return;
@@ -798,19 +785,7 @@ h_state_info(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 		return;
 	}
 	kcr_error_release(&err);
-	o = cJSON_CreateObject();
-	cJSON_AddBoolToObject(o, "exists", exists);
-	cJSON_AddStringToObject(o, "session_id", req->params[0]);
-	if (exists) {
-		cJSON_AddNumberToObject(o, "size_bytes", (double)info.size);
-		cJSON_AddStringToObject(o, "hash", info.hash);
-	} else {
-		cJSON_AddNullToObject(o, "size_bytes");
-		cJSON_AddNullToObject(o, "hash");
-	}
-	add_time_or_null(o, "created_at", exists ? info.created : 0);
-	add_time_or_null(o, "expires_at", exists ? info.expires : 0);
-	kcr_http_reply_json(resp, 200, o);
+	kcr_http_reply_json(resp, 200, kcr_state_info_json(req->params[0], exists ? &info : NULL));
 }
 
 static void
