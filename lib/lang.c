@@ -27,7 +27,7 @@ static const struct kcr_lang langs[] = {
 	  .extensions = V(".js", ".mjs", ".cjs"), .source_file = "code.js",
 	  .run = V("/usr/bin/node", "{src}"), .env = V("NODE_ENV=sandbox"),
 	  .runtimes = V("/usr/bin/node"), .version = V("/usr/bin/node", "--version"),
-	  .package = "nodejs", .memory_mb = 512, .timeout_s = 30 },
+	  .package = "nodejs", .memory_mb = 512, .timeout_s = 30, .prewarm = true },
 	{ .id = "ts", .name = "TypeScript", .aliases = V("typescript"),
 	  .extensions = V(".ts", ".mts", ".cts"), .source_file = "code.ts",
 	  .compile = V("/usr/bin/esbuild", "{src}", "--format=cjs", "--platform=node",

@@ -984,6 +984,24 @@ static const char py_bootstrap[] =
 	"    os._exit(status & 0xff)\n"
 	"_kcr_run()\n";
 
+/* Node: the same message on stdin, then the file runs as the main module,
+ * exactly as `node file.js` runs it (Module.runMain). */
+static const char js_bootstrap[] =
+	"'use strict';\n"
+	"const fs = require('fs');\n"
+	"const readN = (n) => {\n"
+	"  const b = Buffer.alloc(n);\n"
+	"  for (let o = 0; o < n;) {\n"
+	"    const r = fs.readSync(0, b, o, n - o, null);\n"
+	"    if (r === 0) process.exit(125);\n"
+	"    o += r;\n"
+	"  }\n"
+	"  return b;\n"
+	"};\n"
+	"const msg = JSON.parse(readN(parseInt(readN(8).toString(), 10)).toString());\n"
+	"process.argv = [process.argv[0], ...msg.argv];\n"
+	"require('module').runMain();\n";
+
 struct warm {
 	bool active;
 	const struct kcr_lang *lang;
@@ -1003,8 +1021,13 @@ warm_argv(const struct kcr_lang *l)
 	if (!l->prewarm)
 		return NULL;
 	kcr_strv_push(&v, l->run[0]);
-	kcr_strv_push(&v, "-c");
-	kcr_strv_push(&v, py_bootstrap);
+	if (strcmp(l->id, "js") == 0) {
+		kcr_strv_push(&v, "-e");
+		kcr_strv_push(&v, js_bootstrap);
+	} else {
+		kcr_strv_push(&v, "-c");
+		kcr_strv_push(&v, py_bootstrap);
+	}
 	return v;
 }
 

@@ -15,7 +15,7 @@
 int kcr_proc_run(const struct kcr_exec_req *req, const char *data_dir, const char *src_dir,
 		 struct kcr_exec_res *res, kcr_error_t *err);
 
-/* Starts lang's interpreter now (Python only so far), importing the
+/* Starts lang's interpreter now (Python and JavaScript), importing the
  * comma-separated modules of preload, to run the next execution's program
  * with no start-up cost; an execution that doesn't fit it (another
  * language, other rlimits) discards it and runs cold. lim: the rlimits the

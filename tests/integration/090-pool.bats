@@ -188,3 +188,17 @@ print("main done")'
 	assert_status 200
 	assert_json_eq 'j["stdout"]' 'True False'
 }
+
+@test "a pre-warmed JavaScript runs the file as its main module, with args and stdin" {
+	start_server jsw KCR_POOL_PY=0 KCR_POOL_JS=1
+	SRV=jsw wait_ready js 1
+	SRV=jsw exec_code js 'console.log(process.argv.slice(2).join("|"), require.main === module);
+process.exitCode = 5;' '"args":["a b","c"]'
+	assert_status 200
+	assert_json_eq 'j["stdout"]' 'a b|c true'
+	assert_json 'j["exit_code"] == 5'
+	SRV=jsw exec_code js 'function f() { throw new Error("boom"); }
+f();'
+	assert_json 'j["exit_code"] == 1 and "Error: boom" in j["stderr"] and "code.js:1" in j["stderr"]'
+	[ "$(SRV=jsw pool_field js hits)" -ge 1 ]
+}
