@@ -57,7 +57,7 @@ typedef enum MHD_Result (*handler_fn)(struct runner *r, struct MHD_Connection *c
 
 static const char usage_line[] =
 	"usage: kcr-runner [--listen-fd N | --unix PATH | --port N] [--data-dir DIR]\n"
-	"                  [--src-dir DIR] [--help] [--version]\n";
+	"                  [--src-dir DIR] [--prewarm=LANG [--preload=MODS]] [--help] [--version]\n";
 
 /* ---- responses ---- */
 
@@ -470,6 +470,10 @@ print_help(void)
 	       "  --port N         listen on TCP port N on all addresses\n"
 	       "  --data-dir DIR   the program's working directory (default %s)\n"
 	       "  --src-dir DIR    where sources and binaries go (default %s)\n"
+	       "  --prewarm=LANG   start py's or js's interpreter for the next execution\n"
+	       "  --preload=MODS   with --prewarm=py: modules to import first\n"
+	       "  --nofile=N --file-size=BYTES --pids=N\n"
+	       "                   the rlimits the pre-warmed interpreter gets\n"
 	       "  --help, --version\n\n"
 	       "Examples:\n"
 	       "  kcr-runner --unix /tmp/runner.sock --data-dir /tmp/d --src-dir /tmp/s\n"
