@@ -42,17 +42,20 @@ max_body(const struct kcr_config *cfg)
 	return (size_t)kcr_config_int(cfg, "server.max_body_mb") << 20;
 }
 
-/* SIGHUP: read the configuration again and swap keys and limits. The
- * listen address, stores and sandbox provider stay as they are. */
+/* SIGHUP: read the configuration file and environment again (flags keep
+ * their values) and swap keys and limits. The listen address, stores and
+ * sandbox provider stay as they are. */
 static void
-reload(struct kcr_api *api, struct kcr_http_server *srv, const char *config_path)
+reload(struct kcr_api *api, struct kcr_http_server *srv, const struct kcr_config *old)
 {
 	struct kcr_config *cfg = kcr_config_new();
 	kcr_autofree char *generated = NULL;
 	struct kcr_auth *auth;
 	kcr_error_t err = NULL;
+	int r = kcr_config_load(cfg, kcr_config_file(old), &err);
 
-	if (kcr_config_load(cfg, config_path, &err) < 0 ||
+	kcr_config_copy_flags(cfg, old); /* --set and command-line flags still win */
+	if (r < 0 ||
 	    (auth = kcr_auth_new(cfg, &generated, &err)) == NULL) {
 		kcr_log_error("reload failed, keeping the old configuration: %s", err->msg);
 		kcr_error_free(err);
@@ -92,7 +95,7 @@ wait_loop(struct kcr_api *api, struct kcr_http_server *srv, struct kcr_config *c
 		if (sig == SIGTERM || sig == SIGINT)
 			return 0;
 		if (sig == SIGHUP)
-			reload(api, srv, kcr_config_file(cfg));
+			reload(api, srv, cfg);
 		else if (kcr_service_cleanup(api->svc, &err) < 0)
 			kcr_error_warn_release(&err);
 	}

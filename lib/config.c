@@ -338,6 +338,22 @@ kcr_config_load(struct kcr_config *c, const char *path, kcr_error_t *err)
 	return kcr_config_load_env(c, err);
 }
 
+void
+kcr_config_copy_flags(struct kcr_config *dst, const struct kcr_config *src)
+{
+	for (unsigned int i = 0; i < kcr_config_key_count(); i++) {
+		const struct kcr_value *v = &src->values[i];
+
+		if (v->source != KCR_SRC_FLAG)
+			continue;
+		free(dst->values[i].value);
+		free(dst->values[i].origin);
+		dst->values[i].value = kcr_xstrdup(v->value);
+		dst->values[i].origin = kcr_xstrdup(v->origin);
+		dst->values[i].source = KCR_SRC_FLAG;
+	}
+}
+
 const char *
 kcr_config_str(const struct kcr_config *c, const char *name)
 {

@@ -36,6 +36,9 @@ int kcr_config_load_env(struct kcr_config *c, kcr_error_t *err);
 int kcr_config_set(struct kcr_config *c, const char *name, const char *value,
 		   enum kcr_cfg_source src, kcr_error_t *err);
 
+/* Copies every value src got from a flag into dst (a reload keeps --set). */
+void kcr_config_copy_flags(struct kcr_config *dst, const struct kcr_config *src);
+
 const char *kcr_config_str(const struct kcr_config *c, const char *name);
 int64_t kcr_config_int(const struct kcr_config *c, const char *name);
 double kcr_config_double(const struct kcr_config *c, const char *name);

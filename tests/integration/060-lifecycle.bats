@@ -188,3 +188,20 @@ load serve_helpers
 	api GET "/download/$sid/$fid"
 	assert_status 200
 }
+
+@test "SIGHUP keeps what --set gave at start" {
+	local cfg=$BATS_TEST_TMPDIR/kcr.yaml
+	printf 'limits:\n  code_bytes: 100000\n' >"$cfg"
+	start_server sethup "--config=$cfg" --set=limits.code_bytes=40
+	SRV=sethup
+	exec_code py 'print("a string long enough to pass forty bytes")'
+	assert_status 413
+	printf 'limits:\n  code_bytes: 200000\n' >"$cfg"
+	kill -HUP "$(srv_pid sethup)"
+	sleep 0.5
+	server_alive sethup || fail "the server died on SIGHUP"
+	exec_code py 'print("a string long enough to pass forty bytes")'
+	assert_status 413
+	exec_code py 'print(1)'
+	assert_status 200
+}
