@@ -5,6 +5,7 @@
 #include "api.h"
 #include "api_client.h"
 #include "cmd.h"
+#include "json.h"
 #include "orchestrator.h"
 #include "pool.h"
 #include "util.h"
@@ -198,16 +199,13 @@ static char *
 warmup_body(char **langs, size_t n, const char *size)
 {
 	cJSON *o = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(o, "languages");
-	char *s;
 
 	for (size_t i = 0; i < n; i++)
 		cJSON_AddItemToArray(a, cJSON_CreateString(langs[i]));
 	if (size)
 		cJSON_AddNumberToObject(o, "size", atof(size));
 	cJSON_AddNumberToObject(o, "timeout_ms", 0); /* set the targets; we watch ourselves */
-	s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	return s;
+	return kcr_json_print_free(o);
 }
 
 static int

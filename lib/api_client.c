@@ -1,6 +1,7 @@
 #include <config.h>
 
 #include "api_client.h"
+#include "json.h"
 #include "util.h"
 
 #include <cjson/cJSON.h>
@@ -375,7 +376,6 @@ static char *
 exec_body(const struct kcr_exec_call *call)
 {
 	cJSON *o = cJSON_CreateObject(), *args, *files;
-	char *s;
 
 	cJSON_AddStringToObject(o, "lang", call->exec.lang->id);
 	cJSON_AddStringToObject(o, "code", call->exec.code);
@@ -396,11 +396,7 @@ exec_body(const struct kcr_exec_call *call)
 	}
 	if (call->exec.limits.timeout_ms)
 		cJSON_AddNumberToObject(o, "timeout", call->exec.limits.timeout_ms);
-	s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	if (s == NULL)
-		kcr_oom();
-	return s;
+	return kcr_json_print_free(o);
 }
 
 static void

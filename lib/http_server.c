@@ -1,6 +1,7 @@
 #include <config.h>
 
 #include "http_server.h"
+#include "json.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -141,11 +142,8 @@ resp_set(struct kcr_http_resp *resp, int status, char *body, size_t len, const c
 void
 kcr_http_reply_json(struct kcr_http_resp *resp, int status, cJSON *body)
 {
-	char *s = cJSON_PrintUnformatted(body);
+	char *s = kcr_json_print_free(body);
 
-	cJSON_Delete(body);
-	if (s == NULL)
-		kcr_oom();
 	resp_set(resp, status, s, strlen(s), "application/json");
 }
 
@@ -293,8 +291,7 @@ log_request(struct kcr_http_server *s, struct kcr_http_req *r, int status)
 	cJSON_AddNumberToObject(o, "status", status);
 	cJSON_AddNumberToObject(o, "duration_ms", (double)(kcr_now_ns() - r->start_ns) / 1e6);
 	cJSON_AddStringToObject(o, "peer", r->peer);
-	line = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
+	line = kcr_json_print_free(o);
 	kcr_log_json_line(line);
 }
 

@@ -1,5 +1,6 @@
 #include <config.h>
 
+#include "json.h"
 #include "proc.h"
 #include "pystate.h"
 #include "sandbox_init.h"
@@ -1110,8 +1111,7 @@ warm_message(const struct kcr_exec_req *req, const char *src_dir, size_t *len)
 		cJSON_AddItemToArray(st, cJSON_CreateString(hook));
 		cJSON_AddItemToArray(st, cJSON_CreateNumber((double)kcr_pystate_limit(req)));
 	}
-	json = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
+	json = kcr_json_print_free(o);
 	kcr_buf_init(&b);
 	kcr_buf_addf(&b, "%08zu%s", strlen(json), json);
 	if (req->stdin_data)

@@ -1,9 +1,9 @@
 #include <config.h>
 
+#include "json.h"
 #include "runner_proto.h"
 #include "util.h"
 
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,17 +13,6 @@ add_b64(cJSON *o, const char *name, const char *p, size_t n)
 	kcr_autofree char *b = kcr_base64_encode(p ? p : "", p ? n : 0);
 
 	cJSON_AddStringToObject(o, name, b);
-}
-
-static char *
-print_free(cJSON *o)
-{
-	char *s = cJSON_PrintUnformatted(o);
-
-	cJSON_Delete(o);
-	if (s == NULL)
-		kcr_oom();
-	return s;
 }
 
 char *
@@ -50,7 +39,7 @@ kcr_proto_exec_req_encode(const struct kcr_exec_req *req)
 		cJSON_AddBoolToObject(o, "want_state", true);
 	if (req->state_max)
 		cJSON_AddNumberToObject(o, "state_max", (double)req->state_max);
-	return print_free(o);
+	return kcr_json_print_free(o);
 }
 
 static int
@@ -163,7 +152,7 @@ kcr_proto_files_encode(const struct kcr_file_info *files, size_t n)
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddItemToObject(o, "files", files_array(files, n));
-	return print_free(o);
+	return kcr_json_print_free(o);
 }
 
 char *
@@ -182,7 +171,7 @@ kcr_proto_exec_res_encode(const struct kcr_exec_res *res)
 	cJSON_AddItemToObject(o, "changed", files_array(res->changed, res->n_changed));
 	if (res->state_out)
 		add_b64(o, "state_out_b64", res->state_out, res->state_out_len);
-	return print_free(o);
+	return kcr_json_print_free(o);
 }
 
 static int
@@ -245,5 +234,5 @@ kcr_proto_error_encode(const char *msg)
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "error", msg);
-	return print_free(o);
+	return kcr_json_print_free(o);
 }

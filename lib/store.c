@@ -1,8 +1,8 @@
 #include <config.h>
 
+#include "json.h"
 #include "store.h"
 
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,17 +83,6 @@ add_str(cJSON *o, const char *k, const char *v)
 		cJSON_AddStringToObject(o, k, v);
 }
 
-static char *
-print_free(cJSON *o)
-{
-	char *s = cJSON_PrintUnformatted(o);
-
-	cJSON_Delete(o);
-	if (s == NULL)
-		kcr_oom();
-	return s;
-}
-
 char *
 kcr_session_to_json(const struct kcr_session *s)
 {
@@ -105,7 +94,7 @@ kcr_session_to_json(const struct kcr_session *s)
 	cJSON_AddNumberToObject(o, "created", s->created);
 	cJSON_AddNumberToObject(o, "last_used", s->last_used);
 	cJSON_AddNumberToObject(o, "expires", s->expires);
-	return print_free(o);
+	return kcr_json_print_free(o);
 }
 
 static char *
@@ -174,7 +163,7 @@ kcr_file_meta_to_json(const struct kcr_file_meta *m)
 	add_str(o, "kind", m->kind);
 	add_str(o, "modified_from", m->modified_from);
 	add_str(o, "modified_from_session", m->modified_from_session);
-	return print_free(o);
+	return kcr_json_print_free(o);
 }
 
 int

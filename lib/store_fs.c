@@ -10,6 +10,7 @@
  *   <state>/blobs/<sid>/<fid>             file bytes */
 #include <config.h>
 
+#include "json.h"
 #include "store.h"
 
 #include <cjson/cJSON.h>
@@ -288,17 +289,12 @@ static char *
 state_info_to_json(const struct kcr_state_info *i)
 {
 	cJSON *o = cJSON_CreateObject();
-	char *s;
 
 	cJSON_AddNumberToObject(o, "size", (double)i->size);
 	cJSON_AddStringToObject(o, "hash", i->hash);
 	cJSON_AddNumberToObject(o, "created", i->created);
 	cJSON_AddNumberToObject(o, "expires", i->expires);
-	s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	if (s == NULL)
-		kcr_oom();
-	return s;
+	return kcr_json_print_free(o);
 }
 
 static int
