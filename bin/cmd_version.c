@@ -2,10 +2,10 @@
 #include <config.h>
 
 #include "cmd.h"
+#include "curl_dl.h"
 #include "util.h"
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <lz4.h>
 #include <microhttpd.h>
 #include <openssl/opensslv.h>
@@ -33,9 +33,12 @@ version_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 		return kcr_cmd_usage_error(&kcr_cmd_version, err, "unexpected argument '%s'",
 					   argv[first]);
 	printf("kcr %s\n", PACKAGE_VERSION);
-	printf("libcurl %s, libmicrohttpd %s, cJSON %s, libyaml %s, %s, lz4 %s, "
-	       "libseccomp %u.%u.%u\n",
-	       curl_version_info(CURLVERSION_NOW)->version, MHD_get_version(), cJSON_Version(),
+	if (kcr_curl_load(NULL) == 0)
+		printf("libcurl %s, ", curl_version_info(CURLVERSION_NOW)->version);
+	else
+		printf("libcurl not installed, ");
+	printf("libmicrohttpd %s, cJSON %s, libyaml %s, %s, lz4 %s, libseccomp %u.%u.%u\n",
+	       MHD_get_version(), cJSON_Version(),
 	       yaml_get_version_string(), OPENSSL_VERSION_TEXT, LZ4_versionString(),
 	       sv->major, sv->minor, sv->micro);
 	return 0;

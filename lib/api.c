@@ -7,7 +7,6 @@
 #include "util.h"
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -585,15 +584,13 @@ static char *
 content_disposition(const char *name)
 {
 	kcr_autofree char *ascii = kcr_xstrdup(name);
-	char *pct = curl_easy_escape(NULL, name, 0);
+	kcr_autofree char *pct = kcr_percent_encode(name);
 	char *r;
 
 	for (char *p = ascii; *p; p++)
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e || *p == '"' || *p == '\\')
 			*p = '_';
-	r = kcr_strdup_printf("attachment; filename=\"%s\"; filename*=UTF-8''%s", ascii,
-			      pct ? pct : "");
-	curl_free(pct);
+	r = kcr_strdup_printf("attachment; filename=\"%s\"; filename*=UTF-8''%s", ascii, pct);
 	return r;
 }
 

@@ -1,11 +1,11 @@
 #include <config.h>
 
+#include "curl_dl.h"
 #include "api_client.h"
 #include "json.h"
 #include "util.h"
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,14 +30,6 @@ struct reply {
 	char *disposition, *ctype;
 	bool too_big;
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void
-curl_init(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static void
 reply_release(struct reply *r)
@@ -81,7 +73,8 @@ kcr_api_client_new(const char *base_url, const char *api_key, kcr_error_t *err)
 		kcr_error_set(err, KCR_E_INVALID, 0, "the API key contains a line break");
 		return NULL;
 	}
-	pthread_once(&curl_once, curl_init);
+	if (kcr_curl_load(err) < 0)
+		return NULL;
 	c = kcr_xzalloc(sizeof(*c));
 	c->curl = curl_easy_init();
 	if (c->curl == NULL) {

@@ -256,32 +256,11 @@ out:
 	return ret;
 }
 
-/* Percent-encodes a file name for a URL path or query. */
-static char *
-escape_name(const char *name)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	struct kcr_buf b;
-
-	kcr_buf_init(&b);
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-			kcr_buf_add(&b, p, 1);
-		} else {
-			char e[3] = { '%', hex[*p >> 4], hex[*p & 15] };
-
-			kcr_buf_add(&b, e, 3);
-		}
-	}
-	return kcr_buf_steal(&b, NULL);
-}
-
 int
 kcr_runner_put_file(const char *endpoint, const char *name, const void *buf, size_t len,
 		    kcr_error_t *err)
 {
-	kcr_autofree char *esc = escape_name(name);
+	kcr_autofree char *esc = kcr_percent_encode(name);
 	kcr_autofree char *path = kcr_strdup_printf("/files?name=%s", esc);
 	struct rc_response r = { 0 };
 	int ret = -1;
@@ -303,7 +282,7 @@ int
 kcr_runner_get_file(const char *endpoint, const char *name, uint64_t max, char **buf,
 		    size_t *len, kcr_error_t *err)
 {
-	kcr_autofree char *esc = escape_name(name);
+	kcr_autofree char *esc = kcr_percent_encode(name);
 	kcr_autofree char *path = kcr_strdup_printf("/files/%s", esc);
 	struct rc_response r = { .max = max };
 

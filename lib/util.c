@@ -590,3 +590,24 @@ kcr_iso8601(double t, char out[32])
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(out, 32, "%s.%03dZ", base, (int)((t - (double)sec) * 1000) % 1000);
 }
+
+char *
+kcr_percent_encode(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct kcr_buf b;
+
+	kcr_buf_init(&b);
+	kcr_buf_add(&b, "", 0);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+			kcr_buf_add(&b, p, 1);
+		} else {
+			char e[3] = { '%', hex[*p >> 4], hex[*p & 15] };
+
+			kcr_buf_add(&b, e, 3);
+		}
+	}
+	return kcr_buf_steal(&b, NULL);
+}

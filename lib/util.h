@@ -106,5 +106,7 @@ bool kcr_name_is_safe(const char *name);
 /* Text safe for a JSON string shown to people and models: invalid UTF-8
  * becomes U+FFFD; NUL and control characters other than \t \n \r go. */
 char *kcr_utf8_clean(const char *p, size_t n);
+/* RFC 3986 percent-encoding of everything but unreserved characters. */
+char *kcr_percent_encode(const char *s);
 /* "2026-11-22T10:00:00.123Z" */
 void kcr_iso8601(double t, char out[32]);
