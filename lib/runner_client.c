@@ -22,6 +22,10 @@
 #include <unistd.h>
 
 #define HEADER_MAX (64 * 1024)
+/* A runner's reply is bounded even where the caller set no limit: the
+ * runner sits next to untrusted code and must not make kcr run out of
+ * memory (base64 output and state fit well below this). */
+#define REPLY_MAX (512ull << 20)
 
 struct rc_response {
 	long status;
@@ -178,6 +182,8 @@ read_response(int fd, struct rc_response *r, kcr_error_t *err)
 	int ret;
 
 	kcr_buf_init(&raw);
+	if (r->max == 0 || r->max > REPLY_MAX)
+		r->max = REPLY_MAX;
 	for (;;) {
 		ssize_t n = read(fd, tmp, sizeof(tmp));
 
