@@ -1,0 +1,42 @@
+#!/usr/bin/env bats
+# kcr bench: scenarios against this process's engine (its pools filled
+# first), with the bare runtime measured in the same run.
+
+load helpers
+
+setup() {
+	kcr_setup
+	require_sandbox
+}
+
+@test "kcr bench --list names every scenario" {
+	run_kcr bench --list
+	for s in py pandas js php bash r c files sweep; do
+		assert_line --regexp "^$s "
+	done
+}
+
+@test "kcr bench runs a scenario and the bare runtime, with no errors" {
+	run_kcr bench -d 0.5 bash
+	assert_line --index 0 --regexp '^SCENARIO +CL +P50_MS +P95_MS +P99_MS +EXEC/S +ERRORS +BARE_P50 +RATIO$'
+	# bash, 1 client, three latencies, a rate, 0 errors, the bare p50 and the ratio
+	assert_line --index 1 --regexp '^bash +1 +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +0 +[0-9.]+ +[0-9.]+$'
+}
+
+@test "kcr bench --json: one record per scenario and client count" {
+	run_kcr bench --json -d 0.3 -c 2 bash files
+	echo "$output" | /usr/bin/python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+assert [(x["scenario"], x["clients"]) for x in r] == [("bash", 2), ("files", 2)], r
+assert r[0]["kcr"]["errors"] == 0 and r[0]["kcr"]["executions"] > 0, r[0]
+assert r[0]["bare"]["executions"] > 0 and r[0]["ratio_p50"] > 0, r[0]
+assert r[1]["kcr"]["errors"] == 0 and "bare" not in r[1], r[1]'
+}
+
+@test "kcr bench: an unknown scenario or a bad value is a usage error" {
+	run_kcr 2 bench cobol
+	[[ "$stderr" == *"unknown scenario 'cobol'"* ]]
+	run_kcr 2 bench -c 100 py
+	run_kcr 2 bench -d abc py
+}
