@@ -178,33 +178,20 @@ static int
 read_response(int fd, struct rc_response *r, kcr_error_t *err)
 {
 	struct kcr_buf raw;
-	char tmp[65536];
 	int ret;
 
-	kcr_buf_init(&raw);
 	if (r->max == 0 || r->max > REPLY_MAX)
 		r->max = REPLY_MAX;
-	for (;;) {
-		ssize_t n = read(fd, tmp, sizeof(tmp));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			kcr_buf_release(&raw);
-			return kcr_error_set(err, KCR_E_BACKEND, errno, "reading from kcr-runner");
-		}
-		if (n == 0)
-			break;
-		if (r->max && raw.len + (size_t)n > r->max + HEADER_MAX) {
-			kcr_buf_release(&raw);
-			return kcr_error_set(err, KCR_E_LIMIT, 0, "larger than %llu bytes",
-					     (unsigned long long)r->max);
-		}
-		kcr_buf_add(&raw, tmp, (size_t)n);
+	kcr_buf_init(&raw);
+	if (kcr_read_fd(fd, (size_t)(r->max + HEADER_MAX), &raw.data, &raw.len, err) < 0) {
+		if ((*err)->code == KCR_E_IO)
+			(*err)->code = KCR_E_BACKEND; /* the runner's side failed */
+		return kcr_error_wrap(err, "reading from kcr-runner");
 	}
+	raw.cap = raw.len + 1;
 	ret = parse_response(&raw, r, err);
 	kcr_buf_release(&raw);
-	if (ret == 0 && r->max && r->body.len > r->max)
+	if (ret == 0 && r->body.len > r->max)
 		return kcr_error_set(err, KCR_E_LIMIT, 0, "larger than %llu bytes",
 				     (unsigned long long)r->max);
 	return ret;
