@@ -233,25 +233,34 @@ write_outputs(const struct exec_args *a, const struct kcr_file *files, size_t n,
 	return 0;
 }
 
+/* The --json result both kinds of run print: the program's outcome and
+ * the files, plus what only one kind knows (extra's members, or NULL). */
 static void
-print_json(const struct kcr_run_res *res, cJSON *jfiles)
+print_json(const struct kcr_exec_res *x, double duration_ms, cJSON *jfiles, cJSON *extra)
 {
-	const struct kcr_exec_res *x = &res->exec;
-	cJSON *o = cJSON_CreateObject();
+	cJSON *o = extra ? extra : cJSON_CreateObject();
 	kcr_autofree char *s = NULL;
 
 	cJSON_AddNumberToObject(o, "exit_code", x->exit_code);
 	cJSON_AddBoolToObject(o, "timed_out", x->timed_out);
-	cJSON_AddBoolToObject(o, "oom_killed", x->oom_killed);
 	cJSON_AddStringToObject(o, "stdout", x->out ? x->out : "");
 	cJSON_AddStringToObject(o, "stderr", x->err ? x->err : "");
-	cJSON_AddNumberToObject(o, "duration_ms", (double)x->duration_ms);
-	cJSON_AddNumberToObject(o, "setup_ms", res->setup_us / 1000.0);
-	cJSON_AddNumberToObject(o, "total_ms", res->total_us / 1000.0);
+	cJSON_AddNumberToObject(o, "duration_ms", duration_ms);
 	cJSON_AddItemToObject(o, "files", jfiles);
 	s = cJSON_Print(o);
 	printf("%s\n", s);
 	cJSON_Delete(o);
+}
+
+static void
+print_oneshot_json(const struct kcr_run_res *res, cJSON *jfiles)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddBoolToObject(o, "oom_killed", res->exec.oom_killed);
+	cJSON_AddNumberToObject(o, "setup_ms", res->setup_us / 1000.0);
+	cJSON_AddNumberToObject(o, "total_ms", res->total_us / 1000.0);
+	print_json(&res->exec, (double)res->exec.duration_ms, jfiles, o);
 }
 
 static int
@@ -268,7 +277,7 @@ report(const struct exec_args *a, struct kcr_run_res *res, kcr_error_t *err)
 		return -1;
 	}
 	if (a->json)
-		print_json(res, jfiles);
+		print_oneshot_json(res, jfiles);
 	fflush(stdout);
 	return res->exec.exit_code;
 }
@@ -417,18 +426,9 @@ static void
 print_session_json(const struct kcr_exec_result *res, cJSON *jfiles)
 {
 	cJSON *o = cJSON_CreateObject();
-	kcr_autofree char *s = NULL;
 
 	cJSON_AddStringToObject(o, "session_id", res->session_id);
-	cJSON_AddNumberToObject(o, "exit_code", res->exec.exit_code);
-	cJSON_AddBoolToObject(o, "timed_out", res->exec.timed_out);
-	cJSON_AddStringToObject(o, "stdout", res->exec.out ? res->exec.out : "");
-	cJSON_AddStringToObject(o, "stderr", res->exec.err ? res->exec.err : "");
-	cJSON_AddNumberToObject(o, "duration_ms", res->total_us / 1000.0);
-	cJSON_AddItemToObject(o, "files", jfiles);
-	s = cJSON_Print(o);
-	printf("%s\n", s);
-	cJSON_Delete(o);
+	print_json(&res->exec, res->total_us / 1000.0, jfiles, o);
 }
 
 static int
