@@ -460,6 +460,21 @@ kcr_cgroup_open_tasks(const struct kcr_cgroup *cg, int fds[KCR_CGROUP_MAX_FDS],
 }
 
 int
+kcr_cgroup_open_join(const struct kcr_cgroup *cg, int fds[KCR_CGROUP_MAX_FDS], kcr_error_t *err)
+{
+	kcr_autofree char *path = NULL;
+
+	if (cg == NULL || cg->version != KCR_CGROUP_V2)
+		return kcr_cgroup_open_tasks(cg, fds, err);
+	for (int i = 0; i < KCR_CGROUP_MAX_FDS; i++)
+		fds[i] = -1;
+	path = kcr_strdup_printf("%s/cgroup.procs", kcr_cgroup_path(cg));
+	if ((fds[0] = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot open %s", path);
+	return 1;
+}
+
+int
 kcr_cgroup_add_pid(struct kcr_cgroup *cg, pid_t pid, kcr_error_t *err)
 {
 	char v[32];

@@ -56,6 +56,10 @@ int kcr_cgroup_fd(const struct kcr_cgroup *cg);
 #define KCR_CGROUP_MAX_FDS 3
 int kcr_cgroup_open_tasks(const struct kcr_cgroup *cg, int fds[KCR_CGROUP_MAX_FDS],
 			  kcr_error_t *err);
+/* Files a process joins cg through by writing "0" to each, itself: v1's
+ * "tasks" of each hierarchy, or v2's "cgroup.procs". Returns how many. */
+int kcr_cgroup_open_join(const struct kcr_cgroup *cg, int fds[KCR_CGROUP_MAX_FDS],
+			 kcr_error_t *err);
 /* Moves pid (a process of kcr's pid namespace) into the cgroup. */
 int kcr_cgroup_add_pid(struct kcr_cgroup *cg, pid_t pid, kcr_error_t *err);
 /* How often the OOM killer killed a task of the cgroup (memory.oom_control

@@ -54,6 +54,9 @@ static const struct kcr_cfg_key keys[] = {
 	  false, "keep warm sandboxes in kcr serve (false: every execution creates one)" },
 	{ "pool.f90", KCR_CFG_INT, "0", "KCR_POOL_F90", A("POD_POOL_F90"), 0, 1024, false,
 	  "warm Fortran sandboxes" },
+	{ "pool.fork_server", KCR_CFG_BOOL, "true", "KCR_POOL_FORK_SERVER", NOALIAS, 0, 0, false,
+	  "warm Python cells are forked from one interpreter that imported pool.py_preload "
+	  "(false: a sandbox and an interpreter per warm sandbox)" },
 	{ "pool.go", KCR_CFG_INT, "0", "KCR_POOL_GO", A("POD_POOL_GO"), 0, 1024, false,
 	  "warm Go sandboxes" },
 	{ "pool.health_interval", KCR_CFG_INT, "10", "KCR_POOL_HEALTH_INTERVAL",
@@ -67,9 +70,10 @@ static const struct kcr_cfg_key keys[] = {
 	  "warm PHP sandboxes" },
 	{ "pool.py", KCR_CFG_INT, "4", "KCR_POOL_PY", A("POD_POOL_PY"), 0, 1024, false,
 	  "warm Python sandboxes" },
-	{ "pool.py_preload", KCR_CFG_LIST, "", "KCR_POOL_PY_PRELOAD", NOALIAS, 0, 0, false,
-	  "modules a warm Python sandbox imports before code arrives, e.g. "
-	  "numpy,pandas,matplotlib.pyplot (each warm sandbox then costs their import time)" },
+	{ "pool.py_preload", KCR_CFG_LIST, "numpy,pandas,matplotlib.pyplot", "KCR_POOL_PY_PRELOAD",
+	  NOALIAS, 0, 0, false,
+	  "modules warm Python imports before code arrives, those installed (with "
+	  "pool.fork_server once per server, else once per warm sandbox)" },
 	{ "pool.r", KCR_CFG_INT, "0", "KCR_POOL_R", A("POD_POOL_R"), 0, 1024, false,
 	  "warm R sandboxes" },
 	{ "pool.rs", KCR_CFG_INT, "0", "KCR_POOL_RS", A("POD_POOL_RS"), 0, 1024, false,

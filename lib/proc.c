@@ -2,6 +2,7 @@
 
 #include "json.h"
 #include "proc.h"
+#include "pyboot.h"
 #include "pystate.h"
 #include "sandbox_init.h"
 #include "seccomp.h"
@@ -56,6 +57,7 @@ struct proc_ctx {
 	pid_t runner;         /* getpid() of the runner */
 	bool is_init;         /* the runner is pid 1 of a sandbox */
 	bool switch_id;       /* the runner is uid 0: run as KCR_SANDBOX_UID */
+	bool own_pidns;       /* the program is pid 1 of its own pid namespace */
 };
 
 struct step_res {
@@ -63,6 +65,7 @@ struct step_res {
 	uint64_t out_over, err_over; /* bytes discarded past the cap */
 	int status;
 	bool timed_out;
+	bool reaped; /* false: a cell said how it ended; its zombie is left */
 };
 
 /* Parent ends: fd[0] writes stdin, fd[1] and fd[2] read stdout and
@@ -70,6 +73,9 @@ struct step_res {
 struct io {
 	int fd[3], child[3];
 	int pidfd;
+	int done_fd;     /* a cell: "X<status>\n" when its program is done */
+	bool said_done;
+	int done_status;
 	const char *in;
 	size_t in_left;
 };
@@ -339,6 +345,11 @@ kill_children(void)
 static void
 kill_tree(const struct proc_ctx *pc, pid_t pgid)
 {
+	if (pc->own_pidns) {
+		/* the kernel kills the rest of its namespace */
+		kill(pgid, SIGKILL);
+		return;
+	}
 	if (pc->is_init) {
 		/* every process of the sandbox's pid namespace but us */
 		kill(-1, SIGKILL);
@@ -354,6 +365,10 @@ reap_tree(const struct proc_ctx *pc, pid_t pgid)
 	const struct timespec pause = { .tv_nsec = 2 * 1000 * 1000 };
 	uint64_t until = kcr_now_ms() + REAP_MS;
 
+	/* supervise() reaped it; nothing else in its namespace is ours, and
+	 * waiting for anyone else would take other cells' statuses */
+	if (pc->own_pidns)
+		return;
 	for (;;) {
 		pid_t r = waitpid(-1, NULL, WNOHANG | __WALL);
 
@@ -387,6 +402,7 @@ io_close(struct io *io)
 		kcr_closep(&io->child[i]);
 	}
 	kcr_closep(&io->pidfd);
+	kcr_closep(&io->done_fd);
 }
 
 static int
@@ -408,6 +424,7 @@ io_open(struct io *io, const char *in, size_t in_len, kcr_error_t *err)
 	for (int i = 0; i < 3; i++)
 		io->fd[i] = io->child[i] = -1;
 	io->pidfd = -1;
+	io->done_fd = -1;
 	io->in = in;
 	io->in_left = in ? in_len : 0;
 	if (in != NULL ? io_pipe(&io->fd[0], &io->child[0], true) < 0
@@ -463,12 +480,37 @@ io_read(int *fd, struct kcr_buf *b, uint64_t *over, uint64_t cap)
 	}
 }
 
+/* A cell's word that its program is done, with the status: its output is
+ * complete then (it closed stdout and stderr first), and the runner need
+ * not wait for the kernel to tear the process down. Anything else, or
+ * nothing, leaves it to the pidfd. */
+static void
+io_read_done(struct io *io)
+{
+	char buf[16];
+	ssize_t n = read(io->done_fd, buf, sizeof(buf) - 1);
+	char *end;
+	long v;
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	kcr_closep(&io->done_fd);
+	if (n < 3 || buf[0] != 'X')
+		return;
+	buf[n] = '\0';
+	v = strtol(buf + 1, &end, 10);
+	if (*end == '\n' && v >= 0 && v <= 255) {
+		io->said_done = true;
+		io->done_status = (int)v;
+	}
+}
+
 /* One poll() round over the pipes (and the pidfd while the program runs). */
 static void
 io_poll(struct io *io, struct step_res *sr, uint64_t cap, uint64_t until, bool exited)
 {
-	struct pollfd p[4];
-	int idx[4], n = 0, timeout;
+	struct pollfd p[5];
+	int idx[5], n = 0, timeout;
 	uint64_t now = kcr_now_ms();
 
 	for (int i = 0; i < 3; i++) {
@@ -481,6 +523,10 @@ io_poll(struct io *io, struct step_res *sr, uint64_t cap, uint64_t until, bool e
 		p[n] = (struct pollfd){ .fd = io->pidfd, .events = POLLIN };
 		idx[n++] = 3;
 	}
+	if (!exited && io->done_fd >= 0) {
+		p[n] = (struct pollfd){ .fd = io->done_fd, .events = POLLIN };
+		idx[n++] = 4;
+	}
 	timeout = until <= now ? 0 : until - now > INT_MAX ? INT_MAX : (int)(until - now);
 	if (!exited && io->pidfd < 0 && timeout > TICK_MS)
 		timeout = TICK_MS;
@@ -489,7 +535,9 @@ io_poll(struct io *io, struct step_res *sr, uint64_t cap, uint64_t until, bool e
 	for (int k = 0; k < n; k++) {
 		if (p[k].revents == 0 || idx[k] == 3)
 			continue;
-		if (idx[k] == 0)
+		if (idx[k] == 4)
+			io_read_done(io);
+		else if (idx[k] == 0)
 			io_write_stdin(io);
 		else if (idx[k] == 1)
 			io_read(&io->fd[1], &sr->out, &sr->out_over, cap);
@@ -510,13 +558,18 @@ supervise(const struct proc_ctx *pc, pid_t pid, struct io *io, struct step_res *
 		uint64_t now = kcr_now_ms();
 
 		if (!exited) {
-			bool done = child_exited(pid);
+			bool done = io->said_done || child_exited(pid);
 
 			if (done || now >= pc->deadline_ms) {
 				sr->timed_out = !done;
 				kill_tree(pc, pid);
-				while (waitpid(pid, &sr->status, __WALL) < 0 && errno == EINTR)
-					;
+				if (io->said_done && !sr->timed_out) {
+					sr->status = W_EXITCODE(io->done_status, 0);
+				} else {
+					while (waitpid(pid, &sr->status, __WALL) < 0 && errno == EINTR)
+						;
+					sr->reaped = true;
+				}
 				kcr_closep(&io->fd[0]);
 				exited = true;
 				until = now + GRACE_MS;
@@ -916,75 +969,6 @@ normalize_limits(struct kcr_limits *l)
  * followed by the program's own stdin, and supervises it as usual. The
  * sandbox still serves one execution: the interpreter runs one program. */
 
-static const char py_bootstrap[] =
-	"import atexit, builtins, json, os, sys, threading, traceback, types\n"
-	"def _kcr_preload():\n"
-	"    for m in os.environ.get('KCR_PRELOAD', '').split(','):\n"
-	"        try:\n"
-	"            m and __import__(m)\n"
-	"        except Exception:\n"
-	"            pass\n"
-	"_kcr_preload()\n"
-	"def _kcr_read(n):\n"
-	"    b = b''\n"
-	"    while len(b) < n:\n"
-	"        c = os.read(0, n - len(b))\n"
-	"        if not c:\n"
-	"            os._exit(125)\n"
-	"        b += c\n"
-	"    return b\n"
-	"def _kcr_run():\n"
-	"    msg = json.loads(_kcr_read(int(_kcr_read(8))))\n"
-	"    sys.argv = msg['argv']\n"
-	"    path = sys.argv[0]\n"
-	"    sys.path[0] = os.path.dirname(path)\n"
-	"    main = types.ModuleType('__main__')\n"
-	"    main.__file__ = path\n"
-	"    main.__builtins__ = builtins\n"
-	"    sys.modules['__main__'] = main\n"
-	/* the Python state's hook (lib/pystate.h), as python3 would have
-	 * imported it at start-up */
-	"    st = msg.get('pystate')\n"
-	"    if st:\n"
-	"        os.environ['KCR_PYSTATE'] = str(st[1])\n"
-	"        with open(st[0], 'rb') as f:\n"
-	"            hook = compile(f.read(), st[0], 'exec')\n"
-	"        exec(hook, {'__name__': 'sitecustomize', '__file__': st[0]})\n"
-	"    with open(path, 'rb') as f:\n"
-	"        code = compile(f.read(), path, 'exec')\n"
-	"    status = 0\n"
-	"    try:\n"
-	"        exec(code, main.__dict__)\n"
-	"    except SystemExit as e:\n"
-	"        status = e.code\n"
-	"    except BaseException as e:\n"
-	"        tb = e.__traceback__.tb_next\n"
-	"        sys.last_type, sys.last_value, sys.last_traceback = type(e), e, tb\n"
-	"        traceback.print_exception(type(e), e, tb)\n"
-	"        status = 1\n"
-	"    _kcr_exit(status)\n"
-	/* What Python's own exit does for the program (threads, atexit, the
-	 * SystemExit code), without tearing down the preloaded libraries:
-	 * that alone takes ~70 ms with pandas imported. */
-	"def _kcr_exit(status):\n"
-	"    if status is None:\n"
-	"        status = 0\n"
-	"    elif not isinstance(status, int):\n"
-	"        print(status, file=sys.stderr)\n"
-	"        status = 1\n"
-	"    for f in (threading._shutdown, atexit._run_exitfuncs):\n"
-	"        try:\n"
-	"            f()\n"
-	"        except BaseException:\n"
-	"            pass\n"
-	"    for f in (sys.stdout, sys.stderr):\n"
-	"        try:\n"
-	"            f.flush()\n"
-	"        except BaseException:\n"
-	"            pass\n"
-	"    os._exit(status & 0xff)\n"
-	"_kcr_run()\n";
-
 /* Node: the same message on stdin, then the file runs as the main module,
  * exactly as `node file.js` runs it (Module.runMain). */
 static const char js_bootstrap[] =
@@ -1003,8 +987,10 @@ static const char js_bootstrap[] =
 	"process.argv = [process.argv[0], ...msg.argv];\n"
 	"require('module').runMain();\n";
 
-struct warm {
+struct kcr_proc_warm {
 	bool active;
+	bool zombie; /* a cell that said it was done, not reaped yet */
+	bool cell; /* adopted: pid 1 of its own pid namespace, set up by a zygote */
 	const struct kcr_lang *lang;
 	struct kcr_limits limits; /* the child's rlimits came from these */
 	struct proc_ctx pc;
@@ -1012,7 +998,8 @@ struct warm {
 	pid_t pid;
 };
 
-static struct warm warm;
+/* The runner's own pre-warmed interpreter (kcr_proc_prewarm). */
+static struct kcr_proc_warm warm;
 
 static char **
 warm_argv(const struct kcr_lang *l)
@@ -1022,26 +1009,31 @@ warm_argv(const struct kcr_lang *l)
 	if (!l->prewarm)
 		return NULL;
 	kcr_strv_push(&v, l->run[0]);
-	if (strcmp(l->id, "js") == 0) {
-		kcr_strv_push(&v, "-e");
-		kcr_strv_push(&v, js_bootstrap);
-	} else {
-		kcr_strv_push(&v, "-c");
-		kcr_strv_push(&v, py_bootstrap);
-	}
+	kcr_strv_push(&v, strcmp(l->id, "js") == 0 ? "-e" : "-c");
+	kcr_strv_push(&v, strcmp(l->id, "js") == 0 ? js_bootstrap : kcr_pyboot_src);
 	return v;
 }
 
 static void
-warm_discard(void)
+warm_discard(struct kcr_proc_warm *w)
 {
-	if (!warm.active)
+	if (!w->active)
 		return;
-	kill_tree(&warm.pc, warm.pid);
-	reap_tree(&warm.pc, warm.pid);
-	io_close(&warm.io);
-	kcr_strv_free(kcr_steal(&warm.pc.envp));
-	warm.active = false;
+	kill_tree(&w->pc, w->pid);
+	if (w->cell)
+		while (waitpid(w->pid, NULL, __WALL) < 0 && errno == EINTR)
+			;
+	else
+		reap_tree(&w->pc, w->pid);
+	io_close(&w->io);
+	kcr_strv_free(kcr_steal(&w->pc.envp));
+	w->active = false;
+}
+
+char **
+kcr_proc_clean_env(const struct kcr_lang *l)
+{
+	return clean_env(l);
 }
 
 int
@@ -1054,7 +1046,7 @@ kcr_proc_prewarm(const struct kcr_lang *l, const struct kcr_limits *lim, const c
 	if (argv == NULL)
 		return kcr_error_set(err, KCR_E_INVALID, 0, "no pre-warmed interpreter for %s",
 				     l->id);
-	warm_discard();
+	warm_discard(&warm);
 	warm.limits = *lim;
 	normalize_limits(&warm.limits);
 	warm.pc = (struct proc_ctx){ .limits = &warm.limits, .runner = getpid(),
@@ -1080,18 +1072,65 @@ fail:
 	return -1;
 }
 
+struct kcr_proc_warm *
+kcr_proc_warm_adopt(const struct kcr_lang *l, const struct kcr_limits *lim, pid_t pid,
+		    const int fds[4])
+{
+	struct kcr_proc_warm *w = kcr_xzalloc(sizeof(*w));
+
+	w->limits = *lim;
+	normalize_limits(&w->limits);
+	w->pc = (struct proc_ctx){ .limits = &w->limits, .runner = getpid(),
+				   .switch_id = geteuid() == 0, .own_pidns = true };
+	w->io.pidfd = -1;
+	for (int i = 0; i < 3; i++) {
+		w->io.fd[i] = fds[i];
+		w->io.child[i] = -1;
+		fcntl(fds[i], F_SETFL, O_NONBLOCK);
+	}
+	w->io.done_fd = fds[3];
+	fcntl(fds[3], F_SETFL, O_NONBLOCK);
+#ifdef SYS_pidfd_open
+	w->io.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
+	w->pid = pid;
+	w->lang = l;
+	w->cell = true;
+	w->active = true;
+	return w;
+}
+
+bool
+kcr_proc_warm_alive(struct kcr_proc_warm *w)
+{
+	return w->active && !child_exited(w->pid);
+}
+
+void
+kcr_proc_warm_free(struct kcr_proc_warm *w)
+{
+	if (w == NULL)
+		return;
+	warm_discard(w);
+	if (w->zombie)
+		while (waitpid(w->pid, NULL, __WALL) < 0 && errno == EINTR)
+			;
+	free(w);
+}
+
 /* Whether req can run in the waiting interpreter: same language, and the
  * limits the child was set up with are the ones asked for. */
 static bool
-warm_fits(const struct kcr_exec_req *req)
+warm_fits(struct kcr_proc_warm *w, const struct kcr_exec_req *req)
 {
-	const struct kcr_limits *w = &warm.limits, *q = &req->limits;
+	const struct kcr_limits *l = &w->limits, *q = &req->limits;
 
-	return warm.active && warm.lang == req->lang && !child_exited(warm.pid) &&
-	       w->nofile == q->nofile && w->file_size == q->file_size && w->pids == q->pids;
+	return w->active && w->lang == req->lang && !child_exited(w->pid) &&
+	       l->nofile == q->nofile && l->file_size == q->file_size && l->pids == q->pids;
 }
 
-/* The message the interpreter waits for, then the program's stdin. */
+/* The message the interpreter waits for, then the program's stdin.
+ * src_dir: where the interpreter sees the source. */
 static char *
 warm_message(const struct kcr_exec_req *req, const char *src_dir, size_t *len)
 {
@@ -1120,32 +1159,37 @@ warm_message(const struct kcr_exec_req *req, const char *src_dir, size_t *len)
 }
 
 static int
-run_warm(struct proc_ctx *pc, const struct kcr_exec_req *req, const char *src_dir,
-	 struct kcr_exec_res *res)
+run_warm(struct kcr_proc_warm *w, struct proc_ctx *pc, const struct kcr_exec_req *req,
+	 const char *src_dir, struct kcr_exec_res *res)
 {
 	size_t len;
 	kcr_autofree char *msg = warm_message(req, src_dir, &len);
 	struct step_res sr = { 0 };
 	sigset_t old;
 
-	warm.pc.limits = pc->limits; /* this request's output cap and deadline */
-	warm.pc.deadline_ms = pc->deadline_ms;
-	warm.io.in = msg;
-	warm.io.in_left = len;
+	w->pc.limits = pc->limits; /* this request's output cap and deadline */
+	w->pc.deadline_ms = pc->deadline_ms;
+	w->io.in = msg;
+	w->io.in_left = len;
 	sigpipe_block(&old);
-	supervise(&warm.pc, warm.pid, &warm.io, &sr);
-	reap_tree(&warm.pc, warm.pid);
+	supervise(&w->pc, w->pid, &w->io, &sr);
+	reap_tree(&w->pc, w->pid);
 	sigpipe_restore(&old);
-	io_close(&warm.io);
-	kcr_strv_free(kcr_steal(&warm.pc.envp));
-	warm.active = false;
+	io_close(&w->io);
+	kcr_strv_free(kcr_steal(&w->pc.envp));
+	w->active = false;
+	w->zombie = !sr.reaped;
+	w->pc.limits = &w->limits;
 	set_result(res, &sr, pc->limits);
 	return 0;
 }
 
-int
-kcr_proc_run(const struct kcr_exec_req *req, const char *data_dir, const char *src_dir,
-	     struct kcr_exec_res *res, kcr_error_t *err)
+/* inner_src: src_dir as the program sees it (a cell's /tmp is mounted
+ * elsewhere in the runner). cell: w is an adopted cell, which is the only
+ * place the program may run. */
+static int
+run_with(struct kcr_proc_warm *w, const struct kcr_exec_req *req, const char *data_dir,
+	 const char *src_dir, const char *inner_src, struct kcr_exec_res *res, kcr_error_t *err)
 {
 	struct snapshot before = { 0 }, after = { 0 };
 	struct kcr_limits lim = req->limits;
@@ -1155,19 +1199,26 @@ kcr_proc_run(const struct kcr_exec_req *req, const char *data_dir, const char *s
 
 	memset(res, 0, sizeof(*res));
 	normalize_limits(&lim);
-	pc.is_init = pc.runner == 1;
+	pc.is_init = pc.runner == 1 && !w->cell;
 	pc.switch_id = geteuid() == 0;
 	pc.envp = clean_env(req->lang);
 	if (kcr_pystate_wanted(req))
 		kcr_pystate_env(&pc.envp, src_dir, kcr_pystate_limit(req));
+	if (w->cell && !warm_fits(w, req)) {
+		kcr_error_set(err, KCR_E_CONFLICT, 0,
+			      w->active && !child_exited(w->pid)
+				      ? "this cell was made for another language or other limits"
+				      : "this cell is gone");
+		goto out;
+	}
 	if (snapshot_take(data_dir, &before, err) < 0 || prepare_src(&pc, req, src_dir, err) < 0)
 		goto out;
 	start = kcr_now_ms();
 	pc.deadline_ms = start + lim.timeout_ms;
-	if (warm_fits(req)) {
-		r = run_warm(&pc, req, src_dir, res);
+	if (warm_fits(w, req)) {
+		r = run_warm(w, &pc, req, inner_src, res);
 	} else {
-		warm_discard();
+		warm_discard(w);
 		r = compile_and_run(&pc, req, data_dir, src_dir, res, err);
 	}
 	if (r < 0)
@@ -1186,4 +1237,19 @@ out:
 	snapshot_release(&after);
 	kcr_strv_free(pc.envp);
 	return r;
+}
+
+int
+kcr_proc_run(const struct kcr_exec_req *req, const char *data_dir, const char *src_dir,
+	     struct kcr_exec_res *res, kcr_error_t *err)
+{
+	return run_with(&warm, req, data_dir, src_dir, src_dir, res, err);
+}
+
+int
+kcr_proc_run_cell(struct kcr_proc_warm *w, const struct kcr_exec_req *req,
+		  const char *data_dir, const char *src_dir, const char *inner_src,
+		  struct kcr_exec_res *res, kcr_error_t *err)
+{
+	return run_with(w, req, data_dir, src_dir, inner_src, res, err);
 }

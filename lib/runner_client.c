@@ -197,16 +197,43 @@ read_response(int fd, struct rc_response *r, kcr_error_t *err)
 	return ret;
 }
 
+/* An endpoint may name a part of its runner: "unix:/run/x.sock#/cells/ID"
+ * or "http://10.0.0.5:8080/cells/ID"; requests go below that prefix. */
+static int
+rc_connect(const char *endpoint, const char **prefix, kcr_error_t *err)
+{
+	if (strncmp(endpoint, "unix:", 5) == 0) {
+		const char *hash = strchr(endpoint, '#');
+		kcr_autofree char *path = hash ? kcr_xstrndup(endpoint + 5,
+							      (size_t)(hash - endpoint - 5))
+					       : kcr_xstrdup(endpoint + 5);
+
+		*prefix = hash ? hash + 1 : "";
+		return connect_unix(path, err);
+	}
+	if (strncmp(endpoint, "http://", 7) == 0) {
+		const char *slash = strchr(endpoint + 7, '/');
+		kcr_autofree char *hp = slash ? kcr_xstrndup(endpoint, (size_t)(slash - endpoint))
+					      : kcr_xstrdup(endpoint);
+
+		*prefix = slash ? slash : "";
+		return connect_tcp(hp, err);
+	}
+	return kcr_error_set(err, KCR_E_INVALID, 0, "bad runner endpoint '%s'", endpoint);
+}
+
 static int
 rc_request(const char *endpoint, const char *method, const char *path, const void *body,
 	   size_t len, const char *ctype, struct rc_response *r, kcr_error_t *err)
 {
-	kcr_autoclose int fd = strncmp(endpoint, "unix:", 5) == 0 ? connect_unix(endpoint + 5, err)
-								  : connect_tcp(endpoint, err);
+	const char *prefix = "";
+	kcr_autoclose int fd = rc_connect(endpoint, &prefix, err);
+	kcr_autofree char *full = NULL;
 
 	if (fd < 0)
 		return -1;
-	if (send_request(fd, method, path, body, len, ctype, err) < 0)
+	full = kcr_strdup_printf("%s%s", prefix, path);
+	if (send_request(fd, method, full, body, len, ctype, err) < 0)
 		return -1;
 	return read_response(fd, r, err);
 }
@@ -300,6 +327,28 @@ kcr_runner_health(const char *endpoint, kcr_error_t *err)
 
 	if (ret == 0 && r.status != 200)
 		ret = rc_fail(&r, "ready", err);
+	kcr_buf_release(&r.body);
+	return ret;
+}
+
+int
+kcr_runner_call(const char *endpoint, const char *method, const char *path, const char *json,
+		char **reply, kcr_error_t *err)
+{
+	struct rc_response r = { .max = 1 << 20 };
+	int ret = -1;
+
+	if (rc_request(endpoint, method, path, json, json ? strlen(json) : 0,
+		       json ? "application/json" : NULL, &r, err) < 0)
+		goto out;
+	if (r.status < 200 || r.status > 299) {
+		rc_fail(&r, path, err);
+		goto out;
+	}
+	if (reply)
+		*reply = r.body.data ? kcr_buf_steal(&r.body, NULL) : kcr_xstrdup("");
+	ret = 0;
+out:
 	kcr_buf_release(&r.body);
 	return ret;
 }

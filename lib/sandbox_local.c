@@ -23,6 +23,7 @@
 #include <config.h>
 
 #include "cgroup.h"
+#include "json.h"
 #include "log.h"
 #include "runner_client.h"
 #include "sandbox.h"
@@ -35,6 +36,7 @@
 #include <limits.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -50,6 +52,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <cjson/cJSON.h>
 #include <unistd.h>
 #ifdef HAVE_VALGRIND_VALGRIND_H
 #include <valgrind/valgrind.h>
@@ -69,6 +72,7 @@
 #define LISTEN_FD 3
 #define ERROR_FD 4
 #define EXE_FD 5
+#define CHANNEL_FD 6 /* a cells host: where kcr sends a cell's cgroup files */
 /* What kcr_sandbox_init_main() writes to the error fd, alone, when the
  * sandbox is ready (sandbox_init.c has the same definition). */
 
@@ -89,6 +93,20 @@ struct local {
 	uint32_t tmp_mb, data_mb;
 	char *py_preload;    /* modules a pre-warmed Python imports */
 	atomic_bool cg_warned;
+	bool fork_server;    /* warm Python comes from a host's zygote */
+	pthread_mutex_t hosts_lock;
+	struct host *py_host;
+};
+
+/* A sandbox whose runner holds a zygote (--zygote=py) and serves warm
+ * cells (lib/cell.h): one per provider, shared by its cells, replaced
+ * when it breaks and freed when its last cell is gone. */
+struct host {
+	struct kcr_sandbox *sb;
+	int chan;             /* our end of the runner's fd channel */
+	pthread_mutex_t lock; /* a cell's cgroup files, then its POST, in order */
+	unsigned int refs;    /* its cells, and the provider while it is current */
+	bool broken;
 };
 
 struct local_sb {
@@ -97,11 +115,13 @@ struct local_sb {
 	char *sock;
 	struct kcr_cgroup *cg;
 	uint32_t memory_mb, pids;
+	struct host *host;   /* a cell of this host (no process of its own) */
 };
 
 /* What the child needs, all prepared before clone. */
 struct child_args {
 	int sync_r, sync_w, err_r, err_w, lfd, nul, exe;
+	int chan;            /* a host's fd channel, or -1 */
 	const int *cg_tasks; /* v1: "tasks" files the child moves itself with */
 	int n_cg_tasks;
 	bool setgroups;
@@ -227,7 +247,8 @@ child_dup_high(const struct child_args *a, int fd)
 }
 
 /* 0, 1: /dev/null; 2: kcr's stderr; 3: the socket; 4: the error pipe;
- * 5: the runner binary (close-on-exec); nothing else. */
+ * 5: the runner binary (close-on-exec); 6: a host's fd channel; nothing
+ * else. */
 static CHILD_CODE void
 child_fds(const struct child_args *a)
 {
@@ -235,7 +256,7 @@ child_fds(const struct child_args *a)
 	int e = child_dup_high(a, a->err_w);
 	int n = child_dup_high(a, a->nul);
 	int x = child_dup_high(a, a->exe);
-
+	int c = a->chan >= 0 ? child_dup_high(a, a->chan) : -1;
 	long r;
 
 	if ((r = CSYS(SYS_dup3, n, 0, 0, 0, 0, 0)) < 0 || (r = CSYS(SYS_dup3, n, 1, 0, 0, 0, 0)) < 0 ||
@@ -243,8 +264,10 @@ child_fds(const struct child_args *a)
 	    (r = CSYS(SYS_dup3, e, ERROR_FD, 0, 0, 0, 0)) < 0 ||
 	    (r = CSYS(SYS_dup3, x, EXE_FD, O_CLOEXEC, 0, 0, 0)) < 0)
 		child_fail(e, "dup3", (int)-r);
-	if (CSYS(SYS_close_range, EXE_FD + 1, ~0U, 0, 0, 0, 0) < 0) {
-		for (int fd = EXE_FD + 1; fd < 65536; fd++)
+	if (c >= 0 && (r = CSYS(SYS_dup3, c, CHANNEL_FD, 0, 0, 0, 0)) < 0)
+		child_fail(e, "dup3", (int)-r);
+	if (CSYS(SYS_close_range, c >= 0 ? CHANNEL_FD + 1 : EXE_FD + 1, ~0U, 0, 0, 0, 0) < 0) {
+		for (int fd = c >= 0 ? CHANNEL_FD + 1 : EXE_FD + 1; fd < 65536; fd++)
 			CSYS(SYS_close, fd, 0, 0, 0, 0, 0);
 	}
 }
@@ -341,8 +364,22 @@ prewarm_args(char ***v, const struct local *lp, const struct kcr_sandbox_spec *s
 	kcr_strv_push(v, buf);
 }
 
+/* A host: its runner starts the zygote, with pool.py_preload. */
+static void
+host_args(char ***v, const struct local *lp, const struct kcr_sandbox_spec *spec)
+{
+	kcr_autofree char *z = kcr_strdup_printf("--zygote=%s", spec->lang->id);
+	kcr_autofree char *pre = kcr_strdup_printf("--preload=%s", lp->py_preload);
+	kcr_autofree char *chan = kcr_strdup_printf("--fd-channel=%d", CHANNEL_FD);
+
+	kcr_strv_push(v, "--cells");
+	kcr_strv_push(v, z);
+	kcr_strv_push(v, pre);
+	kcr_strv_push(v, chan);
+}
+
 static char **
-runner_argv(const struct local *lp, const struct kcr_sandbox_spec *spec)
+runner_argv(const struct local *lp, const struct kcr_sandbox_spec *spec, bool host)
 {
 	const struct kcr_limits *l = &spec->limits;
 	char **v = NULL;
@@ -358,7 +395,9 @@ runner_argv(const struct local *lp, const struct kcr_sandbox_spec *spec)
 	kcr_strv_push(&v, "--error-fd=4");
 	kcr_strv_push(&v, tmp);
 	kcr_strv_push(&v, data);
-	if (spec->prewarm && spec->lang && spec->lang->prewarm)
+	if (host)
+		host_args(&v, lp, spec);
+	else if (spec->prewarm && spec->lang && spec->lang->prewarm)
 		prewarm_args(&v, lp, spec);
 	return v;
 }
@@ -591,12 +630,12 @@ free_child_stack(struct local_sb *ls)
 
 static int
 spawn(const struct local *lp, struct local_sb *ls, const struct kcr_sandbox_spec *spec, int lfd,
-      kcr_error_t *err)
+      int chan, kcr_error_t *err)
 {
 	__attribute__((cleanup(spawn_fds_close))) struct spawn_fds f = {
 		.sync = { -1, -1 }, .err = { -1, -1 }, .nul = -1, .exe = -1
 	};
-	kcr_autostrv char **argv = runner_argv(lp, spec);
+	kcr_autostrv char **argv = runner_argv(lp, spec, chan >= 0);
 	kcr_autostrv char **envp = runner_envp();
 	struct child_args a;
 	bool in_cg;
@@ -606,6 +645,7 @@ spawn(const struct local *lp, struct local_sb *ls, const struct kcr_sandbox_spec
 		return -1;
 	a = (struct child_args){ .sync_r = f.sync[0], .sync_w = f.sync[1], .err_r = f.err[0],
 				 .err_w = f.err[1], .lfd = lfd, .nul = f.nul, .exe = f.exe,
+				 .chan = chan,
 				 .cg_tasks = f.cg_tasks, .n_cg_tasks = f.n_cg_tasks,
 				 .setgroups = lp->root, .argv = argv, .envp = envp };
 	pid = clone_sandbox(kcr_cgroup_fd(ls->cg), &a, ls, &in_cg);
@@ -691,11 +731,11 @@ sb_free(struct kcr_sandbox *sb)
 	free(sb);
 }
 
+/* A sandbox with its own runner; chan >= 0 makes it a host. */
 static int
-local_create(void *self, const struct kcr_sandbox_spec *spec, struct kcr_sandbox **out,
-	     kcr_error_t *err)
+create_sandbox(struct local *lp, const struct kcr_sandbox_spec *spec, int chan,
+	       struct kcr_sandbox **out, kcr_error_t *err)
 {
-	struct local *lp = self;
 	uint64_t t0 = kcr_now_ns();
 	struct kcr_sandbox *sb = kcr_xzalloc(sizeof(*sb));
 	struct local_sb *ls = kcr_xzalloc(sizeof(*ls));
@@ -710,7 +750,7 @@ local_create(void *self, const struct kcr_sandbox_spec *spec, struct kcr_sandbox
 	lfd = listen_unix(ls->sock, err);
 	if (lfd >= 0)
 		make_cgroup(lp, ls, sb->id, &spec->limits);
-	if (lfd < 0 || spawn(lp, ls, spec, lfd, err) < 0) {
+	if (lfd < 0 || spawn(lp, ls, spec, lfd, chan, err) < 0) {
 		sb_teardown(ls, NULL);
 		sb_free(sb);
 		return -1;
@@ -719,6 +759,212 @@ local_create(void *self, const struct kcr_sandbox_spec *spec, struct kcr_sandbox
 	sb->setup_ns = kcr_now_ns() - t0;
 	*out = sb;
 	return 0;
+}
+
+/* ---- warm cells: hosts and their zygotes ------------------------------------ */
+
+static void
+host_unref(struct local *lp, struct host *h)
+{
+	kcr_error_t err = NULL;
+	bool last;
+
+	pthread_mutex_lock(&lp->hosts_lock);
+	last = --h->refs == 0;
+	pthread_mutex_unlock(&lp->hosts_lock);
+	if (!last)
+		return;
+	if (sb_teardown(h->sb->priv, &err) < 0)
+		kcr_error_warn_release(&err);
+	sb_free(h->sb);
+	close(h->chan);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+/* The host cells of spec's language come from, made on first use; called
+ * with hosts_lock held. No cpu quota: it runs kcr's code only (the
+ * runner, and the zygote's imports), the cells have their own. */
+static struct host *
+host_new(struct local *lp, const struct kcr_sandbox_spec *spec, kcr_error_t *err)
+{
+	struct kcr_sandbox_spec hs = { .lang = spec->lang, .limits = spec->limits };
+	struct host *h;
+	int sv[2];
+
+	hs.limits.cpus = 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		kcr_error_set(err, KCR_E_IO, errno, "socketpair");
+		return NULL;
+	}
+	h = kcr_xzalloc(sizeof(*h));
+	if (create_sandbox(lp, &hs, sv[1], &h->sb, err) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		free(h);
+		return NULL;
+	}
+	close(sv[1]);
+	h->chan = sv[0];
+	h->refs = 1;
+	pthread_mutex_init(&h->lock, NULL);
+	return h;
+}
+
+/* A reference to the current host, replacing a broken one. */
+static struct host *
+host_get(struct local *lp, const struct kcr_sandbox_spec *spec, bool create, kcr_error_t *err)
+{
+	struct host *h, *old = NULL;
+
+	pthread_mutex_lock(&lp->hosts_lock);
+	if (lp->py_host && lp->py_host->broken) {
+		old = lp->py_host;
+		lp->py_host = NULL;
+	}
+	if (lp->py_host == NULL && create)
+		lp->py_host = host_new(lp, spec, err);
+	h = lp->py_host;
+	if (h)
+		h->refs++;
+	pthread_mutex_unlock(&lp->hosts_lock);
+	if (old)
+		host_unref(lp, old);
+	if (h == NULL && !create)
+		kcr_error_set(err, KCR_E_UNAVAILABLE, 0, "no cells host");
+	return h;
+}
+
+static int
+send_join_fds(int chan, const char *id, const int *fds, int n, kcr_error_t *err)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * KCR_CGROUP_MAX_FDS)] = { 0 };
+	struct iovec iov = { .iov_base = (void *)id, .iov_len = strlen(id) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)n);
+	if (sendmsg(chan, &mh, MSG_NOSIGNAL) < 0)
+		return kcr_error_set(err, KCR_E_UNAVAILABLE, errno, "cells host: fd channel");
+	return 0;
+}
+
+static char *
+cell_body(const char *id, const struct local *lp, const struct kcr_limits *l, int n_join)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddNumberToObject(o, "nofile", l->nofile);
+	cJSON_AddNumberToObject(o, "file_size", (double)l->file_size);
+	cJSON_AddNumberToObject(o, "pids", l->pids);
+	cJSON_AddNumberToObject(o, "tmp_mb", l->tmp_size_mb ? l->tmp_size_mb : lp->tmp_mb);
+	cJSON_AddNumberToObject(o, "data_mb", l->data_size_mb ? l->data_size_mb : lp->data_mb);
+	cJSON_AddNumberToObject(o, "join_fds", n_join);
+	return kcr_json_print_free(o);
+}
+
+/* The cell's cgroups (its limits), then the runner's cell. */
+static int
+cell_start(struct local *lp, struct local_sb *ls, const char *id,
+	   const struct kcr_sandbox_spec *spec, kcr_error_t *err)
+{
+	int fds[KCR_CGROUP_MAX_FDS];
+	kcr_autofree char *body = NULL;
+	int n, r;
+
+	make_cgroup(lp, ls, id, &spec->limits);
+	if ((n = kcr_cgroup_open_join(ls->cg, fds, err)) < 0)
+		return -1;
+	body = cell_body(id, lp, &spec->limits, n);
+	pthread_mutex_lock(&ls->host->lock);
+	r = n > 0 ? send_join_fds(ls->host->chan, id, fds, n, err) : 0;
+	if (r == 0)
+		r = kcr_runner_call(ls->host->sb->endpoint, "POST", "/cells", body, NULL, err);
+	pthread_mutex_unlock(&ls->host->lock);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	return r;
+}
+
+static int
+cell_create(struct local *lp, const struct kcr_sandbox_spec *spec, struct kcr_sandbox **out,
+	    kcr_error_t *err)
+{
+	uint64_t t0 = kcr_now_ns();
+	struct kcr_sandbox *sb;
+	struct local_sb *ls;
+	struct host *h;
+
+	if ((h = host_get(lp, spec, spec->prewarm, err)) == NULL)
+		return -1;
+	sb = kcr_xzalloc(sizeof(*sb));
+	ls = kcr_xzalloc(sizeof(*ls));
+	sb->priv = ls;
+	ls->pid = -1;
+	ls->host = h;
+	ls->memory_mb = spec->limits.memory_mb;
+	ls->pids = spec->limits.pids;
+	kcr_id_generate(sb->id);
+	if (cell_start(lp, ls, sb->id, spec, err) < 0) {
+		/* the runner or its zygote is gone: the next cell gets a new host */
+		if (kcr_runner_health(h->sb->endpoint, NULL) < 0)
+			h->broken = true;
+		kcr_cgroup_destroy(ls->cg, NULL);
+		host_unref(lp, h);
+		free(ls);
+		free(sb);
+		return -1;
+	}
+	sb->endpoint = kcr_strdup_printf("%s#/cells/%s", h->sb->endpoint, sb->id);
+	sb->setup_ns = kcr_now_ns() - t0;
+	*out = sb;
+	return 0;
+}
+
+static int
+cell_destroy(struct local *lp, struct kcr_sandbox *sb, kcr_error_t *err)
+{
+	struct local_sb *ls = sb->priv;
+	kcr_autofree char *path = kcr_strdup_printf("/cells/%s", sb->id);
+	int ret = kcr_runner_call(ls->host->sb->endpoint, "DELETE", path, NULL, NULL, err);
+
+	/* its processes are gone with the runner's answer (or the runner) */
+	if (kcr_cgroup_destroy(ls->cg, ret < 0 ? NULL : err) < 0)
+		ret = -1;
+	host_unref(lp, ls->host);
+	free(ls);
+	free(sb->endpoint);
+	free(sb);
+	return ret;
+}
+
+static bool
+wants_cell(const struct local *lp, const struct kcr_sandbox_spec *spec)
+{
+	return lp->fork_server && spec->lang && strcmp(spec->lang->id, "py") == 0;
+}
+
+static int
+local_create(void *self, const struct kcr_sandbox_spec *spec, struct kcr_sandbox **out,
+	     kcr_error_t *err)
+{
+	struct local *lp = self;
+	kcr_error_t e = NULL;
+
+	/* a pool's warm Python, or any Python once a host is up */
+	if (wants_cell(lp, spec)) {
+		if (cell_create(lp, spec, out, &e) == 0)
+			return 0;
+		if (spec->prewarm)
+			kcr_log_warn("warm cell: %s; making a sandbox instead", e->msg);
+		kcr_error_release(&e);
+	}
+	return create_sandbox(lp, spec, -1, out, err);
 }
 
 /* Why the runner stopped answering, if it is gone. */
@@ -785,6 +1031,8 @@ local_destroy(void *self, struct kcr_sandbox *sb, kcr_error_t *err)
 
 	if (sb == NULL)
 		return 0;
+	if (sb->priv && ((struct local_sb *)sb->priv)->host)
+		return cell_destroy(self, sb, err);
 	ret = sb->priv ? sb_teardown(sb->priv, err) : 0;
 	sb_free(sb);
 	return ret;
@@ -928,6 +1176,9 @@ local_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
 	lp->tmp_mb = (uint32_t)kcr_config_int(cfg, "limits.tmp_size_mb");
 	lp->data_mb = (uint32_t)kcr_config_int(cfg, "limits.data_size_mb");
 	lp->py_preload = kcr_xstrdup(kcr_config_str(cfg, "pool.py_preload"));
+	/* a cell is uid 1000 of the host: that takes mapped ids (root) */
+	lp->fork_server = kcr_config_bool(cfg, "pool.fork_server") && lp->root;
+	pthread_mutex_init(&lp->hosts_lock, NULL);
 	atomic_init(&lp->cg_warned, false);
 	prune_sockets(lp->run_dir, STALE_AGE_S);
 	kcr_cgroup_prune(STALE_AGE_S);
@@ -942,6 +1193,9 @@ local_close(void *self)
 
 	if (lp == NULL)
 		return;
+	if (lp->py_host)
+		host_unref(lp, lp->py_host);
+	pthread_mutex_destroy(&lp->hosts_lock);
 	free(lp->run_dir);
 	free(lp->runner);
 	free(lp->py_preload);

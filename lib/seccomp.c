@@ -1,12 +1,15 @@
 #include <config.h>
 
 #include "seccomp.h"
+#include "util.h"
 
 #include <errno.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stddef.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #ifndef CLONE_NEWCGROUP
 #define CLONE_NEWCGROUP 0x02000000
@@ -95,21 +98,52 @@ add_socket(scmp_filter_ctx ctx, kcr_error_t *err)
 	return add_rule(ctx, act, "socket", 1, &c, err);
 }
 
+static scmp_filter_ctx
+build(kcr_error_t *err)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+
+	if (ctx == NULL) {
+		kcr_error_set(err, KCR_E_INTERNAL, 0, "seccomp_init failed");
+		return NULL;
+	}
+	if (add_denied(ctx, err) < 0 || add_clone(ctx, err) < 0 || add_socket(ctx, err) < 0) {
+		seccomp_release(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
 int
 kcr_seccomp_load(kcr_error_t *err)
 {
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	scmp_filter_ctx ctx = build(err);
 	int r;
 
 	if (ctx == NULL)
-		return kcr_error_set(err, KCR_E_INTERNAL, 0, "seccomp_init failed");
-	if (add_denied(ctx, err) < 0 || add_clone(ctx, err) < 0 || add_socket(ctx, err) < 0) {
-		seccomp_release(ctx);
 		return -1;
-	}
 	r = seccomp_load(ctx);
 	seccomp_release(ctx);
 	if (r < 0)
 		return kcr_error_set(err, KCR_E_IO, -r, "loading the seccomp filter");
 	return 0;
+}
+
+int
+kcr_seccomp_export(char **bpf, size_t *len, kcr_error_t *err)
+{
+	scmp_filter_ctx ctx = build(err);
+	kcr_autoclose int fd = -1;
+	int r;
+
+	if (ctx == NULL)
+		return -1;
+	fd = memfd_create("kcr-seccomp", MFD_CLOEXEC);
+	r = fd < 0 ? -errno : seccomp_export_bpf(ctx, fd);
+	seccomp_release(ctx);
+	if (r < 0)
+		return kcr_error_set(err, KCR_E_INTERNAL, -r, "exporting the seccomp filter");
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "reading the seccomp filter");
+	return kcr_read_fd(fd, 1 << 20, bpf, len, err);
 }

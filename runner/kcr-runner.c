@@ -3,6 +3,7 @@
  * directory. The wire format is in lib/runner_proto.h. */
 #include <config.h>
 
+#include "cells.h"
 #include "error.h"
 #include "proc.h"
 #include "runner_proto.h"
@@ -36,13 +37,17 @@
 
 struct runner {
 	const char *data_dir, *src_dir;
-	pthread_mutex_t exec_lock; /* one execution at a time */
+	pthread_mutex_t *exec_lock;  /* one execution at a time */
+	struct runner_cells *cells;  /* --zygote: the warm cells */
+	struct kcr_cell *cell;       /* a request to /cells/{id}/...: that cell */
 };
 
 struct opts {
 	int listen_fd, port;
 	const char *unix_path, *data_dir, *src_dir;
 	const char *prewarm, *preload; /* a language to start ahead, and its imports */
+	const char *zygote;            /* a language to fork warm cells of */
+	int fd_channel;                /* where kcr sends a cell's cgroup files */
 	struct kcr_limits prewarm_limits;
 };
 
@@ -235,12 +240,15 @@ h_execute(struct runner *r, struct MHD_Connection *c, const char *arg, struct re
 	if (kcr_proto_exec_req_decode(rc->body.data ? rc->body.data : "", rc->body.len, &req,
 				      &err) < 0)
 		return send_kcr_error(c, &err);
-	if (pthread_mutex_trylock(&r->exec_lock) != 0) {
+	if (r->cell) {
+		ok = kcr_cell_run(r->cell, &req, &res, &err);
+	} else if (pthread_mutex_trylock(r->exec_lock) != 0) {
 		kcr_exec_req_release(&req);
 		return send_error(c, MHD_HTTP_CONFLICT, "another execution is running");
+	} else {
+		ok = kcr_proc_run(&req, r->data_dir, r->src_dir, &res, &err);
+		pthread_mutex_unlock(r->exec_lock);
 	}
-	ok = kcr_proc_run(&req, r->data_dir, r->src_dir, &res, &err);
-	pthread_mutex_unlock(&r->exec_lock);
 	kcr_exec_req_release(&req);
 	if (ok < 0)
 		return send_kcr_error(c, &err);
@@ -347,6 +355,8 @@ h_ready(struct runner *r, struct MHD_Connection *c, const char *arg, struct req_
 {
 	struct stat st;
 
+	if (r->cell ? !kcr_cell_ready(r->cell) : r->cells && !runner_cells_ok(r->cells))
+		return send_status(c, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready");
 	if (stat(r->data_dir, &st) == 0 && S_ISDIR(st.st_mode))
 		return send_status(c, MHD_HTTP_OK, "ready");
 	return send_status(c, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready");
@@ -381,11 +391,56 @@ route_match(const struct route *rt, const char *url)
 	return strcmp(url, rt->path) == 0 ? url + n : NULL;
 }
 
+static enum MHD_Result route(struct runner *r, struct MHD_Connection *c, const char *url,
+			     const char *method, struct req_ctx *rc);
+
+static enum MHD_Result
+h_cell_create(struct runner *r, struct MHD_Connection *c, struct req_ctx *rc)
+{
+	kcr_error_t err = NULL;
+	char *reply = NULL;
+
+	if (runner_cells_create(r->cells, rc->body.data, rc->body.len, &reply, &err) < 0)
+		return send_kcr_error(c, &err);
+	return send_json(c, MHD_HTTP_CREATED, reply);
+}
+
+/* /cells/{id}[/rest]: the cell's own routes, with its directories. */
+static enum MHD_Result
+route_cell(struct runner *r, struct MHD_Connection *c, const char *url, const char *method,
+	   struct req_ctx *rc)
+{
+	const char *slash = strchr(url, '/');
+	kcr_autofree char *id = slash ? kcr_xstrndup(url, (size_t)(slash - url)) : kcr_xstrdup(url);
+	struct runner cr = *r;
+	struct runner_cell *ref;
+	kcr_error_t err = NULL;
+	enum MHD_Result ret;
+
+	if (slash == NULL && strcmp(method, "DELETE") == 0) {
+		if (runner_cells_delete(r->cells, id, &err) < 0)
+			return send_kcr_error(c, &err);
+		return send_buf(c, MHD_HTTP_NO_CONTENT, NULL, 0, NULL);
+	}
+	if ((ref = runner_cells_get(r->cells, id)) == NULL)
+		return send_error(c, MHD_HTTP_NOT_FOUND, "no cell '%s'", id);
+	cr.cell = runner_cell(ref);
+	cr.data_dir = kcr_cell_data_dir(cr.cell);
+	ret = route(&cr, c, slash ? slash : "/", method, rc);
+	runner_cells_put(r->cells, ref);
+	return ret;
+}
+
 static enum MHD_Result
 route(struct runner *r, struct MHD_Connection *c, const char *url, const char *method,
       struct req_ctx *rc)
 {
 	bool path_known = false;
+
+	if (r->cell == NULL && strcmp(url, "/cells") == 0 && strcmp(method, "POST") == 0)
+		return h_cell_create(r, c, rc);
+	if (r->cell == NULL && strncmp(url, "/cells/", 7) == 0)
+		return route_cell(r, c, url + 7, method, rc);
 
 	for (size_t i = 0; i < KCR_ARRAY_SIZE(routes); i++) {
 		const char *arg = route_match(&routes[i], url);
@@ -474,6 +529,8 @@ print_help(void)
 	       "  --preload=MODS   with --prewarm=py: modules to import first\n"
 	       "  --nofile=N --file-size=BYTES --pids=N\n"
 	       "                   the rlimits the pre-warmed interpreter gets\n"
+	       "  --zygote=py      fork warm cells from one interpreter (POST /cells)\n"
+	       "  --fd-channel=N   the socket kcr sends cells' cgroup files on\n"
 	       "  --help, --version\n\n"
 	       "Examples:\n"
 	       "  kcr-runner --unix /tmp/runner.sock --data-dir /tmp/d --src-dir /tmp/s\n"
@@ -524,6 +581,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "nofile", required_argument, NULL, 'n' },
 		{ "file-size", required_argument, NULL, 'z' },
 		{ "pids", required_argument, NULL, 'i' },
+		{ "zygote", required_argument, NULL, 'y' },
+		{ "fd-channel", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch, n = 0;
@@ -538,7 +597,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 's': o->src_dir = optarg; break;
 		case 'h': print_help(); exit(0);
 		case 'V': printf("kcr-runner %s\n", PACKAGE_VERSION); exit(0);
-		case 'w': case 'l': case 'n': case 'z': case 'i': break; /* parse_prewarm */
+		case 'w': case 'l': case 'n': case 'z': case 'i': case 'y': case 'c':
+			break; /* parse_prewarm */
 		case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
 		default: usage_error("unknown option '%s'", argv[optind - 1]);
 		}
@@ -655,6 +715,10 @@ parse_prewarm(int argc, char **argv, struct opts *o)
 			o->prewarm_limits.file_size = (uint64_t)strtoull(v, NULL, 10);
 		else if (strncmp(a, "--pids=", 7) == 0)
 			o->prewarm_limits.pids = (uint32_t)parse_int_arg("--pids", v, 0, 1 << 22);
+		else if (strncmp(a, "--zygote=", 9) == 0)
+			o->zygote = v;
+		else if (strncmp(a, "--fd-channel=", 13) == 0)
+			o->fd_channel = parse_int_arg("--fd-channel", v, 3, 65535);
 	}
 }
 
@@ -672,6 +736,27 @@ prewarm(const struct opts *o)
 		fprintf(stderr, "kcr-runner: not pre-warming %s: %s\n", l->id, err->msg);
 		kcr_error_free(err);
 	}
+}
+
+/* --zygote=LANG: the cells' zygote, started while we are one thread. A
+ * runner whose zygote failed answers 503 on /ready: kcr replaces it. */
+static struct runner_cells *
+start_zygote(const struct opts *o)
+{
+	const struct kcr_lang *l = o->zygote ? kcr_lang_find(o->zygote) : NULL;
+	struct kcr_zygote *z = NULL;
+	kcr_error_t err = NULL;
+
+	if (o->zygote == NULL)
+		return NULL;
+	if (l == NULL || kcr_zygote_start(l, o->preload, &z, &err) < 0) {
+		fprintf(stderr, "kcr-runner: no %s zygote: %s\n", o->zygote,
+			err ? err->msg : "unknown language");
+		kcr_error_free(err);
+	}
+	if (o->fd_channel >= 0)
+		fcntl(o->fd_channel, F_SETFD, FD_CLOEXEC);
+	return runner_cells_new(z, o->fd_channel);
 }
 
 static int
@@ -704,17 +789,19 @@ serve(struct runner *r, int fd, int port, const sigset_t *stop)
 		;
 	/* with an execution running, exit now: the program dies with us
 	 * (PR_SET_PDEATHSIG, or the pid namespace when we are its init) */
-	if (pthread_mutex_trylock(&r->exec_lock) != 0)
+	if (pthread_mutex_trylock(r->exec_lock) != 0)
 		_exit(0);
 	MHD_stop_daemon(d);
-	pthread_mutex_unlock(&r->exec_lock);
+	pthread_mutex_unlock(r->exec_lock);
 }
 
 int
 main(int argc, char **argv)
 {
-	struct opts o = { .listen_fd = -1, .data_dir = KCR_DATA_DIR, .src_dir = KCR_SRC_DIR };
-	struct runner r = { .exec_lock = PTHREAD_MUTEX_INITIALIZER };
+	static pthread_mutex_t exec_lock = PTHREAD_MUTEX_INITIALIZER;
+	struct opts o = { .listen_fd = -1, .fd_channel = -1, .data_dir = KCR_DATA_DIR,
+			  .src_dir = KCR_SRC_DIR };
+	struct runner r = { .exec_lock = &exec_lock };
 	kcr_error_t err = NULL;
 	sigset_t stop;
 	int fd;
@@ -734,7 +821,9 @@ main(int argc, char **argv)
 	setup_signals(&stop);
 	parse_prewarm(argc, argv, &o);
 	prewarm(&o);
+	r.cells = start_zygote(&o);
 	serve(&r, fd, o.port, &stop); /* MHD_stop_daemon closed fd */
+	runner_cells_free(r.cells);
 	if (o.unix_path)
 		unlink(o.unix_path);
 	return 0;

@@ -1,0 +1,271 @@
+#include <config.h>
+
+#include "cells.h"
+#include "json.h"
+#include "util.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define CHANNEL_TIMEOUT_MS 5000
+#define MAX_JOIN_FDS 8
+
+struct entry {
+	struct kcr_cell *cell;
+	unsigned int refs; /* the table's own, plus one per request using it */
+	struct entry *next;
+};
+
+struct runner_cells {
+	pthread_mutex_t lock;
+	struct entry *head;
+	struct kcr_zygote *zygote;
+	int channel;
+	pthread_mutex_t channel_lock;
+};
+
+struct runner_cells *
+runner_cells_new(struct kcr_zygote *z, int fd_channel)
+{
+	struct runner_cells *s = kcr_xzalloc(sizeof(*s));
+
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->channel_lock, NULL);
+	s->zygote = z;
+	s->channel = fd_channel;
+	return s;
+}
+
+void
+runner_cells_free(struct runner_cells *s)
+{
+	struct entry *e, *next;
+
+	if (s == NULL)
+		return;
+	for (e = s->head; e; e = next) {
+		next = e->next;
+		kcr_cell_free(e->cell);
+		free(e);
+	}
+	kcr_zygote_free(s->zygote);
+	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->channel_lock);
+	free(s);
+}
+
+bool
+runner_cells_ok(struct runner_cells *s)
+{
+	return s && kcr_zygote_alive(s->zygote);
+}
+
+/* ---- the fd channel ---------------------------------------------------------- */
+
+static void
+close_all(int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+/* kcr's message for cell id: exactly want descriptors. */
+static int
+recv_join_fds(struct runner_cells *s, const char *id, int *fds, int want, kcr_error_t *err)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * MAX_JOIN_FDS)];
+	char buf[KCR_CELL_ID_MAX + 1];
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct pollfd p = { .fd = s->channel, .events = POLLIN };
+	struct cmsghdr *cm;
+	ssize_t n = -1;
+	int got = 0;
+
+	if (s->channel < 0)
+		return kcr_error_set(err, KCR_E_INVALID, 0, "no fd channel (--fd-channel)");
+	if (poll(&p, 1, CHANNEL_TIMEOUT_MS) == 1)
+		n = recvmsg(s->channel, &mh, MSG_CMSG_CLOEXEC);
+	if (n <= 0)
+		return kcr_error_set(err, KCR_E_INVALID, errno, "no cgroup files for cell '%s'", id);
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (int i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + (size_t)i * sizeof(int), sizeof(int));
+			if (got < MAX_JOIN_FDS)
+				fds[got++] = fd;
+			else
+				close(fd);
+		}
+	}
+	buf[n] = '\0';
+	if (strcmp(buf, id) != 0 || got != want || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		close_all(fds, got);
+		return kcr_error_set(err, KCR_E_INVALID, 0,
+				     "cgroup files for cell '%s' expected, got '%s' with %d", id,
+				     buf, got);
+	}
+	return 0;
+}
+
+/* ---- the table ------------------------------------------------------------------ */
+
+static uint64_t
+num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
+}
+
+static struct entry *
+find(struct runner_cells *s, const char *id)
+{
+	for (struct entry *e = s->head; e; e = e->next)
+		if (strcmp(kcr_cell_id(e->cell), id) == 0)
+			return e;
+	return NULL;
+}
+
+static int
+spawn(struct runner_cells *s, const cJSON *o, struct kcr_cell **out, kcr_error_t *err)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+	struct kcr_cell_spec spec = { 0 };
+	int fds[MAX_JOIN_FDS], n = (int)num(o, "join_fds"), r;
+
+	if (!cJSON_IsString(id))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "a cell needs an \"id\"");
+	if (n > MAX_JOIN_FDS)
+		return kcr_error_set(err, KCR_E_INVALID, 0, "join_fds: at most %d", MAX_JOIN_FDS);
+	spec.id = id->valuestring;
+	spec.limits.nofile = (uint32_t)num(o, "nofile");
+	spec.limits.file_size = num(o, "file_size");
+	spec.limits.pids = (uint32_t)num(o, "pids");
+	spec.tmp_mb = (uint32_t)num(o, "tmp_mb");
+	spec.data_mb = (uint32_t)num(o, "data_mb");
+	if (n > 0) {
+		pthread_mutex_lock(&s->channel_lock);
+		r = recv_join_fds(s, spec.id, fds, n, err);
+		pthread_mutex_unlock(&s->channel_lock);
+		if (r < 0)
+			return -1;
+	}
+	spec.join_fds = fds;
+	spec.n_join_fds = n;
+	r = kcr_cell_spawn(s->zygote, &spec, out, err);
+	close_all(fds, n);
+	return r;
+}
+
+int
+runner_cells_create(struct runner_cells *s, const char *body, size_t len, char **reply,
+		    kcr_error_t *err)
+{
+	cJSON *o = cJSON_ParseWithLength(body ? body : "", len);
+	uint64_t t0 = kcr_now_ns();
+	struct kcr_cell *c = NULL;
+	struct entry *e;
+
+	if (s == NULL) {
+		cJSON_Delete(o);
+		return kcr_error_set(err, KCR_E_CONFLICT, 0, "this runner has no zygote (--zygote)");
+	}
+	if (!cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		return kcr_error_set(err, KCR_E_INVALID, 0, "a cell is a JSON object");
+	}
+	if (spawn(s, o, &c, err) < 0) {
+		cJSON_Delete(o);
+		return -1;
+	}
+	cJSON_Delete(o);
+	e = kcr_xzalloc(sizeof(*e));
+	e->cell = c;
+	e->refs = 1;
+	pthread_mutex_lock(&s->lock);
+	e->next = s->head;
+	s->head = e;
+	pthread_mutex_unlock(&s->lock);
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", kcr_cell_id(c));
+	cJSON_AddNumberToObject(o, "setup_us", (double)((kcr_now_ns() - t0) / 1000));
+	*reply = kcr_json_print_free(o);
+	return 0;
+}
+
+struct runner_cell *
+runner_cells_get(struct runner_cells *s, const char *id)
+{
+	struct entry *e;
+
+	if (s == NULL)
+		return NULL;
+	pthread_mutex_lock(&s->lock);
+	e = find(s, id);
+	if (e)
+		e->refs++;
+	pthread_mutex_unlock(&s->lock);
+	return (struct runner_cell *)e;
+}
+
+struct kcr_cell *
+runner_cell(struct runner_cell *ref)
+{
+	return ((struct entry *)ref)->cell;
+}
+
+/* Drops a reference; the entry was unlinked already when it is the last. */
+static void
+unref(struct runner_cells *s, struct entry *e)
+{
+	bool last;
+
+	pthread_mutex_lock(&s->lock);
+	last = --e->refs == 0;
+	pthread_mutex_unlock(&s->lock);
+	if (last) {
+		kcr_cell_free(e->cell);
+		free(e);
+	}
+}
+
+void
+runner_cells_put(struct runner_cells *s, struct runner_cell *ref)
+{
+	unref(s, (struct entry *)ref);
+}
+
+int
+runner_cells_delete(struct runner_cells *s, const char *id, kcr_error_t *err)
+{
+	struct entry *e = NULL;
+
+	if (s == NULL)
+		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "no cell '%s'", id);
+	pthread_mutex_lock(&s->lock);
+	for (struct entry **pp = &s->head; *pp; pp = &(*pp)->next) {
+		if (strcmp(kcr_cell_id((*pp)->cell), id) == 0) {
+			e = *pp;
+			*pp = e->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (e == NULL)
+		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "no cell '%s'", id);
+	unref(s, e);
+	return 0;
+}
