@@ -61,9 +61,14 @@ def _kcr_run():
         with open(st[0], 'rb') as f:
             hook = compile(f.read(), st[0], 'exec')
         exec(hook, {'__name__': 'sitecustomize', '__file__': st[0]})
-    with open(path, 'rb') as f:
-        code = compile(f.read(), path, 'exec')
     status = 0
+    try:
+        with open(path, 'rb') as f:
+            code = compile(f.read(), path, 'exec')
+    except SyntaxError as e:
+        # as python3 shows it: the line and the caret, no traceback
+        traceback.print_exception(type(e), e, None)
+        _kcr_exit(1)
     try:
         exec(code, main.__dict__)
     except SystemExit as e:
@@ -221,7 +226,13 @@ class _Zygote:
                 os._exit(127)
         os.write(report, b'R')
         _kcr_done = report
-        _kcr_run()
+        try:
+            _kcr_run()
+        except BaseException:
+            traceback.print_exc()
+            _kcr_exit(1)
+        finally:
+            os._exit(125)  # never back into the zygote's loop
 
     def mount(self, src, dst, fstype, flags, data=None):
         enc = lambda s: s.encode() if isinstance(s, str) else s

@@ -31,7 +31,20 @@ wait_ready() {
 
 # The runner processes of the server (pid 1 of each sandbox).
 runner_pids() {
-	pgrep -P "$(srv_pid main)" -f kcr-runner || true
+	pgrep -P "$(srv_pid "${1:-main}")" -f kcr-runner || true
+}
+
+# The warm Python cells (pool.fork_server): below a runner, pid 1 of a pid
+# namespace of their own (three pids in NSpid: host, sandbox, cell).
+cell_pids() {
+	local r p
+	for r in $(runner_pids "$@"); do
+		for p in $(pgrep -P "$r"); do
+			awk '/^NSpid:/ && NF == 4 && $4 == 1 { found = 1 } END { exit !found }' \
+				"/proc/$p/status" 2>/dev/null && echo "$p"
+		done
+	done
+	true
 }
 
 @test "GET /pool shows each language's target and the warm sandboxes" {
@@ -41,7 +54,9 @@ runner_pids() {
 	assert_json 'j["enabled"] is True and len(j["pools"]) == 13'
 	assert_json 'next(p for p in j["pools"] if p["language"] == "py")["target"] == 2'
 	assert_json 'next(p for p in j["pools"] if p["language"] == "js")["ready"] == 0'
-	[ "$(runner_pids | wc -l)" -eq 2 ]
+	# one sandbox holds the zygote; each warm Python is a cell of it
+	[ "$(runner_pids | wc -l)" -eq 1 ]
+	[ "$(cell_pids | wc -l)" -eq 2 ]
 }
 
 @test "the pool refills after executions, and each one used a new sandbox" {
@@ -57,13 +72,14 @@ runner_pids() {
 	[ "$(pool_field py hits)" -ge $((hits + 1)) ]
 	# three executions, three sandboxes gone and made again: none reused
 	[ "$(pool_field py created)" -ge $((created + 3)) ]
-	[ "$(runner_pids | wc -l)" -eq 2 ]
+	[ "$(cell_pids | wc -l)" -eq 2 ]
 }
 
 @test "a killed warm sandbox is replaced by the health check" {
 	wait_ready py 2
 	replaced=$(pool_field py replaced)
-	victim=$(runner_pids | head -1)
+	victim=$(cell_pids | head -1)
+	[ -n "$victim" ]
 	kill -9 "$victim"
 	for _ in $(seq 50); do
 		[ "$(pool_field py replaced)" -gt "$replaced" ] && break
@@ -113,8 +129,46 @@ seen = [p for p in os.listdir("/proc") if p.isdigit()]
 print(os.path.exists("/tmp/secret"), os.path.exists("leak.txt"),
       os.environ.get("KCR_LEAK"), len(seen))'
 	assert_status 200
-	# only this program and the runner (pid 1) are there
-	assert_json_eq 'j["stdout"]' 'False False None 2'
+	# only this program is there: pid 1 of a namespace of its own
+	assert_json_eq 'j["stdout"]' 'False False None 1'
+}
+
+@test "a killed cells host or zygote: executions go on, and a new host takes over" {
+	start_server host KCR_POOL_PY=2 KCR_POOL_JS=0 KCR_POOL_HEALTH_INTERVAL=1
+	SRV=host wait_ready py 2
+	host=$(runner_pids host)
+	[ "$(echo "$host" | wc -l)" -eq 1 ]
+	# the zygote: the host runner's child that is not a cell
+	zygote=$(pgrep -P "$host" | grep -vxF "$(cell_pids host)" | head -1)
+	[ -n "$zygote" ]
+	kill -9 "$zygote"
+	SRV=host exec_code py 'print("still")'
+	assert_status 200
+	assert_json_eq 'j["stdout"]' 'still'
+	kill -9 "$host"
+	for i in 1 2 3; do
+		SRV=host exec_code py "print($i)"
+		assert_status 200
+		assert_json_eq 'j["stdout"]' "$i"
+	done
+	for _ in $(seq 100); do
+		[ "$(cell_pids host | wc -l)" -ge 2 ] && break
+		sleep 0.1
+	done
+	[ "$(cell_pids host | wc -l)" -ge 2 ]
+	! kill -0 "$host" 2>/dev/null
+	stop_server host
+}
+
+@test "with pool.fork_server=false each warm Python is a sandbox of its own" {
+	start_server nofs KCR_POOL_PY=2 KCR_POOL_JS=0 KCR_POOL_FORK_SERVER=false
+	SRV=nofs wait_ready py 2
+	[ "$(runner_pids nofs | wc -l)" -eq 2 ]
+	[ "$(cell_pids nofs | wc -l)" -eq 0 ]
+	SRV=nofs exec_code py 'import os; print(os.getpid())'
+	assert_status 200
+	assert_json_eq 'j["stdout"]' '2'
+	stop_server nofs
 }
 
 @test "kcr pool warmup fills a pool to a new size and kcr pool status shows it" {

@@ -1,0 +1,175 @@
+#!/usr/bin/env bats
+# Warm Python cells (pool.fork_server): each execution is a clone of a
+# zygote that imported the usual libraries, in namespaces, cgroups and an
+# identity of its own. Untrusted code in one cell must not reach another,
+# the host, the network, or past its limits.
+
+load serve_helpers
+
+setup_file() {
+	start_server main KCR_POOL_PY=3 KCR_POOL_JS=0 KCR_MEMORY_MB=200 KCR_PIDS=32 KCR_TIMEOUT=3
+}
+
+# wait_cells N: until N warm Python cells are ready
+wait_cells() {
+	for _ in $(seq 200); do
+		api GET /pool
+		"$HOST_PYTHON" -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+sys.exit(next(p["ready"] for p in j["pools"] if p["language"] == "py") < int(sys.argv[2]))' \
+			"$BODY_FILE" "$1" && return 0
+		sleep 0.05
+	done
+	fail "fewer than $1 warm cells"
+}
+
+@test "a cell: pid 1 of fresh namespaces, uid 1000 in a user namespace of its own, no capabilities, seccomp" {
+	wait_cells 1
+	exec_code py 'import os, socket
+st = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines())
+f = lambda k: st[k].strip()
+print(os.getpid(), os.getuid(), os.getgid(), f("CapEff"), f("CapBnd"), f("CapPrm"))
+print(f("NoNewPrivs"), f("Seccomp"), open("/proc/self/uid_map").read().split())
+print(socket.gethostname(), sorted(p for p in os.listdir("/proc") if p.isdigit()))
+print(os.listdir("/run/kcr-cells") if os.path.isdir("/run/kcr-cells") else "none")
+print(os.getcwd(), os.access("/usr/bin", os.W_OK), os.access("/mnt/data", os.W_OK))'
+	assert_status 200
+	assert_json_eq 'j["stdout"]' "1 1000 1000 0000000000000000 0000000000000000 0000000000000000
+1 2 ['1000', '1000', '1']
+sandbox ['1']
+[]
+/mnt/data False True"
+}
+
+@test "two cells running at once can't see each other's files, sockets or processes" {
+	wait_cells 2
+	out=$BATS_TEST_TMPDIR/a.json
+	curl -sS -H "X-API-Key: $(srv_key)" -H 'Content-Type: application/json' \
+		-d '{"lang":"py","code":"import os, socket, time\nfor p in (\"/tmp/a\", \"/mnt/data/a\", \"/dev/shm/a\"):\n    open(p, \"w\").write(\"secret\")\ns = socket.socket(socket.AF_UNIX)\ns.bind(\"\\0kcr-cell-test\")\ns.listen()\nprint(\"ready\", flush=True)\ntime.sleep(2)\n"}' \
+		"$(srv_url)/exec" >"$out" &
+	bg=$!
+	sleep 0.7
+	exec_code py 'import os, signal, socket
+print([os.path.exists(p) for p in ("/tmp/a", "/mnt/data/a", "/dev/shm/a")])
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect("\0kcr-cell-test"); print("connected")
+except OSError as e:
+    print("refused")
+alive = 0
+for pid in range(2, 200):
+    try:
+        os.kill(pid, 0); alive += 1
+    except OSError:
+        pass
+print(alive, sorted(p for p in os.listdir("/proc") if p.isdigit()))'
+	assert_status 200
+	assert_json_eq 'j["stdout"]' "[False, False, False]
+refused
+0 ['1']"
+	wait "$bg"
+	grep -q '"stdout":"ready\\n"' "$out"
+	# its file came back as its own output, and only to it
+	grep -q '"name":"a"' "$out"
+	assert_json 'j["files"] == []'
+}
+
+@test "a cell has no network: loopback is down and kcr's port unreachable" {
+	wait_cells 1
+	exec_code py "import socket
+for fam, addr in ((socket.AF_INET, ('127.0.0.1', $(srv_port))), (socket.AF_INET, ('1.1.1.1', 53))):
+    s = socket.socket(fam)
+    s.settimeout(1)
+    try:
+        s.connect(addr); print('connected')
+    except OSError as e:
+        print(type(e).__name__)
+try:
+    socket.socket(socket.AF_PACKET, socket.SOCK_RAW); print('raw')
+except OSError as e:
+    print('no raw')"
+	assert_status 200
+	assert_json 'j["stdout"].splitlines()[2] == "no raw" and "connected" not in j["stdout"]'
+}
+
+@test "memory: a cell over its limit is killed and told so; the cell next to it is not" {
+	wait_cells 2
+	exec_code py 'b = bytearray(400 * 1024 * 1024)
+print("survived")'
+	assert_status 200
+	assert_json '"survived" not in j["stdout"] and j["exit_code"] != 0'
+	assert_json '"out of memory" in j["stderr"]'
+	exec_code py 'b = bytearray(100 * 1024 * 1024); print(len(b) // 2**20)'
+	assert_json_eq 'j["stdout"]' '100'
+}
+
+@test "processes: a fork bomb stops at the cell's pids limit" {
+	wait_cells 1
+	exec_code py 'import os, time
+n = 0
+try:
+    while n < 1000:
+        if os.fork() == 0:
+            time.sleep(5); os._exit(0)
+        n += 1
+except OSError as e:
+    print("stopped", n < 32, e.errno)'
+	assert_status 200
+	assert_json 'j["stdout"].startswith("stopped True")'
+}
+
+@test "timeout: a busy cell and everything it started are killed" {
+	wait_cells 1
+	exec_code py 'import subprocess
+subprocess.Popen(["sleep", "123.5"])
+print("started", flush=True)
+while True:
+    pass'
+	assert_status 200
+	assert_json 'j["timed_out"] is True and j["stdout"] == "started\n"'
+	for _ in $(seq 40); do
+		pgrep -f 'sleep 123.5' >/dev/null || break
+		sleep 0.05
+	done
+	! pgrep -f 'sleep 123.5'
+}
+
+@test "each cell draws its own random numbers and starts with no program state" {
+	wait_cells 2
+	code='import random, sys
+r = [random.random()]
+if "numpy" in sys.modules:
+    import numpy; r.append(float(numpy.random.rand()))
+print(repr(r), [k for k in globals() if not k.startswith("_")])'
+	exec_code py "$code"
+	first=$(jget 'j["stdout"]')
+	exec_code py "$code"
+	second=$(jget 'j["stdout"]')
+	[ "$first" != "$second" ]
+	assert_json '"random" in j["stdout"] and "[\x27random\x27, \x27sys\x27, \x27r\x27" in j["stdout"]'
+}
+
+@test "the zygote imported pool.py_preload: pandas is there before the program imports it" {
+	wait_cells 1
+	exec_code py 'import sys
+print("pandas" in sys.modules, "matplotlib.pyplot" in sys.modules)
+import matplotlib
+print(matplotlib.get_backend().lower())'
+	assert_status 200
+	assert_json_eq 'j["stdout"]' 'True True
+agg'
+}
+
+@test "a program that breaks the cell's stdio or exits hard still gets an answer" {
+	wait_cells 1
+	exec_code py 'import os, sys
+print("out"); sys.stdout.flush()
+os.close(1)
+os._exit(9)'
+	assert_status 200
+	assert_json 'j["exit_code"] == 9 and j["stdout"] == "out\n"'
+	exec_code py 'print(1'
+	assert_status 200
+	assert_json 'j["exit_code"] == 1 and "SyntaxError" in j["stderr"] and "zygote" not in j["stderr"]'
+}
