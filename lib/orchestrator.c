@@ -3,6 +3,7 @@
 #include "orchestrator.h"
 #include "log.h"
 #include "pool.h"
+#include "pyimports.h"
 #include "sandbox.h"
 #include "util.h"
 
@@ -12,6 +13,7 @@
 
 struct kcr_engine {
 	struct kcr_sandbox_provider provider;
+	char *py_preload;      /* pool.py_preload */
 	struct kcr_pool *pool; /* NULL: every execution creates its sandbox */
 };
 
@@ -24,6 +26,7 @@ kcr_engine_new(const struct kcr_config *cfg, kcr_error_t *err)
 		free(e);
 		return NULL;
 	}
+	e->py_preload = kcr_xstrdup(kcr_config_str(cfg, "pool.py_preload"));
 	return e;
 }
 
@@ -74,6 +77,7 @@ kcr_engine_free(struct kcr_engine *e)
 		return;
 	kcr_pool_free(e->pool);
 	kcr_sandbox_provider_close(&e->provider);
+	free(e->py_preload);
 	free(e);
 }
 
@@ -169,6 +173,7 @@ kcr_engine_run(struct kcr_engine *e, const struct kcr_run_req *req, struct kcr_r
 	       kcr_error_t *err)
 {
 	struct kcr_sandbox_spec spec = { .lang = req->exec.lang, .limits = req->exec.limits };
+	const struct kcr_exec_req *x = &req->exec;
 	struct kcr_sandbox *sb = NULL;
 	uint64_t t0 = kcr_now_ns();
 	int ret;
@@ -176,14 +181,17 @@ kcr_engine_run(struct kcr_engine *e, const struct kcr_run_req *req, struct kcr_r
 	memset(res, 0, sizeof(*res));
 	if (kcr_engine_validate(req, err) < 0)
 		return -1;
+	/* a state may hold a DataFrame: restoring it imports pandas */
+	spec.preload = x->lang->prewarm && strcmp(x->lang->id, "py") == 0 &&
+		       (x->state_in || kcr_py_imports_any(x->code, x->code_len, e->py_preload));
 	if (acquire(e, &spec, &sb, err) < 0)
 		return kcr_error_wrap(err, "creating the sandbox");
 	res->setup_us = (kcr_now_ns() - t0) / 1000; /* ~0 from a warm pool */
 	ret = run_in(e, sb, req, res, err);
 	release(e, sb);
 	res->total_us = (kcr_now_ns() - t0) / 1000;
-	kcr_log_debug("%s: setup %.1f ms, run %llu ms, total %.1f ms", req->exec.lang->id,
-		      res->setup_us / 1000.0, (unsigned long long)res->exec.duration_ms,
+	kcr_log_debug("%s%s: setup %.1f ms, run %llu ms, total %.1f ms", req->exec.lang->id,
+		      spec.preload ? " (preload)" : "", res->setup_us / 1000.0, (unsigned long long)res->exec.duration_ms,
 		      res->total_us / 1000.0);
 	if (ret < 0)
 		kcr_run_res_release(res);

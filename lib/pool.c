@@ -13,11 +13,17 @@
 #include <time.h>
 
 #define MAX_LANGS 32
+/* Replenishers: one destroys used sandboxes while another makes new ones
+ * (a Python cell takes milliseconds either way). */
+#define N_REPLENISHERS 2
 
 struct lang_pool {
 	const struct kcr_lang *lang;
 	struct kcr_limits limits; /* what a warm sandbox was made with */
 	unsigned int target, creating, in_use;
+	/* Python with pool.py_preload: half the warm ones (rounded up) have it
+	 * imported, the others are bare and cheaper; see lib/pyimports.h */
+	bool split;
 	struct kcr_sandbox **ready;
 	size_t n_ready, cap;
 	uint64_t created, failed, replaced, hits, misses, wait_us_total, wait_us_max;
@@ -28,8 +34,9 @@ struct kcr_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;    /* the replenisher: something to do */
 	pthread_cond_t changed; /* waiters: a pool's size changed */
-	pthread_t thread;
-	bool stop, started;
+	pthread_t threads[N_REPLENISHERS];
+	unsigned int started;
+	bool stop;
 	uint64_t health_ms;
 	struct kcr_sandbox **dying; /* used sandboxes the replenisher destroys */
 	size_t n_dying, cap_dying;
@@ -55,10 +62,13 @@ kcr_pool_reload(struct kcr_pool *p, const struct kcr_config *cfg)
 	for (unsigned int i = 0; i < p->n_langs; i++) {
 		struct lang_pool *lp = &p->langs[i];
 
+		const char *pre = kcr_config_str(cfg, "pool.py_preload");
+
 		lp->target = target_for(cfg, lp->lang);
+		lp->split = strcmp(lp->lang->id, "py") == 0 && pre && *pre;
 		kcr_limits_from_config(&lp->limits, cfg, lp->lang);
 	}
-	pthread_cond_signal(&p->wake);
+	pthread_cond_broadcast(&p->wake);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -111,11 +121,23 @@ add_ready(struct lang_pool *lp, struct kcr_sandbox *sb)
 	lp->ready[lp->n_ready++] = sb;
 }
 
+static size_t
+count_ready(const struct lang_pool *lp, bool preload)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < lp->n_ready; i++)
+		n += lp->ready[i]->preload == preload;
+	return n;
+}
+
 /* Creates one sandbox for lp, unlocked while the provider works. */
 static void
 fill_one(struct kcr_pool *p, struct lang_pool *lp)
 {
 	struct kcr_sandbox_spec spec = { .lang = lp->lang, .limits = lp->limits, .prewarm = true };
+
+	spec.preload = lp->split && count_ready(lp, true) < (lp->target + 1) / 2;
 	struct kcr_sandbox *sb = NULL;
 	kcr_error_t err = NULL;
 	int r;
@@ -133,6 +155,7 @@ fill_one(struct kcr_pool *p, struct lang_pool *lp)
 	}
 	lp->created++;
 	sb->lang = lp->lang;
+	sb->preload = spec.preload;
 	add_ready(lp, sb);
 	pthread_cond_broadcast(&p->changed);
 }
@@ -240,12 +263,14 @@ kcr_pool_new(const struct kcr_sandbox_provider *prov, const struct kcr_config *c
 	for (unsigned int i = 0; i < kcr_lang_count() && i < MAX_LANGS; i++)
 		p->langs[p->n_langs++].lang = kcr_lang_at(i);
 	kcr_pool_reload(p, cfg);
-	if (pthread_create(&p->thread, NULL, replenisher, p) != 0) {
-		kcr_pool_free(p);
-		kcr_error_set(err, KCR_E_IO, errno, "cannot start the pool's replenisher");
-		return NULL;
+	for (unsigned int i = 0; i < N_REPLENISHERS; i++) {
+		if (pthread_create(&p->threads[i], NULL, replenisher, p) != 0) {
+			kcr_pool_free(p);
+			kcr_error_set(err, KCR_E_IO, errno, "cannot start the pool's replenisher");
+			return NULL;
+		}
+		p->started++;
 	}
-	p->started = true;
 	return p;
 }
 
@@ -256,10 +281,10 @@ kcr_pool_free(struct kcr_pool *p)
 		return;
 	pthread_mutex_lock(&p->lock);
 	p->stop = true;
-	pthread_cond_signal(&p->wake);
+	pthread_cond_broadcast(&p->wake);
 	pthread_mutex_unlock(&p->lock);
-	if (p->started)
-		pthread_join(p->thread, NULL);
+	for (unsigned int i = 0; i < p->started; i++)
+		pthread_join(p->threads[i], NULL);
 	for (unsigned int i = 0; i < p->n_langs; i++) {
 		for (size_t j = 0; j < p->langs[i].n_ready; j++)
 			destroy_sandbox(p, p->langs[i].ready[j]);
@@ -287,21 +312,39 @@ fits(const struct kcr_limits *warm, const struct kcr_limits *want)
 	       warm->data_size_mb == want->data_size_mb;
 }
 
+/* The ready sandbox of the kind asked for, or -1. Not one with more
+ * imported than needed: that saves the wait for a bare one, but its
+ * replacement costs more than the wait (cloning a zygote with pandas
+ * imported copies its page tables). */
+static ssize_t
+pick(const struct lang_pool *lp, bool preload)
+{
+	for (size_t i = lp->n_ready; i-- > 0;) {
+		if (!lp->split || lp->ready[i]->preload == preload)
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
 int
 kcr_pool_acquire(struct kcr_pool *p, const struct kcr_sandbox_spec *spec,
 		 struct kcr_sandbox **out, kcr_error_t *err)
 {
 	struct lang_pool *lp;
 	uint64_t t0 = kcr_now_ns(), us;
+	ssize_t i = -1;
 	int r;
 
 	pthread_mutex_lock(&p->lock);
 	lp = find_lang(p, spec->lang);
-	if (lp && lp->n_ready && fits(&lp->limits, &spec->limits)) {
-		*out = lp->ready[--lp->n_ready];
+	if (lp && fits(&lp->limits, &spec->limits))
+		i = pick(lp, spec->preload);
+	if (i >= 0) {
+		*out = lp->ready[i];
+		lp->ready[i] = lp->ready[--lp->n_ready];
 		lp->hits++;
 		lp->in_use++;
-		pthread_cond_signal(&p->wake); /* refill in the background */
+		pthread_cond_broadcast(&p->wake); /* refill in the background */
 		pthread_mutex_unlock(&p->lock);
 		return 0;
 	}
@@ -311,8 +354,10 @@ kcr_pool_acquire(struct kcr_pool *p, const struct kcr_sandbox_spec *spec,
 	}
 	pthread_mutex_unlock(&p->lock);
 	r = p->prov->ops->create(p->prov->self, spec, out, err);
-	if (r == 0)
+	if (r == 0) {
 		(*out)->lang = spec->lang;
+		(*out)->preload = spec->preload;
+	}
 	us = (kcr_now_ns() - t0) / 1000;
 	pthread_mutex_lock(&p->lock);
 	if (lp) {
@@ -341,7 +386,7 @@ kcr_pool_release(struct kcr_pool *p, struct kcr_sandbox *sb)
 		p->dying = kcr_xrealloc(p->dying, p->cap_dying * sizeof(*p->dying));
 	}
 	p->dying[p->n_dying++] = sb;
-	pthread_cond_signal(&p->wake);
+	pthread_cond_broadcast(&p->wake);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -406,7 +451,7 @@ kcr_pool_wait_full(struct kcr_pool *p, const char *const *langs, size_t n,
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&p->lock);
-	pthread_cond_signal(&p->wake);
+	pthread_cond_broadcast(&p->wake);
 	while (!all_full(p, langs, n) && r == 0)
 		if (pthread_cond_timedwait(&p->changed, &p->lock, &until) == ETIMEDOUT)
 			r = kcr_error_set(err, KCR_E_TIMEOUT, 0,
@@ -429,7 +474,7 @@ kcr_pool_set_target(struct kcr_pool *p, const char *lang, unsigned int target,
 	lp = find_lang(p, l);
 	if (lp)
 		lp->target = target;
-	pthread_cond_signal(&p->wake);
+	pthread_cond_broadcast(&p->wake);
 	pthread_mutex_unlock(&p->lock);
 	return 0;
 }

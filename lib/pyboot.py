@@ -130,8 +130,9 @@ class _Zygote:
     SYS_CLONE3 = 435  # the same number on every architecture
 
     def __init__(self, sock):
-        import ctypes, socket
+        import ctypes, resource, socket
         self.ct = ctypes
+        self.resource = resource
         self.sock = socket.socket(fileno=sock)
         # PyDLL: the GIL stays held across the calls, as os.fork holds it
         self.libc = ctypes.PyDLL('libc.so.6', use_errno=True)
@@ -240,7 +241,7 @@ class _Zygote:
                                                      flags, enc(data)))
 
     def setup(self, req, fds):
-        import resource
+        resource = self.resource
         z = _Zygote
         for fd in fds[4:]:  # the cell's cgroups (v1 "tasks", v2 "cgroup.procs")
             os.write(fd, b'0')

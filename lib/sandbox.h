@@ -16,11 +16,15 @@ struct kcr_sandbox_spec {
 	/* start lang's interpreter (with pool.<lang>_preload imported) before
 	 * any code arrives: for sandboxes made ahead of time by a pool */
 	bool prewarm;
+	/* Python: with pool.py_preload imported (the program imports some of
+	 * it), or a bare interpreter */
+	bool preload;
 };
 
 struct kcr_sandbox {
 	char id[32];
 	const struct kcr_lang *lang; /* what it was made for (set by the pool) */
+	bool preload;                /* its spec's preload */
 	char *endpoint;        /* "unix:/run/kcr/sb-x.sock" or "http://10.0.0.5:8080" */
 	void *priv;            /* the provider's own state */
 	uint64_t setup_ns;     /* time create() took */

@@ -351,7 +351,7 @@ prewarm_args(char ***v, const struct local *lp, const struct kcr_sandbox_spec *s
 
 	snprintf(buf, sizeof(buf), "--prewarm=%s", spec->lang->id);
 	kcr_strv_push(v, buf);
-	if (strcmp(spec->lang->id, "py") == 0) {
+	if (strcmp(spec->lang->id, "py") == 0 && spec->preload) {
 		kcr_autofree char *pre = kcr_strdup_printf("--preload=%s", lp->py_preload);
 
 		kcr_strv_push(v, pre);
@@ -854,7 +854,8 @@ send_join_fds(int chan, const char *id, const int *fds, int n, kcr_error_t *err)
 }
 
 static char *
-cell_body(const char *id, const struct local *lp, const struct kcr_limits *l, int n_join)
+cell_body(const char *id, const struct local *lp, const struct kcr_limits *l, int n_join,
+	  bool preload)
 {
 	cJSON *o = cJSON_CreateObject();
 
@@ -865,6 +866,7 @@ cell_body(const char *id, const struct local *lp, const struct kcr_limits *l, in
 	cJSON_AddNumberToObject(o, "tmp_mb", l->tmp_size_mb ? l->tmp_size_mb : lp->tmp_mb);
 	cJSON_AddNumberToObject(o, "data_mb", l->data_size_mb ? l->data_size_mb : lp->data_mb);
 	cJSON_AddNumberToObject(o, "join_fds", n_join);
+	cJSON_AddBoolToObject(o, "preload", preload);
 	return kcr_json_print_free(o);
 }
 
@@ -880,7 +882,7 @@ cell_start(struct local *lp, struct local_sb *ls, const char *id,
 	make_cgroup(lp, ls, id, &spec->limits);
 	if ((n = kcr_cgroup_open_join(ls->cg, fds, err)) < 0)
 		return -1;
-	body = cell_body(id, lp, &spec->limits, n);
+	body = cell_body(id, lp, &spec->limits, n, spec->preload);
 	pthread_mutex_lock(&ls->host->lock);
 	r = n > 0 ? send_join_fds(ls->host->chan, id, fds, n, err) : 0;
 	if (r == 0)
@@ -921,6 +923,7 @@ cell_create(struct local *lp, const struct kcr_sandbox_spec *spec, struct kcr_sa
 		return -1;
 	}
 	sb->endpoint = kcr_strdup_printf("%s#/cells/%s", h->sb->endpoint, sb->id);
+	sb->preload = spec->preload;
 	sb->setup_ns = kcr_now_ns() - t0;
 	*out = sb;
 	return 0;

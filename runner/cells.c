@@ -25,16 +25,18 @@ struct entry {
 struct runner_cells {
 	pthread_mutex_t lock;
 	struct entry *head;
-	struct kcr_zygote *zygote;
+	struct kcr_zygote *zygote;  /* bare */
+	struct kcr_zygote *loaded;  /* with pool.py_preload imported, or NULL */
 	int channel;
 	pthread_mutex_t channel_lock;
 };
 
 struct runner_cells *
-runner_cells_new(struct kcr_zygote *z, int fd_channel)
+runner_cells_new(struct kcr_zygote *z, struct kcr_zygote *loaded, int fd_channel)
 {
 	struct runner_cells *s = kcr_xzalloc(sizeof(*s));
 
+	s->loaded = loaded;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->channel_lock, NULL);
 	s->zygote = z;
@@ -55,6 +57,7 @@ runner_cells_free(struct runner_cells *s)
 		free(e);
 	}
 	kcr_zygote_free(s->zygote);
+	kcr_zygote_free(s->loaded);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->channel_lock);
 	free(s);
@@ -63,7 +66,7 @@ runner_cells_free(struct runner_cells *s)
 bool
 runner_cells_ok(struct runner_cells *s)
 {
-	return s && kcr_zygote_alive(s->zygote);
+	return s && kcr_zygote_alive(s->zygote) && (s->loaded == NULL || kcr_zygote_alive(s->loaded));
 }
 
 /* ---- the fd channel ---------------------------------------------------------- */
@@ -165,7 +168,9 @@ spawn(struct runner_cells *s, const cJSON *o, struct kcr_cell **out, kcr_error_t
 	}
 	spec.join_fds = fds;
 	spec.n_join_fds = n;
-	r = kcr_cell_spawn(s->zygote, &spec, out, err);
+	r = kcr_cell_spawn(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "preload")) && s->loaded
+				   ? s->loaded : s->zygote,
+			   &spec, out, err);
 	close_all(fds, n);
 	return r;
 }

@@ -2,7 +2,8 @@
  * id, counted so that a cell deleted while it runs goes when the run ends.
  *
  *   POST   /cells            {"id", "nofile", "file_size", "pids",
- *                             "tmp_mb", "data_mb", "join_fds"} -> 201
+ *                             "tmp_mb", "data_mb", "join_fds", "preload"}
+ *                             -> 201
  *   DELETE /cells/{id}
  *   ...    /cells/{id}/execute, /files, /files/{name}, /ready
  *
@@ -18,8 +19,11 @@
 
 struct runner_cells;
 
-/* Takes z. fd_channel: the socket kcr sends cgroup files on, or -1. */
-struct runner_cells *runner_cells_new(struct kcr_zygote *z, int fd_channel);
+/* Takes the zygotes: z is bare, loaded (or NULL) imported pool.py_preload;
+ * a cell asks for one with "preload". fd_channel: the socket kcr sends
+ * cgroup files on, or -1. */
+struct runner_cells *runner_cells_new(struct kcr_zygote *z, struct kcr_zygote *loaded,
+				      int fd_channel);
 void runner_cells_free(struct runner_cells *s);
 /* The zygote still spawns. */
 bool runner_cells_ok(struct runner_cells *s);

@@ -744,19 +744,22 @@ static struct runner_cells *
 start_zygote(const struct opts *o)
 {
 	const struct kcr_lang *l = o->zygote ? kcr_lang_find(o->zygote) : NULL;
-	struct kcr_zygote *z = NULL;
+	struct kcr_zygote *z = NULL, *loaded = NULL;
 	kcr_error_t err = NULL;
 
 	if (o->zygote == NULL)
 		return NULL;
-	if (l == NULL || kcr_zygote_start(l, o->preload, &z, &err) < 0) {
+	/* two: a bare one, and one with the imports for the programs that
+	 * use them (a clone of it costs more) */
+	if (l == NULL || kcr_zygote_start(l, "", &z, &err) < 0 ||
+	    (o->preload && *o->preload && kcr_zygote_start(l, o->preload, &loaded, &err) < 0)) {
 		fprintf(stderr, "kcr-runner: no %s zygote: %s\n", o->zygote,
 			err ? err->msg : "unknown language");
 		kcr_error_free(err);
 	}
 	if (o->fd_channel >= 0)
 		fcntl(o->fd_channel, F_SETFD, FD_CLOEXEC);
-	return runner_cells_new(z, o->fd_channel);
+	return runner_cells_new(z, loaded, o->fd_channel);
 }
 
 static int
