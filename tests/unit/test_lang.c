@@ -1,6 +1,7 @@
 #include <config.h>
 
 #include "lang.h"
+#include "pyimports.h"
 #include "tap.h"
 #include "util.h"
 
@@ -67,10 +68,40 @@ test_lookup_error(void)
 	return 0;
 }
 
+static bool
+imports(const char *code)
+{
+	return kcr_py_imports_any(code, strlen(code), "numpy,pandas,matplotlib.pyplot");
+}
+
+/* Which warm Python a program gets: only import statements of the top
+ * packages of pool.py_preload count. */
+static int
+test_py_imports(void)
+{
+	TAP_ASSERT(imports("import pandas as pd\nprint(pd)"));
+	TAP_ASSERT(imports("import os, numpy"));
+	TAP_ASSERT(imports("from matplotlib import pyplot as plt"));
+	TAP_ASSERT(imports("import matplotlib.pyplot as plt"));
+	TAP_ASSERT(imports("x = 1; import numpy.linalg"));
+	TAP_ASSERT(imports("try:\n    import pandas\nexcept ImportError:\n    pass"));
+	TAP_ASSERT(imports("def f():\n\tfrom pandas import DataFrame\n"));
+	TAP_ASSERT(!imports("print(1)"));
+	TAP_ASSERT(!imports("import pandasql"));
+	TAP_ASSERT(!imports("import os # numpy later"));
+	TAP_ASSERT(!imports("s = 'import numpy'"));
+	TAP_ASSERT(!imports("important = 1\nfromage = 2"));
+	TAP_ASSERT(!imports("import mypandas"));
+	TAP_ASSERT(!kcr_py_imports_any("import numpy", 12, ""));
+	TAP_ASSERT(!kcr_py_imports_any("import numpy", 7, "numpy")); /* length bounded */
+	return 0;
+}
+
 int
 main(void)
 {
-	TAP_PLAN(4);
+	TAP_PLAN(5);
+	RUN_TEST(test_py_imports);
 	RUN_TEST(test_librechat_ids);
 	RUN_TEST(test_extensions);
 	RUN_TEST(test_expand);
