@@ -24,6 +24,7 @@ struct lang_pool {
 	/* Python with pool.py_preload: half the warm ones (rounded up) have it
 	 * imported, the others are bare and cheaper; see lib/pyimports.h */
 	bool split;
+	unsigned int creating_pre; /* of creating: with the preload */
 	struct kcr_sandbox **ready;
 	size_t n_ready, cap;
 	uint64_t created, failed, replaced, hits, misses, wait_us_total, wait_us_max;
@@ -92,6 +93,26 @@ destroy_sandbox(struct kcr_pool *p, struct kcr_sandbox *sb)
 		kcr_error_warn_release(&err);
 }
 
+static size_t count_ready(const struct lang_pool *lp, bool preload);
+
+/* How many of lp's warm sandboxes should have the preload. */
+static unsigned int
+target_pre(const struct lang_pool *lp)
+{
+	return lp->split ? (lp->target + 1) / 2 : 0;
+}
+
+/* Sandboxes of one kind lp needs (negative: too many). */
+static long
+gap(const struct lang_pool *lp, bool preload)
+{
+	long want = preload ? (long)target_pre(lp) : (long)(lp->target - target_pre(lp));
+	long have = (long)count_ready(lp, preload) +
+		    (long)(preload ? lp->creating_pre : lp->creating - lp->creating_pre);
+
+	return want - have;
+}
+
 /* The language most short of its target, or NULL. Called locked. */
 static struct lang_pool *
 neediest(struct kcr_pool *p)
@@ -101,11 +122,12 @@ neediest(struct kcr_pool *p)
 
 	for (unsigned int i = 0; i < p->n_langs; i++) {
 		struct lang_pool *lp = &p->langs[i];
-		long gap = (long)lp->target - (long)(lp->n_ready + lp->creating);
+		long g = (gap(lp, true) > 0 ? gap(lp, true) : 0) +
+			 (gap(lp, false) > 0 ? gap(lp, false) : 0);
 
-		if (gap > best_gap && kcr_lang_missing_runtime(lp->lang) == NULL) {
+		if (g > best_gap && kcr_lang_missing_runtime(lp->lang) == NULL) {
 			best = lp;
-			best_gap = gap;
+			best_gap = g;
 		}
 	}
 	return best;
@@ -135,18 +157,19 @@ count_ready(const struct lang_pool *lp, bool preload)
 static void
 fill_one(struct kcr_pool *p, struct lang_pool *lp)
 {
-	struct kcr_sandbox_spec spec = { .lang = lp->lang, .limits = lp->limits, .prewarm = true };
-
-	spec.preload = lp->split && count_ready(lp, true) < (lp->target + 1) / 2;
+	struct kcr_sandbox_spec spec = { .lang = lp->lang, .limits = lp->limits, .prewarm = true,
+					 .preload = gap(lp, true) > 0 };
 	struct kcr_sandbox *sb = NULL;
 	kcr_error_t err = NULL;
 	int r;
 
 	lp->creating++;
+	lp->creating_pre += spec.preload;
 	pthread_mutex_unlock(&p->lock);
 	r = p->prov->ops->create(p->prov->self, &spec, &sb, &err);
 	pthread_mutex_lock(&p->lock);
 	lp->creating--;
+	lp->creating_pre -= spec.preload;
 	if (r < 0) {
 		lp->failed++;
 		kcr_log_warn("pool %s: %s", lp->lang->id, err->msg);
@@ -169,9 +192,16 @@ trim_one(struct kcr_pool *p)
 		struct lang_pool *lp = &p->langs[i];
 		struct kcr_sandbox *sb;
 
-		if (lp->n_ready <= lp->target)
+		ssize_t k = -1;
+
+		/* one of a kind over its share: after a lower target */
+		for (size_t j = 0; j < lp->n_ready && k < 0; j++)
+			if (gap(lp, lp->ready[j]->preload) < 0)
+				k = (ssize_t)j;
+		if (k < 0)
 			continue;
-		sb = lp->ready[--lp->n_ready];
+		sb = lp->ready[k];
+		lp->ready[k] = lp->ready[--lp->n_ready];
 		pthread_mutex_unlock(&p->lock);
 		destroy_sandbox(p, sb);
 		pthread_mutex_lock(&p->lock);

@@ -913,9 +913,12 @@ cell_create(struct local *lp, const struct kcr_sandbox_spec *spec, struct kcr_sa
 	ls->pids = spec->limits.pids;
 	kcr_id_generate(sb->id);
 	if (cell_start(lp, ls, sb->id, spec, err) < 0) {
+		kcr_error_t e = NULL;
+
 		/* the runner or its zygote is gone: the next cell gets a new host */
-		if (kcr_runner_health(h->sb->endpoint, NULL) < 0)
+		if (kcr_runner_health(h->sb->endpoint, &e) < 0)
 			h->broken = true;
+		kcr_error_release(&e);
 		kcr_cgroup_destroy(ls->cg, NULL);
 		host_unref(lp, h);
 		free(ls);
