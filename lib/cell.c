@@ -16,6 +16,7 @@
 #include "json.h"
 #include "proc.h"
 #include "pyboot.h"
+#include "pystate.h"
 #include "sandbox_init.h"
 #include "seccomp.h"
 #include "util.h"
@@ -112,6 +113,10 @@ zygote_config(kcr_error_t *err)
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "cells_root", KCR_CELLS_ROOT);
 	cJSON_AddStringToObject(o, "seccomp", hex.data ? hex.data : "");
+	/* compiled once, not per execution */
+	cJSON_AddStringToObject(o, "pystate_hook", kcr_pystate_hook);
+	cJSON_AddStringToObject(o, "pystate_path",
+				KCR_SRC_DIR "/" KCR_PYSTATE_DIR "/" KCR_PYSTATE_HOOK);
 	kcr_buf_release(&hex);
 	return kcr_json_print_free(o);
 }
