@@ -1,13 +1,14 @@
 /* Warm cells: the runner's side of the zygote (lib/pyboot.py is the
  * other). The protocol, on a SOCK_SEQPACKET pair, one JSON per message:
  *
- *   runner -> zygote  {"cells_root": DIR, "seccomp": HEX}        once
+ *   runner -> zygote  {"seccomp": HEX, "pystate_hook": ...}       once
  *   zygote -> runner  {"ready": true} | {"error": MSG}           imports done
  *   runner -> zygote  {"data": DIR, "tmp": DIR, ...} + fds       a spawn
  *   zygote -> runner  {"pid": N} | {"error": MSG}
  *
- * A spawn passes the cell's stdin, stdout and stderr, a report pipe and
- * the cgroup files to join (SCM_RIGHTS). The cell writes a line to the
+ * A spawn passes the cell's stdin, stdout and stderr, a report pipe, its
+ * /mnt/data and /tmp (detached tmpfs mounts) and the cgroup files to join
+ * (SCM_RIGHTS). The cell writes a line to the
  * report pipe if its set-up fails, or "R" when it waits for its program,
  * and later "X<status>\n" when the program is done. */
 #include <config.h>
@@ -53,8 +54,8 @@ struct kcr_zygote {
 
 struct kcr_cell {
 	char id[KCR_CELL_ID_MAX + 1];
-	char *dir, *data, *tmp, *src;
-	bool data_mounted, tmp_mounted;
+	int data_fd, tmp_fd;  /* its tmpfs, detached mounts (fsmount) */
+	char *data, *tmp, *src; /* the same, as paths: /proc/self/fd/N */
 	struct kcr_proc_warm *warm;
 	pthread_mutex_t lock; /* its one execution */
 };
@@ -111,7 +112,6 @@ zygote_config(kcr_error_t *err)
 	for (size_t i = 0; i < len; i++)
 		kcr_buf_addf(&hex, "%02x", (unsigned char)bpf[i]);
 	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "cells_root", KCR_CELLS_ROOT);
 	cJSON_AddStringToObject(o, "seccomp", hex.data ? hex.data : "");
 	/* compiled once, not per execution */
 	cJSON_AddStringToObject(o, "pystate_hook", kcr_pystate_hook);
@@ -268,63 +268,52 @@ id_ok(const char *id)
 	return true;
 }
 
+/* A tmpfs mounted nowhere (the new mount API): the cell moves it onto its
+ * /mnt/data or /tmp, in its own mount namespace, and the runner reaches
+ * it through the descriptor. No mount of the runner's namespace, so none
+ * a cell's namespace copies and has to hide. */
 static int
-mount_tmpfs(const char *dir, const char *mode, uint32_t mb, bool program_owns, kcr_error_t *err)
+tmpfs_fd(const char *mode, uint32_t mb, bool program_owns, kcr_error_t *err)
 {
-	kcr_autofree char *opts = kcr_strdup_printf("mode=%s,size=%um", mode, mb ? mb : 1);
+	char size[32];
+	kcr_autoclose int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	int m;
 
-	if (mkdir(dir, 0700) < 0)
-		return kcr_error_set(err, KCR_E_IO, errno, "cannot create %s", dir);
-	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
-		return kcr_error_set(err, KCR_E_IO, errno, "cannot mount a tmpfs on %s", dir);
-	if (program_owns && chown(dir, KCR_SANDBOX_UID, KCR_SANDBOX_GID) < 0 && errno != EINVAL)
-		return kcr_error_set(err, KCR_E_IO, errno, "cannot chown %s", dir);
-	return 0;
+	snprintf(size, sizeof(size), "%um", mb ? mb : 1);
+	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "mode", mode, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "size", size, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot make a tmpfs for a cell");
+	m = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	if (m < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot mount a tmpfs for a cell");
+	if (program_owns && fchownat(m, "", KCR_SANDBOX_UID, KCR_SANDBOX_GID, AT_EMPTY_PATH) < 0 &&
+	    errno != EINVAL) {
+		close(m);
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot chown a cell's tmpfs");
+	}
+	return m;
 }
 
 static int
 cell_fs(struct kcr_cell *c, const struct kcr_cell_spec *spec, kcr_error_t *err)
 {
-	c->dir = kcr_strdup_printf("%s/%s", KCR_CELLS_ROOT, c->id);
-	c->data = kcr_strdup_printf("%s/data", c->dir);
-	c->tmp = kcr_strdup_printf("%s/tmp", c->dir);
+	if ((c->data_fd = tmpfs_fd("0755", spec->data_mb, true, err)) < 0 ||
+	    (c->tmp_fd = tmpfs_fd("1777", spec->tmp_mb, false, err)) < 0)
+		return -1;
+	c->data = kcr_strdup_printf("/proc/self/fd/%d", c->data_fd);
+	c->tmp = kcr_strdup_printf("/proc/self/fd/%d", c->tmp_fd);
 	c->src = kcr_strdup_printf("%s%s", c->tmp, KCR_SRC_DIR + strlen("/tmp"));
-	if (mkdir(c->dir, 0700) < 0)
-		return kcr_error_set(err, errno == EEXIST ? KCR_E_CONFLICT : KCR_E_IO, errno,
-				     "cell '%s'", c->id);
-	if (mount_tmpfs(c->data, "0755", spec->data_mb, true, err) < 0)
-		return -1;
-	c->data_mounted = true;
-	if (mount_tmpfs(c->tmp, "1777", spec->tmp_mb, false, err) < 0)
-		return -1;
-	c->tmp_mounted = true;
 	return 0;
-}
-
-static void
-cell_fs_remove(struct kcr_cell *c)
-{
-	if (c->data_mounted)
-		umount2(c->data, MNT_DETACH);
-	if (c->tmp_mounted)
-		umount2(c->tmp, MNT_DETACH);
-	if (c->data)
-		rmdir(c->data);
-	if (c->tmp)
-		rmdir(c->tmp);
-	if (c->dir)
-		rmdir(c->dir);
 }
 
 /* ---- spawning ------------------------------------------------------------------ */
 
 static char *
-spawn_message(const struct kcr_cell *c, const struct kcr_cell_spec *spec)
+spawn_message(const struct kcr_cell_spec *spec)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	cJSON_AddStringToObject(o, "data", c->data);
-	cJSON_AddStringToObject(o, "tmp", c->tmp);
 	cJSON_AddNumberToObject(o, "shm_mb", spec->tmp_mb && spec->tmp_mb < SHM_MAX_MB
 						     ? spec->tmp_mb : SHM_MAX_MB);
 	cJSON_AddNumberToObject(o, "uid", KCR_SANDBOX_UID);
@@ -440,9 +429,10 @@ kcr_cell_spawn(struct kcr_zygote *z, const struct kcr_cell_spec *spec, struct kc
 	if (!id_ok(spec->id))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "bad cell id '%s'",
 				     spec->id ? spec->id : "");
-	if (spec->n_join_fds > 12)
+	if (spec->n_join_fds > 10)
 		return kcr_error_set(err, KCR_E_INVALID, 0, "too many cgroup files");
 	c = kcr_xzalloc(sizeof(*c));
+	c->data_fd = c->tmp_fd = -1;
 	snprintf(c->id, sizeof(c->id), "%s", spec->id);
 	pthread_mutex_init(&c->lock, NULL);
 	if (cell_fs(c, spec, err) < 0)
@@ -456,10 +446,12 @@ kcr_cell_spawn(struct kcr_zygote *z, const struct kcr_cell_spec *spec, struct kc
 	fds[1] = p.out[1];
 	fds[2] = p.err[1];
 	fds[3] = p.rep[1];
+	fds[4] = c->data_fd;
+	fds[5] = c->tmp_fd;
 	for (int i = 0; i < spec->n_join_fds; i++)
-		fds[4 + i] = spec->join_fds[i];
-	msg = spawn_message(c, spec);
-	pid = zygote_spawn(z, msg, fds, 4 + spec->n_join_fds, err);
+		fds[6 + i] = spec->join_fds[i];
+	msg = spawn_message(spec);
+	pid = zygote_spawn(z, msg, fds, 6 + spec->n_join_fds, err);
 	kcr_closep(&p.rep[1]); /* only the cell holds it now: EOF when it dies */
 	if (pid < 0)
 		goto fail;
@@ -512,8 +504,8 @@ kcr_cell_free(struct kcr_cell *c)
 	if (c == NULL)
 		return;
 	kcr_proc_warm_free(c->warm);
-	cell_fs_remove(c);
-	free(c->dir);
+	kcr_closep(&c->data_fd); /* the last reference: the tmpfs goes */
+	kcr_closep(&c->tmp_fd);
 	free(c->data);
 	free(c->tmp);
 	free(c->src);

@@ -7,8 +7,9 @@
  * it, gets its own tmpfs /mnt/data, /tmp and /dev/shm and its own /proc,
  * becomes uid 1000 in a user namespace of its own without capabilities,
  * with no_new_privs, rlimits and the seccomp filter, and then waits for
- * its program. The runner reaches the cell's files under KCR_CELLS_ROOT;
- * the cells see none of that directory.
+ * its program. Its /mnt/data and /tmp are tmpfs the runner made without
+ * mounting them anywhere (fsmount): the cell moves them into its own
+ * mount namespace, the runner reaches them through their descriptors.
  *
  * So an execution costs a clone of an interpreter that is already set up,
  * instead of a sandbox and an interpreter start, and still gets all of
@@ -23,8 +24,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* A tmpfs of the runner's, one directory per cell. */
-#define KCR_CELLS_ROOT "/run/kcr-cells"
 #define KCR_CELL_ID_MAX 40
 
 struct kcr_zygote;

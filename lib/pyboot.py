@@ -135,7 +135,7 @@ class _Zygote:
     CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
     CLONE_PARENT, CLONE_CHILD_SETTID, CLONE_CHILD_CLEARTID = 0x8000, 0x1000000, 0x200000
     MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND = 2, 4, 8, 4096
-    MNT_DETACH = 2
+    MOVE_MOUNT_F_EMPTY_PATH = 4
     PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP = 1, 4, 24
     PR_SET_SECCOMP, PR_GET_TID_ADDRESS, PR_SET_NO_NEW_PRIVS = 22, 40, 38
     PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
@@ -150,12 +150,11 @@ class _Zygote:
         # PyDLL: the GIL stays held across the calls, as os.fork holds it
         self.libc = ctypes.PyDLL('libc.so.6', use_errno=True)
         self.api = ctypes.pythonapi
-        for f in ('mount', 'umount2', 'unshare', 'prctl', 'syscall', 'capset'):
+        for f in ('mount', 'move_mount', 'unshare', 'prctl', 'syscall', 'capset'):
             getattr(self.libc, f).restype = ctypes.c_long
         self.libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
         global _kcr_hook
         cfg = json.loads(self.sock.recv(1 << 20))
-        self.cells_root = cfg['cells_root'].encode()
         if cfg.get('pystate_hook'):
             _kcr_hook = compile(cfg['pystate_hook'], cfg['pystate_path'], 'exec')
         bpf = bytes.fromhex(cfg['seccomp'])
@@ -259,14 +258,13 @@ class _Zygote:
     def setup(self, req, fds):
         resource = self.resource
         z = _Zygote
-        for fd in fds[4:]:  # the cell's cgroups (v1 "tasks", v2 "cgroup.procs")
+        for fd in fds[6:]:  # the cell's cgroups (v1 "tasks", v2 "cgroup.procs")
             os.write(fd, b'0')
-        # its own data and tmp (tmpfs the runner mounted for this cell
-        # alone), and no way to the other cells' directories
-        self.mount(req['data'], '/mnt/data', None, z.MS_BIND)
-        self.mount(req['tmp'], '/tmp', None, z.MS_BIND)
-        self.check('umount %s' % self.cells_root.decode(),
-                   self.libc.umount2(self.cells_root, z.MNT_DETACH))
+        # its own data and tmp: tmpfs the runner made for this cell alone
+        # and mounted nowhere
+        for fd, where in ((fds[4], b'/mnt/data'), (fds[5], b'/tmp')):
+            self.check('move_mount %s' % where.decode(),
+                       self.libc.move_mount(fd, b'', -100, where, z.MOVE_MOUNT_F_EMPTY_PATH))
         self.mount('tmpfs', '/dev/shm', 'tmpfs', z.MS_NOSUID | z.MS_NODEV,
                    'mode=1777,size=%dm' % req['shm_mb'])
         self.mount('proc', '/proc', 'proc', z.MS_NOSUID | z.MS_NODEV | z.MS_NOEXEC)

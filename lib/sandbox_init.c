@@ -22,7 +22,6 @@
 
 #include "lang.h"
 #include "sandbox_init.h"
-#include "cell.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -51,7 +50,6 @@
 struct init_opts {
 	int listen_fd, error_fd;
 	uint64_t tmp_mb, data_mb;
-	bool cells; /* a tmpfs for warm cells (lib/cell.h) */
 };
 
 static const char *const etc_passwd =
@@ -88,7 +86,7 @@ static const char *const ro_dirs[] = {
 static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
 
 /* Mount points that stay writable, and /proc (its own rules). */
-static const char *const rw_mounts[] = { "/tmp", "/mnt/data", "/dev/shm", KCR_CELLS_ROOT };
+static const char *const rw_mounts[] = { "/tmp", "/mnt/data", "/dev/shm" };
 
 /* ---- options ---------------------------------------------------------------- */
 
@@ -118,8 +116,6 @@ parse_opts(int argc, char **argv, struct init_opts *o, kcr_error_t *err)
 	uint64_t lfd = (uint64_t)o->listen_fd, efd = (uint64_t)o->error_fd;
 
 	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--cells") == 0)
-			o->cells = true;
 		if (parse_num(argv[i], "--error-fd", 0, INT_MAX, &efd, err) < 0)
 			return -1;
 		o->error_fd = (int)efd;
@@ -312,8 +308,6 @@ build_root(const struct init_opts *o, kcr_error_t *err)
 	    make_dir(NEWROOT "/proc", 0555, err) < 0 ||
 	    do_mount("proc", NEWROOT "/proc", "proc", wflags | MS_NOEXEC, NULL, err) < 0 ||
 	    make_dir(NEWROOT "/dev", 0755, err) < 0 || build_dev(o, err) < 0)
-		return -1;
-	if (o->cells && build_tmpfs(KCR_CELLS_ROOT, 0700, 1, wflags, err) < 0)
 		return -1;
 	return make_dir(NEWROOT "/.old", 0700, err);
 }

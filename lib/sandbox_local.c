@@ -104,7 +104,7 @@ struct local {
 struct host {
 	struct kcr_sandbox *sb;
 	int chan;             /* our end of the runner's fd channel */
-	pthread_mutex_t lock; /* a cell's cgroup files, then its POST, in order */
+	pthread_mutex_t lock; /* one message at a time on the fd channel */
 	unsigned int refs;    /* its cells, and the provider while it is current */
 	bool broken;
 };
@@ -372,7 +372,6 @@ host_args(char ***v, const struct local *lp, const struct kcr_sandbox_spec *spec
 	kcr_autofree char *pre = kcr_strdup_printf("--preload=%s", lp->py_preload);
 	kcr_autofree char *chan = kcr_strdup_printf("--fd-channel=%d", CHANNEL_FD);
 
-	kcr_strv_push(v, "--cells");
 	kcr_strv_push(v, z);
 	kcr_strv_push(v, pre);
 	kcr_strv_push(v, chan);
@@ -883,11 +882,13 @@ cell_start(struct local *lp, struct local_sb *ls, const char *id,
 	if ((n = kcr_cgroup_open_join(ls->cg, fds, err)) < 0)
 		return -1;
 	body = cell_body(id, lp, &spec->limits, n, spec->preload);
+	/* the files first: the runner reads them when the POST arrives (and
+	 * keeps another cell's for it) */
 	pthread_mutex_lock(&ls->host->lock);
 	r = n > 0 ? send_join_fds(ls->host->chan, id, fds, n, err) : 0;
+	pthread_mutex_unlock(&ls->host->lock);
 	if (r == 0)
 		r = kcr_runner_call(ls->host->sb->endpoint, "POST", "/cells", body, NULL, err);
-	pthread_mutex_unlock(&ls->host->lock);
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
 	return r;

@@ -16,6 +16,21 @@
 #define CHANNEL_TIMEOUT_MS 5000
 #define MAX_JOIN_FDS 8
 
+/* A message of kcr's on the fd channel: a cell's id and its files. */
+struct join_msg {
+	char id[KCR_CELL_ID_MAX + 1];
+	int fds[MAX_JOIN_FDS];
+	int n;
+	struct join_msg *next;
+};
+
+static void
+close_all(int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+}
+
 struct entry {
 	struct kcr_cell *cell;
 	unsigned int refs; /* the table's own, plus one per request using it */
@@ -28,7 +43,9 @@ struct runner_cells {
 	struct kcr_zygote *zygote;  /* bare */
 	struct kcr_zygote *loaded;  /* with pool.py_preload imported, or NULL */
 	int channel;
-	pthread_mutex_t channel_lock;
+	pthread_mutex_t channel_lock;  /* the channel and the stash */
+	struct join_msg *stash;        /* messages read for other cells */
+	unsigned int n_stash;
 };
 
 struct runner_cells *
@@ -56,6 +73,13 @@ runner_cells_free(struct runner_cells *s)
 		kcr_cell_free(e->cell);
 		free(e);
 	}
+	while (s->stash) {
+		struct join_msg *m = s->stash;
+
+		s->stash = m->next;
+		close_all(m->fds, m->n);
+		free(m);
+	}
 	kcr_zygote_free(s->zygote);
 	kcr_zygote_free(s->loaded);
 	pthread_mutex_destroy(&s->lock);
@@ -71,34 +95,26 @@ runner_cells_ok(struct runner_cells *s)
 
 /* ---- the fd channel ---------------------------------------------------------- */
 
-static void
-close_all(int *fds, int n)
-{
-	for (int i = 0; i < n; i++)
-		close(fds[i]);
-}
-
-/* kcr's message for cell id: exactly want descriptors. */
-static int
-recv_join_fds(struct runner_cells *s, const char *id, int *fds, int want, kcr_error_t *err)
+/* One message off the channel, within the timeout. */
+static struct join_msg *
+read_join_msg(int channel, kcr_error_t *err)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * MAX_JOIN_FDS)];
-	char buf[KCR_CELL_ID_MAX + 1];
-	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
+	struct join_msg *m = kcr_xzalloc(sizeof(*m));
+	struct iovec iov = { .iov_base = m->id, .iov_len = sizeof(m->id) - 1 };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 			     .msg_controllen = sizeof(cbuf) };
-	struct pollfd p = { .fd = s->channel, .events = POLLIN };
-	struct cmsghdr *cm;
+	struct pollfd p = { .fd = channel, .events = POLLIN };
 	ssize_t n = -1;
-	int got = 0;
 
-	if (s->channel < 0)
-		return kcr_error_set(err, KCR_E_INVALID, 0, "no fd channel (--fd-channel)");
 	if (poll(&p, 1, CHANNEL_TIMEOUT_MS) == 1)
-		n = recvmsg(s->channel, &mh, MSG_CMSG_CLOEXEC);
-	if (n <= 0)
-		return kcr_error_set(err, KCR_E_INVALID, errno, "no cgroup files for cell '%s'", id);
-	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		n = recvmsg(channel, &mh, MSG_CMSG_CLOEXEC);
+	if (n <= 0) {
+		free(m);
+		kcr_error_set(err, KCR_E_INVALID, errno, "nothing on the fd channel");
+		return NULL;
+	}
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
 		int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
 
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
@@ -107,19 +123,49 @@ recv_join_fds(struct runner_cells *s, const char *id, int *fds, int want, kcr_er
 			int fd;
 
 			memcpy(&fd, CMSG_DATA(cm) + (size_t)i * sizeof(int), sizeof(int));
-			if (got < MAX_JOIN_FDS)
-				fds[got++] = fd;
+			if (m->n < MAX_JOIN_FDS)
+				m->fds[m->n++] = fd;
 			else
 				close(fd);
 		}
 	}
-	buf[n] = '\0';
-	if (strcmp(buf, id) != 0 || got != want || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
-		close_all(fds, got);
-		return kcr_error_set(err, KCR_E_INVALID, 0,
-				     "cgroup files for cell '%s' expected, got '%s' with %d", id,
-				     buf, got);
+	return m;
+}
+
+/* kcr's message for cell id: exactly want descriptors. Creations run at
+ * once, so a message may be another cell's: it waits in s->stash for it. */
+static int
+recv_join_fds(struct runner_cells *s, const char *id, int *fds, int want, kcr_error_t *err)
+{
+	struct join_msg *m = NULL;
+
+	for (struct join_msg **pp = &s->stash; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->id, id) == 0) {
+			m = *pp;
+			*pp = m->next;
+			break;
+		}
 	}
+	while (m == NULL) {
+		if (s->n_stash > 64 || (m = read_join_msg(s->channel, err)) == NULL)
+			return kcr_error_wrap(err, "cgroup files for cell '%s'", id);
+		if (strcmp(m->id, id) != 0) {
+			m->next = s->stash;
+			s->stash = m;
+			s->n_stash++;
+			m = NULL;
+		}
+	}
+	if (m->n != want) {
+		int got = m->n;
+
+		close_all(m->fds, m->n);
+		free(m);
+		return kcr_error_set(err, KCR_E_INVALID, 0, "cell '%s': %d cgroup files, not %d",
+				     id, got, want);
+	}
+	memcpy(fds, m->fds, sizeof(int) * (size_t)m->n);
+	free(m);
 	return 0;
 }
 
