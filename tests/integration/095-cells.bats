@@ -32,13 +32,13 @@ f = lambda k: st[k].strip()
 print(os.getpid(), os.getuid(), os.getgid(), f("CapEff"), f("CapBnd"), f("CapPrm"))
 print(f("NoNewPrivs"), f("Seccomp"), open("/proc/self/uid_map").read().split())
 print(socket.gethostname(), sorted(p for p in os.listdir("/proc") if p.isdigit()))
-print(os.listdir("/run/kcr-cells") if os.path.isdir("/run/kcr-cells") else "none")
+print(sorted(l.split()[4] for l in open("/proc/self/mountinfo") if l.split()[4] in ("/mnt/data", "/tmp")))
 print(os.getcwd(), os.access("/usr/bin", os.W_OK), os.access("/mnt/data", os.W_OK))'
 	assert_status 200
 	assert_json_eq 'j["stdout"]' "1 1000 1000 0000000000000000 0000000000000000 0000000000000000
 1 2 ['1000', '1000', '1']
 sandbox ['1']
-[]
+['/mnt/data', '/mnt/data', '/tmp', '/tmp']
 /mnt/data False True"
 }
 
@@ -73,6 +73,25 @@ refused
 	# its file came back as its own output, and only to it
 	grep -q '"name":"a"' "$out"
 	assert_json 'j["files"] == []'
+}
+
+@test "a cell sees none of the host: no shadow, no kcr state, a read-only system, no other process" {
+	wait_cells 1
+	exec_code py "import os
+paths = ['/etc/shadow', '/root', '/home', '$(srv_dir)', '/var/lib/kcr']
+print([p for p in paths if os.path.exists(p)])
+for p in ('/usr/bin/x', '/etc/x', '/x'):
+    try:
+        open(p, 'w'); print('wrote', p)
+    except OSError as e:
+        print(e.errno in (13, 30))
+print([p for p in os.listdir('/proc') if p.isdigit()])"
+	assert_status 200
+	assert_json_eq 'j["stdout"]' "[]
+True
+True
+True
+['1']"
 }
 
 @test "a cell has no network: loopback is down and kcr's port unreachable" {
