@@ -1,8 +1,8 @@
 /* Warm cells, the runner side of the fork-server (DESIGN.md §2, Pool).
  *
- * A runner started with --zygote=py starts one zygote: a Python that has
- * imported pool.py_preload once (lib/pyboot.py). Each cell is a child the
- * zygote clones for one execution into fresh pid, mount, net, ipc and uts
+ * A runner started with --zygote=py starts zygotes: Pythons that have
+ * imported what they need once (lib/pyboot.py): a bare one, and one with
+ * pool.py_preload. Each cell is a child a zygote clones for one execution into fresh pid, mount, net, ipc and uts
  * namespaces, as a child of the runner; it joins the cgroups kcr made for
  * it, gets its own tmpfs /mnt/data, /tmp and /dev/shm and its own /proc,
  * becomes uid 1000 in a user namespace of its own without capabilities,

@@ -1,5 +1,5 @@
 /* Warm sandbox pools (DESIGN.md §2): per language a target size, a set of
- * ready sandboxes, a replenisher thread that keeps the set full without
+ * ready sandboxes, replenisher threads that keep the set full without
  * ever blocking a request, health checks that replace dead sandboxes, and
  * statistics. A miss (empty pool, or limits a warm sandbox doesn't have)
  * creates a sandbox on the request path. A sandbox still serves exactly

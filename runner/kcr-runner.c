@@ -526,7 +526,7 @@ print_help(void)
 	       "  --data-dir DIR   the program's working directory (default %s)\n"
 	       "  --src-dir DIR    where sources and binaries go (default %s)\n"
 	       "  --prewarm=LANG   start py's or js's interpreter for the next execution\n"
-	       "  --preload=MODS   with --prewarm=py: modules to import first\n"
+	       "  --preload=MODS   with --prewarm=py or --zygote=py: modules to import first\n"
 	       "  --nofile=N --file-size=BYTES --pids=N\n"
 	       "                   the rlimits the pre-warmed interpreter gets\n"
 	       "  --zygote=py      fork warm cells from one interpreter (POST /cells)\n"
