@@ -33,25 +33,57 @@ static const struct kcr_opt bench_opts[] = {
 	{ NULL },
 };
 
+/* What a scenario's bare baseline is. */
+enum bare_kind {
+	BARE_NONE,
+	BARE_ARGV, /* .bare, as is */
+	BARE_LANG, /* .code with the language's own compile and run commands */
+};
+
 struct scenario {
 	const char *name, *lang, *code, *help;
-	const char *const *bare; /* argv run directly for the baseline, or NULL */
+	enum bare_kind bare_kind;
+	const char *const *bare;
 };
 
 #define V(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define HELLO(id, what, src) { id, id, src, "hello world in " what, BARE_LANG, NULL }
+/* The state scenario's program, and the same done bare: the globals
+ * pickled to a file and read back by the next run. */
+#define STATE_CODE "x = globals().get('x', 0) + 1\nprint(x)"
+#define STATE_BARE "/tmp/.kcr-bench-state.pkl"
 static const struct scenario scenarios[] = {
-	{ "py", "py", "print(1)", "Python print(1)", V("/usr/bin/python3", "-c", "print(1)") },
+	{ "py", "py", "print(1)", "Python print(1)", BARE_ARGV,
+	  V("/usr/bin/python3", "-c", "print(1)") },
 	{ "pandas", "py", "import pandas as pd\nprint(pd.DataFrame({'a': [1, 2]}).a.sum())",
-	  "Python importing pandas", V("/usr/bin/python3", "-c", "import pandas") },
-	{ "js", "js", "console.log(1)", "JavaScript", V("/usr/bin/node", "-e", "console.log(1)") },
-	{ "php", "php", "<?php echo 1;", "PHP", V("/usr/bin/php", "-r", "echo 1;") },
-	{ "bash", "bash", "echo 1", "Bash", V("/bin/bash", "-c", "echo 1") },
-	{ "r", "r", "cat(1)", "R", V("/usr/bin/Rscript", "-e", "cat(1)") },
-	{ "c", "c", "#include <stdio.h>\nint main(void) { puts(\"1\"); return 0; }", "C (compile + run)",
-	  NULL },
+	  "Python importing pandas", BARE_ARGV,
+	  V("/usr/bin/python3", "-c",
+	    "import pandas as pd\nprint(pd.DataFrame({'a': [1, 2]}).a.sum())") },
+	HELLO("js", "JavaScript", "console.log('hello')"),
+	HELLO("ts", "TypeScript (esbuild + node)", "const s: string = 'hello'; console.log(s)"),
+	HELLO("go", "Go (build + run)",
+	      "package main\nimport \"fmt\"\nfunc main() { fmt.Println(\"hello\") }\n"),
+	HELLO("java", "Java", "public class Main { public static void main(String[] a) "
+			      "{ System.out.println(\"hello\"); } }\n"),
+	HELLO("c", "C (compile + run)",
+	      "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n"),
+	HELLO("cpp", "C++ (compile + run)",
+	      "#include <iostream>\nint main() { std::cout << \"hello\" << std::endl; }\n"),
+	HELLO("php", "PHP", "<?php echo \"hello\\n\";"),
+	HELLO("rs", "Rust (compile + run)", "fn main() { println!(\"hello\"); }\n"),
+	HELLO("r", "R", "cat(\"hello\\n\")"),
+	HELLO("f90", "Fortran (compile + run)", "program hello\n  print *, \"hello\"\nend program hello\n"),
+	HELLO("d", "D (compile + run)", "import std.stdio;\nvoid main() { writeln(\"hello\"); }\n"),
+	HELLO("bash", "Bash", "echo hello"),
 	{ "files", "py", "d = open('in.bin', 'rb').read()\nopen('out.bin', 'wb').write(d[::-1])",
-	  "a 1 MiB file in, another out", NULL },
-	{ "sweep", "py", "print(1)", "Python print(1) at 1, 2, 4 and 8 clients", NULL },
+	  "a 1 MiB file in, another out", BARE_NONE, NULL },
+	{ "state", "py", STATE_CODE, "Python state round trip: a session's globals loaded and saved",
+	  BARE_ARGV,
+	  V("/usr/bin/python3", "-c",
+	    "import os, pickle\np = '" STATE_BARE "'\n"
+	    "g = pickle.load(open(p, 'rb')) if os.path.exists(p) else {}\n"
+	    "g['x'] = g.get('x', 0) + 1\nprint(g['x'])\npickle.dump(g, open(p, 'wb'))") },
+	{ "sweep", "py", "print(1)", "Python print(1) at 1, 2, 4 and 8 clients", BARE_NONE, NULL },
 };
 
 struct bench_run {
@@ -96,12 +128,14 @@ record(struct bench_run *b, double ms, bool ok)
 }
 
 static void
-fill_call(const struct bench_run *b, struct kcr_exec_call *c, struct kcr_file_ref *ref)
+fill_call(const struct bench_run *b, struct kcr_exec_call *c, struct kcr_file_ref *ref,
+	  const char *session)
 {
 	memset(c, 0, sizeof(*c));
 	c->exec.lang = kcr_lang_find(b->sc->lang);
 	c->exec.code = kcr_xstrdup(b->sc->code);
 	c->exec.code_len = strlen(b->sc->code);
+	c->session_id = session && *session ? kcr_xstrdup(session) : NULL;
 	if (ref) {
 		c->files = ref;
 		c->n_files = 1;
@@ -109,21 +143,25 @@ fill_call(const struct bench_run *b, struct kcr_exec_call *c, struct kcr_file_re
 }
 
 /* One execution through the engine or the server; true when it ran and
- * the program exited 0. */
+ * the program exited 0. session: the session to run in ("" or NULL: a new
+ * one), set to the one it ran in. */
 static bool
-one(struct bench_run *b, struct kcr_api_client *api, struct kcr_file_ref *ref)
+one(struct bench_run *b, struct kcr_api_client *api, struct kcr_file_ref *ref,
+    char session[KCR_ID_LEN + 1])
 {
 	struct kcr_exec_call c;
 	struct kcr_exec_result r = { 0 };
 	kcr_error_t err = NULL;
 	int rc;
 
-	fill_call(b, &c, ref);
+	fill_call(b, &c, ref, session);
 	rc = api ? kcr_api_client_exec(api, &c, &r, &err) : kcr_service_exec(b->svc, &c, &r, &err);
 	c.files = NULL;
 	c.n_files = 0;
 	kcr_exec_call_release(&c);
 	rc = rc == 0 && r.exec.exit_code == 0 ? 0 : -1;
+	if (rc == 0 && session)
+		memcpy(session, r.session_id, KCR_ID_LEN + 1);
 	kcr_exec_result_release(&r);
 	kcr_error_free(err);
 	return rc == 0;
@@ -162,6 +200,8 @@ client_thread(void *arg)
 	struct kcr_file_ref ref = { 0 };
 	kcr_error_t err = NULL;
 	bool files = strcmp(b->sc->name, "files") == 0;
+	bool state = strcmp(b->sc->name, "state") == 0;
+	char session[KCR_ID_LEN + 1] = "";
 
 	if ((b->url && api == NULL) || (files && upload_input(b, api, &ref, &err) < 0)) {
 		record(b, 0, false);
@@ -169,9 +209,12 @@ client_thread(void *arg)
 		kcr_api_client_free(api);
 		return NULL;
 	}
+	/* the state scenario: each client's session, its state made once */
+	if (state && !one(b, api, NULL, session))
+		record(b, 0, false);
 	while (kcr_now_ms() < b->until_ms) {
 		uint64_t t0 = kcr_now_ns();
-		bool ok = one(b, api, files ? &ref : NULL);
+		bool ok = one(b, api, files ? &ref : NULL, state ? session : NULL);
 
 		record(b, (double)(kcr_now_ns() - t0) / 1e6, ok);
 	}
@@ -218,30 +261,105 @@ run_clients(struct bench_run *b, unsigned int clients, double secs, struct stats
 	summarize(b, (double)(kcr_now_ms() - t0) / 1000.0, st);
 }
 
-/* The bare runtime: the program started directly, with the sandbox's
- * clean environment, serially for secs. */
+/* A bare baseline: the program started directly, serially, with the
+ * sandbox's clean environment; for BARE_LANG in a directory of its own
+ * that it keeps between runs (so a compiler's cache is warm, as on a
+ * developer's machine; a sandbox starts with none). */
+struct bare_prog {
+	char dir[32];
+	char **compile, **run, **envp;
+};
+
+static void
+bare_prog_release(struct bare_prog *bp)
+{
+	kcr_strv_free(bp->compile);
+	kcr_strv_free(bp->run);
+	kcr_strv_free(bp->envp);
+	if (bp->dir[0])
+		kcr_rm_rf(bp->dir);
+	unlink(STATE_BARE);
+}
+
+static int
+bare_prepare(const struct scenario *sc, struct bare_prog *bp)
+{
+	const struct kcr_lang *l = kcr_lang_find(sc->lang);
+	kcr_autofree char *src = NULL;
+
+	kcr_strv_push(&bp->envp, "PATH=" KCR_SANDBOX_PATH);
+	kcr_strv_push(&bp->envp, "LANG=C.UTF-8");
+	kcr_strv_push(&bp->envp, "MPLBACKEND=Agg");
+	unlink(STATE_BARE);
+	if (sc->bare_kind == BARE_ARGV) {
+		kcr_strv_push(&bp->envp, "HOME=/tmp");
+		for (const char *const *a = sc->bare; *a; a++)
+			kcr_strv_push(&bp->run, *a);
+		return 0;
+	}
+	snprintf(bp->dir, sizeof(bp->dir), "/tmp/kcr-bare-XXXXXX");
+	if (mkdtemp(bp->dir) == NULL) {
+		bp->dir[0] = '\0';
+		return -1;
+	}
+	src = kcr_strdup_printf("%s/%s", bp->dir, l->source_file);
+	if (kcr_write_file(src, sc->code, strlen(sc->code), 0600, NULL) < 0)
+		return -1;
+	for (const char *const *e = l->env; e && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		kcr_autofree char *v = eq && strncmp(eq + 1, "/tmp/", 5) == 0
+					       ? kcr_strdup_printf("%.*s=%s/%s", (int)(eq - *e), *e,
+								   bp->dir, eq + 6)
+					       : kcr_xstrdup(*e);
+
+		kcr_strv_push(&bp->envp, v);
+	}
+	src = kcr_strdup_printf("HOME=%s", bp->dir);
+	kcr_strv_push(&bp->envp, src);
+	bp->compile = l->compile ? kcr_lang_expand_in(l->compile, l, bp->dir) : NULL;
+	bp->run = kcr_lang_expand_in(l->run, l, bp->dir);
+	return 0;
+}
+
+static bool
+spawn_wait(char **argv, char **envp, const posix_spawn_file_actions_t *fa)
+{
+	pid_t pid;
+	int status = 1;
+
+	if (posix_spawn(&pid, argv[0], fa, NULL, argv, envp) != 0)
+		return false;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 static void
 run_bare(const struct scenario *sc, double secs, struct stats *st)
 {
-	char *const envp[] = { "PATH=" KCR_SANDBOX_PATH, "HOME=/tmp", "LANG=C.UTF-8",
-			       "MPLBACKEND=Agg", NULL };
 	struct bench_run b = { .sc = sc };
+	struct bare_prog bp = { 0 };
 	posix_spawn_file_actions_t fa;
 	uint64_t t0 = kcr_now_ms(), until = t0 + (uint64_t)(secs * 1000);
 
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	pthread_mutex_init(&b.lock, NULL);
+	if (bare_prepare(sc, &bp) < 0) {
+		record(&b, 0, false);
+		until = t0;
+	} else if (bp.dir[0]) {
+		posix_spawn_file_actions_addchdir_np(&fa, bp.dir);
+	}
 	while (kcr_now_ms() < until) {
 		uint64_t s = kcr_now_ns();
-		pid_t pid;
-		int status = 1;
+		bool ok = (bp.compile == NULL || spawn_wait(bp.compile, bp.envp, &fa)) &&
+			  spawn_wait(bp.run, bp.envp, &fa);
 
-		if (posix_spawn(&pid, sc->bare[0], &fa, NULL, (char *const *)sc->bare, envp) == 0)
-			waitpid(pid, &status, 0);
-		record(&b, (double)(kcr_now_ns() - s) / 1e6, status == 0);
+		record(&b, (double)(kcr_now_ns() - s) / 1e6, ok);
 	}
 	summarize(&b, (double)(kcr_now_ms() - t0) / 1000.0, st);
+	bare_prog_release(&bp);
 	posix_spawn_file_actions_destroy(&fa);
 	pthread_mutex_destroy(&b.lock);
 	free(b.lat);
@@ -312,7 +430,7 @@ run_scenario(const struct bench_args *a, struct bench_run *b, cJSON *out)
 	static const unsigned int sweep[] = { 1, 2, 4, 8 };
 	struct stats t, bare = { 0 };
 
-	if (b->sc->bare)
+	if (b->sc->bare_kind != BARE_NONE)
 		run_bare(b->sc, a->secs, &bare);
 	if (strcmp(b->sc->name, "sweep") != 0) {
 		run_clients(b, a->clients, a->secs, &t);
@@ -383,7 +501,7 @@ list_scenarios(void)
 {
 	for (size_t i = 0; i < KCR_ARRAY_SIZE(scenarios); i++)
 		printf("%-8s %s%s\n", scenarios[i].name, scenarios[i].help,
-		       scenarios[i].bare ? "" : " (no bare baseline)");
+		       scenarios[i].bare_kind != BARE_NONE ? "" : " (no bare baseline)");
 }
 
 static int

@@ -189,6 +189,35 @@ expand_one(const char *t, const struct kcr_lang *l)
 	return kcr_buf_steal(&b, NULL);
 }
 
+/* s with every "from" replaced by "to"; takes s. */
+static char *
+replace_all(char *s, const char *from, const char *to)
+{
+	struct kcr_buf b;
+	const char *p = s, *hit;
+
+	kcr_buf_init(&b);
+	while ((hit = strstr(p, from)) != NULL) {
+		kcr_buf_add(&b, p, (size_t)(hit - p));
+		kcr_buf_adds(&b, to);
+		p = hit + strlen(from);
+	}
+	kcr_buf_adds(&b, p);
+	free(s);
+	return kcr_buf_steal(&b, NULL);
+}
+
+char **
+kcr_lang_expand_in(const char *const *tmpl, const struct kcr_lang *l, const char *dir)
+{
+	char **v = kcr_lang_expand(tmpl, l);
+
+	if (strcmp(dir, KCR_SRC_DIR) != 0)
+		for (size_t i = 0; v[i]; i++)
+			v[i] = replace_all(v[i], KCR_SRC_DIR, dir);
+	return v;
+}
+
 char **
 kcr_lang_expand(const char *const *tmpl, const struct kcr_lang *l)
 {

@@ -40,6 +40,8 @@ const char *kcr_lang_missing_runtime(const struct kcr_lang *l);
 char *kcr_lang_version(const struct kcr_lang *l);
 /* Expands a template into a new argv (free with kcr_strv_free). */
 char **kcr_lang_expand(const char *const *tmpl, const struct kcr_lang *l);
+/* The same with dir in place of KCR_SRC_DIR (a bare run outside a sandbox). */
+char **kcr_lang_expand_in(const char *const *tmpl, const struct kcr_lang *l, const char *dir);
 /* Looks up a language or fails with a message listing the known ones. */
 const struct kcr_lang *kcr_lang_lookup(const char *id, kcr_error_t *err);
 

@@ -753,33 +753,13 @@ changed_files(const struct snapshot *before, const struct snapshot *after, size_
 
 /* ---- setting up ---- */
 
-static char *
-replace_all(char *s, const char *from, const char *to)
-{
-	struct kcr_buf b;
-	const char *p = s, *hit;
-
-	kcr_buf_init(&b);
-	while ((hit = strstr(p, from)) != NULL) {
-		kcr_buf_add(&b, p, (size_t)(hit - p));
-		kcr_buf_adds(&b, to);
-		p = hit + strlen(from);
-	}
-	kcr_buf_adds(&b, p);
-	free(s);
-	return kcr_buf_steal(&b, NULL);
-}
-
 /* The language's argv template with src_dir for KCR_SRC_DIR, plus args. */
 static char **
 expand(const char *const *tmpl, const struct kcr_lang *l, const char *src_dir,
        char *const *args)
 {
-	char **v = kcr_lang_expand(tmpl, l);
+	char **v = kcr_lang_expand_in(tmpl, l, src_dir);
 
-	if (strcmp(src_dir, KCR_SRC_DIR) != 0)
-		for (size_t i = 0; v[i]; i++)
-			v[i] = replace_all(v[i], KCR_SRC_DIR, src_dir);
 	for (size_t i = 0; args && args[i]; i++)
 		kcr_strv_push(&v, args[i]);
 	return v;
