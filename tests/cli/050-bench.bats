@@ -11,7 +11,7 @@ setup() {
 
 @test "kcr bench --list names every scenario" {
 	run_kcr bench --list
-	for s in py pandas js php bash r c files sweep; do
+	for s in py pandas js ts go java c cpp php rs r f90 d bash files state sweep; do
 		assert_line --regexp "^$s "
 	done
 }
@@ -32,6 +32,18 @@ assert [(x["scenario"], x["clients"]) for x in r] == [("bash", 2), ("files", 2)]
 assert r[0]["kcr"]["errors"] == 0 and r[0]["kcr"]["executions"] > 0, r[0]
 assert r[0]["bare"]["executions"] > 0 and r[0]["ratio_p50"] > 0, r[0]
 assert r[1]["kcr"]["errors"] == 0 and "bare" not in r[1], r[1]'
+}
+
+@test "kcr bench: a compiled hello world and the state round trip, each with its bare baseline" {
+	run_kcr bench --json -d 0.5 c state
+	echo "$output" | /usr/bin/python3 -c '
+import json, sys
+r = {x["scenario"]: x for x in json.load(sys.stdin)}
+for s in ("c", "state"):
+    assert r[s]["kcr"]["errors"] == 0 and r[s]["kcr"]["executions"] > 0, r[s]
+    assert r[s]["bare"]["errors"] == 0 and r[s]["bare"]["executions"] > 0, r[s]'
+	# the bare runs cleaned up after themselves
+	[ ! -e /tmp/.kcr-bench-state.pkl ]
 }
 
 @test "kcr bench: an unknown scenario or a bad value is a usage error" {
