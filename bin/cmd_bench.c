@@ -314,8 +314,11 @@ bare_prepare(const struct scenario *sc, struct bare_prog *bp)
 
 		kcr_strv_push(&bp->envp, v);
 	}
-	src = kcr_strdup_printf("HOME=%s", bp->dir);
-	kcr_strv_push(&bp->envp, src);
+	{
+		kcr_autofree char *home = kcr_strdup_printf("HOME=%s", bp->dir);
+
+		kcr_strv_push(&bp->envp, home);
+	}
 	bp->compile = l->compile ? kcr_lang_expand_in(l->compile, l, bp->dir) : NULL;
 	bp->run = kcr_lang_expand_in(l->run, l, bp->dir);
 	return 0;

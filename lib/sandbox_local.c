@@ -933,12 +933,37 @@ cell_create(struct local *lp, const struct kcr_sandbox_spec *spec, struct kcr_sa
 	return 0;
 }
 
+/* Whether the host's runner has exited (its cells with it). It dies with
+ * the kcr thread that made it (PR_SET_PDEATHSIG): at shutdown, a
+ * replenisher's. */
+static bool
+host_gone(const struct host *h)
+{
+	const struct local_sb *hs = h->sb->priv;
+	siginfo_t si = { 0 };
+
+	if (hs->pid <= 0)
+		return true;
+	return waitid(P_PID, (id_t)hs->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+	       si.si_pid != 0;
+}
+
 static int
 cell_destroy(struct local *lp, struct kcr_sandbox *sb, kcr_error_t *err)
 {
 	struct local_sb *ls = sb->priv;
 	kcr_autofree char *path = kcr_strdup_printf("/cells/%s", sb->id);
-	int ret = kcr_runner_call(ls->host->sb->endpoint, "DELETE", path, NULL, NULL, err);
+	kcr_error_t e = NULL;
+	int ret = kcr_runner_call(ls->host->sb->endpoint, "DELETE", path, NULL, NULL, &e);
+
+	/* a host that is gone, or exiting (its socket closed), took the cell
+	 * with it */
+	if (ret < 0 && (host_gone(ls->host) || e->sys_errno == ECONNREFUSED ||
+			 e->sys_errno == ECONNRESET))
+		ret = 0;
+	if (ret < 0 && err && *err == NULL)
+		*err = kcr_steal(&e);
+	kcr_error_release(&e);
 
 	/* its processes are gone with the runner's answer (or the runner) */
 	if (kcr_cgroup_destroy(ls->cg, ret < 0 ? NULL : err) < 0)
