@@ -15,6 +15,7 @@
 
 #define CHANNEL_TIMEOUT_MS 5000
 #define MAX_JOIN_FDS 8
+#define MAX_STASH 64 /* messages read for cells whose POST has not come */
 
 /* A message of kcr's on the fd channel: a cell's id and its files. */
 struct join_msg {
@@ -143,11 +144,16 @@ recv_join_fds(struct runner_cells *s, const char *id, int *fds, int want, kcr_er
 		if (strcmp((*pp)->id, id) == 0) {
 			m = *pp;
 			*pp = m->next;
+			s->n_stash--;
 			break;
 		}
 	}
 	while (m == NULL) {
-		if (s->n_stash > 64 || (m = read_join_msg(s->channel, err)) == NULL)
+		if (s->n_stash >= MAX_STASH)
+			return kcr_error_set(err, KCR_E_INVALID, 0,
+					     "cgroup files for cell '%s': %u other cells' waiting",
+					     id, s->n_stash);
+		if ((m = read_join_msg(s->channel, err)) == NULL)
 			return kcr_error_wrap(err, "cgroup files for cell '%s'", id);
 		if (strcmp(m->id, id) != 0) {
 			m->next = s->stash;

@@ -114,8 +114,11 @@ static enum MHD_Result
 send_kcr_error(struct MHD_Connection *c, kcr_error_t *err)
 {
 	enum MHD_Result ret;
-	int status = kcr_errc_http_status((*err)->code);
+	int status;
 
+	if (*err == NULL) /* a bug: a failure without its reason */
+		return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
+	status = kcr_errc_http_status((*err)->code);
 	ret = send_error(c, (unsigned int)(status >= 400 ? status : 500), "%s", (*err)->msg);
 	kcr_error_release(err);
 	return ret;
