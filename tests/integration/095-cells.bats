@@ -192,3 +192,23 @@ os._exit(9)'
 	assert_status 200
 	assert_json 'j["exit_code"] == 1 and "SyntaxError" in j["stderr"] and "zygote" not in j["stderr"]'
 }
+
+@test "hundreds of executions, eight at once: every one gets its own cell and its answer" {
+	wait_cells 3
+	dir=$BATS_TEST_TMPDIR/load
+	mkdir -p "$dir"
+	for i in $(seq 300); do
+		printf 'url = "%s/exec"\nheader = "X-API-Key: %s"\n' "$(srv_url)" "$(srv_key)"
+		printf 'header = "Content-Type: application/json"\n'
+		printf 'data = "{\\"lang\\":\\"py\\",\\"code\\":\\"import os; print(%d, os.getpid())\\"}"\n' "$i"
+		printf 'output = "%s/%d"\nwrite-out = "%%{http_code}\\n"\n' "$dir" "$i"
+		[ "$i" -lt 300 ] && echo next
+	done >"$dir/cfg"
+	curl -sS --parallel --parallel-max 8 -K "$dir/cfg" >"$dir/codes"
+	[ "$(grep -c '^200$' "$dir/codes")" -eq 300 ]
+	for i in $(seq 300); do
+		grep -q "\"stdout\":\"$i 1\\\\n\"" "$dir/$i" || fail "execution $i: $(cat "$dir/$i")"
+	done
+	# the cells' host survived it
+	! grep -q 'no HTTP response\|Connection reset' "$(srv_dir)/stderr"
+}
