@@ -56,6 +56,7 @@ if len(sids) != n:
 # machine 64 client processes and a starved poller would otherwise measure
 # the test's own scheduling delays, not the server's.
 @test "64 concurrent /exec (sleep 1) all succeed, well under 64 s, /health < 50 ms throughout" {
+	wait_pools_full
 	local n=64 d=$BATS_TEST_TMPDIR/req i t0 t1 elapsed nice=()
 	mkdir -p "$d"
 	nice -n -15 true 2>/dev/null && nice=(nice -n -15)

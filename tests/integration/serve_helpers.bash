@@ -412,6 +412,22 @@ random_file() {
 	head -c "$2" /dev/urandom >"$1"
 }
 
+# wait_pools_full [SECONDS]: until every warm pool of the server $SRV
+# holds its target (a server that has just started is still importing
+# its warm Python's libraries: a measurement wants the steady state).
+wait_pools_full() {
+	local i
+	for i in $(seq $((${1:-60} * 10))); do
+		api GET /pool
+		"$HOST_PYTHON" -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+sys.exit(any(p["ready"] < p["target"] for p in j["pools"]))' "$BODY_FILE" && return 0
+		sleep 0.1
+	done
+	fail "the warm pools did not fill in ${1:-60} s"
+}
+
 note() { # a measured number for the report (shown with --tap / -p)
 	echo "# $*" >&3
 }
