@@ -7,7 +7,8 @@ load serve_helpers
 
 setup_file() {
 	start_server main
-	start_server tiny KCR_MAX_CONCURRENT=1 KCR_QUEUE_SIZE=1 KCR_QUEUE_TIMEOUT=1
+	start_server tiny KCR_MAX_CONCURRENT=1 KCR_QUEUE_SIZE=1 KCR_QUEUE_TIMEOUT=1 \
+		KCR_POOL_PY=0 KCR_POOL_JS=0
 }
 
 # post_exec_bg DIR I BODY: POST /exec in the background; DIR/I.{body,hdr,code}
