@@ -231,13 +231,7 @@ zygote_wait_ready(struct kcr_zygote *z, kcr_error_t *err)
 bool
 kcr_zygote_alive(struct kcr_zygote *z)
 {
-	siginfo_t si = { 0 };
-
-	if (z == NULL || z->failed)
-		return false;
-	if (waitid(P_PID, (id_t)z->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
-		return false;
-	return si.si_pid == 0;
+	return z && !z->failed && !kcr_child_exited(z->pid);
 }
 
 void
@@ -324,24 +318,11 @@ spawn_message(const struct kcr_cell_spec *spec)
 }
 
 static int
-send_with_fds(int sock, const char *msg, const int *fds, int n, kcr_error_t *err)
+send_fds(struct kcr_zygote *z, const char *msg, const int *fds, int n, kcr_error_t *err)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 16)] = { 0 };
-	struct iovec iov = { .iov_base = (void *)msg, .iov_len = strlen(msg) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
-
-	if (n > 16)
-		return kcr_error_set(err, KCR_E_INTERNAL, 0, "too many fds for a cell");
-	mh.msg_control = cbuf;
-	mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
-	memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)n);
-	if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
-		return kcr_error_set(err, KCR_E_UNAVAILABLE, errno, "cannot reach the zygote");
+	if (kcr_send_fds(z->ctl, msg, strlen(msg), fds, n) < 0)
+		return kcr_error_set(err, KCR_E_UNAVAILABLE, errno, "cannot reach the %s zygote",
+				     z->lang->id);
 	return 0;
 }
 
@@ -354,7 +335,7 @@ zygote_spawn(struct kcr_zygote *z, const char *msg, const int *fds, int n, kcr_e
 	pid_t ret = -1;
 
 	pthread_mutex_lock(&z->lock);
-	if (zygote_wait_ready(z, err) == 0 && send_with_fds(z->ctl, msg, fds, n, err) == 0 &&
+	if (zygote_wait_ready(z, err) == 0 && send_fds(z, msg, fds, n, err) == 0 &&
 	    (o = zygote_recv(z, SPAWN_TIMEOUT_MS, err)) != NULL) {
 		pid = cJSON_GetObjectItemCaseSensitive(o, "pid");
 		if (cJSON_IsNumber(pid) && pid->valuedouble > 0)
@@ -422,14 +403,14 @@ kcr_cell_spawn(struct kcr_zygote *z, const struct kcr_cell_spec *spec, struct kc
 		{ -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 }
 	};
 	kcr_autofree char *msg = NULL;
-	int fds[16];
+	int fds[KCR_SEND_FDS_MAX];
 	struct kcr_cell *c;
 	pid_t pid;
 
 	if (!id_ok(spec->id))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "bad cell id '%s'",
 				     spec->id ? spec->id : "");
-	if (spec->n_join_fds > 10)
+	if (spec->n_join_fds > KCR_SEND_FDS_MAX - 6)
 		return kcr_error_set(err, KCR_E_INVALID, 0, "too many cgroup files");
 	c = kcr_xzalloc(sizeof(*c));
 	c->data_fd = c->tmp_fd = -1;

@@ -381,17 +381,6 @@ reap_tree(const struct proc_ctx *pc, pid_t pgid)
 	}
 }
 
-static bool
-child_exited(pid_t pid)
-{
-	siginfo_t si;
-
-	memset(&si, 0, sizeof(si));
-	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
-		return errno == ECHILD;
-	return si.si_pid != 0;
-}
-
 /* ---- the parent: pipes ---- */
 
 static void
@@ -558,7 +547,7 @@ supervise(const struct proc_ctx *pc, pid_t pid, struct io *io, struct step_res *
 		uint64_t now = kcr_now_ms();
 
 		if (!exited) {
-			bool done = io->said_done || child_exited(pid);
+			bool done = io->said_done || kcr_child_exited(pid);
 
 			if (done || now >= pc->deadline_ms) {
 				sr->timed_out = !done;
@@ -1083,7 +1072,7 @@ kcr_proc_warm_adopt(const struct kcr_lang *l, const struct kcr_limits *lim, pid_
 bool
 kcr_proc_warm_alive(struct kcr_proc_warm *w)
 {
-	return w->active && !child_exited(w->pid);
+	return w->active && !kcr_child_exited(w->pid);
 }
 
 void
@@ -1105,7 +1094,7 @@ warm_fits(struct kcr_proc_warm *w, const struct kcr_exec_req *req)
 {
 	const struct kcr_limits *l = &w->limits, *q = &req->limits;
 
-	return w->active && w->lang == req->lang && !child_exited(w->pid) &&
+	return w->active && w->lang == req->lang && !kcr_child_exited(w->pid) &&
 	       l->nofile == q->nofile && l->file_size == q->file_size && l->pids == q->pids;
 }
 
@@ -1186,7 +1175,7 @@ run_with(struct kcr_proc_warm *w, const struct kcr_exec_req *req, const char *da
 		kcr_pystate_env(&pc.envp, src_dir, kcr_pystate_limit(req));
 	if (w->cell && !warm_fits(w, req)) {
 		kcr_error_set(err, KCR_E_CONFLICT, 0,
-			      w->active && !child_exited(w->pid)
+			      w->active && !kcr_child_exited(w->pid)
 				      ? "this cell was made for another language or other limits"
 				      : "this cell is gone");
 		goto out;

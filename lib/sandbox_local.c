@@ -834,24 +834,6 @@ host_get(struct local *lp, const struct kcr_sandbox_spec *spec, bool create, kcr
 	return h;
 }
 
-static int
-send_join_fds(int chan, const char *id, const int *fds, int n, kcr_error_t *err)
-{
-	char cbuf[CMSG_SPACE(sizeof(int) * KCR_CGROUP_MAX_FDS)] = { 0 };
-	struct iovec iov = { .iov_base = (void *)id, .iov_len = strlen(id) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
-	memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)n);
-	if (sendmsg(chan, &mh, MSG_NOSIGNAL) < 0)
-		return kcr_error_set(err, KCR_E_UNAVAILABLE, errno, "cells host: fd channel");
-	return 0;
-}
-
 static char *
 cell_body(const char *id, const struct local *lp, const struct kcr_limits *l, int n_join,
 	  bool preload)
@@ -885,7 +867,9 @@ cell_start(struct local *lp, struct local_sb *ls, const char *id,
 	/* the files first: the runner reads them when the POST arrives (and
 	 * keeps another cell's for it) */
 	pthread_mutex_lock(&ls->host->lock);
-	r = n > 0 ? send_join_fds(ls->host->chan, id, fds, n, err) : 0;
+	r = n > 0 && kcr_send_fds(ls->host->chan, id, strlen(id), fds, n) < 0
+		    ? kcr_error_set(err, KCR_E_UNAVAILABLE, errno, "cells host: fd channel")
+		    : 0;
 	pthread_mutex_unlock(&ls->host->lock);
 	if (r == 0)
 		r = kcr_runner_call(ls->host->sb->endpoint, "POST", "/cells", body, NULL, err);
@@ -940,12 +924,8 @@ static bool
 host_gone(const struct host *h)
 {
 	const struct local_sb *hs = h->sb->priv;
-	siginfo_t si = { 0 };
 
-	if (hs->pid <= 0)
-		return true;
-	return waitid(P_PID, (id_t)hs->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
-	       si.si_pid != 0;
+	return hs->pid <= 0 || kcr_child_exited(hs->pid);
 }
 
 static int
