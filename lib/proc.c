@@ -1164,6 +1164,7 @@ run_with(struct kcr_proc_warm *w, const struct kcr_exec_req *req, const char *da
 	struct kcr_limits lim = req->limits;
 	struct proc_ctx pc = { .limits = &lim, .runner = getpid() };
 	uint64_t start;
+	bool fits = warm_fits(w, req);
 	int r = -1;
 
 	memset(res, 0, sizeof(*res));
@@ -1173,7 +1174,7 @@ run_with(struct kcr_proc_warm *w, const struct kcr_exec_req *req, const char *da
 	pc.envp = clean_env(req->lang);
 	if (kcr_pystate_wanted(req))
 		kcr_pystate_env(&pc.envp, src_dir, kcr_pystate_limit(req));
-	if (w->cell && !warm_fits(w, req)) {
+	if (w->cell && !fits) {
 		kcr_error_set(err, KCR_E_CONFLICT, 0,
 			      w->active && !kcr_child_exited(w->pid)
 				      ? "this cell was made for another language or other limits"
@@ -1184,7 +1185,9 @@ run_with(struct kcr_proc_warm *w, const struct kcr_exec_req *req, const char *da
 		goto out;
 	start = kcr_now_ms();
 	pc.deadline_ms = start + lim.timeout_ms;
-	if (warm_fits(w, req)) {
+	/* decided once: a cell that dies meanwhile reports its end, its
+	 * program never runs here in the runner */
+	if (fits) {
 		r = run_warm(w, &pc, req, inner_src, res);
 	} else {
 		warm_discard(w);
