@@ -58,12 +58,12 @@ target_for(const struct kcr_config *cfg, const struct kcr_lang *l)
 void
 kcr_pool_reload(struct kcr_pool *p, const struct kcr_config *cfg)
 {
+	const char *pre = kcr_config_str(cfg, "pool.py_preload");
+
 	pthread_mutex_lock(&p->lock);
 	p->health_ms = (uint64_t)kcr_config_int(cfg, "pool.health_interval") * 1000;
 	for (unsigned int i = 0; i < p->n_langs; i++) {
 		struct lang_pool *lp = &p->langs[i];
-
-		const char *pre = kcr_config_str(cfg, "pool.py_preload");
 
 		lp->target = target_for(cfg, lp->lang);
 		lp->split = strcmp(lp->lang->id, "py") == 0 && pre && *pre;
@@ -93,7 +93,15 @@ destroy_sandbox(struct kcr_pool *p, struct kcr_sandbox *sb)
 		kcr_error_warn_release(&err);
 }
 
-static size_t count_ready(const struct lang_pool *lp, bool preload);
+static size_t
+count_ready(const struct lang_pool *lp, bool preload)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < lp->n_ready; i++)
+		n += lp->ready[i]->preload == preload;
+	return n;
+}
 
 /* How many of lp's warm sandboxes should have the preload. */
 static unsigned int
@@ -122,8 +130,8 @@ neediest(struct kcr_pool *p)
 
 	for (unsigned int i = 0; i < p->n_langs; i++) {
 		struct lang_pool *lp = &p->langs[i];
-		long g = (gap(lp, true) > 0 ? gap(lp, true) : 0) +
-			 (gap(lp, false) > 0 ? gap(lp, false) : 0);
+		long pre = gap(lp, true), bare = gap(lp, false);
+		long g = (pre > 0 ? pre : 0) + (bare > 0 ? bare : 0);
 
 		if (g > best_gap && kcr_lang_missing_runtime(lp->lang) == NULL) {
 			best = lp;
@@ -141,16 +149,6 @@ add_ready(struct lang_pool *lp, struct kcr_sandbox *sb)
 		lp->ready = kcr_xrealloc(lp->ready, lp->cap * sizeof(*lp->ready));
 	}
 	lp->ready[lp->n_ready++] = sb;
-}
-
-static size_t
-count_ready(const struct lang_pool *lp, bool preload)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < lp->n_ready; i++)
-		n += lp->ready[i]->preload == preload;
-	return n;
 }
 
 /* Creates one sandbox for lp, unlocked while the provider works. */
@@ -190,13 +188,13 @@ trim_one(struct kcr_pool *p)
 {
 	for (unsigned int i = 0; i < p->n_langs; i++) {
 		struct lang_pool *lp = &p->langs[i];
+		/* one of a kind over its share: after a lower target */
+		bool over_pre = gap(lp, true) < 0, over_bare = gap(lp, false) < 0;
 		struct kcr_sandbox *sb;
-
 		ssize_t k = -1;
 
-		/* one of a kind over its share: after a lower target */
 		for (size_t j = 0; j < lp->n_ready && k < 0; j++)
-			if (gap(lp, lp->ready[j]->preload) < 0)
+			if (lp->ready[j]->preload ? over_pre : over_bare)
 				k = (ssize_t)j;
 		if (k < 0)
 			continue;
