@@ -104,7 +104,6 @@ struct local {
 struct host {
 	struct kcr_sandbox *sb;
 	int chan;             /* our end of the runner's fd channel */
-	pthread_mutex_t lock; /* one message at a time on the fd channel */
 	unsigned int refs;    /* its cells, and the provider while it is current */
 	bool broken;
 };
@@ -377,6 +376,20 @@ host_args(char ***v, const struct local *lp, const struct kcr_sandbox_spec *spec
 	kcr_strv_push(v, chan);
 }
 
+/* The sizes of a sandbox's (or a cell's) /tmp and /mnt/data: its limits,
+ * else the configured ones. */
+static uint32_t
+tmp_mb(const struct local *lp, const struct kcr_limits *l)
+{
+	return l->tmp_size_mb ? l->tmp_size_mb : lp->tmp_mb;
+}
+
+static uint32_t
+data_mb(const struct local *lp, const struct kcr_limits *l)
+{
+	return l->data_size_mb ? l->data_size_mb : lp->data_mb;
+}
+
 static char **
 runner_argv(const struct local *lp, const struct kcr_sandbox_spec *spec, bool host)
 {
@@ -385,9 +398,8 @@ runner_argv(const struct local *lp, const struct kcr_sandbox_spec *spec, bool ho
 	kcr_autofree char *tmp = NULL;
 	kcr_autofree char *data = NULL;
 
-	tmp = kcr_strdup_printf("--tmp-size-mb=%u", l->tmp_size_mb ? l->tmp_size_mb : lp->tmp_mb);
-	data = kcr_strdup_printf("--data-size-mb=%u",
-				 l->data_size_mb ? l->data_size_mb : lp->data_mb);
+	tmp = kcr_strdup_printf("--tmp-size-mb=%u", tmp_mb(lp, l));
+	data = kcr_strdup_printf("--data-size-mb=%u", data_mb(lp, l));
 	kcr_strv_push(&v, "kcr-runner");
 	kcr_strv_push(&v, "--sandbox");
 	kcr_strv_push(&v, "--listen-fd=3");
@@ -777,7 +789,6 @@ host_unref(struct local *lp, struct host *h)
 		kcr_error_warn_release(&err);
 	sb_free(h->sb);
 	close(h->chan);
-	pthread_mutex_destroy(&h->lock);
 	free(h);
 }
 
@@ -806,7 +817,6 @@ host_new(struct local *lp, const struct kcr_sandbox_spec *spec, kcr_error_t *err
 	close(sv[1]);
 	h->chan = sv[0];
 	h->refs = 1;
-	pthread_mutex_init(&h->lock, NULL);
 	return h;
 }
 
@@ -844,8 +854,8 @@ cell_body(const char *id, const struct local *lp, const struct kcr_limits *l, in
 	cJSON_AddNumberToObject(o, "nofile", l->nofile);
 	cJSON_AddNumberToObject(o, "file_size", (double)l->file_size);
 	cJSON_AddNumberToObject(o, "pids", l->pids);
-	cJSON_AddNumberToObject(o, "tmp_mb", l->tmp_size_mb ? l->tmp_size_mb : lp->tmp_mb);
-	cJSON_AddNumberToObject(o, "data_mb", l->data_size_mb ? l->data_size_mb : lp->data_mb);
+	cJSON_AddNumberToObject(o, "tmp_mb", tmp_mb(lp, l));
+	cJSON_AddNumberToObject(o, "data_mb", data_mb(lp, l));
 	cJSON_AddNumberToObject(o, "join_fds", n_join);
 	cJSON_AddBoolToObject(o, "preload", preload);
 	return kcr_json_print_free(o);
@@ -865,12 +875,11 @@ cell_start(struct local *lp, struct local_sb *ls, const char *id,
 		return -1;
 	body = cell_body(id, lp, &spec->limits, n, spec->preload);
 	/* the files first: the runner reads them when the POST arrives (and
-	 * keeps another cell's for it) */
-	pthread_mutex_lock(&ls->host->lock);
+	 * keeps another cell's for it); a SOCK_SEQPACKET message is whole,
+	 * whoever else sends at the same time */
 	r = n > 0 && kcr_send_fds(ls->host->chan, id, strlen(id), fds, n) < 0
 		    ? kcr_error_set(err, KCR_E_UNAVAILABLE, errno, "cells host: fd channel")
 		    : 0;
-	pthread_mutex_unlock(&ls->host->lock);
 	if (r == 0)
 		r = kcr_runner_call(ls->host->sb->endpoint, "POST", "/cells", body, NULL, err);
 	for (int i = 0; i < n; i++)
