@@ -34,7 +34,6 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,7 +54,7 @@ struct kcr_zygote {
 struct kcr_cell {
 	char id[KCR_CELL_ID_MAX + 1];
 	int data_fd, tmp_fd;  /* its tmpfs, detached mounts (fsmount) */
-	char *data, *tmp, *src; /* the same, as paths: /proc/self/fd/N */
+	char *data, *src;     /* /mnt/data and /tmp/.kcr as the runner reaches them */
 	struct kcr_proc_warm *warm;
 	pthread_mutex_t lock; /* its one execution */
 };
@@ -296,8 +295,7 @@ cell_fs(struct kcr_cell *c, const struct kcr_cell_spec *spec, kcr_error_t *err)
 	    (c->tmp_fd = tmpfs_fd("1777", spec->tmp_mb, false, err)) < 0)
 		return -1;
 	c->data = kcr_strdup_printf("/proc/self/fd/%d", c->data_fd);
-	c->tmp = kcr_strdup_printf("/proc/self/fd/%d", c->tmp_fd);
-	c->src = kcr_strdup_printf("%s%s", c->tmp, KCR_SRC_DIR + strlen("/tmp"));
+	c->src = kcr_strdup_printf("/proc/self/fd/%d%s", c->tmp_fd, KCR_SRC_DIR + strlen("/tmp"));
 	return 0;
 }
 
@@ -488,7 +486,6 @@ kcr_cell_free(struct kcr_cell *c)
 	kcr_closep(&c->data_fd); /* the last reference: the tmpfs goes */
 	kcr_closep(&c->tmp_fd);
 	free(c->data);
-	free(c->tmp);
 	free(c->src);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
