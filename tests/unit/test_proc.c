@@ -4,6 +4,7 @@
 
 #include "proc.h"
 #include "sandbox_init.h"
+#include "program_dirs.h"
 #include "tap.h"
 #include "util.h"
 
@@ -172,17 +173,10 @@ test_missing_runtime(void)
 int
 main(void)
 {
-	if (access("/bin/bash", X_OK) < 0 || mkdtemp(base) == NULL) {
+	if (access("/bin/bash", X_OK) < 0 || program_dirs(base, &data_dir, &src_dir) < 0) {
 		printf("1..0 # SKIP no bash or no temporary directory\n");
 		return 0;
 	}
-	chmod(base, 0755);
-	data_dir = kcr_strdup_printf("%s/data", base);
-	src_dir = kcr_strdup_printf("%s/src", base);
-	mkdir(data_dir, 0755);
-	if (geteuid() == 0 && chown(data_dir, KCR_SANDBOX_UID, KCR_SANDBOX_GID) < 0)
-		perror("chown");
-	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	TAP_PLAN(7);
 	RUN_TEST(test_exit_and_output);
 	RUN_TEST(test_stdin_args_env);

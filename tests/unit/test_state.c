@@ -7,6 +7,7 @@
 #include "runner_proto.h"
 #include "sandbox_init.h"
 #include "state.h"
+#include "program_dirs.h"
 #include "tap.h"
 #include "util.h"
 
@@ -406,17 +407,10 @@ test_py_state_limit(void)
 int
 main(void)
 {
-	if (mkdtemp(base) == NULL) {
+	if (program_dirs(base, &data_dir, &src_dir) < 0) {
 		printf("1..0 # SKIP no temporary directory\n");
 		return 0;
 	}
-	chmod(base, 0755);
-	data_dir = kcr_strdup_printf("%s/data", base);
-	src_dir = kcr_strdup_printf("%s/src", base);
-	mkdir(data_dir, 0755);
-	if (geteuid() == 0 && chown(data_dir, KCR_SANDBOX_UID, KCR_SANDBOX_GID) < 0)
-		perror("chown");
-	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	TAP_PLAN(11);
 	RUN_TEST(test_roundtrip);
 	RUN_TEST(test_version1_and_streamed_frame);
