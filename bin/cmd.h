@@ -27,6 +27,7 @@ struct kcr_cmd {
 	const char *examples; /* lines, '\n'-separated */
 	const struct kcr_opt *opts; /* terminated by { NULL } */
 	const struct kcr_cmd *const *subcmds;
+	const char *operands; /* what they complete to: "lang", "scenario"; NULL: files */
 	bool hidden;
 	/* Returns the exit code (>= 0), or -1 with err set. */
 	int (*run)(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err);
@@ -38,6 +39,8 @@ extern const struct kcr_cmd kcr_cmd_exec, kcr_cmd_languages, kcr_cmd_doctor,
 	kcr_cmd_state;
 
 const struct kcr_cmd *const *kcr_cmd_table(void);
+/* The name of kcr bench's scenario i, or NULL past the last. */
+const char *kcr_bench_scenario(size_t i);
 const struct kcr_cmd *kcr_cmd_find(const struct kcr_cmd *const *table, const char *name);
 extern const struct kcr_opt kcr_global_opts[];
 

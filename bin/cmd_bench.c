@@ -447,6 +447,12 @@ run_scenario(const struct bench_args *a, struct bench_run *b, cJSON *out)
 	}
 }
 
+const char *
+kcr_bench_scenario(size_t i)
+{
+	return i < KCR_ARRAY_SIZE(scenarios) ? scenarios[i].name : NULL;
+}
+
 static const struct scenario *
 find_scenario(const char *name, kcr_error_t *err)
 {
@@ -581,5 +587,6 @@ const struct kcr_cmd kcr_cmd_bench = {
 		    "  kcr bench --list\n"
 		    "  kcr bench --json pandas > pandas.json",
 	.opts = bench_opts,
+	.operands = "scenario",
 	.run = bench_run,
 };

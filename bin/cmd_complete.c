@@ -35,6 +35,9 @@ emit_value(const char *cur, const char *kind)
 	if (kind && strcmp(kind, "lang") == 0) {
 		for (unsigned int i = 0; i < kcr_lang_count(); i++)
 			emit(cur, kcr_lang_at(i)->id);
+	} else if (kind && strcmp(kind, "scenario") == 0) {
+		for (size_t i = 0; kcr_bench_scenario(i); i++)
+			emit(cur, kcr_bench_scenario(i));
 	} else if (kind && strcmp(kind, "dir") == 0) {
 		printf("__dir__\n");
 	} else if (kind && strcmp(kind, "file") == 0) {
@@ -103,7 +106,7 @@ complete_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 	else if (cmd == NULL || sub_pending)
 		emit_commands(cur, table);
 	else
-		printf("__file__\n");
+		emit_value(cur, cmd->operands ? cmd->operands : "file");
 	return 0;
 }
 

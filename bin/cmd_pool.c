@@ -318,6 +318,7 @@ static const struct kcr_cmd kcr_cmd_pool_warmup = {
 		    "  kcr pool warmup --server http://127.0.0.1:8000 -n 8 py js\n"
 		    "  kcr pool warmup py",
 	.opts = warmup_opts,
+	.operands = "lang",
 	.run = warmup_run,
 };
 

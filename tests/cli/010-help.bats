@@ -334,6 +334,16 @@ for k, v in json.load(open(sys.argv[1])).items():
 	run complete_words help ''
 	assert_line exec
 	refute_line __file__
+	# operands: kcr bench's scenarios (as --list names them), pool
+	# warmup's languages, exec's file
+	run complete_words bench ''
+	assert_equal "${lines[*]}" "$("$KCR" bench --list | awk '{ print $1 }' | tr '\n' ' ' | sed 's/ $//')"
+	run complete_words bench pa
+	assert_output pandas
+	run complete_words pool warmup ''
+	assert_equal "${lines[*]}" "$known"
+	run complete_words exec ''
+	assert_output __file__
 }
 
 @test "the bash completion loads and completes 'kcr ex' to 'exec'" {
