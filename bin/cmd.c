@@ -1,7 +1,7 @@
 #include <config.h>
 
 #include "cmd.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <getopt.h>
 #include <stdarg.h>

@@ -3,8 +3,8 @@
 #ifndef KCR_CMD_H
 #define KCR_CMD_H
 
-#include "config.h"
-#include "error.h"
+#include "base/settings.h"
+#include "base/error.h"
 
 #include <stdbool.h>
 

@@ -5,12 +5,12 @@
  * to bare. */
 #include <config.h>
 
-#include "api_client.h"
+#include "client/api_client.h"
 #include "cmd.h"
-#include "lang.h"
-#include "pool.h"
-#include "service.h"
-#include "util.h"
+#include "base/lang.h"
+#include "engine/pool.h"
+#include "engine/service.h"
+#include "base/util.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -6,8 +6,8 @@
 #include <config.h>
 
 #include "cmd.h"
-#include "lang.h"
-#include "util.h"
+#include "base/lang.h"
+#include "base/util.h"
 
 #include <string.h>
 

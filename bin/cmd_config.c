@@ -2,7 +2,7 @@
 #include <config.h>
 
 #include "cmd.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <cjson/cJSON.h>
 #include <string.h>

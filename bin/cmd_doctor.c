@@ -2,11 +2,11 @@
  * what is wrong and how to fix it. */
 #include <config.h>
 
-#include "cgroup.h"
+#include "sandbox/cgroup.h"
 #include "cmd.h"
-#include "lang.h"
-#include "orchestrator.h"
-#include "util.h"
+#include "base/lang.h"
+#include "engine/engine.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <sched.h>

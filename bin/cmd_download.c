@@ -1,9 +1,9 @@
 /* kcr download: copy stored files of a session to local files. */
 #include <config.h>
 
-#include "client.h"
+#include "client/client.h"
 #include "cmd.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,11 +4,11 @@
  * stored and fetched back, and the session can be used again. */
 #include <config.h>
 
-#include "client.h"
+#include "client/client.h"
 #include "cmd.h"
-#include "exec.h"
-#include "orchestrator.h"
-#include "util.h"
+#include "base/exec.h"
+#include "engine/engine.h"
+#include "base/util.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -1,9 +1,9 @@
 /* kcr files ls|rm: the stored files of a session, locally or on a server. */
 #include <config.h>
 
-#include "client.h"
+#include "client/client.h"
 #include "cmd.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>

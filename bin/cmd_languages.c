@@ -2,8 +2,8 @@
 #include <config.h>
 
 #include "cmd.h"
-#include "lang.h"
-#include "util.h"
+#include "base/lang.h"
+#include "base/util.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>

@@ -2,13 +2,13 @@
  * (--server URL or KCR_SERVER), or of an engine in this process. */
 #include <config.h>
 
-#include "api.h"
-#include "api_client.h"
+#include "server/api.h"
+#include "client/api_client.h"
 #include "cmd.h"
-#include "json.h"
-#include "orchestrator.h"
-#include "pool.h"
-#include "util.h"
+#include "base/json.h"
+#include "engine/engine.h"
+#include "engine/pool.h"
+#include "base/util.h"
 
 #include <cjson/cJSON.h>
 #include <signal.h>

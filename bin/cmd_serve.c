@@ -1,10 +1,10 @@
 /* kcr serve: the LibreChat Code Interpreter API on the engine. */
 #include <config.h>
 
-#include "api.h"
+#include "server/api.h"
 #include "cmd.h"
-#include "log.h"
-#include "util.h"
+#include "base/log.h"
+#include "base/util.h"
 
 #include <signal.h>
 #include <stdlib.h>

@@ -1,11 +1,11 @@
 /* kcr state get|put|rm|info: the Python state of a session (the globals a
- * session's Python runs keep; lib/state.h), locally or on a server. */
+ * session's Python runs keep; lib/base/pystate_blob.h), locally or on a server. */
 #include <config.h>
 
-#include "client.h"
+#include "client/client.h"
 #include "cmd.h"
-#include "state.h"
-#include "util.h"
+#include "base/pystate_blob.h"
+#include "base/util.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -1,9 +1,9 @@
 /* kcr upload: store files in a session, locally or on a kcr server. */
 #include <config.h>
 
-#include "client.h"
+#include "client/client.h"
 #include "cmd.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <cjson/cJSON.h>
 #include <libgen.h>

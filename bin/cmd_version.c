@@ -2,8 +2,8 @@
 #include <config.h>
 
 #include "cmd.h"
-#include "curl_dl.h"
-#include "util.h"
+#include "base/curl_dl.h"
+#include "base/util.h"
 
 #include <cjson/cJSON.h>
 #include <lz4.h>

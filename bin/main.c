@@ -2,8 +2,8 @@
 #include <config.h>
 
 #include "cmd.h"
-#include "log.h"
-#include "util.h"
+#include "base/log.h"
+#include "base/util.h"
 
 #include <signal.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 #include <config.h>
 
 #include "cells.h"
-#include "json.h"
-#include "util.h"
+#include "base/json.h"
+#include "base/util.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

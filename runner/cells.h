@@ -1,4 +1,4 @@
-/* The warm cells a runner started with --zygote holds (lib/cell.h), by
+/* The warm cells a runner started with --zygote holds (lib/runner/cell.h), by
  * id, counted so that a cell deleted while it runs goes when the run ends.
  *
  *   POST   /cells            {"id", "nofile", "file_size", "pids",
@@ -12,8 +12,8 @@
 #ifndef KCR_RUNNER_CELLS_H
 #define KCR_RUNNER_CELLS_H
 
-#include "cell.h"
-#include "error.h"
+#include "runner/cell.h"
+#include "base/error.h"
 
 #include <stddef.h>
 

@@ -1,14 +1,14 @@
 /* kcr-runner: the HTTP server inside every sandbox and pod. It runs one
- * program at a time (lib/proc.c) and serves the files of its data
- * directory. The wire format is in lib/runner_proto.h. */
+ * program at a time (lib/runner/proc.c) and serves the files of its data
+ * directory. The wire format is in lib/runner/proto.h. */
 #include <config.h>
 
 #include "cells.h"
-#include "error.h"
-#include "proc.h"
-#include "runner_proto.h"
-#include "sandbox_init.h"
-#include "util.h"
+#include "base/error.h"
+#include "runner/proc.h"
+#include "runner/proto.h"
+#include "runner/sandbox_init.h"
+#include "base/util.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>

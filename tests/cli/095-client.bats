@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # The CLI as a client: kcr exec --server/--session/--entity, kcr upload,
 # kcr download and kcr files ls|rm, against a real `kcr serve` on loopback
-# (started once for the file) and locally (lib/service.c on a state dir),
+# (started once for the file) and locally (lib/engine/service.c on a state dir),
 # with the same session semantics and the same output either way.
 
 load helpers
@@ -263,7 +263,7 @@ EOF
 			assert_line --index 0 "session $sid"
 		else
 			# the server ignores session_id on /upload (see the report
-			# on lib/api.c); then nothing may stay behind
+			# on lib/server/api.c); then nothing may stay behind
 			assert_equal "$m" server
 			assert_equal "$status" 125
 			assert_kcr_error "cannot upload into an existing session"

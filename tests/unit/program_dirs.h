@@ -1,12 +1,12 @@
-/* For the unit tests that run programs through lib/proc.c as kcr-runner
+/* For the unit tests that run programs through lib/runner/proc.c as kcr-runner
  * would: a data directory the program's uid owns and a source directory
  * under base (a mkdtemp template), and orphans come back to us. Returns
  * -1 when no temporary directory can be made (the test then skips). */
 #ifndef KCR_TEST_PROGRAM_DIRS_H
 #define KCR_TEST_PROGRAM_DIRS_H
 
-#include "sandbox_init.h"
-#include "util.h"
+#include "runner/sandbox_init.h"
+#include "base/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* The cgroup layout parsers on made-up /proc/self/mountinfo and
  * /proc/self/cgroup contents: v2 hosts, containers whose cgroup mount
  * root is not '/', and v1 hierarchies (with escaped mount points). */
-#include "cgroup.c" /* static parsers under test */
+#include "sandbox/cgroup.c" /* static parsers under test */
 
 #include "tap.h"
 

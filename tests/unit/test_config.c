@@ -1,8 +1,8 @@
 #include <config.h>
 
-#include "config.h"
+#include "base/settings.h"
 #include "tap.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <stdlib.h>
 #include <unistd.h>

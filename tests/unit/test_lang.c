@@ -1,9 +1,9 @@
 #include <config.h>
 
-#include "lang.h"
-#include "pyimports.h"
+#include "base/lang.h"
+#include "engine/pyimports.h"
 #include "tap.h"
-#include "util.h"
+#include "base/util.h"
 
 static int
 test_librechat_ids(void)

@@ -1,8 +1,8 @@
 #include <config.h>
 
-#include "metrics.h"
+#include "base/metrics.h"
 #include "tap.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <pthread.h>
 #include <stdlib.h>

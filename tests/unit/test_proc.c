@@ -2,11 +2,11 @@
  * installed). As root the programs run as KCR_SANDBOX_UID. */
 #include <config.h>
 
-#include "proc.h"
-#include "sandbox_init.h"
+#include "runner/proc.h"
+#include "runner/sandbox_init.h"
 #include "program_dirs.h"
 #include "tap.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <signal.h>

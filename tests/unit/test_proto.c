@@ -1,8 +1,8 @@
 #include <config.h>
 
-#include "runner_proto.h"
+#include "runner/proto.h"
 #include "tap.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <stdlib.h>
 

@@ -1,15 +1,15 @@
-/* The Python state: the stored format (lib/state.c) and, when python3 is
- * installed, its capture and restore by kcr_proc_run (lib/pystate.c). */
+/* The Python state: the stored format (lib/base/pystate_blob.c) and, when python3 is
+ * installed, its capture and restore by kcr_proc_run (lib/runner/pystate_hook.c). */
 #include <config.h>
 
-#include "proc.h"
-#include "pystate.h"
-#include "runner_proto.h"
-#include "sandbox_init.h"
-#include "state.h"
+#include "runner/proc.h"
+#include "runner/pystate_hook.h"
+#include "runner/proto.h"
+#include "runner/sandbox_init.h"
+#include "base/pystate_blob.h"
 #include "program_dirs.h"
 #include "tap.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <lz4frame.h>
 #include <stdlib.h>
@@ -196,7 +196,7 @@ test_oversize(void)
 	return 0;
 }
 
-/* The state travels to kcr-runner and back (lib/runner_proto.h). */
+/* The state travels to kcr-runner and back (lib/runner/proto.h). */
 static int
 test_proto(void)
 {

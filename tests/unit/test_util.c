@@ -1,7 +1,7 @@
 #include <config.h>
 
 #include "tap.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,0 +1,65 @@
+#define KCR_CURL_DL_IMPL 1
+#include <config.h>
+
+#include "base/curl_dl.h"
+#include "base/util.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+static struct kcr_curl_fns fns;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static char *load_error;
+
+#define SYM(field, name) { (void **)&fns.field, name }
+
+static void
+load(void)
+{
+	static const struct {
+		void **slot;
+		const char *name;
+	} syms[] = {
+		SYM(global_init, "curl_global_init"), SYM(easy_init, "curl_easy_init"),
+		SYM(easy_setopt, "curl_easy_setopt"), SYM(easy_perform, "curl_easy_perform"),
+		SYM(easy_getinfo, "curl_easy_getinfo"), SYM(easy_cleanup, "curl_easy_cleanup"),
+		SYM(easy_reset, "curl_easy_reset"), SYM(easy_strerror, "curl_easy_strerror"),
+		SYM(easy_unescape, "curl_easy_unescape"), SYM(free, "curl_free"),
+		SYM(slist_append, "curl_slist_append"), SYM(slist_free_all, "curl_slist_free_all"),
+		SYM(mime_init, "curl_mime_init"), SYM(mime_addpart, "curl_mime_addpart"),
+		SYM(mime_name, "curl_mime_name"), SYM(mime_data, "curl_mime_data"),
+		SYM(mime_data_cb, "curl_mime_data_cb"), SYM(mime_filename, "curl_mime_filename"),
+		SYM(mime_type, "curl_mime_type"), SYM(mime_free, "curl_mime_free"),
+		SYM(version_info, "curl_version_info"),
+	};
+	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+
+	if (h == NULL) {
+		load_error = kcr_strdup_printf("cannot load libcurl: %s", dlerror());
+		return;
+	}
+	for (size_t i = 0; i < KCR_ARRAY_SIZE(syms); i++) {
+		*syms[i].slot = dlsym(h, syms[i].name);
+		if (*syms[i].slot == NULL) {
+			load_error = kcr_strdup_printf("libcurl has no %s", syms[i].name);
+			return;
+		}
+	}
+	fns.global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int
+kcr_curl_load(kcr_error_t *err)
+{
+	pthread_once(&once, load);
+	if (load_error)
+		return kcr_error_set(err, KCR_E_UNAVAILABLE, 0, "%s", load_error);
+	return 0;
+}
+
+const struct kcr_curl_fns *
+kcr_curl(void)
+{
+	return &fns;
+}

@@ -1,0 +1,69 @@
+/* libcurl, loaded when first needed rather than at start-up: linking it
+ * makes every kcr process load ~30 libraries (~6 ms), which a one-shot
+ * `kcr exec` never uses. Code that talks to other servers includes this
+ * header instead of <curl/curl.h> and calls libcurl as usual, after
+ * kcr_curl_load() succeeded once. */
+#ifndef KCR_CURL_DL_H
+#define KCR_CURL_DL_H
+
+#include "base/error.h"
+
+#include <curl/curl.h>
+
+struct kcr_curl_fns {
+	CURLcode (*global_init)(long);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_perform)(CURL *);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	void (*easy_cleanup)(CURL *);
+	void (*easy_reset)(CURL *);
+	const char *(*easy_strerror)(CURLcode);
+	char *(*easy_unescape)(CURL *, const char *, int, int *);
+	void (*free)(void *);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
+	curl_mime *(*mime_init)(CURL *);
+	curl_mimepart *(*mime_addpart)(curl_mime *);
+	CURLcode (*mime_name)(curl_mimepart *, const char *);
+	CURLcode (*mime_data)(curl_mimepart *, const char *, size_t);
+	CURLcode (*mime_data_cb)(curl_mimepart *, curl_off_t, curl_read_callback,
+				 curl_seek_callback, curl_free_callback, void *);
+	CURLcode (*mime_filename)(curl_mimepart *, const char *);
+	CURLcode (*mime_type)(curl_mimepart *, const char *);
+	void (*mime_free)(curl_mime *);
+	curl_version_info_data *(*version_info)(CURLversion);
+};
+
+/* Loads libcurl once (thread-safe); -1 with err when it is not installed. */
+int kcr_curl_load(kcr_error_t *err);
+/* The loaded functions; only after kcr_curl_load() returned 0. */
+const struct kcr_curl_fns *kcr_curl(void);
+
+#ifndef KCR_CURL_DL_IMPL
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+#define curl_global_init(...) (kcr_curl()->global_init(__VA_ARGS__))
+#define curl_easy_init(...) (kcr_curl()->easy_init(__VA_ARGS__))
+#define curl_easy_setopt(...) (kcr_curl()->easy_setopt(__VA_ARGS__))
+#define curl_easy_perform(...) (kcr_curl()->easy_perform(__VA_ARGS__))
+#define curl_easy_getinfo(...) (kcr_curl()->easy_getinfo(__VA_ARGS__))
+#define curl_easy_cleanup(...) (kcr_curl()->easy_cleanup(__VA_ARGS__))
+#define curl_easy_reset(...) (kcr_curl()->easy_reset(__VA_ARGS__))
+#define curl_easy_strerror(...) (kcr_curl()->easy_strerror(__VA_ARGS__))
+#define curl_easy_unescape(...) (kcr_curl()->easy_unescape(__VA_ARGS__))
+#define curl_free(...) (kcr_curl()->free(__VA_ARGS__))
+#define curl_slist_append(...) (kcr_curl()->slist_append(__VA_ARGS__))
+#define curl_slist_free_all(...) (kcr_curl()->slist_free_all(__VA_ARGS__))
+#define curl_mime_init(...) (kcr_curl()->mime_init(__VA_ARGS__))
+#define curl_mime_addpart(...) (kcr_curl()->mime_addpart(__VA_ARGS__))
+#define curl_mime_name(...) (kcr_curl()->mime_name(__VA_ARGS__))
+#define curl_mime_data(...) (kcr_curl()->mime_data(__VA_ARGS__))
+#define curl_mime_data_cb(...) (kcr_curl()->mime_data_cb(__VA_ARGS__))
+#define curl_mime_filename(...) (kcr_curl()->mime_filename(__VA_ARGS__))
+#define curl_mime_type(...) (kcr_curl()->mime_type(__VA_ARGS__))
+#define curl_mime_free(...) (kcr_curl()->mime_free(__VA_ARGS__))
+#define curl_version_info(...) (kcr_curl()->version_info(__VA_ARGS__))
+#endif
+
+#endif

@@ -1,0 +1,77 @@
+#include <config.h>
+
+#include "base/exec.h"
+#include "base/util.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+kcr_limits_from_config(struct kcr_limits *l, const struct kcr_config *c,
+		       const struct kcr_lang *lang)
+{
+	int64_t t = kcr_config_int(c, "limits.timeout");
+	int64_t m = kcr_config_int(c, "limits.memory_mb");
+
+	memset(l, 0, sizeof(*l));
+	l->timeout_ms = (uint32_t)((t > 0 ? t : (lang ? lang->timeout_s : 30)) * 1000);
+	l->memory_mb = (uint32_t)(m > 0 ? m : (lang ? lang->memory_mb : 512));
+	l->pids = (uint32_t)kcr_config_int(c, "limits.pids");
+	l->cpus = kcr_config_double(c, "limits.cpus");
+	l->nofile = (uint32_t)kcr_config_int(c, "limits.nofile");
+	l->file_size = (uint64_t)kcr_config_int(c, "limits.file_size_mb") << 20;
+	l->output_bytes = (uint64_t)kcr_config_int(c, "limits.output_bytes");
+	l->tmp_size_mb = (uint32_t)kcr_config_int(c, "limits.tmp_size_mb");
+	l->data_size_mb = (uint32_t)kcr_config_int(c, "limits.data_size_mb");
+	l->max_output_files = (uint32_t)kcr_config_int(c, "limits.max_output_files");
+	l->code_bytes = (uint64_t)kcr_config_int(c, "limits.code_bytes");
+}
+
+void
+kcr_exec_req_release(struct kcr_exec_req *r)
+{
+	free(r->code);
+	kcr_strv_free(r->args);
+	free(r->stdin_data);
+	free(r->state_in);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+kcr_file_info_release(struct kcr_file_info *f)
+{
+	free(f->name);
+	f->name = NULL;
+}
+
+void
+kcr_exec_res_release(struct kcr_exec_res *r)
+{
+	free(r->out);
+	free(r->err);
+	for (size_t i = 0; i < r->n_changed; i++)
+		kcr_file_info_release(&r->changed[i]);
+	free(r->changed);
+	free(r->state_out);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+kcr_exec_res_append_err(struct kcr_exec_res *r, const char *fmt, ...)
+{
+	struct kcr_buf b = { .data = r->err, .len = r->err_len, .cap = r->err_len + 1 };
+	kcr_autofree char *line = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&line, fmt, ap) < 0)
+		kcr_oom();
+	va_end(ap);
+	if (b.data == NULL)
+		kcr_buf_init(&b);
+	if (b.len > 0 && b.data[b.len - 1] != '\n')
+		kcr_buf_add(&b, "\n", 1);
+	kcr_buf_addf(&b, "%s\n", line);
+	r->err = kcr_buf_steal(&b, &r->err_len);
+}

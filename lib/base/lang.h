@@ -1,0 +1,48 @@
+/* The language table: one source for kcr and kcr-runner. */
+#ifndef KCR_LANG_H
+#define KCR_LANG_H
+
+#include "base/error.h"
+
+#include <stdbool.h>
+
+/* Inside a sandbox the source is written to KCR_SRC_DIR/<source_file> and
+ * compiled programs go to KCR_SRC_DIR too, never to /mnt/data. Command
+ * templates expand {src}, {bin} and {dir}. */
+#define KCR_DATA_DIR "/mnt/data"
+#define KCR_SRC_DIR "/tmp/.kcr"
+#define KCR_SANDBOX_PATH "/usr/local/bin:/usr/bin:/bin"
+
+struct kcr_lang {
+	const char *id;                /* "py": what LibreChat sends */
+	const char *name;              /* "Python" */
+	const char *const *aliases;    /* other accepted ids */
+	const char *const *extensions; /* for inferring -l from a file name */
+	const char *source_file;       /* "code.py" */
+	const char *const *compile;    /* argv template, or NULL */
+	const char *const *run;        /* argv template */
+	const char *const *env;        /* extra NAME=value */
+	const char *const *runtimes;   /* absolute paths that must be executable */
+	const char *const *version;    /* argv printing the version */
+	const char *package;           /* Debian package (or npm) that provides it */
+	unsigned int memory_mb;        /* default memory limit */
+	unsigned int timeout_s;        /* default wall timeout */
+	bool prewarm;                  /* kcr-runner can start it before code arrives */
+};
+
+const struct kcr_lang *kcr_lang_find(const char *id_or_alias);
+const struct kcr_lang *kcr_lang_for_path(const char *path);
+const struct kcr_lang *kcr_lang_at(unsigned int i);
+unsigned int kcr_lang_count(void);
+/* Returns the first runtime path that is missing, or NULL if all exist. */
+const char *kcr_lang_missing_runtime(const struct kcr_lang *l);
+/* Runs the version command on this host; returns "3.11.2" or NULL. */
+char *kcr_lang_version(const struct kcr_lang *l);
+/* Expands a template into a new argv (free with kcr_strv_free). */
+char **kcr_lang_expand(const char *const *tmpl, const struct kcr_lang *l);
+/* The same with dir in place of KCR_SRC_DIR (a bare run outside a sandbox). */
+char **kcr_lang_expand_in(const char *const *tmpl, const struct kcr_lang *l, const char *dir);
+/* Looks up a language or fails with a message listing the known ones. */
+const struct kcr_lang *kcr_lang_lookup(const char *id, kcr_error_t *err);
+
+#endif

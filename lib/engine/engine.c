@@ -1,0 +1,228 @@
+#include <config.h>
+
+#include "engine/engine.h"
+#include "base/log.h"
+#include "engine/pool.h"
+#include "engine/pyimports.h"
+#include "sandbox/sandbox.h"
+#include "base/util.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct kcr_engine {
+	struct kcr_sandbox_provider provider;
+	char *py_preload;      /* pool.py_preload */
+	struct kcr_pool *pool; /* NULL: every execution creates its sandbox */
+};
+
+struct kcr_engine *
+kcr_engine_new(const struct kcr_config *cfg, kcr_error_t *err)
+{
+	struct kcr_engine *e = kcr_xzalloc(sizeof(*e));
+
+	if (kcr_sandbox_provider_open(&e->provider, cfg, err) < 0) {
+		free(e);
+		return NULL;
+	}
+	e->py_preload = kcr_xstrdup(kcr_config_str(cfg, "pool.py_preload"));
+	return e;
+}
+
+int
+kcr_engine_enable_pool(struct kcr_engine *e, const struct kcr_config *cfg, kcr_error_t *err)
+{
+	if (e->pool)
+		return 0;
+	e->pool = kcr_pool_new(&e->provider, cfg, err);
+	return e->pool ? 0 : -1;
+}
+
+struct kcr_pool *
+kcr_engine_pool(struct kcr_engine *e)
+{
+	return e->pool;
+}
+
+static int
+acquire(struct kcr_engine *e, const struct kcr_sandbox_spec *spec, struct kcr_sandbox **sb,
+	kcr_error_t *err)
+{
+	if (e->pool)
+		return kcr_pool_acquire(e->pool, spec, sb, err);
+	return e->provider.ops->create(e->provider.self, spec, sb, err);
+}
+
+static void
+release(struct kcr_engine *e, struct kcr_sandbox *sb)
+{
+	kcr_error_t err = NULL;
+	char id[sizeof(sb->id)];
+
+	if (e->pool) {
+		kcr_pool_release(e->pool, sb);
+		return;
+	}
+	memcpy(id, sb->id, sizeof(id));
+	if (e->provider.ops->destroy(e->provider.self, sb, &err) < 0)
+		kcr_log_warn("destroying sandbox %s: %s", id, err->msg);
+	kcr_error_free(err);
+}
+
+void
+kcr_engine_free(struct kcr_engine *e)
+{
+	if (e == NULL)
+		return;
+	kcr_pool_free(e->pool);
+	kcr_sandbox_provider_close(&e->provider);
+	free(e->py_preload);
+	free(e);
+}
+
+static bool
+blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isspace((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+int
+kcr_engine_validate(const struct kcr_run_req *req, kcr_error_t *err)
+{
+	const struct kcr_exec_req *x = &req->exec;
+	const char *missing;
+
+	if (x->lang == NULL)
+		return kcr_error_set(err, KCR_E_INVALID, 0, "no language given");
+	if (x->code == NULL || blank(x->code, x->code_len))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "empty code");
+	if (x->limits.code_bytes && x->code_len > x->limits.code_bytes)
+		return kcr_error_set(err, KCR_E_LIMIT, 0, "code is %zu bytes, over the limit of %llu",
+				     x->code_len, (unsigned long long)x->limits.code_bytes);
+	missing = kcr_lang_missing_runtime(x->lang);
+	if (missing)
+		return kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
+				     "%s runtime is not installed: %s is missing (install %s)",
+				     x->lang->name, missing, x->lang->package);
+	for (size_t i = 0; i < req->n_inputs; i++) {
+		if (!kcr_name_is_safe(req->inputs[i].name))
+			return kcr_error_set(err, KCR_E_INVALID, 0, "bad input file name '%s'",
+					     req->inputs[i].name);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(req->inputs[i].name, req->inputs[j].name) == 0)
+				return kcr_error_set(err, KCR_E_INVALID, 0,
+						     "two input files named '%s'",
+						     req->inputs[i].name);
+	}
+	return 0;
+}
+
+static bool
+is_input(const struct kcr_run_req *req, const char *name)
+{
+	for (size_t i = 0; i < req->n_inputs; i++)
+		if (strcmp(req->inputs[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+static int
+collect_outputs(struct kcr_engine *e, struct kcr_sandbox *sb, const struct kcr_run_req *req,
+		struct kcr_run_res *res, kcr_error_t *err)
+{
+	const struct kcr_exec_res *x = &res->exec;
+	uint64_t max = req->exec.limits.file_size;
+
+	res->outputs = kcr_xzalloc((x->n_changed ? x->n_changed : 1) * sizeof(*res->outputs));
+	for (size_t i = 0; i < x->n_changed; i++) {
+		struct kcr_file *f = &res->outputs[res->n_outputs];
+
+		if (e->provider.ops->get_file(e->provider.self, sb, x->changed[i].name, max,
+					      &f->data, &f->len, err) < 0)
+			return kcr_error_wrap(err, "collecting output");
+		f->name = kcr_xstrdup(x->changed[i].name);
+		f->was_input = is_input(req, f->name);
+		res->n_outputs++;
+	}
+	return 0;
+}
+
+static int
+run_in(struct kcr_engine *e, struct kcr_sandbox *sb, const struct kcr_run_req *req,
+       struct kcr_run_res *res, kcr_error_t *err)
+{
+	const struct kcr_sandbox_ops *ops = e->provider.ops;
+
+	for (size_t i = 0; i < req->n_inputs; i++) {
+		const struct kcr_file *f = &req->inputs[i];
+
+		if (ops->put_file(e->provider.self, sb, f->name, f->data, f->len, err) < 0)
+			return kcr_error_wrap(err, "placing input '%s'", f->name);
+	}
+	if (ops->exec(e->provider.self, sb, &req->exec, &res->exec, err) < 0)
+		return -1;
+	return collect_outputs(e, sb, req, res, err);
+}
+
+int
+kcr_engine_run(struct kcr_engine *e, const struct kcr_run_req *req, struct kcr_run_res *res,
+	       kcr_error_t *err)
+{
+	struct kcr_sandbox_spec spec = { .lang = req->exec.lang, .limits = req->exec.limits };
+	const struct kcr_exec_req *x = &req->exec;
+	struct kcr_sandbox *sb = NULL;
+	uint64_t t0 = kcr_now_ns();
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	if (kcr_engine_validate(req, err) < 0)
+		return -1;
+	/* a state may hold a DataFrame: restoring it imports pandas */
+	spec.preload = x->lang->prewarm && strcmp(x->lang->id, "py") == 0 &&
+		       (x->state_in || kcr_py_imports_any(x->code, x->code_len, e->py_preload));
+	if (acquire(e, &spec, &sb, err) < 0)
+		return kcr_error_wrap(err, "creating the sandbox");
+	res->setup_us = (kcr_now_ns() - t0) / 1000; /* ~0 from a warm pool */
+	ret = run_in(e, sb, req, res, err);
+	release(e, sb);
+	res->total_us = (kcr_now_ns() - t0) / 1000;
+	kcr_log_debug("%s%s: setup %.1f ms, run %llu ms, total %.1f ms", req->exec.lang->id,
+		      spec.preload ? " (preload)" : "", res->setup_us / 1000.0, (unsigned long long)res->exec.duration_ms,
+		      res->total_us / 1000.0);
+	if (ret < 0)
+		kcr_run_res_release(res);
+	return ret;
+}
+
+void
+kcr_file_release(struct kcr_file *f)
+{
+	free(f->name);
+	free(f->data);
+	memset(f, 0, sizeof(*f));
+}
+
+void
+kcr_run_req_release(struct kcr_run_req *r)
+{
+	kcr_exec_req_release(&r->exec);
+	for (size_t i = 0; i < r->n_inputs; i++)
+		kcr_file_release(&r->inputs[i]);
+	free(r->inputs);
+	r->inputs = NULL;
+	r->n_inputs = 0;
+}
+
+void
+kcr_run_res_release(struct kcr_run_res *r)
+{
+	kcr_exec_res_release(&r->exec);
+	for (size_t i = 0; i < r->n_outputs; i++)
+		kcr_file_release(&r->outputs[i]);
+	free(r->outputs);
+	memset(r, 0, sizeof(*r));
+}

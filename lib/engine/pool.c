@@ -1,0 +1,508 @@
+#include <config.h>
+
+#include "engine/pool.h"
+#include "base/lang.h"
+#include "base/log.h"
+#include "sandbox/runner_client.h"
+#include "base/util.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_LANGS 32
+/* Replenishers: one destroys used sandboxes while another makes new ones
+ * (a Python cell takes milliseconds either way). */
+#define N_REPLENISHERS 2
+
+struct lang_pool {
+	const struct kcr_lang *lang;
+	struct kcr_limits limits; /* what a warm sandbox was made with */
+	unsigned int target, creating, in_use;
+	/* Python with pool.py_preload: half the warm ones (rounded up) have it
+	 * imported, the others are bare and cheaper; see lib/engine/pyimports.h */
+	bool split;
+	unsigned int creating_pre; /* of creating: with the preload */
+	struct kcr_sandbox **ready;
+	size_t n_ready, cap;
+	uint64_t created, failed, replaced, hits, misses, wait_us_total, wait_us_max;
+};
+
+struct kcr_pool {
+	const struct kcr_sandbox_provider *prov;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;    /* the replenisher: something to do */
+	pthread_cond_t changed; /* waiters: a pool's size changed */
+	pthread_t threads[N_REPLENISHERS];
+	unsigned int started;
+	bool stop;
+	uint64_t health_ms;
+	struct kcr_sandbox **dying; /* used sandboxes the replenisher destroys */
+	size_t n_dying, cap_dying;
+	struct lang_pool langs[MAX_LANGS];
+	unsigned int n_langs;
+};
+
+static unsigned int
+target_for(const struct kcr_config *cfg, const struct kcr_lang *l)
+{
+	kcr_autofree char *key = kcr_strdup_printf("pool.%s", l->id);
+
+	if (!kcr_config_bool(cfg, "pool.enabled"))
+		return 0;
+	return (unsigned int)kcr_config_int(cfg, key);
+}
+
+void
+kcr_pool_reload(struct kcr_pool *p, const struct kcr_config *cfg)
+{
+	const char *pre = kcr_config_str(cfg, "pool.py_preload");
+
+	pthread_mutex_lock(&p->lock);
+	p->health_ms = (uint64_t)kcr_config_int(cfg, "pool.health_interval") * 1000;
+	for (unsigned int i = 0; i < p->n_langs; i++) {
+		struct lang_pool *lp = &p->langs[i];
+
+		lp->target = target_for(cfg, lp->lang);
+		lp->split = strcmp(lp->lang->id, "py") == 0 && pre && *pre;
+		kcr_limits_from_config(&lp->limits, cfg, lp->lang);
+	}
+	pthread_cond_broadcast(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static struct lang_pool *
+find_lang(struct kcr_pool *p, const struct kcr_lang *l)
+{
+	for (unsigned int i = 0; i < p->n_langs; i++)
+		if (p->langs[i].lang == l)
+			return &p->langs[i];
+	return NULL;
+}
+
+/* ---- the replenisher -------------------------------------------------- */
+
+static void
+destroy_sandbox(struct kcr_pool *p, struct kcr_sandbox *sb)
+{
+	kcr_error_t err = NULL;
+
+	if (p->prov->ops->destroy(p->prov->self, sb, &err) < 0)
+		kcr_error_warn_release(&err);
+}
+
+static size_t
+count_ready(const struct lang_pool *lp, bool preload)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < lp->n_ready; i++)
+		n += lp->ready[i]->preload == preload;
+	return n;
+}
+
+/* How many of lp's warm sandboxes should have the preload. */
+static unsigned int
+target_pre(const struct lang_pool *lp)
+{
+	return lp->split ? (lp->target + 1) / 2 : 0;
+}
+
+/* Sandboxes of one kind lp needs (negative: too many). */
+static long
+gap(const struct lang_pool *lp, bool preload)
+{
+	long want = preload ? (long)target_pre(lp) : (long)(lp->target - target_pre(lp));
+	long have = (long)count_ready(lp, preload) +
+		    (long)(preload ? lp->creating_pre : lp->creating - lp->creating_pre);
+
+	return want - have;
+}
+
+/* The language most short of its target, or NULL. Called locked. */
+static struct lang_pool *
+neediest(struct kcr_pool *p)
+{
+	struct lang_pool *best = NULL;
+	long best_gap = 0;
+
+	for (unsigned int i = 0; i < p->n_langs; i++) {
+		struct lang_pool *lp = &p->langs[i];
+		long pre = gap(lp, true), bare = gap(lp, false);
+		long g = (pre > 0 ? pre : 0) + (bare > 0 ? bare : 0);
+
+		if (g > best_gap && kcr_lang_missing_runtime(lp->lang) == NULL) {
+			best = lp;
+			best_gap = g;
+		}
+	}
+	return best;
+}
+
+static void
+add_ready(struct lang_pool *lp, struct kcr_sandbox *sb)
+{
+	if (lp->n_ready == lp->cap) {
+		lp->cap = lp->cap ? lp->cap * 2 : 8;
+		lp->ready = kcr_xrealloc(lp->ready, lp->cap * sizeof(*lp->ready));
+	}
+	lp->ready[lp->n_ready++] = sb;
+}
+
+/* Creates one sandbox for lp, unlocked while the provider works. */
+static void
+fill_one(struct kcr_pool *p, struct lang_pool *lp)
+{
+	struct kcr_sandbox_spec spec = { .lang = lp->lang, .limits = lp->limits, .prewarm = true,
+					 .preload = gap(lp, true) > 0 };
+	struct kcr_sandbox *sb = NULL;
+	kcr_error_t err = NULL;
+	int r;
+
+	lp->creating++;
+	lp->creating_pre += spec.preload;
+	pthread_mutex_unlock(&p->lock);
+	r = p->prov->ops->create(p->prov->self, &spec, &sb, &err);
+	pthread_mutex_lock(&p->lock);
+	lp->creating--;
+	lp->creating_pre -= spec.preload;
+	if (r < 0) {
+		lp->failed++;
+		kcr_log_warn("pool %s: %s", lp->lang->id, err->msg);
+		kcr_error_free(err);
+		return;
+	}
+	lp->created++;
+	sb->lang = lp->lang;
+	sb->preload = spec.preload;
+	add_ready(lp, sb);
+	pthread_cond_broadcast(&p->changed);
+}
+
+/* Destroys one warm sandbox over its pool's target (after a lower target).
+ * Called locked; returns whether it did. */
+static bool
+trim_one(struct kcr_pool *p)
+{
+	for (unsigned int i = 0; i < p->n_langs; i++) {
+		struct lang_pool *lp = &p->langs[i];
+		/* one of a kind over its share: after a lower target */
+		bool over_pre = gap(lp, true) < 0, over_bare = gap(lp, false) < 0;
+		struct kcr_sandbox *sb;
+		ssize_t k = -1;
+
+		for (size_t j = 0; j < lp->n_ready && k < 0; j++)
+			if (lp->ready[j]->preload ? over_pre : over_bare)
+				k = (ssize_t)j;
+		if (k < 0)
+			continue;
+		sb = lp->ready[k];
+		lp->ready[k] = lp->ready[--lp->n_ready];
+		pthread_mutex_unlock(&p->lock);
+		destroy_sandbox(p, sb);
+		pthread_mutex_lock(&p->lock);
+		pthread_cond_broadcast(&p->changed);
+		return true;
+	}
+	return false;
+}
+
+/* Replaces ready sandboxes whose runner no longer answers. Called locked;
+ * each check runs unlocked on a sandbox taken out of the set. */
+static void
+check_health(struct kcr_pool *p)
+{
+	for (unsigned int i = 0; i < p->n_langs; i++) {
+		struct lang_pool *lp = &p->langs[i];
+
+		for (size_t j = 0; j < lp->n_ready;) {
+			struct kcr_sandbox *sb = lp->ready[j];
+			kcr_error_t err = NULL;
+			int r;
+
+			lp->ready[j] = lp->ready[--lp->n_ready];
+			pthread_mutex_unlock(&p->lock);
+			r = kcr_runner_health(sb->endpoint, &err);
+			if (r < 0)
+				destroy_sandbox(p, sb);
+			pthread_mutex_lock(&p->lock);
+			if (r == 0) {
+				add_ready(lp, sb);
+				j++;
+				continue;
+			}
+			kcr_log_warn("pool %s: replacing a dead sandbox: %s", lp->lang->id, err->msg);
+			kcr_error_free(err);
+			lp->replaced++;
+		}
+	}
+}
+
+static void *
+replenisher(void *arg)
+{
+	struct kcr_pool *p = arg;
+	uint64_t next_check = kcr_now_ms() + p->health_ms;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		struct lang_pool *lp = neediest(p);
+		struct timespec until;
+
+		if (p->n_dying) {
+			struct kcr_sandbox *sb = p->dying[--p->n_dying];
+
+			pthread_mutex_unlock(&p->lock);
+			destroy_sandbox(p, sb);
+			pthread_mutex_lock(&p->lock);
+			continue;
+		}
+		if (lp) {
+			fill_one(p, lp);
+			continue;
+		}
+		if (trim_one(p))
+			continue;
+		if (p->health_ms && kcr_now_ms() >= next_check) {
+			check_health(p);
+			next_check = kcr_now_ms() + p->health_ms;
+			continue;
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_cond_timedwait(&p->wake, &p->lock, &until);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+struct kcr_pool *
+kcr_pool_new(const struct kcr_sandbox_provider *prov, const struct kcr_config *cfg,
+	     kcr_error_t *err)
+{
+	struct kcr_pool *p = kcr_xzalloc(sizeof(*p));
+
+	p->prov = prov;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->wake, NULL);
+	pthread_cond_init(&p->changed, NULL);
+	for (unsigned int i = 0; i < kcr_lang_count() && i < MAX_LANGS; i++)
+		p->langs[p->n_langs++].lang = kcr_lang_at(i);
+	kcr_pool_reload(p, cfg);
+	for (unsigned int i = 0; i < N_REPLENISHERS; i++) {
+		if (pthread_create(&p->threads[i], NULL, replenisher, p) != 0) {
+			kcr_pool_free(p);
+			kcr_error_set(err, KCR_E_IO, errno, "cannot start the pool's replenisher");
+			return NULL;
+		}
+		p->started++;
+	}
+	return p;
+}
+
+void
+kcr_pool_free(struct kcr_pool *p)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_broadcast(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned int i = 0; i < p->started; i++)
+		pthread_join(p->threads[i], NULL);
+	for (unsigned int i = 0; i < p->n_langs; i++) {
+		for (size_t j = 0; j < p->langs[i].n_ready; j++)
+			destroy_sandbox(p, p->langs[i].ready[j]);
+		free(p->langs[i].ready);
+	}
+	for (size_t i = 0; i < p->n_dying; i++)
+		destroy_sandbox(p, p->dying[i]);
+	free(p->dying);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->wake);
+	pthread_cond_destroy(&p->changed);
+	free(p);
+}
+
+/* ---- acquire and release ------------------------------------------------ */
+
+/* A warm sandbox fits when the limits fixed at its creation are the ones
+ * asked for; per-execution limits (time, output, files) travel with the
+ * request. */
+static bool
+fits(const struct kcr_limits *warm, const struct kcr_limits *want)
+{
+	return warm->memory_mb == want->memory_mb && warm->pids == want->pids &&
+	       warm->cpus == want->cpus && warm->tmp_size_mb == want->tmp_size_mb &&
+	       warm->data_size_mb == want->data_size_mb;
+}
+
+/* The ready sandbox of the kind asked for, or -1. Not one with more
+ * imported than needed: that saves the wait for a bare one, but its
+ * replacement costs more than the wait (cloning a zygote with pandas
+ * imported copies its page tables). */
+static ssize_t
+pick(const struct lang_pool *lp, bool preload)
+{
+	for (size_t i = lp->n_ready; i-- > 0;) {
+		if (!lp->split || lp->ready[i]->preload == preload)
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+int
+kcr_pool_acquire(struct kcr_pool *p, const struct kcr_sandbox_spec *spec,
+		 struct kcr_sandbox **out, kcr_error_t *err)
+{
+	struct lang_pool *lp;
+	uint64_t t0 = kcr_now_ns(), us;
+	ssize_t i = -1;
+	int r;
+
+	pthread_mutex_lock(&p->lock);
+	lp = find_lang(p, spec->lang);
+	if (lp && fits(&lp->limits, &spec->limits))
+		i = pick(lp, spec->preload);
+	if (i >= 0) {
+		*out = lp->ready[i];
+		lp->ready[i] = lp->ready[--lp->n_ready];
+		lp->hits++;
+		lp->in_use++;
+		pthread_cond_broadcast(&p->wake); /* refill in the background */
+		pthread_mutex_unlock(&p->lock);
+		return 0;
+	}
+	if (lp) {
+		lp->misses++;
+		lp->in_use++;
+	}
+	pthread_mutex_unlock(&p->lock);
+	r = p->prov->ops->create(p->prov->self, spec, out, err);
+	if (r == 0) {
+		(*out)->lang = spec->lang;
+		(*out)->preload = spec->preload;
+	}
+	us = (kcr_now_ns() - t0) / 1000;
+	pthread_mutex_lock(&p->lock);
+	if (lp) {
+		lp->wait_us_total += us;
+		lp->wait_us_max = us > lp->wait_us_max ? us : lp->wait_us_max;
+		if (r < 0)
+			lp->in_use--;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return r;
+}
+
+/* The used sandbox is destroyed by the replenisher, off the request's
+ * path: killing it and removing its cgroups takes a millisecond or more. */
+void
+kcr_pool_release(struct kcr_pool *p, struct kcr_sandbox *sb)
+{
+	struct lang_pool *lp;
+
+	pthread_mutex_lock(&p->lock);
+	lp = find_lang(p, sb->lang);
+	if (lp && lp->in_use)
+		lp->in_use--;
+	if (p->n_dying == p->cap_dying) {
+		p->cap_dying = p->cap_dying ? p->cap_dying * 2 : 16;
+		p->dying = kcr_xrealloc(p->dying, p->cap_dying * sizeof(*p->dying));
+	}
+	p->dying[p->n_dying++] = sb;
+	pthread_cond_broadcast(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* ---- statistics and waiting ------------------------------------------------- */
+
+size_t
+kcr_pool_stats(struct kcr_pool *p, struct kcr_pool_stats *out, size_t n)
+{
+	size_t k = 0;
+
+	pthread_mutex_lock(&p->lock);
+	for (unsigned int i = 0; i < p->n_langs && k < n; i++, k++) {
+		const struct lang_pool *lp = &p->langs[i];
+
+		out[k] = (struct kcr_pool_stats){
+			.lang = lp->lang->id, .target = lp->target, .ready = (unsigned)lp->n_ready,
+			.creating = lp->creating, .in_use = lp->in_use, .created = lp->created,
+			.failed = lp->failed, .replaced = lp->replaced, .hits = lp->hits,
+			.misses = lp->misses, .wait_us_total = lp->wait_us_total,
+			.wait_us_max = lp->wait_us_max,
+		};
+	}
+	pthread_mutex_unlock(&p->lock);
+	return k;
+}
+
+static bool
+wanted(const char *id, const char *const *langs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(langs[i], id) == 0)
+			return true;
+	return n == 0;
+}
+
+/* Called locked. */
+static bool
+all_full(struct kcr_pool *p, const char *const *langs, size_t n)
+{
+	for (unsigned int i = 0; i < p->n_langs; i++) {
+		const struct lang_pool *lp = &p->langs[i];
+
+		if (wanted(lp->lang->id, langs, n) && lp->n_ready < lp->target &&
+		    kcr_lang_missing_runtime(lp->lang) == NULL)
+			return false;
+	}
+	return true;
+}
+
+int
+kcr_pool_wait_full(struct kcr_pool *p, const char *const *langs, size_t n,
+		   uint64_t timeout_ms, kcr_error_t *err)
+{
+	struct timespec until;
+	int r = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)(timeout_ms / 1000);
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&p->lock);
+	pthread_cond_broadcast(&p->wake);
+	while (!all_full(p, langs, n) && r == 0)
+		if (pthread_cond_timedwait(&p->changed, &p->lock, &until) == ETIMEDOUT)
+			r = kcr_error_set(err, KCR_E_TIMEOUT, 0,
+					  "pools not full after %llu ms",
+					  (unsigned long long)timeout_ms);
+	pthread_mutex_unlock(&p->lock);
+	return r;
+}
+
+int
+kcr_pool_set_target(struct kcr_pool *p, const char *lang, unsigned int target,
+		    kcr_error_t *err)
+{
+	const struct kcr_lang *l = kcr_lang_lookup(lang, err);
+	struct lang_pool *lp;
+
+	if (l == NULL)
+		return -1;
+	pthread_mutex_lock(&p->lock);
+	lp = find_lang(p, l);
+	if (lp)
+		lp->target = target;
+	pthread_cond_broadcast(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}

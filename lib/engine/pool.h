@@ -1,0 +1,50 @@
+/* Warm sandbox pools (DESIGN.md §2): per language a target size, a set of
+ * ready sandboxes, replenisher threads that keep the set full without
+ * ever blocking a request, health checks that replace dead sandboxes, and
+ * statistics. A miss (empty pool, or limits a warm sandbox doesn't have)
+ * creates a sandbox on the request path. A sandbox still serves exactly
+ * one execution: release() destroys it. */
+#ifndef KCR_POOL_H
+#define KCR_POOL_H
+
+#include "base/settings.h"
+#include "base/error.h"
+#include "sandbox/sandbox.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct kcr_pool;
+
+struct kcr_pool_stats {
+	const char *lang;     /* language id */
+	unsigned int target;  /* configured size */
+	unsigned int ready;   /* warm, waiting */
+	unsigned int creating;
+	unsigned int in_use;
+	uint64_t created, failed, replaced, hits, misses;
+	uint64_t wait_us_total, wait_us_max; /* acquire wait */
+};
+
+struct kcr_pool *kcr_pool_new(const struct kcr_sandbox_provider *prov,
+			      const struct kcr_config *cfg, kcr_error_t *err);
+/* Stops the replenisher and destroys every ready sandbox. */
+void kcr_pool_free(struct kcr_pool *p);
+/* Reads the targets again (SIGHUP). */
+void kcr_pool_reload(struct kcr_pool *p, const struct kcr_config *cfg);
+
+int kcr_pool_acquire(struct kcr_pool *p, const struct kcr_sandbox_spec *spec,
+		     struct kcr_sandbox **out, kcr_error_t *err);
+void kcr_pool_release(struct kcr_pool *p, struct kcr_sandbox *sb);
+
+/* One entry per language; returns how many were filled. */
+size_t kcr_pool_stats(struct kcr_pool *p, struct kcr_pool_stats *out, size_t n);
+/* Waits until the pools of the given languages (all when n == 0) hold
+ * their targets, or until timeout_ms; KCR_E_TIMEOUT then. */
+int kcr_pool_wait_full(struct kcr_pool *p, const char *const *langs, size_t n,
+		       uint64_t timeout_ms, kcr_error_t *err);
+/* Sets one language's target until the next reload (kcr pool warmup N). */
+int kcr_pool_set_target(struct kcr_pool *p, const char *lang, unsigned int target,
+			kcr_error_t *err);
+
+#endif

@@ -1,0 +1,92 @@
+/* Sessions and files around the engine: what `kcr serve` and the CLI's
+ * --session mode share (DESIGN.md §2, spec/librechat-api.md §5-6).
+ * A session is a bucket of files; an execution resolves its session
+ * (explicit id, else the first input file's, else the entity's newest,
+ * else a new one), copies input files from other sessions into it, runs,
+ * and stores the files the run created or changed as new files of it. */
+#ifndef KCR_SERVICE_H
+#define KCR_SERVICE_H
+
+#include "base/settings.h"
+#include "base/error.h"
+#include "base/exec.h"
+#include "store/store.h"
+
+struct kcr_service;
+
+struct kcr_file_ref {
+	char *id;
+	char *session_id; /* or the newer client's storage_session_id */
+	char *name;       /* the name to place it under; NULL: the stored name */
+};
+
+struct kcr_exec_call {
+	struct kcr_exec_req exec;   /* lang, code, args, stdin, limits */
+	char *session_id, *entity_id, *user_id;
+	struct kcr_file_ref *files;
+	size_t n_files;
+};
+
+struct kcr_exec_result {
+	char session_id[KCR_ID_LEN + 1];
+	struct kcr_exec_res exec;
+	struct kcr_file_meta *files; /* stored outputs */
+	size_t n_files;
+	/* the session's Python state after the run (lib/base/pystate_blob.h) */
+	bool has_state;
+	uint64_t state_size; /* bytes, as GET /state gives them */
+	char state_hash[65];
+	uint64_t queue_us, setup_us, total_us;
+};
+
+struct kcr_service *kcr_service_new(const struct kcr_config *cfg, kcr_error_t *err);
+void kcr_service_free(struct kcr_service *s);
+/* Keeps warm sandboxes (kcr serve); see lib/engine/pool.h. */
+int kcr_service_enable_pool(struct kcr_service *s, const struct kcr_config *cfg,
+			    kcr_error_t *err);
+struct kcr_pool *kcr_service_pool(struct kcr_service *s);
+/* Limits that SIGHUP may change. */
+void kcr_service_reload(struct kcr_service *s, const struct kcr_config *cfg);
+
+int kcr_service_exec(struct kcr_service *s, struct kcr_exec_call *call,
+		     struct kcr_exec_result *res, kcr_error_t *err);
+/* The session an upload goes to: explicit (must exist), else the entity's
+ * newest active one, else a new one. */
+int kcr_service_upload_session(struct kcr_service *s, const char *session_id,
+			       const char *entity_id, const char *user_id,
+			       char sid[KCR_ID_LEN + 1], kcr_error_t *err);
+int kcr_service_put_file(struct kcr_service *s, const char *sid, const char *name,
+			 const void *data, size_t len, struct kcr_file_meta *out, kcr_error_t *err);
+int kcr_service_list(struct kcr_service *s, const char *sid, struct kcr_file_meta **files,
+		     size_t *n, bool *active, kcr_error_t *err);
+int kcr_service_get_file(struct kcr_service *s, const char *sid, const char *fid,
+			 struct kcr_file_meta *meta, char **data, size_t *len, kcr_error_t *err);
+int kcr_service_delete_file(struct kcr_service *s, const char *sid, const char *fid,
+			    kcr_error_t *err);
+/* The Python state of a session (lib/base/pystate_blob.h; DESIGN.md §2): the session
+ * must exist. get: KCR_E_NOTFOUND when there is none (or it expired), and
+ * info may be NULL. put checks the bytes first (KCR_E_INVALID, KCR_E_LIMIT
+ * over state.max_size_mb) and leaves the old state alone if they fail.
+ * delete: no state is not an error. */
+int kcr_service_state_get(struct kcr_service *s, const char *sid, char **data, size_t *len,
+			  struct kcr_state_info *info, kcr_error_t *err);
+int kcr_service_state_put(struct kcr_service *s, const char *sid, const void *data, size_t len,
+			  struct kcr_state_info *info, kcr_error_t *err);
+int kcr_service_state_delete(struct kcr_service *s, const char *sid, kcr_error_t *err);
+int kcr_service_state_info(struct kcr_service *s, const char *sid, struct kcr_state_info *info,
+			   kcr_error_t *err);
+/* Deletes expired sessions and their files; returns how many. */
+int kcr_service_cleanup(struct kcr_service *s, kcr_error_t *err);
+/* Executions running and waiting, for /health and metrics. */
+void kcr_service_load(struct kcr_service *s, unsigned int *running, unsigned int *waiting);
+
+void kcr_exec_call_release(struct kcr_exec_call *c);
+void kcr_exec_result_release(struct kcr_exec_result *r);
+
+/* LibreChat's file name rules: basename, [^A-Za-z0-9.-] -> '_', a leading
+ * '.' gets a '_' prefix, at most 255 bytes keeping the extension. */
+char *kcr_sanitize_filename(const char *name);
+/* A guess from the extension, for downloads. */
+const char *kcr_content_type_for(const char *name);
+
+#endif

@@ -1,0 +1,270 @@
+#include <config.h>
+
+#include "runner/pystate_hook.h"
+#include "base/pystate_blob.h"
+#include "base/util.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* <src>/pystate/sitecustomize.py (see lib/runner/pystate_hook.h). */
+const char kcr_pystate_hook[] =
+	"# kcr: the Python state of a session (lib/runner/pystate_hook.c). Python imports this\n"
+	"# at start-up, before the program, because kcr put this directory first in\n"
+	"# PYTHONPATH. It takes itself out of sys.path and the environment; when\n"
+	"# there is a ../state.in it puts the globals pickled there into __main__,\n"
+	"# and at exit, when __main__ has globals (or had a state), it pickles them\n"
+	"# into ../state.out (at most KCR_PYSTATE bytes; 0: not at all), with what\n"
+	"# it could not save in ../state.notes. kcr takes those when the program\n"
+	"# exited with 0. The work is in kcr-state.py, compiled only when needed.\n"
+	"# The program runs as python3 runs any script: its output, tracebacks and\n"
+	"# exit code are its own.\n"
+	"def _kcr_pystate():\n"
+	"    import os, sys\n"
+	"\n"
+	"    here = os.path.dirname(os.path.abspath(__file__))\n"
+	"    top = os.path.dirname(here)\n"
+	"    limit = int(os.environ.pop(\"KCR_PYSTATE\", \"0\") or 0)\n"
+	"    path = os.environ.get(\"PYTHONPATH\", \"\").split(os.pathsep)\n"
+	"    rest = [p for p in path if p and p != here]\n"
+	"    if rest:\n"
+	"        os.environ[\"PYTHONPATH\"] = os.pathsep.join(rest)\n"
+	"    else:\n"
+	"        os.environ.pop(\"PYTHONPATH\", None)\n"
+	"    sys.path[:] = [p for p in sys.path if p != here]\n"
+	"    ns = sys.modules[\"__main__\"].__dict__\n"
+	"    pid = os.getpid()\n"
+	"    impl = {\"__name__\": \"kcr_state\"}\n"
+	"\n"
+	"    def load():\n"
+	"        if \"capture\" not in impl:\n"
+	"            name = os.path.join(here, \"kcr-state.py\")\n"
+	"            with open(name, \"rb\") as f:\n"
+	"                exec(compile(f.read(), name, \"exec\"), impl)\n"
+	"        return impl\n"
+	"\n"
+	"    def at_exit():\n"
+	"        try:\n"
+	"            # not in a forked child; not after an uncaught exception\n"
+	"            if os.getpid() != pid or hasattr(sys, \"last_type\"):\n"
+	"                return\n"
+	"            if had_state or any(not k.startswith(\"_\") for k in ns):\n"
+	"                load()[\"capture\"](ns, top, limit, had_state)\n"
+	"        except BaseException:\n"
+	"            pass\n"
+	"\n"
+	"    had_state = os.path.exists(os.path.join(top, \"state.in\"))\n"
+	"    if had_state:\n"
+	"        load()[\"restore\"](ns, top)\n"
+	"    if limit > 0:\n"
+	"        import atexit\n"
+	"        atexit.register(at_exit)\n"
+	"\n"
+	"\n"
+	"try:\n"
+	"    _kcr_pystate()\n"
+	"finally:\n"
+	"    del _kcr_pystate\n";
+
+/* <src>/pystate/kcr-state.py: the work, compiled only when there is some. */
+const char kcr_pystate_impl[] =
+	"# kcr: restoring and capturing the globals of __main__ (lib/runner/pystate_hook.c),\n"
+	"# for sitecustomize.py next to this file.\n"
+	"import builtins, io, os, sys, types\n"
+	"\n"
+	"\n"
+	"def note(top, msg, now=False):\n"
+	"    # now: on stderr, before the program; else for kcr, which adds it to\n"
+	"    # stderr when the program exited with 0\n"
+	"    try:\n"
+	"        if now:\n"
+	"            os.write(2, (\"kcr: state: %s\\n\" % msg).encode(\"utf-8\", \"replace\"))\n"
+	"            return\n"
+	"        with open(os.path.join(top, \"state.notes\"), \"a\") as f:\n"
+	"            f.write(\"kcr: state: %s\\n\" % msg)\n"
+	"    except OSError:\n"
+	"        pass\n"
+	"\n"
+	"\n"
+	"def restore(ns, top):\n"
+	"    import _pickle  # pickle's C half: a quarter of pickle's import time\n"
+	"    try:\n"
+	"        with open(os.path.join(top, \"state.in\"), \"rb\") as f:\n"
+	"            data = f.read()\n"
+	"    except OSError:\n"
+	"        return\n"
+	"    base = dict(ns)\n"
+	"    try:\n"
+	"        saved = _pickle.loads(data)\n"
+	"        if not isinstance(saved, dict):\n"
+	"            raise TypeError(\"not a dict but %s\" % type(saved).__name__)\n"
+	"    except Exception as e:\n"
+	"        saved = {}\n"
+	"        note(top, \"not restored: %s: %s\" % (type(e).__name__, str(e)[:200]), True)\n"
+	"    # the functions restored bring the globals they use into __main__\n"
+	"    # (see Globals below): only what was saved stays\n"
+	"    ns.clear()\n"
+	"    ns.update(base)\n"
+	"    ns.update((k, v) for k, v in saved.items() if isinstance(k, str))\n"
+	"\n"
+	"\n"
+	"def wanted(k, v):\n"
+	"    if k.startswith(\"_\") or isinstance(v, types.ModuleType):\n"
+	"        return False\n"
+	"    if k in builtins.__dict__ and builtins.__dict__[k] is v:\n"
+	"        return False\n"
+	"    try:  # the f of \"with open(...) as f\": nothing left to keep\n"
+	"        return not (isinstance(v, io.IOBase) and v.closed)\n"
+	"    except Exception:\n"
+	"        return True\n"
+	"\n"
+	"\n"
+	"def plain(ns):\n"
+	"    import _pickle\n"
+	"\n"
+	"    # plain pickle names what __main__ defines, and the next run's\n"
+	"    # __main__ has none of it when the state comes back\n"
+	"    class P(_pickle.Pickler):\n"
+	"        def reducer_override(self, obj):\n"
+	"            if (isinstance(obj, (type, types.FunctionType)) and\n"
+	"                    getattr(obj, \"__module__\", None) == \"__main__\"):\n"
+	"                raise _pickle.PicklingError(\"defined by the program\")\n"
+	"            return NotImplemented\n"
+	"    return P\n"
+	"\n"
+	"\n"
+	"def cloud(ns):\n"
+	"    try:\n"
+	"        import cloudpickle\n"
+	"    except ImportError:\n"
+	"        return None\n"
+	"\n"
+	"    class Globals:\n"
+	"        # __main__'s globals: the next run's, when they come back\n"
+	"        def __reduce__(self):\n"
+	"            return vars, (sys.modules[\"__main__\"],)\n"
+	"\n"
+	"    glob = Globals()\n"
+	"\n"
+	"    class P(cloudpickle.CloudPickler):\n"
+	"        # the program's functions go on using the live globals, not a\n"
+	"        # copy of those they had when pickled\n"
+	"        def _function_getnewargs(self, func):\n"
+	"            args = super()._function_getnewargs(func)\n"
+	"            if func.__globals__ is ns and isinstance(args[1], dict):\n"
+	"                args = (args[0], glob) + tuple(args[2:])\n"
+	"            return args\n"
+	"    return P\n"
+	"\n"
+	"\n"
+	"picklers = {}\n"
+	"\n"
+	"\n"
+	"def dumps(ns, obj, kinds):\n"
+	"    # plain pickle when it will do (nothing to import), else cloudpickle\n"
+	"    error = None\n"
+	"    for kind in kinds:\n"
+	"        if kind not in picklers:\n"
+	"            picklers[kind] = plain(ns) if kind == \"plain\" else cloud(ns)\n"
+	"        if picklers[kind] is None:\n"
+	"            continue\n"
+	"        buf = io.BytesIO()\n"
+	"        try:\n"
+	"            picklers[kind](buf, protocol=5).dump(obj)\n"
+	"            return buf.getvalue()\n"
+	"        except Exception as e:\n"
+	"            error = e\n"
+	"    raise error\n"
+	"\n"
+	"\n"
+	"def kinds_for(*values):\n"
+	"    # what the program defined needs cloudpickle: try it first\n"
+	"    for v in values:\n"
+	"        t = v if isinstance(v, (type, types.FunctionType)) else type(v)\n"
+	"        if getattr(t, \"__module__\", None) == \"__main__\":\n"
+	"            return (\"cloud\", \"plain\")\n"
+	"    return (\"plain\", \"cloud\")\n"
+	"\n"
+	"\n"
+	"def pickled(ns, top, keep):\n"
+	"    try:\n"
+	"        return dumps(ns, keep, kinds_for(*keep.values()))\n"
+	"    except Exception:\n"
+	"        pass\n"
+	"    bad = []\n"
+	"    for k in list(keep):\n"
+	"        try:\n"
+	"            dumps(ns, keep[k], kinds_for(keep[k]))\n"
+	"        except Exception:\n"
+	"            bad.append(k)\n"
+	"            del keep[k]\n"
+	"    if bad:\n"
+	"        note(top, \"not saved (cannot be pickled): \" + \", \".join(bad))\n"
+	"    try:\n"
+	"        return dumps(ns, keep, kinds_for(*keep.values()))\n"
+	"    except Exception as e:\n"
+	"        note(top, \"not saved: %s: %s\" % (type(e).__name__, str(e)[:200]))\n"
+	"        return None\n"
+	"\n"
+	"\n"
+	"def capture(ns, top, limit, had_state):\n"
+	"    keep = {k: v for k, v in list(ns.items()) if wanted(k, v)}\n"
+	"    if not keep and not had_state:\n"
+	"        return\n"
+	"    data = pickled(ns, top, keep) if keep else b\"\\x80\\x05}\\x94.\"\n"
+	"    if data is None:\n"
+	"        return\n"
+	"    if len(data) > limit:\n"
+	"        note(top, \"not saved: %d bytes pickled, over the limit of %d\"\n"
+	"             % (len(data), limit))\n"
+	"        return\n"
+	"    out = os.path.join(top, \"state.out\")\n"
+	"    try:\n"
+	"        with open(out, \"wb\") as f:\n"
+	"            f.write(data)\n"
+	"    except OSError as e:\n"
+	"        note(top, \"not saved: %s\" % (e.strerror or e))\n"
+	"        try:\n"
+	"            os.unlink(out)\n"
+	"        except OSError:\n"
+	"            pass\n";
+
+bool
+kcr_pystate_wanted(const struct kcr_exec_req *req)
+{
+	return req->lang && strcmp(req->lang->id, "py") == 0 &&
+	       (req->want_state || req->state_in != NULL);
+}
+
+uint64_t
+kcr_pystate_limit(const struct kcr_exec_req *req)
+{
+	if (!req->want_state)
+		return 0;
+	return req->state_max ? req->state_max : KCR_STATE_MAX_DEFAULT;
+}
+
+void
+kcr_pystate_env(char ***envp, const char *src_dir, uint64_t limit)
+{
+	static const char pp[] = "PYTHONPATH=";
+	kcr_autofree char *hook_dir = kcr_strdup_printf("%s/" KCR_PYSTATE_DIR, src_dir);
+	kcr_autofree char *lim = kcr_strdup_printf("KCR_PYSTATE=%" PRIu64, limit);
+	char **e;
+
+	for (e = *envp; *e && strncmp(*e, pp, sizeof(pp) - 1) != 0; e++)
+		;
+	if (*e == NULL) {
+		kcr_autofree char *n = kcr_strdup_printf("%s%s", pp, hook_dir);
+
+		kcr_strv_push(envp, n);
+	} else {
+		const char *v = *e + sizeof(pp) - 1;
+		char *n = kcr_strdup_printf("%s%s%s%s", pp, hook_dir, *v ? ":" : "", v);
+
+		free(*e);
+		*e = n;
+	}
+	kcr_strv_push(envp, lim);
+}

@@ -1,0 +1,1235 @@
+/* The local sandbox provider: one kcr-runner per sandbox, in new user, pid,
+ * mount, net, ipc and uts namespaces and its own cgroups, serving HTTP on a
+ * unix socket that kcr bound before starting it.
+ *
+ * create():
+ *   1. socket <run_dir>/sb-<id>.sock, bound and listening;
+ *   2. cgroups kcr-<id> with the limits (a warning, once, when unusable);
+ *   3. clone(CLONE_NEW{USER,PID,NS,NET,IPC,UTS}), with clone3 straight into
+ *      the cgroup on v2; the child blocks on the sync socket;
+ *   4. the parent writes uid_map/gid_map and sends one byte on the sync
+ *      socket (keeping its end open);
+ *   5. the child moves itself into its v1 cgroups (writing "0" to the
+ *      "tasks" files kcr opened for it), becomes root of its user
+ *      namespace (kuid 100000), sets PR_SET_PDEATHSIG, checks kcr is still
+ *      there, puts the socket at fd 3 and the error pipe at fd 4 and execs
+ *      "kcr-runner --sandbox --listen-fd=3 --error-fd=4 ...";
+ *   6. the runner's kcr_sandbox_init_main() builds the file system, then
+ *      writes the single byte KCR_SANDBOX_READY (ASCII ACK) to fd 4 and closes
+ *      it; or it writes one line of error text and the runner exits;
+ *   7. the parent reads fd 4 to EOF: exactly the ready byte means ready;
+ *      text is the error; nothing at all means the runner died.
+ * A child failing before execve writes "\001<errno> <step>" instead. */
+#include <config.h>
+
+#include "sandbox/cgroup.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "sandbox/runner_client.h"
+#include "sandbox/sandbox.h"
+#include "runner/sandbox_init.h"
+#include "base/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <cjson/cJSON.h>
+#include <unistd.h>
+#ifdef HAVE_VALGRIND_VALGRIND_H
+#include <valgrind/valgrind.h>
+#endif
+
+/* The ids a sandbox's user namespace maps when kcr runs as root: 0 inside
+ * is kuid 100000 outside, programs (1000) are 101000. */
+#define SUBID_BASE 100000
+#define SUBID_COUNT 65536
+#define SANDBOX_FLAGS                                                                    \
+	(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |      \
+	 CLONE_NEWUTS)
+#define READY_TIMEOUT_MS 15000
+#define SANDBOX_NICE 5
+/* open() removes sockets and cgroups of dead sandboxes older than this */
+#define STALE_AGE_S 60
+#define LISTEN_FD 3
+#define ERROR_FD 4
+#define EXE_FD 5
+#define CHANNEL_FD 6 /* a cells host: where kcr sends a cell's cgroup files */
+/* What kcr_sandbox_init_main() writes to the error fd, alone, when the
+ * sandbox is ready (sandbox_init.c has the same definition). */
+
+#ifdef SYS_setresuid32
+#define SYS_SETRESUID SYS_setresuid32
+#define SYS_SETRESGID SYS_setresgid32
+#define SYS_SETGROUPS SYS_setgroups32
+#else
+#define SYS_SETRESUID SYS_setresuid
+#define SYS_SETRESGID SYS_setresgid
+#define SYS_SETGROUPS SYS_setgroups
+#endif
+
+struct local {
+	char *run_dir;
+	char *runner;
+	bool root;           /* map 65536 ids; else only our own id */
+	uint32_t tmp_mb, data_mb;
+	char *py_preload;    /* modules a pre-warmed Python imports */
+	atomic_bool cg_warned;
+	bool fork_server;    /* warm Python comes from a host's zygote */
+	pthread_mutex_t hosts_lock;
+	struct host *py_host;
+};
+
+/* A sandbox whose runner holds a zygote (--zygote=py) and serves warm
+ * cells (lib/runner/cell.h): one per provider, shared by its cells, replaced
+ * when it breaks and freed when its last cell is gone. */
+struct host {
+	struct kcr_sandbox *sb;
+	int chan;             /* our end of the runner's fd channel */
+	unsigned int refs;    /* its cells, and the provider while it is current */
+	bool broken;
+};
+
+struct local_sb {
+	pid_t pid;           /* pid 1 of the sandbox, as kcr sees it; -1 when reaped */
+	void *stack;         /* the clone's stack until it has exec'd (CLONE_VM) */
+	char *sock;
+	struct kcr_cgroup *cg;
+	uint32_t memory_mb, pids;
+	struct host *host;   /* a cell of this host (no process of its own) */
+};
+
+/* What the child needs, all prepared before clone. */
+struct child_args {
+	int sync_r, sync_w, err_r, err_w, lfd, nul, exe;
+	int chan;            /* a host's fd channel, or -1 */
+	const int *cg_tasks; /* v1: "tasks" files the child moves itself with */
+	int n_cg_tasks;
+	bool setgroups;
+	char **argv, **envp;
+};
+
+/* ---- the child, between clone and execve ---------------------------------
+ * kcr serve is multi-threaded: another thread may have held malloc's or
+ * stdio's locks at clone time. So: raw system calls and plain memory only.
+ *
+ * On x86-64 the child shares kcr's memory (CLONE_VM, like vfork) instead of
+ * copying its page tables: a fork of the server holds its mmap lock for
+ * the copy, and a burst of sandboxes then stalls every other thread, /health
+ * included, for tens of milliseconds. A child sharing memory must not touch
+ * errno (it is the cloning thread's), so it makes system calls through
+ * csys(), which returns -errno itself. */
+
+/* The child's code must not be instrumented either: a sanitizer's runtime
+ * state (fake stacks, the thread's own data) belongs to the cloning thread. */
+#define CHILD_CODE __attribute__((no_sanitize("address", "undefined"), noinline))
+
+#if defined(__x86_64__)
+#define SANDBOX_CLONE_VM 1
+static CHILD_CODE long
+csys(long n, long a, long b, long c, long d, long e, long f)
+{
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+#else
+#define SANDBOX_CLONE_VM 0
+static long
+csys(long n, long a, long b, long c, long d, long e, long f)
+{
+	long r = syscall(n, a, b, c, d, e, f); /* a forked child: errno is its own */
+
+	return r < 0 ? -errno : r;
+}
+#endif
+#define CSYS(n, a, b, c, d, e, f) \
+	csys((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
+
+static CHILD_CODE size_t
+child_fmt_ulong(char *p, unsigned long v)
+{
+	char tmp[24];
+	size_t n = 0, i = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		p[i++] = tmp[--n];
+	return i;
+}
+
+static CHILD_CODE void __attribute__((noreturn))
+child_exit(int code)
+{
+	for (;;)
+		CSYS(SYS_exit_group, code, 0, 0, 0, 0, 0);
+}
+
+static CHILD_CODE void __attribute__((noreturn))
+child_fail(int fd, const char *step, int e)
+{
+	char buf[160];
+	size_t n = 0;
+
+	buf[n++] = '\001';
+	n += child_fmt_ulong(buf + n, (unsigned long)e);
+	buf[n++] = ' ';
+	for (const char *s = step; *s && n < sizeof(buf); s++)
+		buf[n++] = *s;
+	if (CSYS(SYS_write, fd, buf, n, 0, 0, 0) < 0) {
+		/* the parent reports the exit status instead */
+	}
+	child_exit(127);
+}
+
+/* Becomes root of the new user namespace for real (kuid SUBID_BASE), so
+ * that execve keeps the namespace's capabilities. */
+static CHILD_CODE void
+child_ids(const struct child_args *a)
+{
+	long r;
+
+	if ((r = CSYS(SYS_SETRESGID, 0, 0, 0, 0, 0, 0)) < 0)
+		child_fail(a->err_w, "setresgid", (int)-r);
+	if (a->setgroups && (r = CSYS(SYS_SETGROUPS, 0, NULL, 0, 0, 0, 0)) < 0)
+		child_fail(a->err_w, "setgroups", (int)-r);
+	if ((r = CSYS(SYS_SETRESUID, 0, 0, 0, 0, 0, 0)) < 0)
+		child_fail(a->err_w, "setresuid", (int)-r);
+}
+
+/* True when kcr has gone: its end of the sync pipe was closed. */
+static CHILD_CODE bool
+child_parent_gone(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct timespec zero = { 0, 0 };
+
+	return CSYS(SYS_ppoll, &p, 1, &zero, NULL, 8, 0) != 0;
+}
+
+static CHILD_CODE int
+child_dup_high(const struct child_args *a, int fd)
+{
+	long r = CSYS(SYS_fcntl, fd, F_DUPFD, 10, 0, 0, 0);
+
+	if (r < 0)
+		child_fail(a->err_w, "fcntl(F_DUPFD)", (int)-r);
+	return (int)r;
+}
+
+/* 0, 1: /dev/null; 2: kcr's stderr; 3: the socket; 4: the error pipe;
+ * 5: the runner binary (close-on-exec); 6: a host's fd channel; nothing
+ * else. */
+static CHILD_CODE void
+child_fds(const struct child_args *a)
+{
+	int l = child_dup_high(a, a->lfd);
+	int e = child_dup_high(a, a->err_w);
+	int n = child_dup_high(a, a->nul);
+	int x = child_dup_high(a, a->exe);
+	int c = a->chan >= 0 ? child_dup_high(a, a->chan) : -1;
+	long r;
+
+	if ((r = CSYS(SYS_dup3, n, 0, 0, 0, 0, 0)) < 0 || (r = CSYS(SYS_dup3, n, 1, 0, 0, 0, 0)) < 0 ||
+	    (r = CSYS(SYS_dup3, l, LISTEN_FD, 0, 0, 0, 0)) < 0 ||
+	    (r = CSYS(SYS_dup3, e, ERROR_FD, 0, 0, 0, 0)) < 0 ||
+	    (r = CSYS(SYS_dup3, x, EXE_FD, O_CLOEXEC, 0, 0, 0)) < 0)
+		child_fail(e, "dup3", (int)-r);
+	if (c >= 0 && (r = CSYS(SYS_dup3, c, CHANNEL_FD, 0, 0, 0, 0)) < 0)
+		child_fail(e, "dup3", (int)-r);
+	if (CSYS(SYS_close_range, c >= 0 ? CHANNEL_FD + 1 : EXE_FD + 1, ~0U, 0, 0, 0, 0) < 0) {
+		for (int fd = c >= 0 ? CHANNEL_FD + 1 : EXE_FD + 1; fd < 65536; fd++)
+			CSYS(SYS_close, fd, 0, 0, 0, 0, 0);
+	}
+}
+
+static CHILD_CODE void __attribute__((noreturn))
+child_main(const struct child_args *a)
+{
+	char c;
+	long n;
+
+	CSYS(SYS_close, a->sync_w, 0, 0, 0, 0, 0);
+	CSYS(SYS_close, a->err_r, 0, 0, 0, 0, 0);
+	do
+		n = CSYS(SYS_read, a->sync_r, &c, 1, 0, 0, 0);
+	while (n == -EINTR);
+	if (n != 1)
+		child_exit(1); /* kcr gave up on us */
+	for (int i = 0; i < a->n_cg_tasks; i++) {
+		if ((n = CSYS(SYS_write, a->cg_tasks[i], "0", 1, 0, 0, 0)) != 1)
+			child_fail(a->err_w, "cannot join the sandbox's cgroup", (int)-n);
+	}
+	child_ids(a);
+	/* Untrusted work yields to kcr's own threads: a burst of sandboxes must
+	 * not make /health or request parsing wait for a CPU. */
+	CSYS(SYS_setpriority, PRIO_PROCESS, 0, SANDBOX_NICE, 0, 0, 0);
+	/* after the id change, which clears the parent-death signal */
+	if ((n = CSYS(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0)) < 0)
+		child_fail(a->err_w, "prctl(PR_SET_PDEATHSIG)", (int)-n);
+	if (child_parent_gone(a->sync_r))
+		child_exit(1);
+	child_fds(a);
+	n = CSYS(SYS_execveat, EXE_FD, "", a->argv, a->envp, AT_EMPTY_PATH, 0);
+	child_fail(ERROR_FD, "cannot execute kcr-runner", (int)-n);
+}
+
+/* ---- the parent side ------------------------------------------------------- */
+
+struct spawn_fds {
+	int sync[2], err[2], nul, exe;
+	int cg_tasks[KCR_CGROUP_MAX_FDS];
+	int n_cg_tasks;
+};
+
+static void
+spawn_fds_close(struct spawn_fds *f)
+{
+	int *all[] = { &f->sync[0], &f->sync[1], &f->err[0], &f->err[1], &f->nul, &f->exe };
+
+	for (size_t i = 0; i < KCR_ARRAY_SIZE(all); i++)
+		kcr_closep(all[i]);
+	for (int i = 0; i < f->n_cg_tasks; i++)
+		kcr_closep(&f->cg_tasks[i]);
+}
+
+static int
+spawn_fds_open(struct spawn_fds *f, const char *runner, const struct kcr_cgroup *cg,
+	       kcr_error_t *err)
+{
+	/* sync is a socket pair: send(MSG_NOSIGNAL) cannot SIGPIPE kcr */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->sync) < 0 ||
+	    pipe2(f->err, O_CLOEXEC) < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot create a pipe");
+	f->nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (f->nul < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot open /dev/null");
+	/* Opened here, as kcr, so the path need not be reachable by the
+	 * sandbox's uid: the child execs the file descriptor. */
+	f->exe = open(runner, O_PATH | O_CLOEXEC);
+	if (f->exe < 0)
+		return kcr_error_set(err, KCR_E_UNAVAILABLE, errno, "cannot open '%s'", runner);
+	f->n_cg_tasks = kcr_cgroup_open_tasks(cg, f->cg_tasks, err);
+	return f->n_cg_tasks < 0 ? -1 : 0;
+}
+
+/* The interpreter is set up with the rlimits executions will ask for. */
+static void
+prewarm_args(char ***v, const struct local *lp, const struct kcr_sandbox_spec *spec)
+{
+	const struct kcr_limits *l = &spec->limits;
+	char buf[128];
+
+	snprintf(buf, sizeof(buf), "--prewarm=%s", spec->lang->id);
+	kcr_strv_push(v, buf);
+	if (strcmp(spec->lang->id, "py") == 0 && spec->preload) {
+		kcr_autofree char *pre = kcr_strdup_printf("--preload=%s", lp->py_preload);
+
+		kcr_strv_push(v, pre);
+	}
+	snprintf(buf, sizeof(buf), "--nofile=%u", l->nofile);
+	kcr_strv_push(v, buf);
+	snprintf(buf, sizeof(buf), "--file-size=%llu", (unsigned long long)l->file_size);
+	kcr_strv_push(v, buf);
+	snprintf(buf, sizeof(buf), "--pids=%u", l->pids);
+	kcr_strv_push(v, buf);
+}
+
+/* A host: its runner starts the zygote, with pool.py_preload. */
+static void
+host_args(char ***v, const struct local *lp, const struct kcr_sandbox_spec *spec)
+{
+	kcr_autofree char *z = kcr_strdup_printf("--zygote=%s", spec->lang->id);
+	kcr_autofree char *pre = kcr_strdup_printf("--preload=%s", lp->py_preload);
+	kcr_autofree char *chan = kcr_strdup_printf("--fd-channel=%d", CHANNEL_FD);
+
+	kcr_strv_push(v, z);
+	kcr_strv_push(v, pre);
+	kcr_strv_push(v, chan);
+}
+
+/* The sizes of a sandbox's (or a cell's) /tmp and /mnt/data: its limits,
+ * else the configured ones. */
+static uint32_t
+tmp_mb(const struct local *lp, const struct kcr_limits *l)
+{
+	return l->tmp_size_mb ? l->tmp_size_mb : lp->tmp_mb;
+}
+
+static uint32_t
+data_mb(const struct local *lp, const struct kcr_limits *l)
+{
+	return l->data_size_mb ? l->data_size_mb : lp->data_mb;
+}
+
+static char **
+runner_argv(const struct local *lp, const struct kcr_sandbox_spec *spec, bool host)
+{
+	const struct kcr_limits *l = &spec->limits;
+	char **v = NULL;
+	kcr_autofree char *tmp = NULL;
+	kcr_autofree char *data = NULL;
+
+	tmp = kcr_strdup_printf("--tmp-size-mb=%u", tmp_mb(lp, l));
+	data = kcr_strdup_printf("--data-size-mb=%u", data_mb(lp, l));
+	kcr_strv_push(&v, "kcr-runner");
+	kcr_strv_push(&v, "--sandbox");
+	kcr_strv_push(&v, "--listen-fd=3");
+	kcr_strv_push(&v, "--error-fd=4");
+	kcr_strv_push(&v, tmp);
+	kcr_strv_push(&v, data);
+	if (host)
+		host_args(&v, lp, spec);
+	else if (spec->prewarm && spec->lang && spec->lang->prewarm)
+		prewarm_args(&v, lp, spec);
+	return v;
+}
+
+static char **
+runner_envp(void)
+{
+	char **v = NULL;
+
+	kcr_strv_push(&v, "PATH=" KCR_SANDBOX_PATH);
+	kcr_strv_push(&v, "LANG=C.UTF-8");
+	kcr_strv_push(&v, "HOME=/tmp");
+	kcr_strv_push(&v, "TMPDIR=/tmp");
+	return v;
+}
+
+static int
+write_proc(pid_t pid, const char *file, const char *val, kcr_error_t *err)
+{
+	kcr_autofree char *path = kcr_strdup_printf("/proc/%ld/%s", (long)pid, file);
+	kcr_autoclose int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t n = strlen(val);
+
+	if (fd < 0 || write(fd, val, n) != (ssize_t)n)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot write %s", path);
+	return 0;
+}
+
+/* As root: 0..65535 inside are 100000.. outside, and setgroups stays
+ * allowed (the child drops its groups). Otherwise only ourselves. */
+static int
+map_ids(const struct local *lp, pid_t pid, kcr_error_t *err)
+{
+	char uid[64], gid[64];
+
+	if (lp->root) {
+		snprintf(uid, sizeof(uid), "0 %u %u\n", SUBID_BASE, SUBID_COUNT);
+		snprintf(gid, sizeof(gid), "%s", uid);
+	} else {
+		snprintf(uid, sizeof(uid), "0 %u 1\n", (unsigned)geteuid());
+		snprintf(gid, sizeof(gid), "0 %u 1\n", (unsigned)getegid());
+	}
+	if (write_proc(pid, "uid_map", uid, err) < 0)
+		return -1;
+	if (!lp->root && write_proc(pid, "setgroups", "deny", err) < 0)
+		return -1;
+	return write_proc(pid, "gid_map", gid, err);
+}
+
+/* The child's report: "\001<errno> <step>" or the runner's line of text. */
+static int
+child_error(const char *msg, kcr_error_t *err)
+{
+	const char *nl;
+	char *end;
+
+	if (msg[0] == '\001') {
+		long e = strtol(msg + 1, &end, 10);
+
+		return kcr_error_set(err, KCR_E_UNAVAILABLE, (int)e, "sandbox setup: %s",
+				     *end == ' ' ? end + 1 : "failed");
+	}
+	nl = strchrnul(msg, '\n');
+	return kcr_error_set(err, KCR_E_UNAVAILABLE, 0, "sandbox setup: %.*s",
+			     (int)(nl - msg), msg);
+}
+
+/* when: "" or " during ..." */
+static int
+exit_error(struct local_sb *ls, int st, const char *when, kcr_error_t *err)
+{
+	ls->pid = -1;
+	if (WIFSIGNALED(st))
+		return kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
+				     "kcr-runner was killed by signal %d%s", WTERMSIG(st), when);
+	return kcr_error_set(err, KCR_E_UNAVAILABLE, 0, "kcr-runner exited with status %d%s",
+			     WEXITSTATUS(st), when);
+}
+
+/* Reads the error pipe to EOF (or the deadline) into msg. */
+static int
+read_report(int fd, struct kcr_buf *msg, kcr_error_t *err)
+{
+	uint64_t deadline = kcr_now_ms() + READY_TIMEOUT_MS;
+	char buf[512];
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		uint64_t now = kcr_now_ms();
+		ssize_t n;
+
+		if (now >= deadline || poll(&p, 1, (int)(deadline - now)) == 0)
+			return kcr_error_set(err, KCR_E_TIMEOUT, 0,
+					     "sandbox setup: kcr-runner not ready after %d ms",
+					     READY_TIMEOUT_MS);
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			return 0;
+		if (msg->len < 4096)
+			kcr_buf_add(msg, buf, (size_t)n);
+	}
+}
+
+/* EOF without the ready byte or text: the runner is exiting; give the
+ * kernel a moment to make it reapable so the status can be shown. */
+static int
+lost_during_setup(struct local_sb *ls, kcr_error_t *err)
+{
+	int st;
+
+	for (int i = 0; i < 100; i++) {
+		if (waitpid(ls->pid, &st, WNOHANG) == ls->pid)
+			return exit_error(ls, st, " during sandbox setup", err);
+		usleep(1000);
+	}
+	return kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
+			     "sandbox setup: kcr-runner closed fd %d without reporting ready",
+			     ERROR_FD);
+}
+
+/* Step 7: exactly the ready byte means ready. */
+static int
+wait_ready(struct local_sb *ls, int fd, kcr_error_t *err)
+{
+	struct kcr_buf msg;
+	int ret;
+
+	kcr_buf_init(&msg);
+	ret = read_report(fd, &msg, err);
+	if (ret == 0 && msg.len == 1 && msg.data[0] == KCR_SANDBOX_READY)
+		ret = 0;
+	else if (ret == 0 && msg.len > 0)
+		ret = child_error(msg.data[0] == KCR_SANDBOX_READY ? msg.data + 1 : msg.data, err);
+	else if (ret == 0)
+		ret = lost_during_setup(ls, err);
+	kcr_buf_release(&msg);
+	return ret;
+}
+
+/* Steps 4 and 7 of the protocol, once the child exists. in_cg: the child
+ * is in its cgroups already (v2: clone3) or moves itself (v1: "tasks"),
+ * else kcr moves it here, overlapping with the runner's start (nothing
+ * untrusted runs before create() returns, which is after the move). */
+static int
+start_child(const struct local *lp, struct local_sb *ls, struct spawn_fds *f, bool in_cg,
+	    kcr_error_t *err)
+{
+	kcr_closep(&f->sync[0]);
+	kcr_closep(&f->err[1]);
+	if (map_ids(lp, ls->pid, err) < 0)
+		return kcr_error_wrap(err, "sandbox user namespace");
+	if (send(f->sync[1], "x", 1, MSG_NOSIGNAL) != 1)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot start the sandbox");
+	if (ls->cg && !in_cg && kcr_cgroup_add_pid(ls->cg, ls->pid, err) < 0)
+		return -1;
+	return wait_ready(ls, f->err[0], err);
+}
+
+#define CHILD_STACK (64 * 1024)
+
+/* valgrind can't run a general clone(); there the child copies kcr's memory. */
+static bool
+on_valgrind(void)
+{
+#ifdef HAVE_VALGRIND_VALGRIND_H
+	return RUNNING_ON_VALGRIND != 0;
+#else
+	return false;
+#endif
+}
+
+static CHILD_CODE int
+child_entry(void *arg)
+{
+	child_main(arg);
+}
+
+/* clone3 straight into the v2 cgroup when there is one (a copy of kcr's
+ * page tables, but no second move), else a clone sharing kcr's memory
+ * on a stack of its own (ls->stack, unmapped once the child has exec'd or
+ * died), else a plain fork-like clone. */
+static long
+clone_sandbox(int cgfd, struct child_args *a, struct local_sb *ls, bool *in_cg)
+{
+	long pid;
+
+	*in_cg = false;
+#ifdef SYS_clone3
+	if (cgfd >= 0) {
+		struct clone_args ca = {
+			.flags = SANDBOX_FLAGS | CLONE_INTO_CGROUP,
+			.exit_signal = SIGCHLD,
+			.cgroup = (uint64_t)cgfd,
+		};
+
+		pid = syscall(SYS_clone3, &ca, sizeof(ca));
+		if (pid == 0)
+			child_main(a);
+		if (pid >= 0 || (errno != ENOSYS && errno != E2BIG && errno != EINVAL)) {
+			*in_cg = pid >= 0;
+			return pid;
+		}
+	}
+#endif
+	if (SANDBOX_CLONE_VM && !on_valgrind()) {
+		ls->stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (ls->stack == MAP_FAILED) {
+			ls->stack = NULL;
+			return -1;
+		}
+		return clone(child_entry, (char *)ls->stack + CHILD_STACK,
+			     SANDBOX_FLAGS | CLONE_VM | SIGCHLD, a);
+	}
+	pid = syscall(SYS_clone, SANDBOX_FLAGS | SIGCHLD, 0, 0, 0, 0);
+	if (pid == 0)
+		child_main(a);
+	return pid;
+}
+
+static void
+free_child_stack(struct local_sb *ls)
+{
+	if (ls->stack)
+		munmap(ls->stack, CHILD_STACK);
+	ls->stack = NULL;
+}
+
+static int
+spawn(const struct local *lp, struct local_sb *ls, const struct kcr_sandbox_spec *spec, int lfd,
+      int chan, kcr_error_t *err)
+{
+	__attribute__((cleanup(spawn_fds_close))) struct spawn_fds f = {
+		.sync = { -1, -1 }, .err = { -1, -1 }, .nul = -1, .exe = -1
+	};
+	kcr_autostrv char **argv = runner_argv(lp, spec, chan >= 0);
+	kcr_autostrv char **envp = runner_envp();
+	struct child_args a;
+	bool in_cg;
+	long pid;
+
+	if (spawn_fds_open(&f, lp->runner, ls->cg, err) < 0)
+		return -1;
+	a = (struct child_args){ .sync_r = f.sync[0], .sync_w = f.sync[1], .err_r = f.err[0],
+				 .err_w = f.err[1], .lfd = lfd, .nul = f.nul, .exe = f.exe,
+				 .chan = chan,
+				 .cg_tasks = f.cg_tasks, .n_cg_tasks = f.n_cg_tasks,
+				 .setgroups = lp->root, .argv = argv, .envp = envp };
+	pid = clone_sandbox(kcr_cgroup_fd(ls->cg), &a, ls, &in_cg);
+	if (pid < 0)
+		return kcr_error_set(err, KCR_E_UNAVAILABLE, errno,
+				     "cannot create the sandbox's namespaces%s",
+				     errno == EPERM || errno == ENOSPC || errno == EINVAL
+					     ? " (are user namespaces disabled? see "
+					       "/proc/sys/user/max_user_namespaces)"
+					     : "");
+	ls->pid = (pid_t)pid;
+	if (start_child(lp, ls, &f, in_cg || f.n_cg_tasks > 0, err) < 0)
+		return -1; /* the caller kills and reaps the child, then frees its stack */
+	free_child_stack(ls); /* the runner has exec'd: the stack is ours again */
+	return 0;
+}
+
+static int
+listen_unix(const char *path, kcr_error_t *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	kcr_autoclose int fd = -1;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "socket path too long: '%s'", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot create a unix socket");
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot bind '%s'", path);
+	if (listen(fd, 16) < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot listen on '%s'", path);
+	return kcr_steal_fd(&fd);
+}
+
+static void
+make_cgroup(struct local *lp, struct local_sb *ls, const char *id, const struct kcr_limits *l)
+{
+	kcr_error_t e = NULL;
+
+	if (kcr_cgroup_create(id, l, &ls->cg, &e) == 0)
+		return;
+	if (!atomic_exchange(&lp->cg_warned, true))
+		kcr_log_warn("%s; sandboxes run without memory, process and cpu limits "
+			     "(rlimits still apply)",
+			     e->msg);
+	kcr_error_release(&e);
+	ls->cg = NULL;
+}
+
+/* Kills and reaps the sandbox, removes its cgroups and socket. */
+static int
+sb_teardown(struct local_sb *ls, kcr_error_t *err)
+{
+	int st, ret;
+
+	if (ls->pid > 0) {
+		kill(ls->pid, SIGKILL);
+		while (waitpid(ls->pid, &st, 0) < 0 && errno == EINTR)
+			;
+		ls->pid = -1;
+	}
+	free_child_stack(ls);
+	ret = kcr_cgroup_destroy(ls->cg, err);
+	ls->cg = NULL;
+	if (ls->sock)
+		unlink(ls->sock);
+	return ret;
+}
+
+static void
+sb_free(struct kcr_sandbox *sb)
+{
+	struct local_sb *ls = sb->priv;
+
+	if (ls) {
+		free(ls->sock);
+		free(ls);
+	}
+	free(sb->endpoint);
+	free(sb);
+}
+
+/* A sandbox with its own runner; chan >= 0 makes it a host. */
+static int
+create_sandbox(struct local *lp, const struct kcr_sandbox_spec *spec, int chan,
+	       struct kcr_sandbox **out, kcr_error_t *err)
+{
+	uint64_t t0 = kcr_now_ns();
+	struct kcr_sandbox *sb = kcr_xzalloc(sizeof(*sb));
+	struct local_sb *ls = kcr_xzalloc(sizeof(*ls));
+	kcr_autoclose int lfd = -1;
+
+	sb->priv = ls;
+	ls->pid = -1;
+	ls->memory_mb = spec->limits.memory_mb;
+	ls->pids = spec->limits.pids;
+	kcr_id_generate(sb->id);
+	ls->sock = kcr_strdup_printf("%s/sb-%s.sock", lp->run_dir, sb->id);
+	lfd = listen_unix(ls->sock, err);
+	if (lfd >= 0)
+		make_cgroup(lp, ls, sb->id, &spec->limits);
+	if (lfd < 0 || spawn(lp, ls, spec, lfd, chan, err) < 0) {
+		sb_teardown(ls, NULL);
+		sb_free(sb);
+		return -1;
+	}
+	sb->endpoint = kcr_strdup_printf("unix:%s", ls->sock);
+	sb->setup_ns = kcr_now_ns() - t0;
+	*out = sb;
+	return 0;
+}
+
+/* ---- warm cells: hosts and their zygotes ------------------------------------ */
+
+static void
+host_unref(struct local *lp, struct host *h)
+{
+	kcr_error_t err = NULL;
+	bool last;
+
+	pthread_mutex_lock(&lp->hosts_lock);
+	last = --h->refs == 0;
+	pthread_mutex_unlock(&lp->hosts_lock);
+	if (!last)
+		return;
+	if (sb_teardown(h->sb->priv, &err) < 0)
+		kcr_error_warn_release(&err);
+	sb_free(h->sb);
+	close(h->chan);
+	free(h);
+}
+
+/* The host cells of spec's language come from, made on first use; called
+ * with hosts_lock held. No cpu quota: it runs kcr's code only (the
+ * runner, and the zygote's imports), the cells have their own. */
+static struct host *
+host_new(struct local *lp, const struct kcr_sandbox_spec *spec, kcr_error_t *err)
+{
+	struct kcr_sandbox_spec hs = { .lang = spec->lang, .limits = spec->limits };
+	struct host *h;
+	int sv[2];
+
+	hs.limits.cpus = 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		kcr_error_set(err, KCR_E_IO, errno, "socketpair");
+		return NULL;
+	}
+	h = kcr_xzalloc(sizeof(*h));
+	if (create_sandbox(lp, &hs, sv[1], &h->sb, err) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		free(h);
+		return NULL;
+	}
+	close(sv[1]);
+	h->chan = sv[0];
+	h->refs = 1;
+	return h;
+}
+
+/* A reference to the current host, replacing a broken one. */
+static struct host *
+host_get(struct local *lp, const struct kcr_sandbox_spec *spec, bool create, kcr_error_t *err)
+{
+	struct host *h, *old = NULL;
+
+	pthread_mutex_lock(&lp->hosts_lock);
+	if (lp->py_host && lp->py_host->broken) {
+		old = lp->py_host;
+		lp->py_host = NULL;
+	}
+	if (lp->py_host == NULL && create)
+		lp->py_host = host_new(lp, spec, err);
+	h = lp->py_host;
+	if (h)
+		h->refs++;
+	pthread_mutex_unlock(&lp->hosts_lock);
+	if (old)
+		host_unref(lp, old);
+	if (h == NULL && !create)
+		kcr_error_set(err, KCR_E_UNAVAILABLE, 0, "no cells host");
+	return h;
+}
+
+static char *
+cell_body(const char *id, const struct local *lp, const struct kcr_limits *l, int n_join,
+	  bool preload)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddNumberToObject(o, "nofile", l->nofile);
+	cJSON_AddNumberToObject(o, "file_size", (double)l->file_size);
+	cJSON_AddNumberToObject(o, "pids", l->pids);
+	cJSON_AddNumberToObject(o, "tmp_mb", tmp_mb(lp, l));
+	cJSON_AddNumberToObject(o, "data_mb", data_mb(lp, l));
+	cJSON_AddNumberToObject(o, "join_fds", n_join);
+	cJSON_AddBoolToObject(o, "preload", preload);
+	return kcr_json_print_free(o);
+}
+
+/* The cell's cgroups (its limits), then the runner's cell. */
+static int
+cell_start(struct local *lp, struct local_sb *ls, const char *id,
+	   const struct kcr_sandbox_spec *spec, kcr_error_t *err)
+{
+	int fds[KCR_CGROUP_MAX_FDS];
+	kcr_autofree char *body = NULL;
+	int n, r;
+
+	make_cgroup(lp, ls, id, &spec->limits);
+	if ((n = kcr_cgroup_open_join(ls->cg, fds, err)) < 0)
+		return -1;
+	body = cell_body(id, lp, &spec->limits, n, spec->preload);
+	/* the files first: the runner reads them when the POST arrives (and
+	 * keeps another cell's for it); a SOCK_SEQPACKET message is whole,
+	 * whoever else sends at the same time */
+	r = n > 0 && kcr_send_fds(ls->host->chan, id, strlen(id), fds, n) < 0
+		    ? kcr_error_set(err, KCR_E_UNAVAILABLE, errno, "cells host: fd channel")
+		    : 0;
+	if (r == 0)
+		r = kcr_runner_call(ls->host->sb->endpoint, "POST", "/cells", body, NULL, err);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	return r;
+}
+
+static int
+cell_create(struct local *lp, const struct kcr_sandbox_spec *spec, struct kcr_sandbox **out,
+	    kcr_error_t *err)
+{
+	uint64_t t0 = kcr_now_ns();
+	struct kcr_sandbox *sb;
+	struct local_sb *ls;
+	struct host *h;
+
+	if ((h = host_get(lp, spec, spec->prewarm, err)) == NULL)
+		return -1;
+	sb = kcr_xzalloc(sizeof(*sb));
+	ls = kcr_xzalloc(sizeof(*ls));
+	sb->priv = ls;
+	ls->pid = -1;
+	ls->host = h;
+	ls->memory_mb = spec->limits.memory_mb;
+	ls->pids = spec->limits.pids;
+	kcr_id_generate(sb->id);
+	if (cell_start(lp, ls, sb->id, spec, err) < 0) {
+		kcr_error_t e = NULL;
+
+		/* the runner or its zygote is gone: the next cell gets a new host */
+		if (kcr_runner_health(h->sb->endpoint, &e) < 0)
+			h->broken = true;
+		kcr_error_release(&e);
+		kcr_cgroup_destroy(ls->cg, NULL);
+		host_unref(lp, h);
+		free(ls);
+		free(sb);
+		return -1;
+	}
+	sb->endpoint = kcr_strdup_printf("%s#/cells/%s", h->sb->endpoint, sb->id);
+	sb->preload = spec->preload;
+	sb->setup_ns = kcr_now_ns() - t0;
+	*out = sb;
+	return 0;
+}
+
+/* Whether the host's runner has exited (its cells with it). It dies with
+ * the kcr thread that made it (PR_SET_PDEATHSIG): at shutdown, a
+ * replenisher's. */
+static bool
+host_gone(const struct host *h)
+{
+	const struct local_sb *hs = h->sb->priv;
+
+	return hs->pid <= 0 || kcr_child_exited(hs->pid);
+}
+
+static int
+cell_destroy(struct local *lp, struct kcr_sandbox *sb, kcr_error_t *err)
+{
+	struct local_sb *ls = sb->priv;
+	kcr_autofree char *path = kcr_strdup_printf("/cells/%s", sb->id);
+	kcr_error_t e = NULL;
+	int ret = kcr_runner_call(ls->host->sb->endpoint, "DELETE", path, NULL, NULL, &e);
+
+	/* a host that is gone, or exiting (its socket closed), took the cell
+	 * with it */
+	if (ret < 0 && (host_gone(ls->host) || e->sys_errno == ECONNREFUSED ||
+			 e->sys_errno == ECONNRESET))
+		ret = 0;
+	if (ret < 0 && err && *err == NULL)
+		*err = kcr_steal(&e);
+	kcr_error_release(&e);
+
+	/* its processes are gone with the runner's answer (or the runner) */
+	if (kcr_cgroup_destroy(ls->cg, ret < 0 ? NULL : err) < 0)
+		ret = -1;
+	host_unref(lp, ls->host);
+	free(ls);
+	free(sb->endpoint);
+	free(sb);
+	return ret;
+}
+
+static bool
+wants_cell(const struct local *lp, const struct kcr_sandbox_spec *spec)
+{
+	return lp->fork_server && spec->lang && strcmp(spec->lang->id, "py") == 0;
+}
+
+static int
+local_create(void *self, const struct kcr_sandbox_spec *spec, struct kcr_sandbox **out,
+	     kcr_error_t *err)
+{
+	struct local *lp = self;
+	kcr_error_t e = NULL;
+
+	/* a pool's warm Python, or any Python once a host is up */
+	if (wants_cell(lp, spec)) {
+		if (cell_create(lp, spec, out, &e) == 0)
+			return 0;
+		if (spec->prewarm)
+			kcr_log_warn("warm cell: %s; making a sandbox instead", e->msg);
+		kcr_error_release(&e);
+	}
+	return create_sandbox(lp, spec, -1, out, err);
+}
+
+/* Why the runner stopped answering, if it is gone. */
+static int
+explain_lost(struct local_sb *ls, uint64_t oom0, kcr_error_t *err)
+{
+	int st;
+
+	if (ls->cg && kcr_cgroup_oom_kills(ls->cg) > oom0)
+		kcr_error_wrap(err, "sandbox out of memory (limit %u MiB)", ls->memory_mb);
+	if (ls->pid > 0 && waitpid(ls->pid, &st, WNOHANG) == ls->pid) {
+		kcr_error_t e = NULL;
+
+		exit_error(ls, st, "", &e);
+		kcr_error_wrap(err, "%s", e->msg);
+		kcr_error_release(&e);
+	}
+	return -1;
+}
+
+static int
+local_exec(void *self, struct kcr_sandbox *sb, const struct kcr_exec_req *req,
+	   struct kcr_exec_res *res, kcr_error_t *err)
+{
+	struct local_sb *ls = sb->priv;
+	uint64_t oom0 = kcr_cgroup_oom_kills(ls->cg);
+	uint64_t pids0 = kcr_cgroup_pids_hit(ls->cg);
+
+	if (kcr_runner_execute(sb->endpoint, req, res, err) < 0)
+		return explain_lost(ls, oom0, err);
+	if (res->exit_code == 0 && res->signal == 0)
+		return 0;
+	if (kcr_cgroup_oom_kills(ls->cg) > oom0) {
+		res->oom_killed = true;
+		if (ls->memory_mb)
+			kcr_exec_res_append_err(res, "kcr: killed: out of memory (limit %u MiB)",
+						ls->memory_mb);
+		else
+			kcr_exec_res_append_err(res, "kcr: killed: out of memory");
+	} else if (kcr_cgroup_pids_hit(ls->cg) > pids0) {
+		kcr_exec_res_append_err(res, "kcr: process limit reached (%u)", ls->pids);
+	}
+	return 0;
+}
+
+static int
+local_put_file(void *self, struct kcr_sandbox *sb, const char *name, const void *buf,
+	       size_t len, kcr_error_t *err)
+{
+	return kcr_runner_put_file(sb->endpoint, name, buf, len, err);
+}
+
+static int
+local_get_file(void *self, struct kcr_sandbox *sb, const char *name, uint64_t max,
+	       char **buf, size_t *len, kcr_error_t *err)
+{
+	return kcr_runner_get_file(sb->endpoint, name, max, buf, len, err);
+}
+
+static int
+local_destroy(void *self, struct kcr_sandbox *sb, kcr_error_t *err)
+{
+	int ret;
+
+	if (sb == NULL)
+		return 0;
+	if (sb->priv && ((struct local_sb *)sb->priv)->host)
+		return cell_destroy(self, sb, err);
+	ret = sb->priv ? sb_teardown(sb->priv, err) : 0;
+	sb_free(sb);
+	return ret;
+}
+
+/* ---- open and close --------------------------------------------------------- */
+
+static char *
+exe_dir(void)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	slash = strrchr(buf, '/');
+	return slash ? kcr_xstrndup(buf, (size_t)(slash - buf)) : NULL;
+}
+
+static char *
+runner_found(const char *path)
+{
+	char real[PATH_MAX];
+	struct stat st;
+
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || !kcr_file_executable(path))
+		return NULL;
+	return kcr_xstrdup(realpath(path, real) ? real : path);
+}
+
+static void
+push_path(char ***v, const char *dir, const char *rel)
+{
+	kcr_autofree char *s = kcr_strdup_printf("%s%s", dir, rel);
+
+	kcr_strv_push(v, s);
+}
+
+/* sandbox.runner (KCR_RUNNER is mapped onto it), else next to kcr, else
+ * the build tree's runner/, else the installed one. */
+static char *
+find_runner(const struct kcr_config *cfg, kcr_error_t *err)
+{
+	const char *set = kcr_config_str(cfg, "sandbox.runner");
+	kcr_autofree char *dir = exe_dir();
+	kcr_autostrv char **tried = NULL;
+	struct kcr_buf list;
+	char *found;
+
+	if (set && *set) {
+		if ((found = runner_found(set)) == NULL)
+			kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
+				      "sandbox.runner '%s' is not an executable file", set);
+		return found;
+	}
+	if (dir) {
+		push_path(&tried, dir, "/kcr-runner");
+		push_path(&tried, dir, "/../runner/kcr-runner");
+	}
+#ifdef KCR_BINDIR
+	kcr_strv_push(&tried, KCR_BINDIR "/kcr-runner");
+#endif
+	kcr_buf_init(&list);
+	for (size_t i = 0; tried && tried[i]; i++) {
+		if ((found = runner_found(tried[i])) != NULL) {
+			kcr_buf_release(&list);
+			return found;
+		}
+		kcr_buf_addf(&list, "%s%s", i ? ", " : "", tried[i]);
+	}
+	kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
+		      "cannot find kcr-runner (looked for %s); set sandbox.runner or KCR_RUNNER",
+		      list.data ? list.data : "nothing");
+	kcr_buf_release(&list);
+	return NULL;
+}
+
+/* Sockets of sandboxes a crashed kcr left behind: old, and nobody listens. */
+static void
+prune_sockets(const char *run_dir, unsigned int min_age_s)
+{
+	DIR *d = opendir(run_dir);
+	time_t before = time(NULL) - (time_t)min_age_s;
+	struct dirent *e;
+
+	while (d && (e = readdir(d)) != NULL) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		kcr_autoclose int fd = -1;
+		struct stat st;
+		int n;
+
+		if (strncmp(e->d_name, "sb-", 3) != 0)
+			continue;
+		n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", run_dir, e->d_name);
+		if (n < 0 || (size_t)n >= sizeof(sa.sun_path) || lstat(sa.sun_path, &st) < 0 ||
+		    !S_ISSOCK(st.st_mode) || st.st_mtime > before)
+			continue;
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+		    errno == ECONNREFUSED)
+			unlink(sa.sun_path);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* run_dir holds the sockets: kcr's alone. */
+static int
+make_run_dir(const char *dir, kcr_error_t *err)
+{
+	struct stat st;
+
+	if (kcr_mkdir_p(dir, 0700, err) < 0)
+		return kcr_error_wrap(err, "run directory");
+	if (stat(dir, &st) < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "run directory '%s'", dir);
+	if (st.st_uid == geteuid() && (st.st_mode & 07777) != 0700 && chmod(dir, 0700) < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot chmod '%s'", dir);
+	return 0;
+}
+
+static int
+local_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
+{
+	const char *run_dir = kcr_config_str(cfg, "run_dir");
+	struct local *lp;
+	char *runner;
+
+	if (run_dir == NULL || *run_dir == '\0')
+		return kcr_error_set(err, KCR_E_INVALID, 0, "run_dir is not set");
+	if (make_run_dir(run_dir, err) < 0)
+		return -1;
+	if ((runner = find_runner(cfg, err)) == NULL)
+		return -1;
+	lp = kcr_xzalloc(sizeof(*lp));
+	lp->run_dir = kcr_xstrdup(run_dir);
+	lp->runner = runner;
+	lp->root = geteuid() == 0;
+	lp->tmp_mb = (uint32_t)kcr_config_int(cfg, "limits.tmp_size_mb");
+	lp->data_mb = (uint32_t)kcr_config_int(cfg, "limits.data_size_mb");
+	lp->py_preload = kcr_xstrdup(kcr_config_str(cfg, "pool.py_preload"));
+	/* a cell is uid 1000 of the host: that takes mapped ids (root) */
+	lp->fork_server = kcr_config_bool(cfg, "pool.fork_server") && lp->root;
+	pthread_mutex_init(&lp->hosts_lock, NULL);
+	atomic_init(&lp->cg_warned, false);
+	prune_sockets(lp->run_dir, STALE_AGE_S);
+	kcr_cgroup_prune(STALE_AGE_S);
+	*self = lp;
+	return 0;
+}
+
+static void
+local_close(void *self)
+{
+	struct local *lp = self;
+
+	if (lp == NULL)
+		return;
+	if (lp->py_host)
+		host_unref(lp, lp->py_host);
+	pthread_mutex_destroy(&lp->hosts_lock);
+	free(lp->run_dir);
+	free(lp->runner);
+	free(lp->py_preload);
+	free(lp);
+}
+
+const struct kcr_sandbox_ops kcr_sandbox_local_ops = {
+	.name = "local",
+	.open = local_open,
+	.create = local_create,
+	.exec = local_exec,
+	.put_file = local_put_file,
+	.get_file = local_get_file,
+	.destroy = local_destroy,
+	.close = local_close,
+};

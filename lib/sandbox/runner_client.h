@@ -1,0 +1,26 @@
+/* Talking to a kcr-runner (plain HTTP/1.1). An endpoint is
+ * "unix:/path/to.sock" or "http://host:port", optionally naming a part of
+ * the runner: "unix:/path/to.sock#/cells/ID", "http://host:port/cells/ID".
+ * Used by every sandbox provider. */
+#ifndef KCR_RUNNER_CLIENT_H
+#define KCR_RUNNER_CLIENT_H
+
+#include "base/error.h"
+#include "base/exec.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+int kcr_runner_execute(const char *endpoint, const struct kcr_exec_req *req,
+		       struct kcr_exec_res *res, kcr_error_t *err);
+int kcr_runner_put_file(const char *endpoint, const char *name, const void *buf,
+			size_t len, kcr_error_t *err);
+int kcr_runner_get_file(const char *endpoint, const char *name, uint64_t max, char **buf,
+			size_t *len, kcr_error_t *err);
+int kcr_runner_health(const char *endpoint, kcr_error_t *err);
+/* Any other request; json may be NULL. A 2xx is success, and *reply (if
+ * reply is not NULL) the body. */
+int kcr_runner_call(const char *endpoint, const char *method, const char *path, const char *json,
+		    char **reply, kcr_error_t *err);
+
+#endif

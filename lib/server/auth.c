@@ -1,0 +1,154 @@
+#include <config.h>
+
+#include "server/auth.h"
+#include "base/util.h"
+
+#include <arpa/inet.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cidr {
+	int family;
+	unsigned char addr[16];
+	unsigned int bits;
+};
+
+struct kcr_auth {
+	unsigned char (*hashes)[SHA256_DIGEST_LENGTH];
+	size_t n_hashes;
+	struct cidr *nets;
+	size_t n_nets;
+};
+
+static void
+add_key(struct kcr_auth *a, const char *key)
+{
+	a->hashes = kcr_xrealloc(a->hashes, (a->n_hashes + 1) * sizeof(*a->hashes));
+	SHA256((const unsigned char *)key, strlen(key), a->hashes[a->n_hashes++]);
+}
+
+static int
+parse_cidr(const char *s, struct cidr *c, kcr_error_t *err)
+{
+	kcr_autofree char *addr = kcr_xstrdup(s);
+	char *slash = strchr(addr, '/');
+	uint64_t bits;
+
+	if (slash)
+		*slash = '\0';
+	c->family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(c->family, addr, c->addr) != 1)
+		return kcr_error_set(err, KCR_E_INVALID, 0, "trusted network '%s' is not a CIDR", s);
+	bits = c->family == AF_INET ? 32 : 128;
+	if (slash && kcr_parse_u64(slash + 1, 0, bits, &bits, err) < 0)
+		return kcr_error_wrap(err, "trusted network '%s'", s);
+	c->bits = (unsigned int)bits;
+	return 0;
+}
+
+static char *
+generate_key(void)
+{
+	unsigned char rnd[24];
+	kcr_autofree char *b64 = NULL;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		abort();
+	b64 = kcr_base64_encode(rnd, sizeof(rnd));
+	for (char *p = b64; *p; p++) /* URL-safe, like KubeCodeRun's sk-<token_urlsafe> */
+		*p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
+	return kcr_strdup_printf("sk-%s", b64);
+}
+
+struct kcr_auth *
+kcr_auth_new(const struct kcr_config *cfg, char **generated, kcr_error_t *err)
+{
+	struct kcr_auth *a = kcr_xzalloc(sizeof(*a));
+	kcr_autostrv char **keys = kcr_config_list(cfg, "server.api_keys");
+	kcr_autostrv char **nets = kcr_config_list(cfg, "server.trusted_networks");
+	const char *one = kcr_config_str(cfg, "server.api_key");
+
+	*generated = NULL;
+	for (size_t i = 0; keys[i]; i++)
+		add_key(a, keys[i]);
+	if (*one)
+		add_key(a, one);
+	if (a->n_hashes == 0) {
+		*generated = generate_key();
+		add_key(a, *generated);
+	}
+	a->nets = kcr_xzalloc((kcr_strv_len(nets) + 1) * sizeof(*a->nets));
+	for (size_t i = 0; nets[i]; i++, a->n_nets++)
+		if (parse_cidr(nets[i], &a->nets[i], err) < 0) {
+			kcr_auth_free(a);
+			free(*generated);
+			*generated = NULL;
+			return NULL;
+		}
+	return a;
+}
+
+void
+kcr_auth_free(struct kcr_auth *a)
+{
+	if (a == NULL)
+		return;
+	OPENSSL_cleanse(a->hashes, a->n_hashes * sizeof(*a->hashes));
+	free(a->hashes);
+	free(a->nets);
+	free(a);
+}
+
+bool
+kcr_auth_check_key(const struct kcr_auth *a, const char *key)
+{
+	unsigned char h[SHA256_DIGEST_LENGTH];
+	int match = 0;
+
+	if (key == NULL || *key == '\0')
+		return false;
+	SHA256((const unsigned char *)key, strlen(key), h);
+	/* compare against every key, always: time does not tell which matched */
+	for (size_t i = 0; i < a->n_hashes; i++)
+		match |= CRYPTO_memcmp(h, a->hashes[i], sizeof(h)) == 0;
+	return match != 0;
+}
+
+static bool
+cidr_contains(const struct cidr *c, int family, const unsigned char *addr)
+{
+	unsigned int full = c->bits / 8, rest = c->bits % 8;
+
+	if (family != c->family)
+		return false;
+	if (memcmp(addr, c->addr, full) != 0)
+		return false;
+	return rest == 0 || ((addr[full] ^ c->addr[full]) & (0xff << (8 - rest))) == 0;
+}
+
+bool
+kcr_auth_trusted(const struct kcr_auth *a, const char *peer)
+{
+	unsigned char addr[16];
+	int family = strchr(peer, ':') ? AF_INET6 : AF_INET;
+
+	if (a->n_nets == 0 || inet_pton(family, peer, addr) != 1)
+		return false;
+	for (size_t i = 0; i < a->n_nets; i++)
+		if (cidr_contains(&a->nets[i], family, addr))
+			return true;
+	return false;
+}
+
+void
+kcr_auth_key_hash(const char *key, char out[17])
+{
+	char full[65];
+
+	kcr_sha256_hex(key, strlen(key), full);
+	memcpy(out, full, 16);
+	out[16] = '\0';
+}

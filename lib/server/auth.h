@@ -1,0 +1,23 @@
+/* API keys: stored as SHA-256 hashes, compared in constant time; trusted
+ * networks (CIDRs) that need no key. */
+#ifndef KCR_AUTH_H
+#define KCR_AUTH_H
+
+#include "base/settings.h"
+#include "base/error.h"
+
+#include <stdbool.h>
+
+struct kcr_auth;
+
+/* Reads server.api_key(s) and server.trusted_networks. With no key
+ * configured, generates one and returns it in *generated (caller prints
+ * it once and frees it). */
+struct kcr_auth *kcr_auth_new(const struct kcr_config *cfg, char **generated, kcr_error_t *err);
+void kcr_auth_free(struct kcr_auth *a);
+bool kcr_auth_check_key(const struct kcr_auth *a, const char *key);
+bool kcr_auth_trusted(const struct kcr_auth *a, const char *peer);
+/* The first 16 hex digits of the key's SHA-256, for logs. */
+void kcr_auth_key_hash(const char *key, char out[17]);
+
+#endif

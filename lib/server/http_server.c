@@ -1,0 +1,583 @@
+#include <config.h>
+
+#include "server/http_server.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/metrics.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Threads parsing requests and answering the quick routes. */
+#define HTTP_THREADS 4
+
+struct kcr_http_server {
+	struct MHD_Daemon *d;
+	struct kcr_http_server_opts o;
+	char *base_path;
+	int port;
+	atomic_size_t max_body;
+	atomic_int in_flight;
+};
+
+/* ---- requests ------------------------------------------------------- */
+
+static void
+req_free(struct kcr_http_req *r)
+{
+	if (r->mp)
+		MHD_destroy_post_processor(r->mp);
+	for (size_t i = 0; i < KCR_ARRAY_SIZE(r->params); i++)
+		free(r->params[i]);
+	for (size_t i = 0; i < r->n_parts; i++) {
+		free(r->parts[i].name);
+		free(r->parts[i].filename);
+		kcr_buf_release(&r->parts[i].data);
+	}
+	free(r->parts);
+	free(r->path);
+	free(r->bad_body);
+	kcr_buf_release(&r->body);
+	free(r);
+}
+
+const char *
+kcr_http_header(struct kcr_http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+kcr_http_query(struct kcr_http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const struct kcr_http_part *
+kcr_http_part(const struct kcr_http_req *r, const char *name)
+{
+	for (size_t i = 0; i < r->n_parts; i++)
+		if (strcmp(r->parts[i].name, name) == 0)
+			return &r->parts[i];
+	return NULL;
+}
+
+/* Matches "/files/{}/{}" against a path, capturing the segments. A capture
+ * never contains '/', so a "../" in an id can't reach a handler. */
+static bool
+route_match(const char *pat, const char *path, char *caps[3])
+{
+	int n = 0;
+
+	while (*pat && *path) {
+		if (pat[0] == '{' && pat[1] == '}') {
+			size_t len = strcspn(path, "/");
+
+			if (len == 0 || n >= 3)
+				return false;
+			caps[n++] = kcr_xstrndup(path, len);
+			path += len;
+			pat += 2;
+		} else if (*pat++ != *path++) {
+			return false;
+		}
+	}
+	return *pat == '\0' && *path == '\0';
+}
+
+static const struct kcr_http_route *
+route_find(const struct kcr_http_server *s, struct kcr_http_req *r, bool *path_known)
+{
+	*path_known = false;
+	for (const struct kcr_http_route *rt = s->o.routes; rt->method; rt++) {
+		char *caps[3] = { NULL, NULL, NULL };
+
+		if (!route_match(rt->pattern, r->path, caps)) {
+			for (int i = 0; i < 3; i++)
+				free(caps[i]);
+			continue;
+		}
+		*path_known = true;
+		if (strcmp(rt->method, r->method) == 0) {
+			memcpy(r->params, caps, sizeof(caps));
+			return rt;
+		}
+		for (int i = 0; i < 3; i++)
+			free(caps[i]);
+	}
+	return NULL;
+}
+
+/* ---- replies -------------------------------------------------------- */
+
+void
+kcr_http_add_header(struct kcr_http_resp *resp, const char *name, const char *value)
+{
+	if (resp->n_hdr >= KCR_ARRAY_SIZE(resp->hdr_name))
+		return;
+	resp->hdr_name[resp->n_hdr] = kcr_xstrdup(name);
+	resp->hdr_value[resp->n_hdr++] = kcr_xstrdup(value);
+}
+
+static void
+resp_set(struct kcr_http_resp *resp, int status, char *body, size_t len, const char *ctype)
+{
+	free(resp->body);
+	free(resp->ctype);
+	resp->status = status;
+	resp->body = body;
+	resp->len = len;
+	resp->ctype = kcr_xstrdup(ctype);
+}
+
+void
+kcr_http_reply_json(struct kcr_http_resp *resp, int status, cJSON *body)
+{
+	char *s = kcr_json_print_free(body);
+
+	resp_set(resp, status, s, strlen(s), "application/json");
+}
+
+void
+kcr_http_reply_bytes(struct kcr_http_resp *resp, int status, char *data, size_t len,
+		     const char *ctype)
+{
+	resp_set(resp, status, data, len, ctype);
+}
+
+void
+kcr_http_reply_error(struct kcr_http_resp *resp, const struct kcr_http_req *req, int status,
+		     const char *error_type, const char *field, const char *fmt, ...)
+{
+	cJSON *o = cJSON_CreateObject(), *details;
+	kcr_autofree char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		kcr_oom();
+	va_end(ap);
+	cJSON_AddStringToObject(o, "error", msg);
+	cJSON_AddStringToObject(o, "error_type", error_type);
+	details = cJSON_AddArrayToObject(o, "details");
+	if (field) {
+		cJSON *d = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(d, "field", field);
+		cJSON_AddStringToObject(d, "message", msg);
+		cJSON_AddItemToArray(details, d);
+	}
+	cJSON_AddStringToObject(o, "request_id", req->request_id);
+	cJSON_AddNumberToObject(o, "timestamp", kcr_wall_time());
+	kcr_http_reply_json(resp, status, o);
+}
+
+void
+kcr_http_reply_kcr_error(struct kcr_http_resp *resp, const struct kcr_http_req *req,
+			 const struct kcr_error *err)
+{
+	kcr_http_reply_error(resp, req, kcr_errc_http_status(err->code), kcr_errc_name(err->code),
+			     NULL, "%s", err->msg);
+}
+
+/* ---- multipart ------------------------------------------------------ */
+
+static enum MHD_Result
+on_post_data(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+	     const char *ctype, const char *enc, const char *data, uint64_t off, size_t size)
+{
+	struct kcr_http_req *r = cls;
+	struct kcr_http_part *p;
+
+	(void)kind, (void)ctype, (void)enc;
+	if (off == 0) { /* a new part starts */
+		r->parts = kcr_xrealloc(r->parts, (r->n_parts + 1) * sizeof(*r->parts));
+		p = &r->parts[r->n_parts++];
+		memset(p, 0, sizeof(*p));
+		p->name = kcr_xstrdup(key ? key : "");
+		p->filename = filename ? kcr_xstrdup(filename) : NULL;
+	}
+	if (r->n_parts == 0)
+		return MHD_NO;
+	kcr_buf_add(&r->parts[r->n_parts - 1].data, data, size);
+	return MHD_YES;
+}
+
+/* ---- the access handler ----------------------------------------------- */
+
+static struct kcr_http_req *
+req_new(struct kcr_http_server *s, struct MHD_Connection *c, const char *url,
+	const char *method)
+{
+	struct kcr_http_req *r = kcr_xzalloc(sizeof(*r));
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	size_t bl = strlen(s->base_path);
+
+	r->conn = c;
+	r->server = s;
+	r->method = method;
+	r->start_ns = kcr_now_ns();
+	kcr_id_generate(r->request_id);
+	if (bl && strncmp(url, s->base_path, bl) == 0 && (url[bl] == '/' || url[bl] == '\0'))
+		url += bl;
+	r->path = kcr_xstrdup(*url ? url : "/");
+	if (ci && ci->client_addr) {
+		const struct sockaddr *sa = ci->client_addr;
+
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->peer,
+				  sizeof(r->peer));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->peer,
+				  sizeof(r->peer));
+	}
+	return r;
+}
+
+static void
+take_body(struct kcr_http_server *s, struct kcr_http_req *r, const char *data, size_t size)
+{
+	size_t have = r->body.len;
+
+	for (size_t i = 0; i < r->n_parts; i++)
+		have += r->parts[i].data.len;
+	if (r->too_large || have + size > atomic_load(&s->max_body)) {
+		r->too_large = true; /* keep reading, drop the bytes */
+		return;
+	}
+	if (r->mp == NULL) {
+		kcr_buf_add(&r->body, data, size);
+	} else if (MHD_post_process(r->mp, data, size) != MHD_YES && r->bad_body == NULL) {
+		r->bad_body = kcr_xstrdup("malformed multipart/form-data body");
+	}
+}
+
+static void
+security_headers(struct MHD_Response *mr)
+{
+	MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(mr, "X-Frame-Options", "DENY");
+	MHD_add_response_header(mr, "Referrer-Policy", "no-referrer");
+}
+
+/* Records the request in the metrics and logs it (one JSON line). */
+static void
+log_request(struct kcr_http_server *s, struct kcr_http_req *r, int status)
+{
+	cJSON *o;
+	kcr_autofree char *line = NULL;
+
+	kcr_metrics_http_request(r->route ? ((const struct kcr_http_route *)r->route)->name : NULL,
+				 status, (double)(kcr_now_ns() - r->start_ns) / 1e9);
+	if (!s->o.log_requests)
+		return;
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "ts", kcr_wall_time());
+	cJSON_AddStringToObject(o, "request_id", r->request_id);
+	cJSON_AddStringToObject(o, "key", r->key_hash[0] ? r->key_hash : "-");
+	cJSON_AddStringToObject(o, "method", r->method);
+	cJSON_AddStringToObject(o, "route",
+				r->route ? ((const struct kcr_http_route *)r->route)->name : r->path);
+	cJSON_AddNumberToObject(o, "status", status);
+	cJSON_AddNumberToObject(o, "duration_ms", (double)(kcr_now_ns() - r->start_ns) / 1e6);
+	cJSON_AddStringToObject(o, "peer", r->peer);
+	line = kcr_json_print_free(o);
+	kcr_log_json_line(line);
+}
+
+static enum MHD_Result
+send_resp(struct kcr_http_server *s, struct kcr_http_req *r, struct kcr_http_resp *resp)
+{
+	struct MHD_Response *mr;
+	enum MHD_Result ret;
+
+	if (resp->status == 0)
+		kcr_http_reply_error(resp, r, 500, "internal_server", NULL, "no reply");
+	mr = MHD_create_response_from_buffer(resp->len, resp->body, MHD_RESPMEM_MUST_FREE);
+	resp->body = NULL;
+	MHD_add_response_header(mr, "Content-Type", resp->ctype ? resp->ctype : "text/plain");
+	MHD_add_response_header(mr, "X-Request-Id", r->request_id);
+	security_headers(mr);
+	for (size_t i = 0; i < resp->n_hdr; i++) {
+		MHD_add_response_header(mr, resp->hdr_name[i], resp->hdr_value[i]);
+		free(resp->hdr_name[i]);
+		free(resp->hdr_value[i]);
+	}
+	free(resp->ctype);
+	ret = MHD_queue_response(r->conn, (unsigned int)resp->status, mr);
+	MHD_destroy_response(mr);
+	log_request(s, r, resp->status);
+	return ret;
+}
+
+/* ---- slow routes: a thread per request, the connection suspended ---- */
+
+static void *
+slow_worker(void *arg)
+{
+	struct kcr_http_req *r = arg;
+	struct kcr_http_server *s = r->server;
+	struct kcr_http_resp *resp = kcr_xzalloc(sizeof(*resp));
+
+	((const struct kcr_http_route *)r->route)->fn(r, resp, s->o.ud);
+	r->done = resp;
+	MHD_resume_connection(r->conn); /* MHD calls on_request again */
+	return NULL;
+}
+
+/* Returns false when no thread could be started (the caller answers). */
+static bool
+start_slow(struct kcr_http_req *r)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	bool ok;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 512 * 1024);
+	r->working = true;
+	MHD_suspend_connection(r->conn);
+	ok = pthread_create(&t, &attr, slow_worker, r) == 0;
+	pthread_attr_destroy(&attr);
+	if (!ok) {
+		r->working = false;
+		MHD_resume_connection(r->conn);
+	}
+	return ok;
+}
+
+/* Answers the request, or hands it to a worker (returns true then). */
+static bool
+dispatch(struct kcr_http_server *s, struct kcr_http_req *r, struct kcr_http_resp *resp)
+{
+	bool known;
+	const struct kcr_http_route *rt = route_find(s, r, &known);
+
+	r->route = rt;
+	if (rt == NULL && known)
+		kcr_http_reply_error(resp, r, 405, "validation", NULL, "method %s not allowed on %s",
+				     r->method, r->path);
+	else if (rt == NULL)
+		kcr_http_reply_error(resp, r, 404, "resource_not_found", NULL, "no route %s %s",
+				     r->method, r->path);
+	else if (!(rt->flags & KCR_ROUTE_PUBLIC) && s->o.auth && !s->o.auth(r, resp, s->o.ud))
+		; /* auth filled resp */
+	else if (r->too_large)
+		kcr_http_reply_error(resp, r, 413, "validation", "body",
+				     "request body larger than %zu bytes",
+				     atomic_load(&s->max_body));
+	else if (r->bad_body)
+		kcr_http_reply_error(resp, r, 400, "validation", "body", "%s", r->bad_body);
+	else if (!(rt->flags & KCR_ROUTE_SLOW))
+		rt->fn(r, resp, s->o.ud);
+	else if (start_slow(r))
+		return true;
+	else
+		kcr_http_reply_error(resp, r, 503, "service_unavailable", NULL,
+				     "cannot start a worker thread");
+	return false;
+}
+
+static void
+start_body(struct kcr_http_req *r)
+{
+	const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
+
+	if (ct && strncasecmp(ct, "multipart/form-data", 19) == 0) {
+		r->mp = MHD_create_post_processor(r->conn, 64 * 1024, on_post_data, r);
+		if (r->mp == NULL)
+			r->bad_body = kcr_xstrdup("multipart body without a boundary");
+	}
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+	   const char *version, const char *data, size_t *size, void **con_cls)
+{
+	struct kcr_http_server *s = cls;
+	struct kcr_http_req *r = *con_cls;
+	struct kcr_http_resp resp = { 0 };
+
+	(void)version;
+	if (r == NULL) {
+		r = req_new(s, c, url, method);
+		atomic_fetch_add(&s->in_flight, 1);
+		start_body(r);
+		*con_cls = r;
+		return MHD_YES;
+	}
+	if (*size) {
+		take_body(s, r, data, *size);
+		*size = 0;
+		return MHD_YES;
+	}
+	if (r->done) { /* resumed: the worker's reply */
+		struct kcr_http_resp *done = r->done;
+		enum MHD_Result ret;
+
+		r->done = NULL;
+		ret = send_resp(s, r, done);
+		free(done);
+		return ret;
+	}
+	if (r->working) /* a spurious call while suspended */
+		return MHD_YES;
+	if (dispatch(s, r, &resp))
+		return MHD_YES;
+	return send_resp(s, r, &resp);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+	     enum MHD_RequestTerminationCode code)
+{
+	struct kcr_http_server *s = cls;
+
+	(void)c, (void)code;
+	if (*con_cls == NULL)
+		return;
+	req_free(*con_cls);
+	*con_cls = NULL;
+	atomic_fetch_sub(&s->in_flight, 1);
+}
+
+/* ---- start and stop --------------------------------------------------- */
+
+static int
+parse_listen(const char *addr, struct sockaddr_storage *ss, socklen_t *len, kcr_error_t *err)
+{
+	kcr_autofree char *host = NULL;
+	const char *colon = strrchr(addr, ':');
+	uint64_t port;
+
+	if (colon == NULL || kcr_parse_u64(colon + 1, 0, 65535, &port, err) < 0)
+		return kcr_error_set(err, KCR_E_INVALID, 0,
+				     "listen address '%s' is not HOST:PORT", addr);
+	host = kcr_xstrndup(addr, (size_t)(colon - addr));
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		host[strlen(host) - 1] = '\0';
+		memset(a, 0, sizeof(*a));
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*a);
+		if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) == 1)
+			return 0;
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+		memset(a, 0, sizeof(*a));
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		*len = sizeof(*a);
+		if (strcmp(host, "localhost") == 0 || inet_pton(AF_INET, host, &a->sin_addr) == 1) {
+			if (strcmp(host, "localhost") == 0)
+				a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			return 0;
+		}
+	}
+	return kcr_error_set(err, KCR_E_INVALID, 0, "listen address '%s': bad host", addr);
+}
+
+static int
+bind_listen(const char *addr, int *port, kcr_error_t *err)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int one = 1, fd;
+
+	if (parse_listen(addr, &ss, &len, err) < 0)
+		return -1;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "socket");
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 512) < 0) {
+		int e = errno;
+
+		close(fd);
+		return kcr_error_set(err, KCR_E_IO, e, "cannot listen on %s", addr);
+	}
+	len = sizeof(ss);
+	getsockname(fd, (struct sockaddr *)&ss, &len);
+	*port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					      : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return fd;
+}
+
+struct kcr_http_server *
+kcr_http_server_start(const struct kcr_http_server_opts *o, kcr_error_t *err)
+{
+	struct kcr_http_server *s = kcr_xzalloc(sizeof(*s));
+	int fd = bind_listen(o->listen, &s->port, err);
+
+	if (fd < 0) {
+		free(s);
+		return NULL;
+	}
+	s->o = *o;
+	s->base_path = kcr_xstrdup(o->base_path ? o->base_path : "");
+	if (s->base_path[0] && s->base_path[strlen(s->base_path) - 1] == '/')
+		s->base_path[strlen(s->base_path) - 1] = '\0';
+	atomic_store(&s->max_body, o->max_body);
+	s->d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+					MHD_USE_ITC,
+				0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
+				MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)HTTP_THREADS,
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)600,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+				MHD_OPTION_END);
+	if (s->d == NULL) {
+		close(fd);
+		free(s->base_path);
+		free(s);
+		kcr_error_set(err, KCR_E_IO, 0, "cannot start the HTTP server on %s", o->listen);
+		return NULL;
+	}
+	return s;
+}
+
+int
+kcr_http_server_port(const struct kcr_http_server *s)
+{
+	return s->port;
+}
+
+void
+kcr_http_server_set_limits(struct kcr_http_server *s, size_t max_body)
+{
+	atomic_store(&s->max_body, max_body);
+}
+
+void
+kcr_http_server_stop(struct kcr_http_server *s, unsigned int grace_ms)
+{
+	uint64_t deadline = kcr_now_ms() + grace_ms;
+	MHD_socket fd;
+
+	if (s == NULL)
+		return;
+	/* stop accepting, and refuse new connections at once rather than
+	 * leaving them in the backlog; requests in flight go on */
+	fd = MHD_quiesce_daemon(s->d);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	while (atomic_load(&s->in_flight) > 0 && kcr_now_ms() < deadline)
+		usleep(10000);
+	MHD_stop_daemon(s->d);
+	free(s->base_path);
+	free(s);
+}

@@ -1,0 +1,114 @@
+/* A small HTTP server on libmicrohttpd: a route table, bounded request
+ * bodies (raw or multipart/form-data through MHD's post processor), JSON
+ * replies and errors in the LibreChat/KubeCodeRun shape, one JSON log line
+ * per request, and a graceful stop. A few epoll threads parse requests and
+ * answer the quick routes; a slow route's connection is suspended and its
+ * handler runs in a thread of its own, so neither an execution nor a burst
+ * of them delays /health. */
+#ifndef KCR_HTTP_SERVER_H
+#define KCR_HTTP_SERVER_H
+
+#include "base/error.h"
+#include "base/util.h"
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct MHD_Connection;
+
+struct kcr_http_part {
+	char *name;      /* form field name */
+	char *filename;  /* NULL for a plain field */
+	struct kcr_buf data;
+};
+
+struct kcr_http_req {
+	struct MHD_Connection *conn;
+	const char *method;
+	char *path;             /* without the base path */
+	char *params[3];        /* the "{}" captures of the route, decoded */
+	char request_id[KCR_ID_LEN + 1];
+	char peer[64];          /* client address */
+	struct kcr_buf body;    /* raw body (not for multipart) */
+	struct kcr_http_part *parts;
+	size_t n_parts;
+	bool too_large;         /* the body went over the limit; it was dropped */
+	char *bad_body;         /* why the body could not be parsed, or NULL */
+	char key_hash[17];      /* first 16 hex of the caller's key's SHA-256, for logs */
+	uint64_t start_ns;
+	const void *route;
+	void *mp;               /* MHD post processor */
+	size_t cur_part;
+	void *server;           /* the kcr_http_server it came to */
+	void *done;             /* a slow route's reply, once its worker finished */
+	bool working;           /* a worker thread owns the request */
+};
+
+struct kcr_http_resp {
+	int status;
+	char *body;
+	size_t len;
+	char *ctype;
+	char *hdr_name[8], *hdr_value[8];
+	size_t n_hdr;
+};
+
+typedef void (*kcr_http_handler)(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+
+enum {
+	KCR_ROUTE_PUBLIC = 1 << 0,    /* no API key needed */
+	KCR_ROUTE_MULTIPART = 1 << 1, /* parse multipart/form-data into parts */
+	KCR_ROUTE_SLOW = 1 << 2,      /* runs in a thread of its own (executions) */
+};
+
+struct kcr_http_route {
+	const char *method;
+	const char *pattern; /* "/files/{}/{}": each {} captures one path segment */
+	kcr_http_handler fn;
+	unsigned int flags;
+	const char *name;    /* for logs and metrics */
+};
+
+/* Decides whether a request may proceed; fills resp (401...) if not. */
+typedef bool (*kcr_http_auth_fn)(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+
+struct kcr_http_server_opts {
+	const char *listen;     /* "127.0.0.1:8000", "[::1]:0", "0.0.0.0:8000" */
+	const char *base_path;  /* "" or "/v1" */
+	const struct kcr_http_route *routes; /* terminated by { NULL } */
+	size_t max_body;
+	kcr_http_auth_fn auth;
+	void *ud;
+	bool log_requests;
+};
+
+struct kcr_http_server;
+
+struct kcr_http_server *kcr_http_server_start(const struct kcr_http_server_opts *o,
+					      kcr_error_t *err);
+/* The port actually bound (useful with port 0). */
+int kcr_http_server_port(const struct kcr_http_server *s);
+/* Stops accepting, waits up to grace_ms for requests in flight, stops. */
+void kcr_http_server_stop(struct kcr_http_server *s, unsigned int grace_ms);
+/* Swaps the options' ud and max_body (SIGHUP reload). */
+void kcr_http_server_set_limits(struct kcr_http_server *s, size_t max_body);
+
+const char *kcr_http_header(struct kcr_http_req *r, const char *name);
+const char *kcr_http_query(struct kcr_http_req *r, const char *name);
+const struct kcr_http_part *kcr_http_part(const struct kcr_http_req *r, const char *name);
+
+/* Replies. Each takes ownership of what it is given. */
+void kcr_http_reply_json(struct kcr_http_resp *resp, int status, cJSON *body);
+void kcr_http_reply_bytes(struct kcr_http_resp *resp, int status, char *data, size_t len,
+			  const char *ctype);
+void kcr_http_reply_error(struct kcr_http_resp *resp, const struct kcr_http_req *req,
+			  int status, const char *error_type, const char *field,
+			  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Maps a kcr error to its status and error_type. */
+void kcr_http_reply_kcr_error(struct kcr_http_resp *resp, const struct kcr_http_req *req,
+			      const struct kcr_error *err);
+void kcr_http_add_header(struct kcr_http_resp *resp, const char *name, const char *value);
+
+#endif
