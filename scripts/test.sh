@@ -1,7 +1,9 @@
 #!/bin/bash
 # Install what is missing, build, and run every test suite: the C unit
-# tests and the bats suites, once in a normal build and once in an
-# ASan+UBSan build. The last line is "N passed, N failed".
+# tests, the layout check and the bats suites, once in a normal build and
+# once in an ASan+UBSan build, then the unit tests (the engine, the pool
+# and the stores among them) in a ThreadSanitizer build. Every build has
+# -Werror. The last line is "N passed, N failed".
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -31,8 +33,11 @@ run_build() { # name, configure flags...
 	cd "$top"
 }
 
-run_build std || status=1
-run_build san --enable-sanitizers || status=1
+run_build std --enable-werror || status=1
+run_build san --enable-werror --enable-sanitizers || status=1
+# TSan: halt at the first report, so a race fails its test.
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}" \
+	run_build tsan --enable-werror --enable-tsan || status=1
 
 # Count every test case from the automake .trs files of both builds. In CI
 # a skipped test counts as failed: CI installs every prerequisite.
