@@ -6,6 +6,10 @@
 #include <config.h>
 
 #include "client/api_client.h"
+#include "base/clock.h"
+#include "base/files.h"
+#include "base/ids.h"
+#include "base/parse.h"
 #include "cmd.h"
 #include "base/lang.h"
 #include "engine/pool.h"

@@ -3,6 +3,7 @@
 #include <config.h>
 
 #include "sandbox/cgroup.h"
+#include "base/files.h"
 #include "cmd.h"
 #include "base/lang.h"
 #include "engine/engine.h"

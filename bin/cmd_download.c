@@ -2,6 +2,7 @@
 #include <config.h>
 
 #include "client/client.h"
+#include "base/files.h"
 #include "cmd.h"
 #include "base/util.h"
 

@@ -5,6 +5,9 @@
 #include <config.h>
 
 #include "client/client.h"
+#include "base/files.h"
+#include "base/ids.h"
+#include "base/parse.h"
 #include "cmd.h"
 #include "base/exec.h"
 #include "engine/engine.h"

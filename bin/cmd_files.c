@@ -2,6 +2,7 @@
 #include <config.h>
 
 #include "client/client.h"
+#include "base/clock.h"
 #include "cmd.h"
 #include "base/util.h"
 

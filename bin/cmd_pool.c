@@ -3,6 +3,8 @@
 #include <config.h>
 
 #include "server/api.h"
+#include "base/clock.h"
+#include "base/parse.h"
 #include "client/api_client.h"
 #include "cmd.h"
 #include "base/json.h"

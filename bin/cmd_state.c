@@ -3,6 +3,8 @@
 #include <config.h>
 
 #include "client/client.h"
+#include "base/clock.h"
+#include "base/files.h"
 #include "cmd.h"
 #include "base/pystate_blob.h"
 #include "base/util.h"

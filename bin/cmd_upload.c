@@ -2,6 +2,8 @@
 #include <config.h>
 
 #include "client/client.h"
+#include "base/files.h"
+#include "base/ids.h"
 #include "cmd.h"
 #include "base/util.h"
 

@@ -1,6 +1,7 @@
 #include <config.h>
 
 #include "cells.h"
+#include "base/clock.h"
 #include "base/json.h"
 #include "base/util.h"
 

@@ -5,6 +5,9 @@
 
 #include "cells.h"
 #include "base/error.h"
+#include "base/files.h"
+#include "base/ids.h"
+#include "base/parse.h"
 #include "runner/proc.h"
 #include "runner/proto.h"
 #include "runner/sandbox_init.h"

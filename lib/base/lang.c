@@ -1,6 +1,7 @@
 #include <config.h>
 
 #include "base/lang.h"
+#include "base/files.h"
 #include "base/util.h"
 
 #include <ctype.h>

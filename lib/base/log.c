@@ -1,6 +1,7 @@
 #include <config.h>
 
 #include "base/log.h"
+#include "base/clock.h"
 #include "base/util.h"
 
 #include <cjson/cJSON.h>

@@ -1,6 +1,8 @@
 #include <config.h>
 
 #include "base/pystate_blob.h"
+#include "base/clock.h"
+#include "base/encode.h"
 #include "store/store.h"
 #include "base/util.h"
 

@@ -1,6 +1,7 @@
 #include <config.h>
 
 #include "base/settings.h"
+#include "base/parse.h"
 #include "base/util.h"
 
 #include <errno.h>

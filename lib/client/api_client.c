@@ -1,6 +1,8 @@
 #include <config.h>
 
 #include "base/curl_dl.h"
+#include "base/encode.h"
+#include "base/ids.h"
 #include "client/api_client.h"
 #include "base/json.h"
 #include "base/util.h"

@@ -8,6 +8,7 @@
 #define KCR_API_CLIENT_H
 
 #include "base/error.h"
+#include "base/ids.h"
 #include "engine/engine.h"
 #include "engine/service.h"
 #include "store/store.h"

@@ -4,6 +4,7 @@
 #define KCR_CLIENT_INTERNAL_H
 
 #include "client/client.h"
+#include "base/ids.h"
 
 struct kcr_client_ops {
 	const char *name; /* "local" | "remote" */

@@ -1,6 +1,7 @@
 #include <config.h>
 
 #include "client/client-internal.h"
+#include "base/ids.h"
 #include "base/util.h"
 
 #include <stdlib.h>

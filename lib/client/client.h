@@ -7,6 +7,7 @@
 
 #include "base/settings.h"
 #include "base/error.h"
+#include "base/ids.h"
 #include "engine/engine.h"
 #include "engine/service.h"
 #include "store/store.h"

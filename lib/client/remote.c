@@ -3,6 +3,7 @@
 #include <config.h>
 
 #include "client/api_client.h"
+#include "base/ids.h"
 #include "client/client-internal.h"
 
 static int

@@ -1,6 +1,8 @@
 #include <config.h>
 
 #include "engine/engine.h"
+#include "base/clock.h"
+#include "base/ids.h"
 #include "base/log.h"
 #include "engine/pool.h"
 #include "engine/pyimports.h"

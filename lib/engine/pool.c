@@ -1,6 +1,7 @@
 #include <config.h>
 
 #include "engine/pool.h"
+#include "base/clock.h"
 #include "base/lang.h"
 #include "base/log.h"
 #include "sandbox/runner_client.h"

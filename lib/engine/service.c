@@ -1,6 +1,9 @@
 #include <config.h>
 
 #include "engine/service.h"
+#include "base/clock.h"
+#include "base/encode.h"
+#include "base/ids.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "engine/engine.h"

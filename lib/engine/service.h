@@ -10,6 +10,7 @@
 #include "base/settings.h"
 #include "base/error.h"
 #include "base/exec.h"
+#include "base/ids.h"
 #include "store/store.h"
 
 struct kcr_service;

@@ -14,6 +14,8 @@
 #include <config.h>
 
 #include "runner/cell.h"
+#include "base/clock.h"
+#include "base/files.h"
 #include "base/json.h"
 #include "runner/proc.h"
 #include "runner/pyboot.h"

@@ -1,6 +1,8 @@
 #include <config.h>
 
 #include "base/json.h"
+#include "base/clock.h"
+#include "base/files.h"
 #include "runner/proc.h"
 #include "runner/pyboot.h"
 #include "runner/pystate_hook.h"

@@ -1,6 +1,8 @@
 #include <config.h>
 
 #include "base/json.h"
+#include "base/encode.h"
+#include "base/ids.h"
 #include "runner/proto.h"
 #include "base/util.h"
 

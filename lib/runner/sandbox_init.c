@@ -21,6 +21,8 @@
 #include <config.h>
 
 #include "base/lang.h"
+#include "base/files.h"
+#include "base/parse.h"
 #include "runner/sandbox_init.h"
 #include "base/util.h"
 

@@ -1,6 +1,7 @@
 #include <config.h>
 
 #include "runner/seccomp.h"
+#include "base/files.h"
 #include "base/util.h"
 
 #include <errno.h>

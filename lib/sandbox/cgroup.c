@@ -1,6 +1,7 @@
 #include <config.h>
 
 #include "sandbox/cgroup.h"
+#include "base/files.h"
 #include "base/util.h"
 
 #include <dirent.h>

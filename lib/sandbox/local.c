@@ -23,6 +23,9 @@
 #include <config.h>
 
 #include "sandbox/cgroup.h"
+#include "base/clock.h"
+#include "base/files.h"
+#include "base/ids.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "sandbox/runner_client.h"

@@ -8,6 +8,8 @@
 #include <config.h>
 
 #include "sandbox/runner_client.h"
+#include "base/encode.h"
+#include "base/files.h"
 #include "runner/proto.h"
 #include "base/util.h"
 

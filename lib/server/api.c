@@ -1,6 +1,9 @@
 #include <config.h>
 
 #include "server/api.h"
+#include "base/clock.h"
+#include "base/encode.h"
+#include "base/ids.h"
 #include "base/log.h"
 #include "base/pystate_blob.h"
 #include "base/metrics.h"

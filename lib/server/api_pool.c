@@ -3,6 +3,7 @@
 #include <config.h>
 
 #include "server/api.h"
+#include "base/clock.h"
 #include "engine/pool.h"
 #include "base/util.h"
 

@@ -1,6 +1,8 @@
 #include <config.h>
 
 #include "server/auth.h"
+#include "base/encode.h"
+#include "base/parse.h"
 #include "base/util.h"
 
 #include <arpa/inet.h>

@@ -1,9 +1,12 @@
 #include <config.h>
 
 #include "server/http_server.h"
+#include "base/clock.h"
+#include "base/ids.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/parse.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

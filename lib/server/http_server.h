@@ -9,6 +9,7 @@
 #define KCR_HTTP_SERVER_H
 
 #include "base/error.h"
+#include "base/ids.h"
 #include "base/util.h"
 
 #include <cjson/cJSON.h>

@@ -11,6 +11,10 @@
 #include <config.h>
 
 #include "base/json.h"
+#include "base/clock.h"
+#include "base/encode.h"
+#include "base/files.h"
+#include "base/ids.h"
 #include "store/store.h"
 
 #include <cjson/cJSON.h>

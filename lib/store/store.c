@@ -1,6 +1,7 @@
 #include <config.h>
 
 #include "base/json.h"
+#include "base/ids.h"
 #include "store/store.h"
 
 #include <stdlib.h>

@@ -7,6 +7,7 @@
 
 #include "base/settings.h"
 #include "base/error.h"
+#include "base/ids.h"
 #include "base/util.h"
 
 #include <stdbool.h>

@@ -1,6 +1,7 @@
 #include <config.h>
 
 #include "base/settings.h"
+#include "base/files.h"
 #include "tap.h"
 #include "base/util.h"
 

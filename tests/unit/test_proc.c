@@ -3,6 +3,7 @@
 #include <config.h>
 
 #include "runner/proc.h"
+#include "base/files.h"
 #include "runner/sandbox_init.h"
 #include "program_dirs.h"
 #include "tap.h"

@@ -3,6 +3,7 @@
 #include <config.h>
 
 #include "runner/proc.h"
+#include "base/files.h"
 #include "runner/pystate_hook.h"
 #include "runner/proto.h"
 #include "runner/sandbox_init.h"

@@ -1,6 +1,10 @@
 #include <config.h>
 
 #include "tap.h"
+#include "base/encode.h"
+#include "base/files.h"
+#include "base/ids.h"
+#include "base/parse.h"
 #include "base/util.h"
 
 #include <errno.h>

@@ -1,0 +1,13 @@
+/* Clocks: monotonic time for durations, wall time for records. */
+#ifndef KCR_CLOCK_H
+#define KCR_CLOCK_H
+
+#include <stdint.h>
+
+uint64_t kcr_now_ms(void);   /* monotonic */
+uint64_t kcr_now_ns(void);   /* monotonic */
+double kcr_wall_time(void);  /* seconds since the epoch */
+/* "2026-11-22T10:00:00.123Z" */
+void kcr_iso8601(double t, char out[32]);
+
+#endif

@@ -1,0 +1,30 @@
+/* Files and descriptors: whole reads and writes with limits, directories,
+ * descriptors passed over unix sockets, children that exited. */
+#ifndef KCR_FILES_H
+#define KCR_FILES_H
+
+#include "base/error.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Reads to EOF, at most max bytes (more is KCR_E_LIMIT); *out is the
+ * caller's, NUL-terminated. */
+int kcr_read_fd(int fd, size_t max, char **out, size_t *len, kcr_error_t *err);
+int kcr_read_file(const char *path, size_t max, char **out, size_t *len, kcr_error_t *err);
+int kcr_write_file(const char *path, const void *p, size_t n, mode_t mode, kcr_error_t *err);
+/* Writes all n bytes, retrying on EINTR; -1 with errno. */
+int kcr_write_all(int fd, const void *p, size_t n);
+/* One message of len bytes on a unix socket, with n descriptors
+ * (SCM_RIGHTS, at most KCR_SEND_FDS_MAX). -1 with errno. */
+#define KCR_SEND_FDS_MAX 16
+int kcr_send_fds(int sock, const void *p, size_t len, const int *fds, int n);
+/* Whether our child pid has exited (or is not our child any more),
+ * without reaping it. */
+bool kcr_child_exited(pid_t pid);
+int kcr_mkdir_p(const char *path, mode_t mode, kcr_error_t *err);
+int kcr_rm_rf(const char *path);
+bool kcr_file_executable(const char *path);
+
+#endif
