@@ -11,6 +11,7 @@
 #include "cmd.h"
 #include "base/exec.h"
 #include "engine/engine.h"
+#include "base/filename.h"
 #include "base/util.h"
 
 #include <cjson/cJSON.h>

@@ -8,6 +8,7 @@
 #include "cmd.h"
 #include "base/pystate_blob.h"
 #include "base/util.h"
+#include "store/store.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -9,5 +9,8 @@ uint64_t kcr_now_ns(void);   /* monotonic */
 double kcr_wall_time(void);  /* seconds since the epoch */
 /* "2026-11-22T10:00:00.123Z" */
 void kcr_iso8601(double t, char out[32]);
+/* The same back to epoch seconds (0: not that form); the middle of the
+ * millisecond, so that kcr_iso8601 prints the same text again. */
+double kcr_iso8601_parse(const char *s);
 
 #endif

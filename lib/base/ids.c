@@ -3,7 +3,6 @@
 #include <config.h>
 
 #include "base/ids.h"
-#include "base/util.h"
 
 #include <openssl/rand.h>
 #include <string.h>

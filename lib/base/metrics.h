@@ -55,18 +55,4 @@ void kcr_metrics_observe_v(struct kcr_metric *m, double v, const char *const *va
 /* Appends every metric, in registration order, with # HELP and # TYPE. */
 void kcr_metrics_render(struct kcr_buf *out);
 
-/* ---- kcr's own metrics ------------------------------------------------ */
-
-/* Registers them all (idempotent), so a scrape shows each one's HELP and
- * TYPE before anything happened. */
-void kcr_metrics_init(void);
-/* An execution ended: outcome is "ok", "error", "timeout", "oom" or
- * "failed" (kcr could not run it); setup_s < 0 when no sandbox was set up. */
-void kcr_metrics_execution(const char *lang, const char *outcome, double seconds,
-			   double setup_s);
-/* A request was answered: route is the route's name (NULL: none matched). */
-void kcr_metrics_http_request(const char *route, int status, double seconds);
-/* Scrape time: the load of the service and this process's memory and fds. */
-void kcr_metrics_update_process(unsigned int running, unsigned int waiting);
-
 #endif

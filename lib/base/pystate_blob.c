@@ -1,9 +1,7 @@
 #include <config.h>
 
 #include "base/pystate_blob.h"
-#include "base/clock.h"
 #include "base/encode.h"
-#include "store/store.h"
 #include "base/util.h"
 
 #include <lz4frame.h>
@@ -222,36 +220,4 @@ void
 kcr_state_hash(const void *blob, size_t len, char out[65])
 {
 	kcr_sha256_hex(blob, len, out);
-}
-
-static void
-add_time_or_null(cJSON *o, const char *name, double t)
-{
-	char iso[32];
-
-	if (t <= 0) {
-		cJSON_AddNullToObject(o, name);
-		return;
-	}
-	kcr_iso8601(t, iso);
-	cJSON_AddStringToObject(o, name, iso);
-}
-
-cJSON *
-kcr_state_info_json(const char *sid, const struct kcr_state_info *info)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	cJSON_AddBoolToObject(o, "exists", info != NULL);
-	cJSON_AddStringToObject(o, "session_id", sid);
-	if (info) {
-		cJSON_AddNumberToObject(o, "size_bytes", (double)info->size);
-		cJSON_AddStringToObject(o, "hash", info->hash);
-	} else {
-		cJSON_AddNullToObject(o, "size_bytes");
-		cJSON_AddNullToObject(o, "hash");
-	}
-	add_time_or_null(o, "created_at", info ? info->created : 0);
-	add_time_or_null(o, "expires_at", info ? info->expires : 0);
-	return o;
 }

@@ -13,7 +13,6 @@
 
 #include "base/error.h"
 
-#include <cjson/cJSON.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -35,9 +34,5 @@ int kcr_state_validate(const void *blob, size_t len, uint64_t max, kcr_error_t *
 /* The state_hash of the API: SHA-256 of the blob, in hex. */
 void kcr_state_hash(const void *blob, size_t len, char out[65]);
 
-struct kcr_state_info;
-/* GET /state/{sid}/info's body, {exists, session_id, size_bytes, hash,
- * created_at, expires_at}; info NULL: no state (the values are null). */
-cJSON *kcr_state_info_json(const char *sid, const struct kcr_state_info *info);
 
 #endif

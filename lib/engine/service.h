@@ -84,10 +84,4 @@ void kcr_service_load(struct kcr_service *s, unsigned int *running, unsigned int
 void kcr_exec_call_release(struct kcr_exec_call *c);
 void kcr_exec_result_release(struct kcr_exec_result *r);
 
-/* LibreChat's file name rules: basename, [^A-Za-z0-9.-] -> '_', a leading
- * '.' gets a '_' prefix, at most 255 bytes keeping the extension. */
-char *kcr_sanitize_filename(const char *name);
-/* A guess from the extension, for downloads. */
-const char *kcr_content_type_for(const char *name);
-
 #endif

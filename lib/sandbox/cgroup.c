@@ -1,7 +1,6 @@
 #include <config.h>
 
-#include "sandbox/cgroup.h"
-#include "base/files.h"
+#include "sandbox/cgroup-internal.h"
 #include "base/util.h"
 
 #include <dirent.h>
@@ -16,43 +15,13 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { CG_MEMORY, CG_PIDS, CG_CPU, CG_N };
-
-static const char *const cg_names[CG_N] = { "memory", "pids", "cpu" };
-_Static_assert(CG_N == KCR_CGROUP_MAX_FDS, "one tasks fd per controller");
-
-/* kcr's own cgroups, found once per process. */
-struct cg_layout {
-	enum kcr_cgroup_version version;
-	char *dir[CG_N]; /* kcr's cgroup per controller, NULL when absent */
-	char reason[256];
-};
-
 struct kcr_cgroup {
 	enum kcr_cgroup_version version;
 	char *dir[CG_N]; /* the sandbox's cgroup per controller, or NULL */
 	int fd;          /* v2: the directory, for CLONE_INTO_CGROUP; else -1 */
 };
 
-static struct cg_layout layout;
-static pthread_once_t layout_once = PTHREAD_ONCE_INIT;
-
 /* ---- small file helpers ------------------------------------------------ */
-
-static char *
-slurp(const char *path)
-{
-	kcr_error_t err = NULL;
-	char *s = NULL;
-	size_t len;
-
-	if (kcr_read_file(path, 1 << 20, &s, &len, &err) < 0) {
-		kcr_error_release(&err);
-		return NULL;
-	}
-	return s;
-}
-
 /* One write(2) of a short value: cgroupfs wants the whole value at once. */
 static int
 cg_write(const char *dir, const char *file, const char *val)
@@ -79,7 +48,7 @@ static uint64_t
 cg_read_key(const char *dir, const char *file, const char *key)
 {
 	kcr_autofree char *path = kcr_strdup_printf("%s/%s", dir, file);
-	kcr_autofree char *s = slurp(path);
+	kcr_autofree char *s = cg_slurp(path);
 	size_t klen = strlen(key);
 
 	for (char *p = s; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
@@ -90,184 +59,6 @@ cg_read_key(const char *dir, const char *file, const char *key)
 }
 
 /* Whether the word w is in a list separated by any of seps. */
-static bool
-has_word(const char *list, const char *w, const char *seps)
-{
-	size_t n = strlen(w);
-
-	for (const char *p = list; p && *p;) {
-		size_t len = strcspn(p, seps);
-
-		if (len == n && strncmp(p, w, n) == 0)
-			return true;
-		p += len;
-		p += strspn(p, seps);
-	}
-	return false;
-}
-
-/* ---- finding kcr's own cgroups ------------------------------------------ */
-
-/* kcr's path in a hierarchy from /proc/self/cgroup: ctrl NULL means v2. */
-static char *
-own_path(const char *proc_cgroup, const char *ctrl)
-{
-	for (const char *l = proc_cgroup; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
-		const char *c = strchr(l, ':');
-		const char *p = c ? strchr(c + 1, ':') : NULL;
-		const char *end = p ? strchrnul(p, '\n') : NULL;
-		kcr_autofree char *ctrls = NULL;
-
-		if (p == NULL)
-			continue;
-		ctrls = kcr_xstrndup(c + 1, (size_t)(p - c - 1));
-		if (ctrl ? has_word(ctrls, ctrl, ",") : (strncmp(l, "0::", 3) == 0))
-			return kcr_xstrndup(p + 1, (size_t)(end - p - 1));
-	}
-	return NULL;
-}
-
-/* Undoes mountinfo's octal escapes (\040 for a space) in place. */
-static void
-unescape(char *s)
-{
-	char *w = s;
-
-	for (char *r = s; *r; r++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] && r[3]) {
-			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-			r += 3;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-}
-
-/* Splits one mountinfo line into root, mount point, type and super options. */
-static bool
-mi_split(char *line, char **root, char **point, char **type, char **opts)
-{
-	char *f[6] = { 0 }, *save = NULL, *tok;
-	int i = 0;
-
-	for (tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-		if (i < 5)
-			f[i++] = tok;
-		else if (strcmp(tok, "-") == 0)
-			break;
-	}
-	*type = strtok_r(NULL, " ", &save);
-	if (tok == NULL || i < 5 || *type == NULL || strtok_r(NULL, " ", &save) == NULL)
-		return false;
-	*opts = strtok_r(NULL, " ", &save);
-	*root = f[3];
-	*point = f[4];
-	unescape(*root);
-	unescape(*point);
-	return *opts != NULL;
-}
-
-/* The directory of kcr's cgroup for ctrl (NULL: v2), or NULL. */
-static char *
-own_dir(const char *mountinfo, const char *proc_cgroup, const char *ctrl)
-{
-	kcr_autofree char *path = own_path(proc_cgroup, ctrl);
-	kcr_autofree char *mi = kcr_xstrdup(mountinfo);
-	char *save = NULL;
-
-	if (path == NULL)
-		return NULL;
-	for (char *l = strtok_r(mi, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		char *root, *point, *type, *opts;
-		size_t rl;
-
-		if (!mi_split(l, &root, &point, &type, &opts))
-			continue;
-		if (ctrl ? (strcmp(type, "cgroup") != 0 || !has_word(opts, ctrl, ","))
-			 : strcmp(type, "cgroup2") != 0)
-			continue;
-		rl = strcmp(root, "/") == 0 ? 0 : strlen(root);
-		if (strncmp(path, root, rl) != 0 || (path[rl] != '/' && path[rl] != '\0'))
-			continue; /* kcr's cgroup is not below this mount */
-		return kcr_strdup_printf("%s%s", point, strcmp(path + rl, "/") ? path + rl : "");
-	}
-	return NULL;
-}
-
-static void
-layout_v2(struct cg_layout *l, char *v2dir)
-{
-	kcr_autofree char *path = kcr_strdup_printf("%s/cgroup.controllers", v2dir);
-	kcr_autofree char *ctrls = slurp(path);
-
-	l->version = KCR_CGROUP_V2;
-	for (int i = 0; i < CG_N; i++) {
-		if (has_word(ctrls, cg_names[i], " \n"))
-			l->dir[i] = kcr_xstrdup(v2dir);
-		else
-			snprintf(l->reason, sizeof(l->reason),
-				 "cgroup v2: no %s controller in %s", cg_names[i], path);
-	}
-}
-
-static void
-layout_v1(struct cg_layout *l, const char *mi, const char *pc)
-{
-	int n = 0;
-
-	for (int i = 0; i < CG_N; i++) {
-		l->dir[i] = own_dir(mi, pc, cg_names[i]);
-		if (l->dir[i] != NULL)
-			n++;
-		else
-			snprintf(l->reason, sizeof(l->reason),
-				 "cgroup v1: no %s hierarchy is mounted", cg_names[i]);
-	}
-	l->version = n ? KCR_CGROUP_V1 : KCR_CGROUP_NONE;
-	if (n == 0)
-		snprintf(l->reason, sizeof(l->reason),
-			 "no cgroup v2 memory controller and no v1 memory, pids or cpu "
-			 "hierarchy is mounted");
-}
-
-static void
-layout_detect(struct cg_layout *l)
-{
-	kcr_autofree char *mi = slurp("/proc/self/mountinfo");
-	kcr_autofree char *pc = slurp("/proc/self/cgroup");
-	kcr_autofree char *v2dir = NULL;
-	kcr_autofree char *ctrls_path = NULL;
-	kcr_autofree char *ctrls = NULL;
-
-	memset(l, 0, sizeof(*l));
-	if (mi == NULL || pc == NULL) {
-		snprintf(l->reason, sizeof(l->reason), "cannot read /proc/self/cgroup");
-		return;
-	}
-	v2dir = own_dir(mi, pc, NULL);
-	if (v2dir) {
-		ctrls_path = kcr_strdup_printf("%s/cgroup.controllers", v2dir);
-		ctrls = slurp(ctrls_path);
-	}
-	if (ctrls && has_word(ctrls, "memory", " \n"))
-		layout_v2(l, v2dir);
-	else
-		layout_v1(l, mi, pc);
-}
-
-static void
-layout_init(void)
-{
-	layout_detect(&layout);
-}
-
-static const struct cg_layout *
-layout_get(void)
-{
-	pthread_once(&layout_once, layout_init);
-	return &layout;
-}
 
 /* ---- creating and limiting ----------------------------------------------- */
 
@@ -279,11 +70,11 @@ v2_delegate(const struct cg_layout *l, kcr_error_t *err)
 {
 	const char *dir = l->dir[CG_MEMORY];
 	kcr_autofree char *path = kcr_strdup_printf("%s/cgroup.subtree_control", dir);
-	kcr_autofree char *on = slurp(path);
+	kcr_autofree char *on = cg_slurp(path);
 	char plus[32];
 
 	for (int i = 0; i < CG_N; i++) {
-		if (l->dir[i] == NULL || has_word(on, cg_names[i], " \n"))
+		if (l->dir[i] == NULL || cg_has_word(on, cg_names[i], " \n"))
 			continue;
 		snprintf(plus, sizeof(plus), "+%s", cg_names[i]);
 		if (cg_write(dir, "cgroup.subtree_control", plus) == 0)
@@ -397,7 +188,7 @@ int
 kcr_cgroup_create(const char *id, const struct kcr_limits *l, struct kcr_cgroup **out,
 		  kcr_error_t *err)
 {
-	const struct cg_layout *lay = layout_get();
+	const struct cg_layout *lay = cg_layout_get();
 	struct kcr_cgroup *cg;
 
 	if (lay->version == KCR_CGROUP_NONE)
@@ -528,7 +319,7 @@ static int
 kill_listed(const char *dir)
 {
 	kcr_autofree char *path = kcr_strdup_printf("%s/cgroup.procs", dir);
-	kcr_autofree char *s = slurp(path);
+	kcr_autofree char *s = cg_slurp(path);
 	int n = 0;
 
 	for (char *p = s, *end; p && *p; p = end) {
@@ -628,7 +419,7 @@ prune_dir(const char *dir, time_t before)
 int
 kcr_cgroup_prune(unsigned int min_age_s)
 {
-	const struct cg_layout *l = layout_get();
+	const struct cg_layout *l = cg_layout_get();
 	struct kcr_cgroup own = { .version = l->version, .fd = -1 };
 	time_t before = time(NULL) - (time_t)min_age_s;
 	int n = 0;
@@ -698,7 +489,7 @@ probe_controllers(const struct cg_layout *l, struct kcr_cgroup_info *info)
 void
 kcr_cgroup_probe(struct kcr_cgroup_info *info)
 {
-	const struct cg_layout *l = layout_get();
+	const struct cg_layout *l = cg_layout_get();
 
 	memset(info, 0, sizeof(*info));
 	info->version = l->version;

@@ -22,14 +22,12 @@
  * A child failing before execve writes "\001<errno> <step>" instead. */
 #include <config.h>
 
-#include "sandbox/cgroup.h"
 #include "base/clock.h"
 #include "base/files.h"
 #include "base/ids.h"
-#include "base/json.h"
 #include "base/log.h"
 #include "sandbox/runner_client.h"
-#include "sandbox/sandbox.h"
+#include "sandbox/local-internal.h"
 #include "runner/sandbox_init.h"
 #include "base/util.h"
 
@@ -60,250 +58,6 @@
 #ifdef HAVE_VALGRIND_VALGRIND_H
 #include <valgrind/valgrind.h>
 #endif
-
-/* The ids a sandbox's user namespace maps when kcr runs as root: 0 inside
- * is kuid 100000 outside, programs (1000) are 101000. */
-#define SUBID_BASE 100000
-#define SUBID_COUNT 65536
-#define SANDBOX_FLAGS                                                                    \
-	(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |      \
-	 CLONE_NEWUTS)
-#define READY_TIMEOUT_MS 15000
-#define SANDBOX_NICE 5
-/* open() removes sockets and cgroups of dead sandboxes older than this */
-#define STALE_AGE_S 60
-#define LISTEN_FD 3
-#define ERROR_FD 4
-#define EXE_FD 5
-#define CHANNEL_FD 6 /* a cells host: where kcr sends a cell's cgroup files */
-/* What kcr_sandbox_init_main() writes to the error fd, alone, when the
- * sandbox is ready (sandbox_init.c has the same definition). */
-
-#ifdef SYS_setresuid32
-#define SYS_SETRESUID SYS_setresuid32
-#define SYS_SETRESGID SYS_setresgid32
-#define SYS_SETGROUPS SYS_setgroups32
-#else
-#define SYS_SETRESUID SYS_setresuid
-#define SYS_SETRESGID SYS_setresgid
-#define SYS_SETGROUPS SYS_setgroups
-#endif
-
-struct local {
-	char *run_dir;
-	char *runner;
-	bool root;           /* map 65536 ids; else only our own id */
-	uint32_t tmp_mb, data_mb;
-	char *py_preload;    /* modules a pre-warmed Python imports */
-	atomic_bool cg_warned;
-	bool fork_server;    /* warm Python comes from a host's zygote */
-	pthread_mutex_t hosts_lock;
-	struct host *py_host;
-};
-
-/* A sandbox whose runner holds a zygote (--zygote=py) and serves warm
- * cells (lib/runner/cell.h): one per provider, shared by its cells, replaced
- * when it breaks and freed when its last cell is gone. */
-struct host {
-	struct kcr_sandbox *sb;
-	int chan;             /* our end of the runner's fd channel */
-	unsigned int refs;    /* its cells, and the provider while it is current */
-	bool broken;
-};
-
-struct local_sb {
-	pid_t pid;           /* pid 1 of the sandbox, as kcr sees it; -1 when reaped */
-	void *stack;         /* the clone's stack until it has exec'd (CLONE_VM) */
-	char *sock;
-	struct kcr_cgroup *cg;
-	uint32_t memory_mb, pids;
-	struct host *host;   /* a cell of this host (no process of its own) */
-};
-
-/* What the child needs, all prepared before clone. */
-struct child_args {
-	int sync_r, sync_w, err_r, err_w, lfd, nul, exe;
-	int chan;            /* a host's fd channel, or -1 */
-	const int *cg_tasks; /* v1: "tasks" files the child moves itself with */
-	int n_cg_tasks;
-	bool setgroups;
-	char **argv, **envp;
-};
-
-/* ---- the child, between clone and execve ---------------------------------
- * kcr serve is multi-threaded: another thread may have held malloc's or
- * stdio's locks at clone time. So: raw system calls and plain memory only.
- *
- * On x86-64 the child shares kcr's memory (CLONE_VM, like vfork) instead of
- * copying its page tables: a fork of the server holds its mmap lock for
- * the copy, and a burst of sandboxes then stalls every other thread, /health
- * included, for tens of milliseconds. A child sharing memory must not touch
- * errno (it is the cloning thread's), so it makes system calls through
- * csys(), which returns -errno itself. */
-
-/* The child's code must not be instrumented either: a sanitizer's runtime
- * state (fake stacks, the thread's own data) belongs to the cloning thread. */
-#define CHILD_CODE __attribute__((no_sanitize("address", "undefined"), noinline))
-
-#if defined(__x86_64__)
-#define SANDBOX_CLONE_VM 1
-static CHILD_CODE long
-csys(long n, long a, long b, long c, long d, long e, long f)
-{
-	register long r10 __asm__("r10") = d;
-	register long r8 __asm__("r8") = e;
-	register long r9 __asm__("r9") = f;
-	long ret;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
-#else
-#define SANDBOX_CLONE_VM 0
-static long
-csys(long n, long a, long b, long c, long d, long e, long f)
-{
-	long r = syscall(n, a, b, c, d, e, f); /* a forked child: errno is its own */
-
-	return r < 0 ? -errno : r;
-}
-#endif
-#define CSYS(n, a, b, c, d, e, f) \
-	csys((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
-
-static CHILD_CODE size_t
-child_fmt_ulong(char *p, unsigned long v)
-{
-	char tmp[24];
-	size_t n = 0, i = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		p[i++] = tmp[--n];
-	return i;
-}
-
-static CHILD_CODE void __attribute__((noreturn))
-child_exit(int code)
-{
-	for (;;)
-		CSYS(SYS_exit_group, code, 0, 0, 0, 0, 0);
-}
-
-static CHILD_CODE void __attribute__((noreturn))
-child_fail(int fd, const char *step, int e)
-{
-	char buf[160];
-	size_t n = 0;
-
-	buf[n++] = '\001';
-	n += child_fmt_ulong(buf + n, (unsigned long)e);
-	buf[n++] = ' ';
-	for (const char *s = step; *s && n < sizeof(buf); s++)
-		buf[n++] = *s;
-	if (CSYS(SYS_write, fd, buf, n, 0, 0, 0) < 0) {
-		/* the parent reports the exit status instead */
-	}
-	child_exit(127);
-}
-
-/* Becomes root of the new user namespace for real (kuid SUBID_BASE), so
- * that execve keeps the namespace's capabilities. */
-static CHILD_CODE void
-child_ids(const struct child_args *a)
-{
-	long r;
-
-	if ((r = CSYS(SYS_SETRESGID, 0, 0, 0, 0, 0, 0)) < 0)
-		child_fail(a->err_w, "setresgid", (int)-r);
-	if (a->setgroups && (r = CSYS(SYS_SETGROUPS, 0, NULL, 0, 0, 0, 0)) < 0)
-		child_fail(a->err_w, "setgroups", (int)-r);
-	if ((r = CSYS(SYS_SETRESUID, 0, 0, 0, 0, 0, 0)) < 0)
-		child_fail(a->err_w, "setresuid", (int)-r);
-}
-
-/* True when kcr has gone: its end of the sync pipe was closed. */
-static CHILD_CODE bool
-child_parent_gone(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	struct timespec zero = { 0, 0 };
-
-	return CSYS(SYS_ppoll, &p, 1, &zero, NULL, 8, 0) != 0;
-}
-
-static CHILD_CODE int
-child_dup_high(const struct child_args *a, int fd)
-{
-	long r = CSYS(SYS_fcntl, fd, F_DUPFD, 10, 0, 0, 0);
-
-	if (r < 0)
-		child_fail(a->err_w, "fcntl(F_DUPFD)", (int)-r);
-	return (int)r;
-}
-
-/* 0, 1: /dev/null; 2: kcr's stderr; 3: the socket; 4: the error pipe;
- * 5: the runner binary (close-on-exec); 6: a host's fd channel; nothing
- * else. */
-static CHILD_CODE void
-child_fds(const struct child_args *a)
-{
-	int l = child_dup_high(a, a->lfd);
-	int e = child_dup_high(a, a->err_w);
-	int n = child_dup_high(a, a->nul);
-	int x = child_dup_high(a, a->exe);
-	int c = a->chan >= 0 ? child_dup_high(a, a->chan) : -1;
-	long r;
-
-	if ((r = CSYS(SYS_dup3, n, 0, 0, 0, 0, 0)) < 0 || (r = CSYS(SYS_dup3, n, 1, 0, 0, 0, 0)) < 0 ||
-	    (r = CSYS(SYS_dup3, l, LISTEN_FD, 0, 0, 0, 0)) < 0 ||
-	    (r = CSYS(SYS_dup3, e, ERROR_FD, 0, 0, 0, 0)) < 0 ||
-	    (r = CSYS(SYS_dup3, x, EXE_FD, O_CLOEXEC, 0, 0, 0)) < 0)
-		child_fail(e, "dup3", (int)-r);
-	if (c >= 0 && (r = CSYS(SYS_dup3, c, CHANNEL_FD, 0, 0, 0, 0)) < 0)
-		child_fail(e, "dup3", (int)-r);
-	if (CSYS(SYS_close_range, c >= 0 ? CHANNEL_FD + 1 : EXE_FD + 1, ~0U, 0, 0, 0, 0) < 0) {
-		for (int fd = c >= 0 ? CHANNEL_FD + 1 : EXE_FD + 1; fd < 65536; fd++)
-			CSYS(SYS_close, fd, 0, 0, 0, 0, 0);
-	}
-}
-
-static CHILD_CODE void __attribute__((noreturn))
-child_main(const struct child_args *a)
-{
-	char c;
-	long n;
-
-	CSYS(SYS_close, a->sync_w, 0, 0, 0, 0, 0);
-	CSYS(SYS_close, a->err_r, 0, 0, 0, 0, 0);
-	do
-		n = CSYS(SYS_read, a->sync_r, &c, 1, 0, 0, 0);
-	while (n == -EINTR);
-	if (n != 1)
-		child_exit(1); /* kcr gave up on us */
-	for (int i = 0; i < a->n_cg_tasks; i++) {
-		if ((n = CSYS(SYS_write, a->cg_tasks[i], "0", 1, 0, 0, 0)) != 1)
-			child_fail(a->err_w, "cannot join the sandbox's cgroup", (int)-n);
-	}
-	child_ids(a);
-	/* Untrusted work yields to kcr's own threads: a burst of sandboxes must
-	 * not make /health or request parsing wait for a CPU. */
-	CSYS(SYS_setpriority, PRIO_PROCESS, 0, SANDBOX_NICE, 0, 0, 0);
-	/* after the id change, which clears the parent-death signal */
-	if ((n = CSYS(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0)) < 0)
-		child_fail(a->err_w, "prctl(PR_SET_PDEATHSIG)", (int)-n);
-	if (child_parent_gone(a->sync_r))
-		child_exit(1);
-	child_fds(a);
-	n = CSYS(SYS_execveat, EXE_FD, "", a->argv, a->envp, AT_EMPTY_PATH, 0);
-	child_fail(ERROR_FD, "cannot execute kcr-runner", (int)-n);
-}
 
 /* ---- the parent side ------------------------------------------------------- */
 
@@ -381,14 +135,14 @@ host_args(char ***v, const struct local *lp, const struct kcr_sandbox_spec *spec
 
 /* The sizes of a sandbox's (or a cell's) /tmp and /mnt/data: its limits,
  * else the configured ones. */
-static uint32_t
-tmp_mb(const struct local *lp, const struct kcr_limits *l)
+uint32_t
+local_tmp_mb(const struct local *lp, const struct kcr_limits *l)
 {
 	return l->tmp_size_mb ? l->tmp_size_mb : lp->tmp_mb;
 }
 
-static uint32_t
-data_mb(const struct local *lp, const struct kcr_limits *l)
+uint32_t
+local_data_mb(const struct local *lp, const struct kcr_limits *l)
 {
 	return l->data_size_mb ? l->data_size_mb : lp->data_mb;
 }
@@ -401,8 +155,8 @@ runner_argv(const struct local *lp, const struct kcr_sandbox_spec *spec, bool ho
 	kcr_autofree char *tmp = NULL;
 	kcr_autofree char *data = NULL;
 
-	tmp = kcr_strdup_printf("--tmp-size-mb=%u", tmp_mb(lp, l));
-	data = kcr_strdup_printf("--data-size-mb=%u", data_mb(lp, l));
+	tmp = kcr_strdup_printf("--tmp-size-mb=%u", local_tmp_mb(lp, l));
+	data = kcr_strdup_printf("--data-size-mb=%u", local_data_mb(lp, l));
 	kcr_strv_push(&v, "kcr-runner");
 	kcr_strv_push(&v, "--sandbox");
 	kcr_strv_push(&v, "--listen-fd=3");
@@ -572,76 +326,6 @@ start_child(const struct local *lp, struct local_sb *ls, struct spawn_fds *f, bo
 	return wait_ready(ls, f->err[0], err);
 }
 
-#define CHILD_STACK (64 * 1024)
-
-/* valgrind can't run a general clone(); there the child copies kcr's memory. */
-static bool
-on_valgrind(void)
-{
-#ifdef HAVE_VALGRIND_VALGRIND_H
-	return RUNNING_ON_VALGRIND != 0;
-#else
-	return false;
-#endif
-}
-
-static CHILD_CODE int
-child_entry(void *arg)
-{
-	child_main(arg);
-}
-
-/* clone3 straight into the v2 cgroup when there is one (a copy of kcr's
- * page tables, but no second move), else a clone sharing kcr's memory
- * on a stack of its own (ls->stack, unmapped once the child has exec'd or
- * died), else a plain fork-like clone. */
-static long
-clone_sandbox(int cgfd, struct child_args *a, struct local_sb *ls, bool *in_cg)
-{
-	long pid;
-
-	*in_cg = false;
-#ifdef SYS_clone3
-	if (cgfd >= 0) {
-		struct clone_args ca = {
-			.flags = SANDBOX_FLAGS | CLONE_INTO_CGROUP,
-			.exit_signal = SIGCHLD,
-			.cgroup = (uint64_t)cgfd,
-		};
-
-		pid = syscall(SYS_clone3, &ca, sizeof(ca));
-		if (pid == 0)
-			child_main(a);
-		if (pid >= 0 || (errno != ENOSYS && errno != E2BIG && errno != EINVAL)) {
-			*in_cg = pid >= 0;
-			return pid;
-		}
-	}
-#endif
-	if (SANDBOX_CLONE_VM && !on_valgrind()) {
-		ls->stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-		if (ls->stack == MAP_FAILED) {
-			ls->stack = NULL;
-			return -1;
-		}
-		return clone(child_entry, (char *)ls->stack + CHILD_STACK,
-			     SANDBOX_FLAGS | CLONE_VM | SIGCHLD, a);
-	}
-	pid = syscall(SYS_clone, SANDBOX_FLAGS | SIGCHLD, 0, 0, 0, 0);
-	if (pid == 0)
-		child_main(a);
-	return pid;
-}
-
-static void
-free_child_stack(struct local_sb *ls)
-{
-	if (ls->stack)
-		munmap(ls->stack, CHILD_STACK);
-	ls->stack = NULL;
-}
-
 static int
 spawn(const struct local *lp, struct local_sb *ls, const struct kcr_sandbox_spec *spec, int lfd,
       int chan, kcr_error_t *err)
@@ -662,7 +346,7 @@ spawn(const struct local *lp, struct local_sb *ls, const struct kcr_sandbox_spec
 				 .chan = chan,
 				 .cg_tasks = f.cg_tasks, .n_cg_tasks = f.n_cg_tasks,
 				 .setgroups = lp->root, .argv = argv, .envp = envp };
-	pid = clone_sandbox(kcr_cgroup_fd(ls->cg), &a, ls, &in_cg);
+	pid = local_clone_sandbox(kcr_cgroup_fd(ls->cg), &a, ls, &in_cg);
 	if (pid < 0)
 		return kcr_error_set(err, KCR_E_UNAVAILABLE, errno,
 				     "cannot create the sandbox's namespaces%s",
@@ -673,7 +357,7 @@ spawn(const struct local *lp, struct local_sb *ls, const struct kcr_sandbox_spec
 	ls->pid = (pid_t)pid;
 	if (start_child(lp, ls, &f, in_cg || f.n_cg_tasks > 0, err) < 0)
 		return -1; /* the caller kills and reaps the child, then frees its stack */
-	free_child_stack(ls); /* the runner has exec'd: the stack is ours again */
+	local_free_child_stack(ls); /* the runner has exec'd: the stack is ours again */
 	return 0;
 }
 
@@ -697,8 +381,8 @@ listen_unix(const char *path, kcr_error_t *err)
 	return kcr_steal_fd(&fd);
 }
 
-static void
-make_cgroup(struct local *lp, struct local_sb *ls, const char *id, const struct kcr_limits *l)
+void
+local_make_cgroup(struct local *lp, struct local_sb *ls, const char *id, const struct kcr_limits *l)
 {
 	kcr_error_t e = NULL;
 
@@ -713,8 +397,8 @@ make_cgroup(struct local *lp, struct local_sb *ls, const char *id, const struct 
 }
 
 /* Kills and reaps the sandbox, removes its cgroups and socket. */
-static int
-sb_teardown(struct local_sb *ls, kcr_error_t *err)
+int
+local_sb_teardown(struct local_sb *ls, kcr_error_t *err)
 {
 	int st, ret;
 
@@ -724,7 +408,7 @@ sb_teardown(struct local_sb *ls, kcr_error_t *err)
 			;
 		ls->pid = -1;
 	}
-	free_child_stack(ls);
+	local_free_child_stack(ls);
 	ret = kcr_cgroup_destroy(ls->cg, err);
 	ls->cg = NULL;
 	if (ls->sock)
@@ -732,8 +416,8 @@ sb_teardown(struct local_sb *ls, kcr_error_t *err)
 	return ret;
 }
 
-static void
-sb_free(struct kcr_sandbox *sb)
+void
+local_sb_free(struct kcr_sandbox *sb)
 {
 	struct local_sb *ls = sb->priv;
 
@@ -746,8 +430,8 @@ sb_free(struct kcr_sandbox *sb)
 }
 
 /* A sandbox with its own runner; chan >= 0 makes it a host. */
-static int
-create_sandbox(struct local *lp, const struct kcr_sandbox_spec *spec, int chan,
+int
+local_create_sandbox(struct local *lp, const struct kcr_sandbox_spec *spec, int chan,
 	       struct kcr_sandbox **out, kcr_error_t *err)
 {
 	uint64_t t0 = kcr_now_ns();
@@ -763,214 +447,16 @@ create_sandbox(struct local *lp, const struct kcr_sandbox_spec *spec, int chan,
 	ls->sock = kcr_strdup_printf("%s/sb-%s.sock", lp->run_dir, sb->id);
 	lfd = listen_unix(ls->sock, err);
 	if (lfd >= 0)
-		make_cgroup(lp, ls, sb->id, &spec->limits);
+		local_make_cgroup(lp, ls, sb->id, &spec->limits);
 	if (lfd < 0 || spawn(lp, ls, spec, lfd, chan, err) < 0) {
-		sb_teardown(ls, NULL);
-		sb_free(sb);
+		local_sb_teardown(ls, NULL);
+		local_sb_free(sb);
 		return -1;
 	}
 	sb->endpoint = kcr_strdup_printf("unix:%s", ls->sock);
 	sb->setup_ns = kcr_now_ns() - t0;
 	*out = sb;
 	return 0;
-}
-
-/* ---- warm cells: hosts and their zygotes ------------------------------------ */
-
-static void
-host_unref(struct local *lp, struct host *h)
-{
-	kcr_error_t err = NULL;
-	bool last;
-
-	pthread_mutex_lock(&lp->hosts_lock);
-	last = --h->refs == 0;
-	pthread_mutex_unlock(&lp->hosts_lock);
-	if (!last)
-		return;
-	if (sb_teardown(h->sb->priv, &err) < 0)
-		kcr_error_warn_release(&err);
-	sb_free(h->sb);
-	close(h->chan);
-	free(h);
-}
-
-/* The host cells of spec's language come from, made on first use; called
- * with hosts_lock held. No cpu quota: it runs kcr's code only (the
- * runner, and the zygote's imports), the cells have their own. */
-static struct host *
-host_new(struct local *lp, const struct kcr_sandbox_spec *spec, kcr_error_t *err)
-{
-	struct kcr_sandbox_spec hs = { .lang = spec->lang, .limits = spec->limits };
-	struct host *h;
-	int sv[2];
-
-	hs.limits.cpus = 0;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		kcr_error_set(err, KCR_E_IO, errno, "socketpair");
-		return NULL;
-	}
-	h = kcr_xzalloc(sizeof(*h));
-	if (create_sandbox(lp, &hs, sv[1], &h->sb, err) < 0) {
-		close(sv[0]);
-		close(sv[1]);
-		free(h);
-		return NULL;
-	}
-	close(sv[1]);
-	h->chan = sv[0];
-	h->refs = 1;
-	return h;
-}
-
-/* A reference to the current host, replacing a broken one. */
-static struct host *
-host_get(struct local *lp, const struct kcr_sandbox_spec *spec, bool create, kcr_error_t *err)
-{
-	struct host *h, *old = NULL;
-
-	pthread_mutex_lock(&lp->hosts_lock);
-	if (lp->py_host && lp->py_host->broken) {
-		old = lp->py_host;
-		lp->py_host = NULL;
-	}
-	if (lp->py_host == NULL && create)
-		lp->py_host = host_new(lp, spec, err);
-	h = lp->py_host;
-	if (h)
-		h->refs++;
-	pthread_mutex_unlock(&lp->hosts_lock);
-	if (old)
-		host_unref(lp, old);
-	if (h == NULL && !create)
-		kcr_error_set(err, KCR_E_UNAVAILABLE, 0, "no cells host");
-	return h;
-}
-
-static char *
-cell_body(const char *id, const struct local *lp, const struct kcr_limits *l, int n_join,
-	  bool preload)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(o, "id", id);
-	cJSON_AddNumberToObject(o, "nofile", l->nofile);
-	cJSON_AddNumberToObject(o, "file_size", (double)l->file_size);
-	cJSON_AddNumberToObject(o, "pids", l->pids);
-	cJSON_AddNumberToObject(o, "tmp_mb", tmp_mb(lp, l));
-	cJSON_AddNumberToObject(o, "data_mb", data_mb(lp, l));
-	cJSON_AddNumberToObject(o, "join_fds", n_join);
-	cJSON_AddBoolToObject(o, "preload", preload);
-	return kcr_json_print_free(o);
-}
-
-/* The cell's cgroups (its limits), then the runner's cell. */
-static int
-cell_start(struct local *lp, struct local_sb *ls, const char *id,
-	   const struct kcr_sandbox_spec *spec, kcr_error_t *err)
-{
-	int fds[KCR_CGROUP_MAX_FDS];
-	kcr_autofree char *body = NULL;
-	int n, r;
-
-	make_cgroup(lp, ls, id, &spec->limits);
-	if ((n = kcr_cgroup_open_join(ls->cg, fds, err)) < 0)
-		return -1;
-	body = cell_body(id, lp, &spec->limits, n, spec->preload);
-	/* the files first: the runner reads them when the POST arrives (and
-	 * keeps another cell's for it); a SOCK_SEQPACKET message is whole,
-	 * whoever else sends at the same time */
-	r = n > 0 && kcr_send_fds(ls->host->chan, id, strlen(id), fds, n) < 0
-		    ? kcr_error_set(err, KCR_E_UNAVAILABLE, errno, "cells host: fd channel")
-		    : 0;
-	if (r == 0)
-		r = kcr_runner_call(ls->host->sb->endpoint, "POST", "/cells", body, NULL, err);
-	for (int i = 0; i < n; i++)
-		close(fds[i]);
-	return r;
-}
-
-static int
-cell_create(struct local *lp, const struct kcr_sandbox_spec *spec, struct kcr_sandbox **out,
-	    kcr_error_t *err)
-{
-	uint64_t t0 = kcr_now_ns();
-	struct kcr_sandbox *sb;
-	struct local_sb *ls;
-	struct host *h;
-
-	if ((h = host_get(lp, spec, spec->prewarm, err)) == NULL)
-		return -1;
-	sb = kcr_xzalloc(sizeof(*sb));
-	ls = kcr_xzalloc(sizeof(*ls));
-	sb->priv = ls;
-	ls->pid = -1;
-	ls->host = h;
-	ls->memory_mb = spec->limits.memory_mb;
-	ls->pids = spec->limits.pids;
-	kcr_id_generate(sb->id);
-	if (cell_start(lp, ls, sb->id, spec, err) < 0) {
-		kcr_error_t e = NULL;
-
-		/* the runner or its zygote is gone: the next cell gets a new host */
-		if (kcr_runner_health(h->sb->endpoint, &e) < 0)
-			h->broken = true;
-		kcr_error_release(&e);
-		kcr_cgroup_destroy(ls->cg, NULL);
-		host_unref(lp, h);
-		free(ls);
-		free(sb);
-		return -1;
-	}
-	sb->endpoint = kcr_strdup_printf("%s#/cells/%s", h->sb->endpoint, sb->id);
-	sb->preload = spec->preload;
-	sb->setup_ns = kcr_now_ns() - t0;
-	*out = sb;
-	return 0;
-}
-
-/* Whether the host's runner has exited (its cells with it). It dies with
- * the kcr thread that made it (PR_SET_PDEATHSIG): at shutdown, a
- * replenisher's. */
-static bool
-host_gone(const struct host *h)
-{
-	const struct local_sb *hs = h->sb->priv;
-
-	return hs->pid <= 0 || kcr_child_exited(hs->pid);
-}
-
-static int
-cell_destroy(struct local *lp, struct kcr_sandbox *sb, kcr_error_t *err)
-{
-	struct local_sb *ls = sb->priv;
-	kcr_autofree char *path = kcr_strdup_printf("/cells/%s", sb->id);
-	kcr_error_t e = NULL;
-	int ret = kcr_runner_call(ls->host->sb->endpoint, "DELETE", path, NULL, NULL, &e);
-
-	/* a host that is gone, or exiting (its socket closed), took the cell
-	 * with it */
-	if (ret < 0 && (host_gone(ls->host) || e->sys_errno == ECONNREFUSED ||
-			 e->sys_errno == ECONNRESET))
-		ret = 0;
-	if (ret < 0 && err && *err == NULL)
-		*err = kcr_steal(&e);
-	kcr_error_release(&e);
-
-	/* its processes are gone with the runner's answer (or the runner) */
-	if (kcr_cgroup_destroy(ls->cg, ret < 0 ? NULL : err) < 0)
-		ret = -1;
-	host_unref(lp, ls->host);
-	free(ls);
-	free(sb->endpoint);
-	free(sb);
-	return ret;
-}
-
-static bool
-wants_cell(const struct local *lp, const struct kcr_sandbox_spec *spec)
-{
-	return lp->fork_server && spec->lang && strcmp(spec->lang->id, "py") == 0;
 }
 
 static int
@@ -981,14 +467,14 @@ local_create(void *self, const struct kcr_sandbox_spec *spec, struct kcr_sandbox
 	kcr_error_t e = NULL;
 
 	/* a pool's warm Python, or any Python once a host is up */
-	if (wants_cell(lp, spec)) {
-		if (cell_create(lp, spec, out, &e) == 0)
+	if (local_wants_cell(lp, spec)) {
+		if (local_cell_create(lp, spec, out, &e) == 0)
 			return 0;
 		if (spec->prewarm)
 			kcr_log_warn("warm cell: %s; making a sandbox instead", e->msg);
 		kcr_error_release(&e);
 	}
-	return create_sandbox(lp, spec, -1, out, err);
+	return local_create_sandbox(lp, spec, -1, out, err);
 }
 
 /* Why the runner stopped answering, if it is gone. */
@@ -1056,9 +542,9 @@ local_destroy(void *self, struct kcr_sandbox *sb, kcr_error_t *err)
 	if (sb == NULL)
 		return 0;
 	if (sb->priv && ((struct local_sb *)sb->priv)->host)
-		return cell_destroy(self, sb, err);
-	ret = sb->priv ? sb_teardown(sb->priv, err) : 0;
-	sb_free(sb);
+		return local_cell_destroy(self, sb, err);
+	ret = sb->priv ? local_sb_teardown(sb->priv, err) : 0;
+	local_sb_free(sb);
 	return ret;
 }
 
@@ -1218,7 +704,7 @@ local_close(void *self)
 	if (lp == NULL)
 		return;
 	if (lp->py_host)
-		host_unref(lp, lp->py_host);
+		local_host_unref(lp, lp->py_host);
 	pthread_mutex_destroy(&lp->hosts_lock);
 	free(lp->run_dir);
 	free(lp->runner);

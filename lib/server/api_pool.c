@@ -5,7 +5,6 @@
 #include "server/api.h"
 #include "base/clock.h"
 #include "engine/pool.h"
-#include "base/util.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>

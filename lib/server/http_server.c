@@ -6,6 +6,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/metrics_kcr.h"
 #include "base/parse.h"
 
 #include <arpa/inet.h>

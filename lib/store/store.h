@@ -10,6 +10,7 @@
 #include "base/ids.h"
 #include "base/util.h"
 
+#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -106,6 +107,9 @@ void kcr_file_meta_list_free(struct kcr_file_meta *list, size_t n);
 char *kcr_session_to_json(const struct kcr_session *s);
 int kcr_session_from_json(const char *json, size_t len, struct kcr_session *s, kcr_error_t *err);
 char *kcr_file_meta_to_json(const struct kcr_file_meta *m);
+/* GET /state/{sid}/info's body, {exists, session_id, size_bytes, hash,
+ * created_at, expires_at}; info NULL: no state (the values are null). */
+cJSON *kcr_state_info_json(const char *sid, const struct kcr_state_info *info);
 int kcr_file_meta_from_json(const char *json, size_t len, struct kcr_file_meta *m,
 			    kcr_error_t *err);
 

@@ -1,14 +1,20 @@
 /* The cgroup layout parsers on made-up /proc/self/mountinfo and
  * /proc/self/cgroup contents: v2 hosts, containers whose cgroup mount
  * root is not '/', and v1 hierarchies (with escaped mount points). */
-#include "sandbox/cgroup.c" /* static parsers under test */
+#include <config.h>
+
+#include "sandbox/cgroup-internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "tap.h"
 
 static int
 own_is(const char *mi, const char *pc, const char *ctrl, const char *want)
 {
-	char *got = own_dir(mi, pc, ctrl);
+	char *got = cg_own_dir(mi, pc, ctrl);
 	int ok = want == NULL ? got == NULL : got && strcmp(got, want) == 0;
 
 	if (!ok)
@@ -59,9 +65,9 @@ test_v1(void)
 static int
 test_words(void)
 {
-	TAP_ASSERT(has_word("cpuset cpu io memory pids", "cpu", " \n"));
-	TAP_ASSERT(!has_word("cpuset io", "cpu", " \n"));
-	TAP_ASSERT(has_word("rw,cpu,cpuacct", "cpuacct", ","));
+	TAP_ASSERT(cg_has_word("cpuset cpu io memory pids", "cpu", " \n"));
+	TAP_ASSERT(!cg_has_word("cpuset io", "cpu", " \n"));
+	TAP_ASSERT(cg_has_word("rw,cpu,cpuacct", "cpuacct", ","));
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 #include <config.h>
 
 #include "base/metrics.h"
+#include "base/metrics_kcr.h"
 #include "tap.h"
 #include "base/util.h"
 

@@ -1,0 +1,222 @@
+/* One execution through the service: resolve the session, load the input
+ * files and the state, wait for a slot, run it in the engine, store the
+ * outputs and the new state. */
+#include <config.h>
+
+#include "base/clock.h"
+#include "base/filename.h"
+#include "base/metrics_kcr.h"
+#include "engine/service-internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- executions --------------------------------------------------------- */
+
+struct input_origin {
+	char id[KCR_ID_LEN + 1], sid[KCR_ID_LEN + 1];
+};
+
+/* Loads one referenced file; from another session it is copied into sid
+ * first (KubeCodeRun's consolidation), so the session owns what it used. */
+static int
+load_input(struct kcr_service *s, const char *sid, const struct kcr_file_ref *ref,
+	   struct kcr_file *in, struct input_origin *origin, kcr_error_t *err)
+{
+	struct kcr_file_meta meta;
+	kcr_autofree char *name = NULL;
+
+	if (!kcr_id_valid(ref->id) || !kcr_id_valid(ref->session_id))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "file reference has an invalid id");
+	if (kcr_service_get_file(s, ref->session_id, ref->id, &meta, &in->data, &in->len, err) < 0)
+		return kcr_error_wrap(err, "input file %s/%s", ref->session_id, ref->id);
+	/* a name the API validated already (or one it reported for an output)
+	 * is kept as it is, so the program finds the file where it was told */
+	name = ref->name && kcr_name_is_safe(ref->name) ? kcr_xstrdup(ref->name)
+							: kcr_sanitize_filename(meta.name);
+	in->name = kcr_steal(&name);
+	memcpy(origin->id, meta.id, sizeof(origin->id));
+	memcpy(origin->sid, meta.session_id, sizeof(origin->sid));
+	kcr_file_meta_release(&meta);
+	if (strcmp(ref->session_id, sid) != 0) {
+		struct kcr_file_meta copy;
+
+		svc_new_meta(&copy, sid, in->name, "upload");
+		if (svc_store_file(s, &copy, in->data, in->len, err) < 0)
+			return -1;
+		memcpy(origin->id, copy.id, sizeof(origin->id));
+		memcpy(origin->sid, sid, sizeof(origin->sid));
+		kcr_file_meta_release(&copy);
+	}
+	return 0;
+}
+
+static int
+load_inputs(struct kcr_service *s, const char *sid, const struct kcr_exec_call *c,
+	    struct kcr_run_req *run, struct input_origin *origins, kcr_error_t *err)
+{
+	run->inputs = kcr_xzalloc((c->n_files ? c->n_files : 1) * sizeof(*run->inputs));
+	for (size_t i = 0; i < c->n_files; i++) {
+		if (load_input(s, sid, &c->files[i], &run->inputs[i], &origins[i], err) < 0)
+			return -1;
+		run->n_inputs = i + 1;
+		for (size_t j = 0; j < i; j++) /* the same file twice: keep one */
+			if (strcmp(run->inputs[j].name, run->inputs[i].name) == 0) {
+				kcr_file_release(&run->inputs[i]);
+				run->n_inputs = i;
+				break;
+			}
+	}
+	return 0;
+}
+
+static int
+store_outputs(struct kcr_service *s, const char *sid, const struct kcr_run_req *run,
+	      const struct input_origin *origins, struct kcr_run_res *rr,
+	      struct kcr_exec_result *res, kcr_error_t *err)
+{
+	res->files = kcr_xzalloc((rr->n_outputs ? rr->n_outputs : 1) * sizeof(*res->files));
+	for (size_t i = 0; i < rr->n_outputs; i++) {
+		struct kcr_file_meta *m = &res->files[res->n_files];
+		const struct kcr_file *f = &rr->outputs[i];
+
+		svc_new_meta(m, sid, f->name, "output");
+		for (size_t j = 0; f->was_input && j < run->n_inputs; j++)
+			if (strcmp(run->inputs[j].name, f->name) == 0) {
+				memcpy(m->modified_from, origins[j].id, sizeof(m->modified_from));
+				memcpy(m->modified_from_session, origins[j].sid,
+				       sizeof(m->modified_from_session));
+			}
+		if (svc_store_file(s, m, f->data, f->len, err) < 0) {
+			kcr_file_meta_release(m);
+			return -1;
+		}
+		res->n_files++;
+	}
+	return 0;
+}
+
+static void
+call_limits(struct kcr_service *s, struct kcr_exec_call *c)
+{
+	uint32_t timeout = c->exec.limits.timeout_ms;
+
+	pthread_mutex_lock(&s->lock);
+	c->exec.limits = s->limits[svc_lang_index(c->exec.lang)];
+	pthread_mutex_unlock(&s->lock);
+	/* a caller may ask for less time than the operator allows, not more */
+	if (timeout && timeout < c->exec.limits.timeout_ms)
+		c->exec.limits.timeout_ms = timeout;
+}
+
+static int
+run_call(struct kcr_service *s, struct kcr_exec_call *c, struct kcr_exec_result *res,
+	 kcr_error_t *err)
+{
+	struct kcr_run_req run = { .exec = c->exec };
+	struct kcr_run_res rr = { 0 };
+	struct input_origin *origins = kcr_xzalloc((c->n_files + 1) * sizeof(*origins));
+	uint64_t t0 = kcr_now_ns();
+	kcr_autofree char *state_note = NULL;
+	struct state_cfg sc;
+	int r = -1;
+
+	svc_state_cfg(s, &sc);
+	if (svc_resolve_session(s, c, res->session_id, err) < 0 ||
+	    load_inputs(s, res->session_id, c, &run, origins, err) < 0 ||
+	    (svc_state_applies(&sc, c) &&
+	     svc_load_state(s, res->session_id, &sc, &c->exec, &state_note, err) < 0) ||
+	    svc_slot_acquire(s, err) < 0)
+		goto out;
+	run.exec = c->exec; /* with the state */
+	res->queue_us = (kcr_now_ns() - t0) / 1000;
+	r = kcr_engine_run(s->engine, &run, &rr, err);
+	svc_slot_release(s);
+	if (r == 0)
+		r = store_outputs(s, res->session_id, &run, origins, &rr, res, err);
+	if (r == 0) {
+		res->exec = rr.exec;
+		memset(&rr.exec, 0, sizeof(rr.exec));
+		res->setup_us = rr.setup_us;
+		if (state_note)
+			kcr_exec_res_append_err(&res->exec, "%s", state_note);
+		if (svc_state_applies(&sc, c))
+			svc_save_state(s, res->session_id, &sc, res);
+	}
+out:
+	for (size_t i = 0; i < run.n_inputs; i++)
+		kcr_file_release(&run.inputs[i]);
+	free(run.inputs);
+	free(origins);
+	kcr_run_res_release(&rr);
+	res->total_us = (kcr_now_ns() - t0) / 1000;
+	return r;
+}
+
+/* The execution metrics; r is what the execution returned (-1: kcr could
+ * not run it). */
+static void
+record_exec(const struct kcr_exec_call *c, const struct kcr_exec_result *res, int r,
+	    uint64_t t0)
+{
+	const char *lang = c->exec.lang ? c->exec.lang->id : "unknown";
+	const struct kcr_exec_res *e = &res->exec;
+
+	if (r < 0)
+		kcr_metrics_execution(lang, "failed", (double)(kcr_now_ns() - t0) / 1e9, -1);
+	else
+		kcr_metrics_execution(lang,
+				      e->timed_out    ? "timeout"
+				      : e->oom_killed ? "oom"
+				      : e->exit_code  ? "error"
+						      : "ok",
+				      (double)res->total_us / 1e6, (double)res->setup_us / 1e6);
+}
+
+int
+kcr_service_exec(struct kcr_service *s, struct kcr_exec_call *c, struct kcr_exec_result *res,
+		 kcr_error_t *err)
+{
+	struct kcr_run_req check = { .exec = c->exec };
+	uint64_t t0 = kcr_now_ns();
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	call_limits(s, c);
+	check.exec = c->exec;
+	r = kcr_engine_validate(&check, err) < 0 ? -1 : run_call(s, c, res, err);
+	record_exec(c, res, r, t0);
+	if (r < 0) {
+		kcr_exec_result_release(res);
+		return -1;
+	}
+	return 0;
+}
+
+void
+kcr_exec_call_release(struct kcr_exec_call *c)
+{
+	kcr_exec_req_release(&c->exec);
+	free(c->session_id);
+	free(c->entity_id);
+	free(c->user_id);
+	for (size_t i = 0; i < c->n_files; i++) {
+		free(c->files[i].id);
+		free(c->files[i].session_id);
+		free(c->files[i].name);
+	}
+	free(c->files);
+	memset(c, 0, sizeof(*c));
+}
+
+void
+kcr_exec_result_release(struct kcr_exec_result *r)
+{
+	kcr_exec_res_release(&r->exec);
+	kcr_file_meta_list_free(r->files, r->n_files);
+	r->files = NULL;
+	r->n_files = 0;
+}

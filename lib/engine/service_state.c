@@ -1,0 +1,160 @@
+/* The Python state of a session: the /state routes, and loading it before
+ * a run and saving it after. */
+#include <config.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/pystate_blob.h"
+#include "engine/service-internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void
+svc_state_cfg(struct kcr_service *s, struct state_cfg *sc)
+{
+	pthread_mutex_lock(&s->lock);
+	*sc = (struct state_cfg){ s->state_enabled, s->state_max, s->state_ttl_s };
+	pthread_mutex_unlock(&s->lock);
+}
+
+static int
+state_store(struct kcr_service *s, const char *sid, const void *blob, size_t len, double ttl_s,
+	    struct kcr_state_info *info, kcr_error_t *err)
+{
+	double now = kcr_wall_time();
+
+	memset(info, 0, sizeof(*info));
+	info->size = len;
+	kcr_state_hash(blob, len, info->hash);
+	info->created = now;
+	info->expires = ttl_s > 0 ? now + ttl_s : 0;
+	return s->stores.sessions->state_put(s->stores.sessions_self, sid, blob, len, info, err);
+}
+
+int
+kcr_service_state_get(struct kcr_service *s, const char *sid, char **data, size_t *len,
+		      struct kcr_state_info *info, kcr_error_t *err)
+{
+	if (!kcr_id_valid(sid))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
+	if (!svc_session_exists(s, sid))
+		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "no state for session %s", sid);
+	return s->stores.sessions->state_get(s->stores.sessions_self, sid, STATE_READ_MAX, data,
+					     len, info, err);
+}
+
+int
+kcr_service_state_info(struct kcr_service *s, const char *sid, struct kcr_state_info *info,
+		       kcr_error_t *err)
+{
+	if (!kcr_id_valid(sid))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
+	if (!svc_session_exists(s, sid))
+		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "no state for session %s", sid);
+	return s->stores.sessions->state_info(s->stores.sessions_self, sid, info, err);
+}
+
+int
+kcr_service_state_put(struct kcr_service *s, const char *sid, const void *data, size_t len,
+		      struct kcr_state_info *info, kcr_error_t *err)
+{
+	struct state_cfg sc;
+
+	svc_state_cfg(s, &sc);
+	if (!kcr_id_valid(sid))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
+	if (!svc_session_exists(s, sid))
+		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "session %s not found", sid);
+	if (len > sc.max)
+		return kcr_error_set(err, KCR_E_LIMIT, 0, "the state is %zu bytes, over the limit of %llu",
+				     len, (unsigned long long)sc.max);
+	if (kcr_state_validate(data, len, sc.max, err) < 0)
+		return -1;
+	return state_store(s, sid, data, len, sc.ttl_s, info, err);
+}
+
+int
+kcr_service_state_delete(struct kcr_service *s, const char *sid, kcr_error_t *err)
+{
+	if (!kcr_id_valid(sid))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
+	return s->stores.sessions->state_delete(s->stores.sessions_self, sid, err);
+}
+
+bool
+svc_state_applies(const struct state_cfg *sc, const struct kcr_exec_call *c)
+{
+	return sc->enabled && c->exec.lang && strcmp(c->exec.lang->id, "py") == 0;
+}
+
+/* Before a run: the session's state, decoded, goes into the request, and
+ * the run is asked for its globals. A state that no longer decodes (or is
+ * over the limit now) is not restored, and *note says so; one that can't
+ * be read fails the run, which would otherwise replace it. */
+int
+svc_load_state(struct kcr_service *s, const char *sid, const struct state_cfg *sc,
+	   struct kcr_exec_req *x, char **note, kcr_error_t *err)
+{
+	kcr_autofree char *blob = NULL;
+	kcr_error_t e = NULL;
+	size_t len;
+
+	x->want_state = true;
+	x->state_max = sc->max;
+	if (s->stores.sessions->state_get(s->stores.sessions_self, sid, STATE_READ_MAX, &blob, &len,
+					  NULL, &e) < 0) {
+		if (e->code != KCR_E_NOTFOUND && e->code != KCR_E_LIMIT) {
+			*err = e;
+			return kcr_error_wrap(err, "loading the Python state");
+		}
+		if (e->code == KCR_E_LIMIT)
+			*note = kcr_strdup_printf("kcr: state: not restored: %s", e->msg);
+		kcr_error_free(e);
+		return 0;
+	}
+	if (kcr_state_decode(blob, len, sc->max, &x->state_in, &x->state_in_len, &e) < 0) {
+		*note = kcr_strdup_printf("kcr: state: not restored: %s", e->msg);
+		kcr_error_free(e);
+	}
+	return 0;
+}
+
+/* After a run: the globals it left become the session's state (over the
+ * limit, or failing to store: a line on its stderr, and the old state
+ * stays); the result tells what state the session has now. */
+void
+svc_save_state(struct kcr_service *s, const char *sid, const struct state_cfg *sc,
+	   struct kcr_exec_result *res)
+{
+	struct kcr_exec_res *x = &res->exec;
+	struct kcr_state_info info;
+	kcr_autofree char *blob = NULL;
+	kcr_error_t e = NULL;
+	size_t len;
+	int r = -1;
+
+	if (x->state_out) {
+		r = kcr_state_encode(x->state_out, x->state_out_len, sc->max, &blob, &len, &e);
+		if (r == 0)
+			r = state_store(s, sid, blob, len, sc->ttl_s, &info, &e);
+		if (r < 0) {
+			if (e->code != KCR_E_LIMIT)
+				kcr_log_warn("session %s: %s", sid, e->msg);
+			kcr_exec_res_append_err(x, "kcr: state: not saved: %s", e->msg);
+			kcr_error_release(&e);
+		}
+		free(kcr_steal(&x->state_out));
+		x->state_out_len = 0;
+	}
+	if (r < 0 && s->stores.sessions->state_info(s->stores.sessions_self, sid, &info, &e) < 0) {
+		kcr_error_free(e);
+		return;
+	}
+	res->has_state = true;
+	res->state_size = info.size;
+	memcpy(res->state_hash, info.hash, sizeof(res->state_hash));
+}

@@ -1,0 +1,99 @@
+/* What the files of the local provider (lib/sandbox/local*.c) share, and no
+ * one else: the provider, its sandboxes and cells hosts, the arguments of
+ * a sandbox's child, and the steps one file calls in another. */
+#ifndef KCR_LOCAL_INTERNAL_H
+#define KCR_LOCAL_INTERNAL_H
+
+#include "sandbox/cgroup.h"
+#include "sandbox/sandbox.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+
+/* The ids a sandbox's user namespace maps when kcr runs as root: 0 inside
+ * is kuid 100000 outside, programs (1000) are 101000. */
+#define SUBID_BASE 100000
+#define SUBID_COUNT 65536
+#define SANDBOX_FLAGS                                                                    \
+	(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |      \
+	 CLONE_NEWUTS)
+#define READY_TIMEOUT_MS 15000
+#define SANDBOX_NICE 5
+/* open() removes sockets and cgroups of dead sandboxes older than this */
+#define STALE_AGE_S 60
+#define LISTEN_FD 3
+#define ERROR_FD 4
+#define EXE_FD 5
+#define CHANNEL_FD 6 /* a cells host: where kcr sends a cell's cgroup files */
+/* What kcr_sandbox_init_main() writes to the error fd, alone, when the
+ * sandbox is ready (sandbox_init.c has the same definition). */
+
+#ifdef SYS_setresuid32
+#define SYS_SETRESUID SYS_setresuid32
+#define SYS_SETRESGID SYS_setresgid32
+#define SYS_SETGROUPS SYS_setgroups32
+#else
+#define SYS_SETRESUID SYS_setresuid
+#define SYS_SETRESGID SYS_setresgid
+#define SYS_SETGROUPS SYS_setgroups
+#endif
+
+struct local {
+	char *run_dir;
+	char *runner;
+	bool root;           /* map 65536 ids; else only our own id */
+	uint32_t tmp_mb, data_mb;
+	char *py_preload;    /* modules a pre-warmed Python imports */
+	atomic_bool cg_warned;
+	bool fork_server;    /* warm Python comes from a host's zygote */
+	pthread_mutex_t hosts_lock;
+	struct host *py_host;
+};
+
+/* A sandbox whose runner holds a zygote (--zygote=py) and serves warm
+ * cells (lib/runner/cell.h): one per provider, shared by its cells, replaced
+ * when it breaks and freed when its last cell is gone. */
+struct host {
+	struct kcr_sandbox *sb;
+	int chan;             /* our end of the runner's fd channel */
+	unsigned int refs;    /* its cells, and the provider while it is current */
+	bool broken;
+};
+
+struct local_sb {
+	pid_t pid;           /* pid 1 of the sandbox, as kcr sees it; -1 when reaped */
+	void *stack;         /* the clone's stack until it has exec'd (CLONE_VM) */
+	char *sock;
+	struct kcr_cgroup *cg;
+	uint32_t memory_mb, pids;
+	struct host *host;   /* a cell of this host (no process of its own) */
+};
+
+/* What the child needs, all prepared before clone. */
+struct child_args {
+	int sync_r, sync_w, err_r, err_w, lfd, nul, exe;
+	int chan;            /* a host's fd channel, or -1 */
+	const int *cg_tasks; /* v1: "tasks" files the child moves itself with */
+	int n_cg_tasks;
+	bool setgroups;
+	char **argv, **envp;
+};
+
+uint32_t local_tmp_mb(const struct local *lp, const struct kcr_limits *l);
+uint32_t local_data_mb(const struct local *lp, const struct kcr_limits *l);
+void local_make_cgroup(struct local *lp, struct local_sb *ls, const char *id, const struct kcr_limits *l);
+int local_sb_teardown(struct local_sb *ls, kcr_error_t *err);
+void local_sb_free(struct kcr_sandbox *sb);
+int local_create_sandbox(struct local *lp, const struct kcr_sandbox_spec *spec, int chan, struct kcr_sandbox **out, kcr_error_t *err);
+long local_clone_sandbox(int cgfd, struct child_args *a, struct local_sb *ls, bool *in_cg);
+void local_free_child_stack(struct local_sb *ls);
+void local_host_unref(struct local *lp, struct host *h);
+int local_cell_create(struct local *lp, const struct kcr_sandbox_spec *spec, struct kcr_sandbox **out, kcr_error_t *err);
+int local_cell_destroy(struct local *lp, struct kcr_sandbox *sb, kcr_error_t *err);
+bool local_wants_cell(const struct local *lp, const struct kcr_sandbox_spec *spec);
+
+#endif

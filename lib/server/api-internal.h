@@ -1,0 +1,52 @@
+/* What the route files of the API (lib/server/api*.c) share, and no one
+ * else: validation errors that name their field, checks of what clients
+ * send, shared replies, and the handlers the route table of api.c names. */
+#ifndef KCR_API_INTERNAL_H
+#define KCR_API_INTERNAL_H
+
+#include "server/api.h"
+#include "server/http_server.h"
+#include "store/store.h"
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define ENTITY_ID_MAX 40
+
+/* A request that failed validation: the status (400 or 422), the field
+ * as FastAPI names it ("body -> files -> id"), and the message. */
+struct verr {
+	int status;
+	const char *field;
+	char *msg;
+};
+
+/* api_request.c */
+int api_fail(struct verr *v, int status, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+int api_opt_string(const cJSON *o, const char *name, const char *field, char **out,
+		   struct verr *v);
+bool api_json_has_nul_escape(const char *s, size_t n);
+bool api_valid_entity_id(const char *s);
+const char *api_bad_name_reason(const char *name);
+void api_reply_verr(struct kcr_http_resp *resp, const struct kcr_http_req *req, struct verr *v);
+void api_reply_service_error(struct kcr_http_resp *resp, const struct kcr_http_req *req,
+			     kcr_error_t err);
+cJSON *api_file_ref_json(const struct kcr_file_meta *m);
+bool api_check_ids(struct kcr_http_req *req, struct kcr_http_resp *resp);
+
+/* The handlers of the route table. */
+void api_h_exec(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_upload(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_upload_batch(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_files(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_delete(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_download(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_download_options(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_state_get(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_state_post(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_state_delete(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_state_info(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+
+#endif
