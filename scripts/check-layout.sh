@@ -7,7 +7,9 @@
 #   2. a quoted include in lib/ names its folder; elsewhere a bare name is
 #      a header beside the file (bin/cmd.h, tests/unit/tap.h);
 #   3. no file in lib/ is longer than 800 lines;
-#   4. every .c includes autoconf's <config.h> first, and no header does.
+#   4. every .c includes autoconf's <config.h> first, and no header does;
+#   5. a lib/<folder>/*-internal.h is included only from lib/<folder>/ and
+#      tests/, and lib/ has no config.h to shadow autoconf's.
 set -u
 top=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$top" || exit 1
@@ -107,8 +109,24 @@ check_config_h() {
 	report ok "<config.h> comes first in every .c file and in no header" "${problems%$'\n'}"
 }
 
-echo "1..4"
+check_internal() {
+	local f inc problems=""
+	for f in $(sources); do
+		while read -r inc; do
+			case $inc in */*-internal.h) ;; *) continue ;; esac
+			case $f in
+			"lib/${inc%/*}/"* | tests/*) ;;
+			*) problems+="$f includes $inc, private to lib/${inc%/*}/"$'\n' ;;
+			esac
+		done < <(sed -n 's/^#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$f")
+	done
+	problems+=$(find lib -name config.h -printf '%p shadows autoconf'"'"'s config.h\n')
+	report ok "private headers stay private; no lib/**/config.h" "${problems%$'\n'}"
+}
+
+echo "1..5"
 check_rules
 check_bare_names
 check_lengths
 check_config_h
+check_internal
