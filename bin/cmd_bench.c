@@ -132,13 +132,13 @@ record(struct bench_run *b, double ms, bool ok)
 }
 
 static void
-fill_call(const struct bench_run *b, struct kcr_exec_call *c, struct kcr_file_ref *ref,
+fill_call(const struct bench_run *b, struct kcr_exec_request *c, struct kcr_file_ref *ref,
 	  const char *session)
 {
 	memset(c, 0, sizeof(*c));
-	c->exec.lang = kcr_lang_find(b->sc->lang);
-	c->exec.code = kcr_xstrdup(b->sc->code);
-	c->exec.code_len = strlen(b->sc->code);
+	c->lang = kcr_lang_find(b->sc->lang);
+	c->code = kcr_xstrdup(b->sc->code);
+	c->code_len = strlen(b->sc->code);
 	c->session_id = session && *session ? kcr_xstrdup(session) : NULL;
 	if (ref) {
 		c->files = ref;
@@ -153,7 +153,7 @@ static bool
 one(struct bench_run *b, struct kcr_api_client *api, struct kcr_file_ref *ref,
     char session[KCR_ID_LEN + 1])
 {
-	struct kcr_exec_call c;
+	struct kcr_exec_request c;
 	struct kcr_exec_result r = { 0 };
 	kcr_error_t err = NULL;
 	int rc;
@@ -162,8 +162,8 @@ one(struct bench_run *b, struct kcr_api_client *api, struct kcr_file_ref *ref,
 	rc = api ? kcr_api_client_exec(api, &c, &r, &err) : kcr_service_exec(b->svc, &c, &r, &err);
 	c.files = NULL;
 	c.n_files = 0;
-	kcr_exec_call_release(&c);
-	rc = rc == 0 && r.exec.exit_code == 0 ? 0 : -1;
+	kcr_exec_request_release(&c);
+	rc = rc == 0 && r.exit_code == 0 ? 0 : -1;
 	if (rc == 0 && session)
 		memcpy(session, r.session_id, KCR_ID_LEN + 1);
 	kcr_exec_result_release(&r);

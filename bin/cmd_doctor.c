@@ -99,23 +99,23 @@ check_cgroups(struct doctor *d)
 static void
 check_sandbox(struct doctor *d, struct kcr_ctx *ctx)
 {
-	struct kcr_run_req req = { 0 };
-	struct kcr_run_res res = { 0 };
+	struct kcr_exec_request req = { 0 };
+	struct kcr_exec_result res = { 0 };
 	kcr_error_t err = NULL;
 	struct kcr_engine *e = kcr_engine_new(ctx->cfg, &err);
 
-	req.exec.lang = kcr_lang_find("bash");
-	req.exec.code = kcr_xstrdup("echo -n $(hostname)");
-	req.exec.code_len = strlen(req.exec.code);
-	kcr_limits_from_config(&req.exec.limits, ctx->cfg, req.exec.lang);
-	if (e && kcr_engine_run(e, &req, &res, &err) == 0 && res.exec.exit_code == 0)
+	req.lang = kcr_lang_find("bash");
+	req.code = kcr_xstrdup("echo -n $(hostname)");
+	req.code_len = strlen(req.code);
+	kcr_limits_from_config(&req.limits, ctx->cfg, req.lang);
+	if (e && kcr_engine_run(e, &req, &res, &err) == 0 && res.exit_code == 0)
 		line(d, true, "sandbox", "ran a program in %.1f ms (set-up %.1f ms), hostname %s",
-		     res.total_us / 1000.0, res.setup_us / 1000.0, res.exec.out);
+		     res.total_us / 1000.0, res.setup_us / 1000.0, res.out);
 	else
-		line(d, false, "sandbox", "%s", err ? err->msg : res.exec.err ? res.exec.err : "failed");
+		line(d, false, "sandbox", "%s", err ? err->msg : res.err ? res.err : "failed");
 	kcr_error_free(err);
-	kcr_run_res_release(&res);
-	kcr_run_req_release(&req);
+	kcr_exec_result_release(&res);
+	kcr_exec_request_release(&req);
 	kcr_engine_free(e);
 }
 

@@ -76,7 +76,7 @@ on_opt(int id, const char *arg, void *data, kcr_error_t *err)
 }
 
 static int
-read_source(const char *path, const char *code, struct kcr_exec_req *x, kcr_error_t *err)
+read_source(const char *path, const char *code, struct kcr_exec_request *x, kcr_error_t *err)
 {
 	if (code) {
 		x->code = kcr_xstrdup(code);
@@ -92,7 +92,7 @@ read_source(const char *path, const char *code, struct kcr_exec_req *x, kcr_erro
 }
 
 static int
-pick_lang(const struct exec_args *a, const char *path, struct kcr_exec_req *x, kcr_error_t *err)
+pick_lang(const struct exec_args *a, const char *path, struct kcr_exec_request *x, kcr_error_t *err)
 {
 	if (a->lang) {
 		x->lang = kcr_lang_lookup(a->lang, err);
@@ -108,7 +108,7 @@ pick_lang(const struct exec_args *a, const char *path, struct kcr_exec_req *x, k
 }
 
 static int
-read_inputs(char **files, struct kcr_run_req *req, kcr_error_t *err)
+read_inputs(char **files, struct kcr_exec_request *req, kcr_error_t *err)
 {
 	size_t n = kcr_strv_len(files);
 
@@ -147,19 +147,17 @@ apply_limits(const struct exec_args *a, struct kcr_limits *l, kcr_error_t *err)
 
 static int
 build_request(struct kcr_ctx *ctx, const struct exec_args *a, const char *path, char **args,
-	      struct kcr_run_req *req, kcr_error_t *err)
+	      struct kcr_exec_request *req, kcr_error_t *err)
 {
-	struct kcr_exec_req *x = &req->exec;
-
-	if (pick_lang(a, path, x, err) < 0)
+	if (pick_lang(a, path, req, err) < 0)
 		return -1;
-	kcr_limits_from_config(&x->limits, ctx->cfg, x->lang);
-	if (apply_limits(a, &x->limits, err) < 0 || read_source(path, a->code, x, err) < 0)
+	kcr_limits_from_config(&req->limits, ctx->cfg, req->lang);
+	if (apply_limits(a, &req->limits, err) < 0 || read_source(path, a->code, req, err) < 0)
 		return -1;
 	if (a->stdin_path &&
-	    kcr_read_file(a->stdin_path, 0, &x->stdin_data, &x->stdin_len, err) < 0)
+	    kcr_read_file(a->stdin_path, 0, &req->stdin_data, &req->stdin_len, err) < 0)
 		return kcr_error_wrap(err, "--stdin");
-	x->args = kcr_strv_dup(args);
+	req->args = kcr_strv_dup(args);
 	return read_inputs(a->files, req, err);
 }
 
@@ -240,7 +238,7 @@ write_outputs(const struct exec_args *a, const struct kcr_file *files, size_t n,
 /* The --json result both kinds of run print: the program's outcome and
  * the files, plus what only one kind knows (extra's members, or NULL). */
 static void
-print_json(const struct kcr_exec_res *x, double duration_ms, cJSON *jfiles, cJSON *extra)
+print_json(const struct kcr_exec_result *x, double duration_ms, cJSON *jfiles, cJSON *extra)
 {
 	cJSON *o = extra ? extra : cJSON_CreateObject();
 	kcr_autofree char *s = NULL;
@@ -257,24 +255,24 @@ print_json(const struct kcr_exec_res *x, double duration_ms, cJSON *jfiles, cJSO
 }
 
 static void
-print_oneshot_json(const struct kcr_run_res *res, cJSON *jfiles)
+print_oneshot_json(const struct kcr_exec_result *res, cJSON *jfiles)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	cJSON_AddBoolToObject(o, "oom_killed", res->exec.oom_killed);
+	cJSON_AddBoolToObject(o, "oom_killed", res->oom_killed);
 	cJSON_AddNumberToObject(o, "setup_ms", res->setup_us / 1000.0);
 	cJSON_AddNumberToObject(o, "total_ms", res->total_us / 1000.0);
-	print_json(&res->exec, (double)res->exec.duration_ms, jfiles, o);
+	print_json(res, (double)res->duration_ms, jfiles, o);
 }
 
 static int
-report(const struct exec_args *a, struct kcr_run_res *res, kcr_error_t *err)
+report(const struct exec_args *a, struct kcr_exec_result *res, kcr_error_t *err)
 {
 	cJSON *jfiles = a->json ? cJSON_CreateArray() : NULL;
 
 	if (!a->json) {
-		kcr_write_all(1, res->exec.out, res->exec.out_len);
-		kcr_write_all(2, res->exec.err, res->exec.err_len);
+		kcr_write_all(1, res->out, res->out_len);
+		kcr_write_all(2, res->err, res->err_len);
 	}
 	if (write_outputs(a, res->outputs, res->n_outputs, NULL, jfiles, err) < 0) {
 		cJSON_Delete(jfiles);
@@ -283,7 +281,7 @@ report(const struct exec_args *a, struct kcr_run_res *res, kcr_error_t *err)
 	if (a->json)
 		print_oneshot_json(res, jfiles);
 	fflush(stdout);
-	return res->exec.exit_code;
+	return res->exit_code;
 }
 
 /* ---- runs in a session ------------------------------------------------- */
@@ -334,11 +332,11 @@ check_session_args(const struct kcr_ctx *ctx, const struct exec_args *a, kcr_err
 /* What a session run checks before it uploads anything. Inputs get
  * LibreChat's names in a session, so two may collide only there. */
 static int
-check_inputs(const struct kcr_ctx *ctx, const struct kcr_run_req *req, kcr_error_t *err)
+check_inputs(const struct kcr_ctx *ctx, const struct kcr_exec_request *req, kcr_error_t *err)
 {
 	if (!remote(ctx) && kcr_engine_validate(req, err) < 0)
 		return -1;
-	if (strspn(req->exec.code, " \t\r\n\f\v") == req->exec.code_len)
+	if (strspn(req->code, " \t\r\n\f\v") == req->code_len)
 		return kcr_error_set(err, KCR_E_INVALID, 0, "empty code");
 	for (size_t i = 0; i < req->n_inputs; i++) {
 		kcr_autofree char *ni = kcr_sanitize_filename(req->inputs[i].name);
@@ -355,7 +353,7 @@ check_inputs(const struct kcr_ctx *ctx, const struct kcr_run_req *req, kcr_error
 }
 
 static bool
-has_ref(const struct kcr_exec_call *call, const char *name)
+has_ref(const struct kcr_exec_request *call, const char *name)
 {
 	for (size_t i = 0; i < call->n_files; i++)
 		if (strcmp(call->files[i].name, name) == 0)
@@ -364,7 +362,7 @@ has_ref(const struct kcr_exec_call *call, const char *name)
 }
 
 static void
-add_ref(struct kcr_exec_call *call, const struct kcr_file_meta *m)
+add_ref(struct kcr_exec_request *call, const struct kcr_file_meta *m)
 {
 	struct kcr_file_ref *f = &call->files[call->n_files++];
 
@@ -373,28 +371,32 @@ add_ref(struct kcr_exec_call *call, const struct kcr_file_meta *m)
 	f->name = kcr_xstrdup(m->name);
 }
 
-/* The call takes the request's program; of the limits only --timeout
- * goes with it (the service, or the server, applies its own). Its files
- * are the uploaded inputs, then the newest file of each other name in
- * --session: a session's files are in /mnt/data when it is used again. */
+/* In session mode the request keeps its program; of the limits only
+ * --timeout goes with it (the service, or the server, applies its own).
+ * Its inputs, uploaded by now, become references: the uploaded ones, then
+ * the newest file of each other name in --session (a session's files are
+ * in /mnt/data when it is used again). */
 static void
-make_call(const struct exec_args *a, struct kcr_run_req *req, const struct kcr_file_meta *up,
-	  const struct kcr_file_meta *sess, size_t n_sess, struct kcr_exec_call *call)
+refer_to_session(const struct exec_args *a, struct kcr_exec_request *req,
+		 const struct kcr_file_meta *up, const struct kcr_file_meta *sess, size_t n_sess)
 {
-	uint32_t timeout = a->timeout ? req->exec.limits.timeout_ms : 0;
+	uint32_t timeout = a->timeout ? req->limits.timeout_ms : 0;
+	size_t n_up = req->n_inputs;
 
-	call->exec = req->exec;
-	memset(&req->exec, 0, sizeof(req->exec));
-	memset(&call->exec.limits, 0, sizeof(call->exec.limits));
-	call->exec.limits.timeout_ms = timeout;
-	call->session_id = a->session ? kcr_xstrdup(a->session) : NULL;
-	call->entity_id = a->entity ? kcr_xstrdup(a->entity) : NULL;
-	call->files = kcr_xzalloc((req->n_inputs + n_sess + 1) * sizeof(*call->files));
-	for (size_t i = 0; i < req->n_inputs; i++)
-		add_ref(call, &up[i]);
+	memset(&req->limits, 0, sizeof(req->limits));
+	req->limits.timeout_ms = timeout;
+	req->session_id = a->session ? kcr_xstrdup(a->session) : NULL;
+	req->entity_id = a->entity ? kcr_xstrdup(a->entity) : NULL;
+	req->files = kcr_xzalloc((n_up + n_sess + 1) * sizeof(*req->files));
+	for (size_t i = 0; i < n_up; i++)
+		add_ref(req, &up[i]);
 	for (size_t i = n_sess; i-- > 0;) /* newest last */
-		if (!has_ref(call, sess[i].name))
-			add_ref(call, &sess[i]);
+		if (!has_ref(req, sess[i].name))
+			add_ref(req, &sess[i]);
+	for (size_t i = 0; i < n_up; i++)
+		kcr_file_release(&req->inputs[i]);
+	free(kcr_steal(&req->inputs));
+	req->n_inputs = 0;
 }
 
 static void
@@ -432,11 +434,11 @@ print_session_json(const struct kcr_exec_result *res, cJSON *jfiles)
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "session_id", res->session_id);
-	print_json(&res->exec, res->total_us / 1000.0, jfiles, o);
+	print_json(res, res->total_us / 1000.0, jfiles, o);
 }
 
 static int
-exit_status(const struct kcr_exec_res *x)
+exit_status(const struct kcr_exec_result *x)
 {
 	if (x->timed_out)
 		return 124;
@@ -452,15 +454,15 @@ report_session(struct kcr_client *c, const struct exec_args *a, const struct kcr
 	int r = -1;
 
 	if (!a->json) {
-		kcr_write_all(1, res->exec.out, res->exec.out_len);
-		kcr_write_all(2, res->exec.err, res->exec.err_len);
+		kcr_write_all(1, res->out, res->out_len);
+		kcr_write_all(2, res->err, res->err_len);
 	}
 	if (a->session && strcmp(a->session, res->session_id) != 0)
 		fprintf(stderr, "kcr: session %s not found (unknown or expired); ran in a new one\n",
 			a->session);
 	if (fetch_outputs(c, res, out, err) == 0 &&
 	    write_outputs(a, out, res->n_files, res->files, jfiles, err) == 0)
-		r = exit_status(&res->exec);
+		r = exit_status(res);
 	if (r >= 0 && a->json) {
 		print_session_json(res, jfiles);
 		jfiles = NULL;
@@ -478,15 +480,14 @@ report_session(struct kcr_client *c, const struct exec_args *a, const struct kcr
 /* Inputs are uploaded first (one upload, one session, like LibreChat's
  * attachments), then the run refers to them. */
 static int
-session_exec(struct kcr_ctx *ctx, const struct exec_args *a, struct kcr_run_req *req,
+session_exec(struct kcr_ctx *ctx, const struct exec_args *a, struct kcr_exec_request *req,
 	     kcr_error_t *err)
 {
-	struct kcr_exec_call call = { 0 };
 	struct kcr_exec_result res = { 0 };
 	struct kcr_file_meta *up = NULL, *sess = NULL;
 	struct kcr_client *c = NULL;
 	char up_sid[KCR_ID_LEN + 1];
-	size_t n_sess = 0;
+	size_t n_up = req->n_inputs, n_sess = 0;
 	int r = -1;
 
 	if (check_inputs(ctx, req, err) < 0 ||
@@ -498,15 +499,14 @@ session_exec(struct kcr_ctx *ctx, const struct exec_args *a, struct kcr_run_req 
 	if (req->n_inputs && kcr_client_upload(c, NULL, a->entity, req->inputs, req->n_inputs,
 					       up_sid, &up, err) < 0)
 		goto out;
-	make_call(a, req, up, sess, n_sess, &call);
-	if (kcr_client_exec(c, &call, &res, err) < 0)
-		undo_upload(c, up, req->n_inputs);
+	refer_to_session(a, req, up, sess, n_sess);
+	if (kcr_client_exec(c, req, &res, err) < 0)
+		undo_upload(c, up, n_up);
 	else
 		r = report_session(c, a, &res, err);
 out:
 	kcr_exec_result_release(&res);
-	kcr_exec_call_release(&call);
-	kcr_file_meta_list_free(up, up ? req->n_inputs : 0);
+	kcr_file_meta_list_free(up, up ? n_up : 0);
 	kcr_file_meta_list_free(sess, n_sess);
 	kcr_client_close(c);
 	return r;
@@ -516,8 +516,8 @@ static int
 exec_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 {
 	struct exec_args a = { .cfg = ctx->cfg };
-	struct kcr_run_req req = { 0 };
-	struct kcr_run_res res = { 0 };
+	struct kcr_exec_request req = { 0 };
+	struct kcr_exec_result res = { 0 };
 	struct kcr_engine *engine = NULL;
 	const char *path = NULL;
 	int first, r;
@@ -552,8 +552,8 @@ exec_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 		 kcr_engine_run(engine, &req, &res, err) == 0)
 		r = report(&a, &res, err);
 out:
-	kcr_run_res_release(&res);
-	kcr_run_req_release(&req);
+	kcr_exec_result_release(&res);
+	kcr_exec_request_release(&req);
 	kcr_engine_free(engine);
 	kcr_strv_free(a.files);
 	return r;

@@ -237,8 +237,8 @@ write_file(const struct runner *r, const char *name, const struct kcr_buf *body,
 static enum MHD_Result
 h_execute(struct runner *r, struct MHD_Connection *c, const char *arg, struct req_ctx *rc)
 {
-	struct kcr_exec_req req;
-	struct kcr_exec_res res;
+	struct kcr_exec_request req = { 0 };
+	struct kcr_exec_result res = { 0 };
 	kcr_error_t err = NULL;
 	enum MHD_Result ret;
 	int ok;
@@ -249,17 +249,17 @@ h_execute(struct runner *r, struct MHD_Connection *c, const char *arg, struct re
 	if (r->cell) {
 		ok = kcr_cell_run(r->cell, &req, &res, &err);
 	} else if (pthread_mutex_trylock(r->exec_lock) != 0) {
-		kcr_exec_req_release(&req);
+		kcr_exec_request_release(&req);
 		return send_error(c, MHD_HTTP_CONFLICT, "another execution is running");
 	} else {
 		ok = kcr_proc_run(&req, r->data_dir, r->src_dir, &res, &err);
 		pthread_mutex_unlock(r->exec_lock);
 	}
-	kcr_exec_req_release(&req);
+	kcr_exec_request_release(&req);
 	if (ok < 0)
 		return send_kcr_error(c, &err);
 	ret = send_json(c, MHD_HTTP_OK, kcr_proto_exec_res_encode(&res));
-	kcr_exec_res_release(&res);
+	kcr_exec_result_release(&res);
 	return ret;
 }
 

@@ -4,6 +4,7 @@
 #include "base/util.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,24 +30,26 @@ kcr_limits_from_config(struct kcr_limits *l, const struct kcr_config *c,
 }
 
 void
-kcr_exec_req_release(struct kcr_exec_req *r)
+kcr_exec_request_release(struct kcr_exec_request *r)
 {
 	free(r->code);
 	kcr_strv_free(r->args);
 	free(r->stdin_data);
 	free(r->state_in);
+	free(r->session_id);
+	free(r->entity_id);
+	free(r->user_id);
+	for (size_t i = 0; i < r->n_files; i++)
+		kcr_file_ref_release(&r->files[i]);
+	free(r->files);
+	for (size_t i = 0; i < r->n_inputs; i++)
+		kcr_file_release(&r->inputs[i]);
+	free(r->inputs);
 	memset(r, 0, sizeof(*r));
 }
 
 void
-kcr_file_info_release(struct kcr_file_info *f)
-{
-	free(f->name);
-	f->name = NULL;
-}
-
-void
-kcr_exec_res_release(struct kcr_exec_res *r)
+kcr_exec_result_clear_program(struct kcr_exec_result *r)
 {
 	free(r->out);
 	free(r->err);
@@ -54,11 +57,23 @@ kcr_exec_res_release(struct kcr_exec_res *r)
 		kcr_file_info_release(&r->changed[i]);
 	free(r->changed);
 	free(r->state_out);
+	/* the program's part runs from the first member to state_out_len */
+	memset(r, 0, offsetof(struct kcr_exec_result, state_out_len) + sizeof(r->state_out_len));
+}
+
+void
+kcr_exec_result_release(struct kcr_exec_result *r)
+{
+	kcr_exec_result_clear_program(r);
+	for (size_t i = 0; i < r->n_outputs; i++)
+		kcr_file_release(&r->outputs[i]);
+	free(r->outputs);
+	kcr_file_meta_list_free(r->files, r->n_files);
 	memset(r, 0, sizeof(*r));
 }
 
 void
-kcr_exec_res_append_err(struct kcr_exec_res *r, const char *fmt, ...)
+kcr_exec_result_append_err(struct kcr_exec_result *r, const char *fmt, ...)
 {
 	struct kcr_buf b = { .data = r->err, .len = r->err_len, .cap = r->err_len + 1 };
 	kcr_autofree char *line = NULL;

@@ -1,10 +1,12 @@
 /* One execution: what to run, with which limits, and what came of it.
- * Shared by the orchestrator, the sandbox providers and kcr-runner. */
+ * Shared by every layer, from the CLI and the API down to kcr-runner. */
 #ifndef KCR_EXEC_H
 #define KCR_EXEC_H
 
 #include "base/settings.h"
 #include "base/error.h"
+#include "base/file.h"
+#include "base/ids.h"
 #include "base/lang.h"
 
 #include <stdbool.h>
@@ -30,7 +32,22 @@ struct kcr_limits {
 void kcr_limits_from_config(struct kcr_limits *l, const struct kcr_config *c,
 			    const struct kcr_lang *lang);
 
-struct kcr_exec_req {
+/* One execution, from the request that asks for it to the result. Each
+ * layer takes the same object by pointer and reads or fills its part; none
+ * copies it:
+ *
+ *   the program     every layer down to the program (kcr-runner, proc)
+ *                   reads it; the runner wire format carries only this
+ *                   part (runner/proto.h);
+ *   the session     the service (engine/service.h) resolves the session
+ *                   from it and loads files[] into inputs[];
+ *   the inputs      the engine (engine/engine.h) places them in
+ *                   /mnt/data; `kcr exec` fills them from its -f files.
+ *
+ * Every pointer is the request's own: kcr_exec_request_release() frees
+ * them all and zeroes the struct. */
+struct kcr_exec_request {
+	/* the program */
 	const struct kcr_lang *lang;
 	char *code;
 	size_t code_len;
@@ -38,23 +55,32 @@ struct kcr_exec_req {
 	char *stdin_data;  /* may be NULL */
 	size_t stdin_len;
 	struct kcr_limits limits;
-	/* Python state (lib/runner/pystate_hook.h): the pickle to restore first (NULL:
-	 * none); whether to pickle the globals after a run that exits with 0,
-	 * and at most how many bytes of it (0: KCR_STATE_MAX_DEFAULT). */
+	/* Python state (runner/pystate_hook.h): the pickle to restore first
+	 * (NULL: none); whether to pickle the globals after a run that exits
+	 * with 0, and at most how many bytes of it (0: KCR_STATE_MAX_DEFAULT). */
 	char *state_in;
 	size_t state_in_len;
 	bool want_state;
 	uint64_t state_max;
+	/* the session: each may be NULL / 0 */
+	char *session_id, *entity_id, *user_id;
+	struct kcr_file_ref *files;
+	size_t n_files;
+	/* the inputs, placed in /mnt/data under their names */
+	struct kcr_file *inputs;
+	size_t n_inputs;
 };
 
-/* A file in /mnt/data the run created or changed. */
-struct kcr_file_info {
-	char *name;
-	uint64_t size;
-	int64_t mtime_ns;
-};
-
-struct kcr_exec_res {
+/* What came of it, filled by the same layers in turn:
+ *
+ *   the program     kcr-runner (carried back over the wire);
+ *   the engine      the files collected from /mnt/data, its timings;
+ *   the service     the session, the outputs as stored files, the state.
+ *
+ * The caller zeroes it first ({ 0 }); every pointer is the result's own:
+ * kcr_exec_result_release() frees them all and zeroes the struct. */
+struct kcr_exec_result {
+	/* the program */
 	int exit_code;        /* the program's; 124 on timeout; 128+N on signal N */
 	int signal;           /* the signal that killed it, or 0 */
 	bool timed_out;
@@ -63,17 +89,32 @@ struct kcr_exec_res {
 	size_t out_len, err_len;
 	bool out_truncated, err_truncated;
 	uint64_t duration_ms; /* compile + run, inside the sandbox */
-	struct kcr_file_info *changed;
+	struct kcr_file_info *changed; /* files in /mnt/data it created or changed */
 	size_t n_changed;
 	char *state_out;      /* the pickled globals (want_state), or NULL */
 	size_t state_out_len;
+	/* the engine */
+	struct kcr_file *outputs; /* the changed files' bytes */
+	size_t n_outputs;
+	uint64_t setup_us;    /* creating (or taking) the sandbox */
+	uint64_t total_us;    /* the whole execution, as the caller saw it */
+	/* the service */
+	char session_id[KCR_ID_LEN + 1];
+	struct kcr_file_meta *files; /* the outputs, stored */
+	size_t n_files;
+	bool has_state;      /* the session's Python state after the run */
+	uint64_t state_size; /* bytes, as GET /state gives them */
+	char state_hash[65];
+	uint64_t queue_us;   /* waiting for an execution slot */
 };
 
-void kcr_exec_req_release(struct kcr_exec_req *r);
-void kcr_exec_res_release(struct kcr_exec_res *r);
-void kcr_file_info_release(struct kcr_file_info *f);
+void kcr_exec_request_release(struct kcr_exec_request *r);
+void kcr_exec_result_release(struct kcr_exec_result *r);
+/* Frees and zeroes only the program's part (what kcr-runner reports),
+ * leaving what the engine and the service filled. */
+void kcr_exec_result_clear_program(struct kcr_exec_result *r);
 /* Appends a line of text to the captured stderr (kcr's own messages). */
-void kcr_exec_res_append_err(struct kcr_exec_res *r, const char *fmt, ...)
+void kcr_exec_result_append_err(struct kcr_exec_result *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 #endif

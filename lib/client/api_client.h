@@ -29,9 +29,9 @@ const char *kcr_api_client_url(const struct kcr_api_client *c);
 
 /* POST /exec with call's lang, code, args, limits.timeout_ms (0: the
  * server's default), session_id, entity_id, user_id and files. Fills
- * res->session_id, res->exec (out, err, exit_code, timed_out), res->files
+ * res->session_id, the program part (out, err, exit_code, timed_out), res->files
  * (id, session_id, name) and res->total_us. */
-int kcr_api_client_exec(struct kcr_api_client *c, const struct kcr_exec_call *call,
+int kcr_api_client_exec(struct kcr_api_client *c, const struct kcr_exec_request *call,
 			struct kcr_exec_result *res, kcr_error_t *err);
 /* POST /upload: an entity_id part and a session_id part when given, then
  * one "file" part per file. All or nothing: when the server put the files

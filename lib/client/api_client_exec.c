@@ -15,15 +15,15 @@
 /* ---- POST /exec ------------------------------------------------------- */
 
 static char *
-exec_body(const struct kcr_exec_call *call)
+exec_body(const struct kcr_exec_request *call)
 {
 	cJSON *o = cJSON_CreateObject(), *args, *files;
 
-	cJSON_AddStringToObject(o, "lang", call->exec.lang->id);
-	cJSON_AddStringToObject(o, "code", call->exec.code);
+	cJSON_AddStringToObject(o, "lang", call->lang->id);
+	cJSON_AddStringToObject(o, "code", call->code);
 	args = cJSON_AddArrayToObject(o, "args");
-	for (size_t i = 0; call->exec.args && call->exec.args[i]; i++)
-		cJSON_AddItemToArray(args, cJSON_CreateString(call->exec.args[i]));
+	for (size_t i = 0; call->args && call->args[i]; i++)
+		cJSON_AddItemToArray(args, cJSON_CreateString(call->args[i]));
 	apic_add_opt_string(o, "session_id", call->session_id);
 	apic_add_opt_string(o, "entity_id", call->entity_id);
 	apic_add_opt_string(o, "user_id", call->user_id);
@@ -36,8 +36,8 @@ exec_body(const struct kcr_exec_call *call)
 		apic_add_opt_string(f, "name", call->files[i].name);
 		cJSON_AddItemToArray(files, f);
 	}
-	if (call->exec.limits.timeout_ms)
-		cJSON_AddNumberToObject(o, "timeout", call->exec.limits.timeout_ms);
+	if (call->limits.timeout_ms)
+		cJSON_AddNumberToObject(o, "timeout", call->limits.timeout_ms);
 	return kcr_json_print_free(o);
 }
 
@@ -77,10 +77,10 @@ parse_exec_reply(const struct kcr_api_client *c, const cJSON *o, struct kcr_exec
 	if (!kcr_id_valid(sid))
 		return apic_malformed(c, "no valid session_id", err);
 	memcpy(res->session_id, sid, sizeof(res->session_id));
-	set_stream(&res->exec.out, &res->exec.out_len, apic_jstr(o, "stdout"));
-	set_stream(&res->exec.err, &res->exec.err_len, apic_jstr(o, "stderr"));
-	res->exec.exit_code = (int)apic_jnum(o, "exit_code", 0);
-	res->exec.timed_out = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "timed_out"));
+	set_stream(&res->out, &res->out_len, apic_jstr(o, "stdout"));
+	set_stream(&res->err, &res->err_len, apic_jstr(o, "stderr"));
+	res->exit_code = (int)apic_jnum(o, "exit_code", 0);
+	res->timed_out = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "timed_out"));
 	res->has_state = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "has_state"));
 	res->state_size = (uint64_t)apic_jnum(o, "state_size", 0);
 	if (apic_jstr(o, "state_hash") && strlen(apic_jstr(o, "state_hash")) == 64)
@@ -97,7 +97,7 @@ parse_exec_reply(const struct kcr_api_client *c, const cJSON *o, struct kcr_exec
 }
 
 int
-kcr_api_client_exec(struct kcr_api_client *c, const struct kcr_exec_call *call,
+kcr_api_client_exec(struct kcr_api_client *c, const struct kcr_exec_request *call,
 		    struct kcr_exec_result *res, kcr_error_t *err)
 {
 	kcr_autofree char *body = NULL;
@@ -105,9 +105,9 @@ kcr_api_client_exec(struct kcr_api_client *c, const struct kcr_exec_call *call,
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	if (call->exec.lang == NULL || call->exec.code == NULL)
+	if (call->lang == NULL || call->code == NULL)
 		return kcr_error_set(err, KCR_E_INVALID, 0, "no language or code given");
-	if (memchr(call->exec.code, '\0', call->exec.code_len))
+	if (memchr(call->code, '\0', call->code_len))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "the code contains NUL bytes");
 	body = exec_body(call);
 	if (apic_perform_json(c, "POST", "/exec", body, NULL, &o, err) < 0)

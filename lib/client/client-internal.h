@@ -12,7 +12,7 @@ struct kcr_client_ops {
 	int (*upload)(void *self, const char *session_id, const char *entity_id,
 		      const struct kcr_file *files, size_t n, char sid[KCR_ID_LEN + 1],
 		      struct kcr_file_meta **out, kcr_error_t *err);
-	int (*exec)(void *self, struct kcr_exec_call *call, struct kcr_exec_result *res,
+	int (*exec)(void *self, struct kcr_exec_request *call, struct kcr_exec_result *res,
 		    kcr_error_t *err);
 	int (*get_file)(void *self, const char *sid, const char *fid, struct kcr_file_meta *meta,
 			char **data, size_t *len, kcr_error_t *err);

@@ -86,7 +86,7 @@ kcr_client_upload(struct kcr_client *c, const char *session_id, const char *enti
 }
 
 int
-kcr_client_exec(struct kcr_client *c, struct kcr_exec_call *call, struct kcr_exec_result *res,
+kcr_client_exec(struct kcr_client *c, struct kcr_exec_request *call, struct kcr_exec_result *res,
 		kcr_error_t *err)
 {
 	if (call->session_id && kcr_client_check_id("session", call->session_id, err) < 0)

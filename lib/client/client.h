@@ -30,7 +30,7 @@ int kcr_client_upload(struct kcr_client *c, const char *session_id, const char *
 		      const struct kcr_file *files, size_t n, char sid[KCR_ID_LEN + 1],
 		      struct kcr_file_meta **out, kcr_error_t *err);
 /* Runs call in its session (see lib/engine/service.h for how it is chosen). */
-int kcr_client_exec(struct kcr_client *c, struct kcr_exec_call *call,
+int kcr_client_exec(struct kcr_client *c, struct kcr_exec_request *call,
 		    struct kcr_exec_result *res, kcr_error_t *err);
 /* meta is the caller's (kcr_file_meta_release), and so is *data. */
 int kcr_client_get_file(struct kcr_client *c, const char *sid, const char *fid,

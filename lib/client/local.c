@@ -96,7 +96,7 @@ local_upload(void *self, const char *session_id, const char *entity_id,
 }
 
 static int
-local_exec(void *self, struct kcr_exec_call *call, struct kcr_exec_result *res,
+local_exec(void *self, struct kcr_exec_request *call, struct kcr_exec_result *res,
 	   kcr_error_t *err)
 {
 	struct local *l = self;

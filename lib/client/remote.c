@@ -33,7 +33,7 @@ remote_upload(void *self, const char *session_id, const char *entity_id,
 }
 
 static int
-remote_exec(void *self, struct kcr_exec_call *call, struct kcr_exec_result *res,
+remote_exec(void *self, struct kcr_exec_request *call, struct kcr_exec_result *res,
 	    kcr_error_t *err)
 {
 	return kcr_api_client_exec(self, call, res, err);

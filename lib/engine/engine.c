@@ -93,23 +93,22 @@ blank(const char *s, size_t n)
 }
 
 int
-kcr_engine_validate(const struct kcr_run_req *req, kcr_error_t *err)
+kcr_engine_validate(const struct kcr_exec_request *req, kcr_error_t *err)
 {
-	const struct kcr_exec_req *x = &req->exec;
 	const char *missing;
 
-	if (x->lang == NULL)
+	if (req->lang == NULL)
 		return kcr_error_set(err, KCR_E_INVALID, 0, "no language given");
-	if (x->code == NULL || blank(x->code, x->code_len))
+	if (req->code == NULL || blank(req->code, req->code_len))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "empty code");
-	if (x->limits.code_bytes && x->code_len > x->limits.code_bytes)
+	if (req->limits.code_bytes && req->code_len > req->limits.code_bytes)
 		return kcr_error_set(err, KCR_E_LIMIT, 0, "code is %zu bytes, over the limit of %llu",
-				     x->code_len, (unsigned long long)x->limits.code_bytes);
-	missing = kcr_lang_missing_runtime(x->lang);
+				     req->code_len, (unsigned long long)req->limits.code_bytes);
+	missing = kcr_lang_missing_runtime(req->lang);
 	if (missing)
 		return kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
 				     "%s runtime is not installed: %s is missing (install %s)",
-				     x->lang->name, missing, x->lang->package);
+				     req->lang->name, missing, req->lang->package);
 	for (size_t i = 0; i < req->n_inputs; i++) {
 		if (!kcr_name_is_safe(req->inputs[i].name))
 			return kcr_error_set(err, KCR_E_INVALID, 0, "bad input file name '%s'",
@@ -124,7 +123,7 @@ kcr_engine_validate(const struct kcr_run_req *req, kcr_error_t *err)
 }
 
 static bool
-is_input(const struct kcr_run_req *req, const char *name)
+is_input(const struct kcr_exec_request *req, const char *name)
 {
 	for (size_t i = 0; i < req->n_inputs; i++)
 		if (strcmp(req->inputs[i].name, name) == 0)
@@ -133,20 +132,19 @@ is_input(const struct kcr_run_req *req, const char *name)
 }
 
 static int
-collect_outputs(struct kcr_engine *e, struct kcr_sandbox *sb, const struct kcr_run_req *req,
-		struct kcr_run_res *res, kcr_error_t *err)
+collect_outputs(struct kcr_engine *e, struct kcr_sandbox *sb, const struct kcr_exec_request *req,
+		struct kcr_exec_result *res, kcr_error_t *err)
 {
-	const struct kcr_exec_res *x = &res->exec;
-	uint64_t max = req->exec.limits.file_size;
+	uint64_t max = req->limits.file_size;
 
-	res->outputs = kcr_xzalloc((x->n_changed ? x->n_changed : 1) * sizeof(*res->outputs));
-	for (size_t i = 0; i < x->n_changed; i++) {
+	res->outputs = kcr_xzalloc((res->n_changed ? res->n_changed : 1) * sizeof(*res->outputs));
+	for (size_t i = 0; i < res->n_changed; i++) {
 		struct kcr_file *f = &res->outputs[res->n_outputs];
 
-		if (e->provider.ops->get_file(e->provider.self, sb, x->changed[i].name, max,
+		if (e->provider.ops->get_file(e->provider.self, sb, res->changed[i].name, max,
 					      &f->data, &f->len, err) < 0)
 			return kcr_error_wrap(err, "collecting output");
-		f->name = kcr_xstrdup(x->changed[i].name);
+		f->name = kcr_xstrdup(res->changed[i].name);
 		f->was_input = is_input(req, f->name);
 		res->n_outputs++;
 	}
@@ -154,8 +152,8 @@ collect_outputs(struct kcr_engine *e, struct kcr_sandbox *sb, const struct kcr_r
 }
 
 static int
-run_in(struct kcr_engine *e, struct kcr_sandbox *sb, const struct kcr_run_req *req,
-       struct kcr_run_res *res, kcr_error_t *err)
+run_in(struct kcr_engine *e, struct kcr_sandbox *sb, const struct kcr_exec_request *req,
+       struct kcr_exec_result *res, kcr_error_t *err)
 {
 	const struct kcr_sandbox_ops *ops = e->provider.ops;
 
@@ -165,66 +163,35 @@ run_in(struct kcr_engine *e, struct kcr_sandbox *sb, const struct kcr_run_req *r
 		if (ops->put_file(e->provider.self, sb, f->name, f->data, f->len, err) < 0)
 			return kcr_error_wrap(err, "placing input '%s'", f->name);
 	}
-	if (ops->exec(e->provider.self, sb, &req->exec, &res->exec, err) < 0)
+	if (ops->exec(e->provider.self, sb, req, res, err) < 0)
 		return -1;
 	return collect_outputs(e, sb, req, res, err);
 }
 
 int
-kcr_engine_run(struct kcr_engine *e, const struct kcr_run_req *req, struct kcr_run_res *res,
+kcr_engine_run(struct kcr_engine *e, const struct kcr_exec_request *req, struct kcr_exec_result *res,
 	       kcr_error_t *err)
 {
-	struct kcr_sandbox_spec spec = { .lang = req->exec.lang, .limits = req->exec.limits };
-	const struct kcr_exec_req *x = &req->exec;
+	struct kcr_sandbox_spec spec = { .lang = req->lang, .limits = req->limits };
 	struct kcr_sandbox *sb = NULL;
 	uint64_t t0 = kcr_now_ns();
 	int ret;
 
-	memset(res, 0, sizeof(*res));
 	if (kcr_engine_validate(req, err) < 0)
 		return -1;
 	/* a state may hold a DataFrame: restoring it imports pandas */
-	spec.preload = x->lang->prewarm && strcmp(x->lang->id, "py") == 0 &&
-		       (x->state_in || kcr_py_imports_any(x->code, x->code_len, e->py_preload));
+	spec.preload = req->lang->prewarm && strcmp(req->lang->id, "py") == 0 &&
+		       (req->state_in || kcr_py_imports_any(req->code, req->code_len, e->py_preload));
 	if (acquire(e, &spec, &sb, err) < 0)
 		return kcr_error_wrap(err, "creating the sandbox");
 	res->setup_us = (kcr_now_ns() - t0) / 1000; /* ~0 from a warm pool */
 	ret = run_in(e, sb, req, res, err);
 	release(e, sb);
 	res->total_us = (kcr_now_ns() - t0) / 1000;
-	kcr_log_debug("%s%s: setup %.1f ms, run %llu ms, total %.1f ms", req->exec.lang->id,
-		      spec.preload ? " (preload)" : "", res->setup_us / 1000.0, (unsigned long long)res->exec.duration_ms,
+	kcr_log_debug("%s%s: setup %.1f ms, run %llu ms, total %.1f ms", req->lang->id,
+		      spec.preload ? " (preload)" : "", res->setup_us / 1000.0, (unsigned long long)res->duration_ms,
 		      res->total_us / 1000.0);
 	if (ret < 0)
-		kcr_run_res_release(res);
+		kcr_exec_result_release(res);
 	return ret;
-}
-
-void
-kcr_file_release(struct kcr_file *f)
-{
-	free(f->name);
-	free(f->data);
-	memset(f, 0, sizeof(*f));
-}
-
-void
-kcr_run_req_release(struct kcr_run_req *r)
-{
-	kcr_exec_req_release(&r->exec);
-	for (size_t i = 0; i < r->n_inputs; i++)
-		kcr_file_release(&r->inputs[i]);
-	free(r->inputs);
-	r->inputs = NULL;
-	r->n_inputs = 0;
-}
-
-void
-kcr_run_res_release(struct kcr_run_res *r)
-{
-	kcr_exec_res_release(&r->exec);
-	for (size_t i = 0; i < r->n_outputs; i++)
-		kcr_file_release(&r->outputs[i]);
-	free(r->outputs);
-	memset(r, 0, sizeof(*r));
 }

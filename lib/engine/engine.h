@@ -1,36 +1,14 @@
-/* The orchestrator: one execution from request to result (DESIGN.md §2):
+/* The engine: one execution from request to result (DESIGN.md §2):
  * validate, acquire a sandbox, put the input files, run, collect the files
  * the run created or changed, destroy the sandbox. */
-#ifndef KCR_ORCHESTRATOR_H
-#define KCR_ORCHESTRATOR_H
+#ifndef KCR_ENGINE_H
+#define KCR_ENGINE_H
 
 #include "base/settings.h"
 #include "base/error.h"
 #include "base/exec.h"
 
 #include <stdbool.h>
-
-/* A whole file in memory: an input placed in /mnt/data, or an output. */
-struct kcr_file {
-	char *name;
-	char *data;
-	size_t len;
-	bool was_input; /* an output that replaces an input of the same name */
-};
-
-struct kcr_run_req {
-	struct kcr_exec_req exec;
-	struct kcr_file *inputs;
-	size_t n_inputs;
-};
-
-struct kcr_run_res {
-	struct kcr_exec_res exec;
-	struct kcr_file *outputs;
-	size_t n_outputs;
-	uint64_t setup_us;  /* creating the sandbox */
-	uint64_t total_us;  /* the whole execution, as the caller saw it */
-};
 
 struct kcr_engine;
 
@@ -40,12 +18,9 @@ int kcr_engine_enable_pool(struct kcr_engine *e, const struct kcr_config *cfg, k
 struct kcr_pool *kcr_engine_pool(struct kcr_engine *e);
 void kcr_engine_free(struct kcr_engine *e);
 /* Checks what can be checked before any sandbox exists. */
-int kcr_engine_validate(const struct kcr_run_req *req, kcr_error_t *err);
-int kcr_engine_run(struct kcr_engine *e, const struct kcr_run_req *req,
-		   struct kcr_run_res *res, kcr_error_t *err);
+int kcr_engine_validate(const struct kcr_exec_request *req, kcr_error_t *err);
+int kcr_engine_run(struct kcr_engine *e, const struct kcr_exec_request *req,
+		   struct kcr_exec_result *res, kcr_error_t *err);
 
-void kcr_file_release(struct kcr_file *f);
-void kcr_run_req_release(struct kcr_run_req *r);
-void kcr_run_res_release(struct kcr_run_res *r);
 
 #endif

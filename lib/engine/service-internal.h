@@ -48,7 +48,7 @@ void svc_slot_release(struct kcr_service *s);
 
 /* service_session.c */
 bool svc_session_exists(struct kcr_service *s, const char *sid);
-int svc_resolve_session(struct kcr_service *s, const struct kcr_exec_call *c,
+int svc_resolve_session(struct kcr_service *s, const struct kcr_exec_request *c,
 			char sid[KCR_ID_LEN + 1], kcr_error_t *err);
 
 /* service_files.c */
@@ -59,9 +59,9 @@ char *svc_blob_key(const char *sid, const char *fid);
 
 /* service_state.c */
 void svc_state_cfg(struct kcr_service *s, struct state_cfg *sc);
-bool svc_state_applies(const struct state_cfg *sc, const struct kcr_exec_call *c);
+bool svc_state_applies(const struct state_cfg *sc, const struct kcr_exec_request *c);
 int svc_load_state(struct kcr_service *s, const char *sid, const struct state_cfg *sc,
-		   struct kcr_exec_req *x, char **note, kcr_error_t *err);
+		   struct kcr_exec_request *x, char **note, kcr_error_t *err);
 void svc_save_state(struct kcr_service *s, const char *sid, const struct state_cfg *sc,
 		    struct kcr_exec_result *res);
 

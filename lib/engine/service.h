@@ -15,31 +15,6 @@
 
 struct kcr_service;
 
-struct kcr_file_ref {
-	char *id;
-	char *session_id; /* or the newer client's storage_session_id */
-	char *name;       /* the name to place it under; NULL: the stored name */
-};
-
-struct kcr_exec_call {
-	struct kcr_exec_req exec;   /* lang, code, args, stdin, limits */
-	char *session_id, *entity_id, *user_id;
-	struct kcr_file_ref *files;
-	size_t n_files;
-};
-
-struct kcr_exec_result {
-	char session_id[KCR_ID_LEN + 1];
-	struct kcr_exec_res exec;
-	struct kcr_file_meta *files; /* stored outputs */
-	size_t n_files;
-	/* the session's Python state after the run (lib/base/pystate_blob.h) */
-	bool has_state;
-	uint64_t state_size; /* bytes, as GET /state gives them */
-	char state_hash[65];
-	uint64_t queue_us, setup_us, total_us;
-};
-
 struct kcr_service *kcr_service_new(const struct kcr_config *cfg, kcr_error_t *err);
 void kcr_service_free(struct kcr_service *s);
 /* Keeps warm sandboxes (kcr serve); see lib/engine/pool.h. */
@@ -49,7 +24,7 @@ struct kcr_pool *kcr_service_pool(struct kcr_service *s);
 /* Limits that SIGHUP may change. */
 void kcr_service_reload(struct kcr_service *s, const struct kcr_config *cfg);
 
-int kcr_service_exec(struct kcr_service *s, struct kcr_exec_call *call,
+int kcr_service_exec(struct kcr_service *s, struct kcr_exec_request *call,
 		     struct kcr_exec_result *res, kcr_error_t *err);
 /* The session an upload goes to: explicit (must exist), else the entity's
  * newest active one, else a new one. */
@@ -81,7 +56,5 @@ int kcr_service_cleanup(struct kcr_service *s, kcr_error_t *err);
 /* Executions running and waiting, for /health and metrics. */
 void kcr_service_load(struct kcr_service *s, unsigned int *running, unsigned int *waiting);
 
-void kcr_exec_call_release(struct kcr_exec_call *c);
-void kcr_exec_result_release(struct kcr_exec_result *r);
 
 #endif

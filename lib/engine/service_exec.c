@@ -55,37 +55,55 @@ load_input(struct kcr_service *s, const char *sid, const struct kcr_file_ref *re
 }
 
 static int
-load_inputs(struct kcr_service *s, const char *sid, const struct kcr_exec_call *c,
-	    struct kcr_run_req *run, struct input_origin *origins, kcr_error_t *err)
+load_inputs(struct kcr_service *s, const char *sid, struct kcr_exec_request *req,
+	    struct input_origin *origins, kcr_error_t *err)
 {
-	run->inputs = kcr_xzalloc((c->n_files ? c->n_files : 1) * sizeof(*run->inputs));
-	for (size_t i = 0; i < c->n_files; i++) {
-		if (load_input(s, sid, &c->files[i], &run->inputs[i], &origins[i], err) < 0)
+	req->inputs = kcr_xzalloc((req->n_files ? req->n_files : 1) * sizeof(*req->inputs));
+	for (size_t i = 0; i < req->n_files; i++) {
+		struct kcr_file *in = &req->inputs[req->n_inputs];
+
+		if (load_input(s, sid, &req->files[i], in, &origins[req->n_inputs], err) < 0) {
+			kcr_file_release(in);
 			return -1;
-		run->n_inputs = i + 1;
-		for (size_t j = 0; j < i; j++) /* the same file twice: keep one */
-			if (strcmp(run->inputs[j].name, run->inputs[i].name) == 0) {
-				kcr_file_release(&run->inputs[i]);
-				run->n_inputs = i;
+		}
+		req->n_inputs++;
+		for (size_t j = 0; j + 1 < req->n_inputs; j++) /* the same file twice: keep one */
+			if (strcmp(req->inputs[j].name, in->name) == 0) {
+				kcr_file_release(in);
+				req->n_inputs--;
 				break;
 			}
 	}
 	return 0;
 }
 
-static int
-store_outputs(struct kcr_service *s, const char *sid, const struct kcr_run_req *run,
-	      const struct input_origin *origins, struct kcr_run_res *rr,
-	      struct kcr_exec_result *res, kcr_error_t *err)
+/* The inputs and outputs are bytes in memory: gone once the run is over
+ * and the outputs stored, so a request holds them no longer than that. */
+static void
+drop_file_bytes(struct kcr_exec_request *req, struct kcr_exec_result *res)
 {
-	res->files = kcr_xzalloc((rr->n_outputs ? rr->n_outputs : 1) * sizeof(*res->files));
-	for (size_t i = 0; i < rr->n_outputs; i++) {
+	for (size_t i = 0; i < req->n_inputs; i++)
+		kcr_file_release(&req->inputs[i]);
+	free(kcr_steal(&req->inputs));
+	req->n_inputs = 0;
+	for (size_t i = 0; i < res->n_outputs; i++)
+		kcr_file_release(&res->outputs[i]);
+	free(kcr_steal(&res->outputs));
+	res->n_outputs = 0;
+}
+
+static int
+store_outputs(struct kcr_service *s, const char *sid, const struct kcr_exec_request *req,
+	      const struct input_origin *origins, struct kcr_exec_result *res, kcr_error_t *err)
+{
+	res->files = kcr_xzalloc((res->n_outputs ? res->n_outputs : 1) * sizeof(*res->files));
+	for (size_t i = 0; i < res->n_outputs; i++) {
 		struct kcr_file_meta *m = &res->files[res->n_files];
-		const struct kcr_file *f = &rr->outputs[i];
+		const struct kcr_file *f = &res->outputs[i];
 
 		svc_new_meta(m, sid, f->name, "output");
-		for (size_t j = 0; f->was_input && j < run->n_inputs; j++)
-			if (strcmp(run->inputs[j].name, f->name) == 0) {
+		for (size_t j = 0; f->was_input && j < req->n_inputs; j++)
+			if (strcmp(req->inputs[j].name, f->name) == 0) {
 				memcpy(m->modified_from, origins[j].id, sizeof(m->modified_from));
 				memcpy(m->modified_from_session, origins[j].sid,
 				       sizeof(m->modified_from_session));
@@ -100,58 +118,49 @@ store_outputs(struct kcr_service *s, const char *sid, const struct kcr_run_req *
 }
 
 static void
-call_limits(struct kcr_service *s, struct kcr_exec_call *c)
+call_limits(struct kcr_service *s, struct kcr_exec_request *c)
 {
-	uint32_t timeout = c->exec.limits.timeout_ms;
+	uint32_t timeout = c->limits.timeout_ms;
 
 	pthread_mutex_lock(&s->lock);
-	c->exec.limits = s->limits[svc_lang_index(c->exec.lang)];
+	c->limits = s->limits[svc_lang_index(c->lang)];
 	pthread_mutex_unlock(&s->lock);
 	/* a caller may ask for less time than the operator allows, not more */
-	if (timeout && timeout < c->exec.limits.timeout_ms)
-		c->exec.limits.timeout_ms = timeout;
+	if (timeout && timeout < c->limits.timeout_ms)
+		c->limits.timeout_ms = timeout;
 }
 
 static int
-run_call(struct kcr_service *s, struct kcr_exec_call *c, struct kcr_exec_result *res,
+run_call(struct kcr_service *s, struct kcr_exec_request *req, struct kcr_exec_result *res,
 	 kcr_error_t *err)
 {
-	struct kcr_run_req run = { .exec = c->exec };
-	struct kcr_run_res rr = { 0 };
-	struct input_origin *origins = kcr_xzalloc((c->n_files + 1) * sizeof(*origins));
+	struct input_origin *origins = kcr_xzalloc((req->n_files + 1) * sizeof(*origins));
 	uint64_t t0 = kcr_now_ns();
 	kcr_autofree char *state_note = NULL;
 	struct state_cfg sc;
 	int r = -1;
 
 	svc_state_cfg(s, &sc);
-	if (svc_resolve_session(s, c, res->session_id, err) < 0 ||
-	    load_inputs(s, res->session_id, c, &run, origins, err) < 0 ||
-	    (svc_state_applies(&sc, c) &&
-	     svc_load_state(s, res->session_id, &sc, &c->exec, &state_note, err) < 0) ||
+	if (svc_resolve_session(s, req, res->session_id, err) < 0 ||
+	    load_inputs(s, res->session_id, req, origins, err) < 0 ||
+	    (svc_state_applies(&sc, req) &&
+	     svc_load_state(s, res->session_id, &sc, req, &state_note, err) < 0) ||
 	    svc_slot_acquire(s, err) < 0)
 		goto out;
-	run.exec = c->exec; /* with the state */
 	res->queue_us = (kcr_now_ns() - t0) / 1000;
-	r = kcr_engine_run(s->engine, &run, &rr, err);
+	r = kcr_engine_run(s->engine, req, res, err);
 	svc_slot_release(s);
 	if (r == 0)
-		r = store_outputs(s, res->session_id, &run, origins, &rr, res, err);
+		r = store_outputs(s, res->session_id, req, origins, res, err);
 	if (r == 0) {
-		res->exec = rr.exec;
-		memset(&rr.exec, 0, sizeof(rr.exec));
-		res->setup_us = rr.setup_us;
 		if (state_note)
-			kcr_exec_res_append_err(&res->exec, "%s", state_note);
-		if (svc_state_applies(&sc, c))
+			kcr_exec_result_append_err(res, "%s", state_note);
+		if (svc_state_applies(&sc, req))
 			svc_save_state(s, res->session_id, &sc, res);
 	}
 out:
-	for (size_t i = 0; i < run.n_inputs; i++)
-		kcr_file_release(&run.inputs[i]);
-	free(run.inputs);
+	drop_file_bytes(req, res);
 	free(origins);
-	kcr_run_res_release(&rr);
 	res->total_us = (kcr_now_ns() - t0) / 1000;
 	return r;
 }
@@ -159,64 +168,36 @@ out:
 /* The execution metrics; r is what the execution returned (-1: kcr could
  * not run it). */
 static void
-record_exec(const struct kcr_exec_call *c, const struct kcr_exec_result *res, int r,
+record_exec(const struct kcr_exec_request *c, const struct kcr_exec_result *res, int r,
 	    uint64_t t0)
 {
-	const char *lang = c->exec.lang ? c->exec.lang->id : "unknown";
-	const struct kcr_exec_res *e = &res->exec;
+	const char *lang = c->lang ? c->lang->id : "unknown";
 
 	if (r < 0)
 		kcr_metrics_execution(lang, "failed", (double)(kcr_now_ns() - t0) / 1e9, -1);
 	else
 		kcr_metrics_execution(lang,
-				      e->timed_out    ? "timeout"
-				      : e->oom_killed ? "oom"
-				      : e->exit_code  ? "error"
+				      res->timed_out    ? "timeout"
+				      : res->oom_killed ? "oom"
+				      : res->exit_code  ? "error"
 						      : "ok",
 				      (double)res->total_us / 1e6, (double)res->setup_us / 1e6);
 }
 
 int
-kcr_service_exec(struct kcr_service *s, struct kcr_exec_call *c, struct kcr_exec_result *res,
+kcr_service_exec(struct kcr_service *s, struct kcr_exec_request *c, struct kcr_exec_result *res,
 		 kcr_error_t *err)
 {
-	struct kcr_run_req check = { .exec = c->exec };
 	uint64_t t0 = kcr_now_ns();
 	int r;
 
 	memset(res, 0, sizeof(*res));
 	call_limits(s, c);
-	check.exec = c->exec;
-	r = kcr_engine_validate(&check, err) < 0 ? -1 : run_call(s, c, res, err);
+	r = kcr_engine_validate(c, err) < 0 ? -1 : run_call(s, c, res, err);
 	record_exec(c, res, r, t0);
 	if (r < 0) {
 		kcr_exec_result_release(res);
 		return -1;
 	}
 	return 0;
-}
-
-void
-kcr_exec_call_release(struct kcr_exec_call *c)
-{
-	kcr_exec_req_release(&c->exec);
-	free(c->session_id);
-	free(c->entity_id);
-	free(c->user_id);
-	for (size_t i = 0; i < c->n_files; i++) {
-		free(c->files[i].id);
-		free(c->files[i].session_id);
-		free(c->files[i].name);
-	}
-	free(c->files);
-	memset(c, 0, sizeof(*c));
-}
-
-void
-kcr_exec_result_release(struct kcr_exec_result *r)
-{
-	kcr_exec_res_release(&r->exec);
-	kcr_file_meta_list_free(r->files, r->n_files);
-	r->files = NULL;
-	r->n_files = 0;
 }

@@ -67,7 +67,7 @@ session_for_entity(struct kcr_service *s, const char *entity_id, char sid[KCR_ID
 }
 
 int
-svc_resolve_session(struct kcr_service *s, const struct kcr_exec_call *c, char sid[KCR_ID_LEN + 1],
+svc_resolve_session(struct kcr_service *s, const struct kcr_exec_request *c, char sid[KCR_ID_LEN + 1],
 		kcr_error_t *err)
 {
 	sid[0] = '\0';

@@ -86,9 +86,9 @@ kcr_service_state_delete(struct kcr_service *s, const char *sid, kcr_error_t *er
 }
 
 bool
-svc_state_applies(const struct state_cfg *sc, const struct kcr_exec_call *c)
+svc_state_applies(const struct state_cfg *sc, const struct kcr_exec_request *c)
 {
-	return sc->enabled && c->exec.lang && strcmp(c->exec.lang->id, "py") == 0;
+	return sc->enabled && c->lang && strcmp(c->lang->id, "py") == 0;
 }
 
 /* Before a run: the session's state, decoded, goes into the request, and
@@ -97,7 +97,7 @@ svc_state_applies(const struct state_cfg *sc, const struct kcr_exec_call *c)
  * be read fails the run, which would otherwise replace it. */
 int
 svc_load_state(struct kcr_service *s, const char *sid, const struct state_cfg *sc,
-	   struct kcr_exec_req *x, char **note, kcr_error_t *err)
+	   struct kcr_exec_request *x, char **note, kcr_error_t *err)
 {
 	kcr_autofree char *blob = NULL;
 	kcr_error_t e = NULL;
@@ -130,25 +130,24 @@ void
 svc_save_state(struct kcr_service *s, const char *sid, const struct state_cfg *sc,
 	   struct kcr_exec_result *res)
 {
-	struct kcr_exec_res *x = &res->exec;
 	struct kcr_state_info info;
 	kcr_autofree char *blob = NULL;
 	kcr_error_t e = NULL;
 	size_t len;
 	int r = -1;
 
-	if (x->state_out) {
-		r = kcr_state_encode(x->state_out, x->state_out_len, sc->max, &blob, &len, &e);
+	if (res->state_out) {
+		r = kcr_state_encode(res->state_out, res->state_out_len, sc->max, &blob, &len, &e);
 		if (r == 0)
 			r = state_store(s, sid, blob, len, sc->ttl_s, &info, &e);
 		if (r < 0) {
 			if (e->code != KCR_E_LIMIT)
 				kcr_log_warn("session %s: %s", sid, e->msg);
-			kcr_exec_res_append_err(x, "kcr: state: not saved: %s", e->msg);
+			kcr_exec_result_append_err(res, "kcr: state: not saved: %s", e->msg);
 			kcr_error_release(&e);
 		}
-		free(kcr_steal(&x->state_out));
-		x->state_out_len = 0;
+		free(kcr_steal(&res->state_out));
+		res->state_out_len = 0;
 	}
 	if (r < 0 && s->stores.sessions->state_info(s->stores.sessions_self, sid, &info, &e) < 0) {
 		kcr_error_free(e);

@@ -461,7 +461,7 @@ kcr_cell_data_dir(const struct kcr_cell *c)
 }
 
 int
-kcr_cell_run(struct kcr_cell *c, const struct kcr_exec_req *req, struct kcr_exec_res *res,
+kcr_cell_run(struct kcr_cell *c, const struct kcr_exec_request *req, struct kcr_exec_result *res,
 	     kcr_error_t *err)
 {
 	int r;

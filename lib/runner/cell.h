@@ -52,7 +52,7 @@ const char *kcr_cell_id(const struct kcr_cell *c);
 /* The cell's /mnt/data, as the runner reaches it. */
 const char *kcr_cell_data_dir(const struct kcr_cell *c);
 /* Its single execution. KCR_E_CONFLICT: used already, or req doesn't fit. */
-int kcr_cell_run(struct kcr_cell *c, const struct kcr_exec_req *req, struct kcr_exec_res *res,
+int kcr_cell_run(struct kcr_cell *c, const struct kcr_exec_request *req, struct kcr_exec_result *res,
 		 kcr_error_t *err);
 /* Set up and waiting for its program. */
 bool kcr_cell_ready(struct kcr_cell *c);

@@ -110,12 +110,12 @@ void proc_sigpipe_block(sigset_t *old);
 void proc_sigpipe_restore(const sigset_t *old);
 int proc_run_step(const struct proc_ctx *pc, char **argv, const char *cwd, const char *in, size_t in_len, struct step_res *sr, kcr_error_t *err);
 void proc_step_res_release(struct step_res *sr);
-void proc_set_result(struct kcr_exec_res *res, struct step_res *sr, const struct kcr_limits *l);
+void proc_set_result(struct kcr_exec_result *res, struct step_res *sr, const struct kcr_limits *l);
 void proc_snapshot_release(struct snapshot *s);
 int proc_snapshot_take(const char *dir, struct snapshot *s, kcr_error_t *err);
-void proc_changed_files(const struct snapshot *before, const struct snapshot *after, size_t max, struct kcr_exec_res *res);
+void proc_changed_files(const struct snapshot *before, const struct snapshot *after, size_t max, struct kcr_exec_result *res);
 void proc_warm_discard(struct kcr_proc_warm *w);
-bool proc_warm_fits(struct kcr_proc_warm *w, const struct kcr_exec_req *req);
-int proc_run_warm(struct kcr_proc_warm *w, struct proc_ctx *pc, const struct kcr_exec_req *req, const char *src_dir, struct kcr_exec_res *res);
+bool proc_warm_fits(struct kcr_proc_warm *w, const struct kcr_exec_request *req);
+int proc_run_warm(struct kcr_proc_warm *w, struct proc_ctx *pc, const struct kcr_exec_request *req, const char *src_dir, struct kcr_exec_result *res);
 
 #endif

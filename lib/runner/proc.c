@@ -85,7 +85,7 @@ write_owned(const struct proc_ctx *pc, int dfd, const char *dir, const char *nam
 
 /* The Python state's hook in src_dir/pystate, and the state to restore. */
 static int
-prepare_pystate(const struct proc_ctx *pc, const struct kcr_exec_req *req, int dfd,
+prepare_pystate(const struct proc_ctx *pc, const struct kcr_exec_request *req, int dfd,
 		const char *src_dir, kcr_error_t *err)
 {
 	kcr_autofree char *dir = kcr_strdup_printf("%s/" KCR_PYSTATE_DIR, src_dir);
@@ -107,7 +107,7 @@ prepare_pystate(const struct proc_ctx *pc, const struct kcr_exec_req *req, int d
 
 /* A fresh src_dir (0700, the program's) holding the source file. */
 static int
-prepare_src(const struct proc_ctx *pc, const struct kcr_exec_req *req, const char *src_dir,
+prepare_src(const struct proc_ctx *pc, const struct kcr_exec_request *req, const char *src_dir,
 	    kcr_error_t *err)
 {
 	kcr_autoclose int dfd = -1;
@@ -148,7 +148,7 @@ read_src_file(const char *src_dir, const char *name, uint64_t max, char **out, s
 /* After a run that exited with 0: the globals the hook pickled, and what
  * it could not save (its notes) at the end of stderr. */
 static void
-collect_pystate(const struct kcr_exec_req *req, const char *src_dir, struct kcr_exec_res *res)
+collect_pystate(const struct kcr_exec_request *req, const char *src_dir, struct kcr_exec_result *res)
 {
 	uint64_t limit = kcr_pystate_limit(req);
 	kcr_autofree char *notes = NULL;
@@ -161,13 +161,13 @@ collect_pystate(const struct kcr_exec_req *req, const char *src_dir, struct kcr_
 		for (char *line = notes, *nl; line && *line; line = nl) {
 			if ((nl = strchr(line, '\n')) != NULL)
 				*nl++ = '\0';
-			kcr_exec_res_append_err(res, "%s", line);
+			kcr_exec_result_append_err(res, "%s", line);
 		}
 	}
 	kcr_error_release(&err);
 	if (read_src_file(src_dir, KCR_PYSTATE_OUT, limit, &res->state_out, &res->state_out_len,
 			  &err) < 0 && err->code != KCR_E_NOTFOUND)
-		kcr_exec_res_append_err(res, "kcr: state: not saved: %s", err->msg);
+		kcr_exec_result_append_err(res, "kcr: state: not saved: %s", err->msg);
 	kcr_error_release(&err);
 }
 
@@ -180,8 +180,8 @@ step_ok(const struct step_res *sr)
 /* Compiles (in src_dir) if the language needs it, then runs (in data_dir).
  * A failed compile is the result: its status and output, nothing run. */
 static int
-compile_and_run(const struct proc_ctx *pc, const struct kcr_exec_req *req,
-		const char *data_dir, const char *src_dir, struct kcr_exec_res *res,
+compile_and_run(const struct proc_ctx *pc, const struct kcr_exec_request *req,
+		const char *data_dir, const char *src_dir, struct kcr_exec_result *res,
 		kcr_error_t *err)
 {
 	const struct kcr_lang *l = req->lang;
@@ -218,8 +218,8 @@ proc_normalize_limits(struct kcr_limits *l)
 }
 
 static int
-run_with(struct kcr_proc_warm *w, const struct kcr_exec_req *req, const char *data_dir,
-	 const char *src_dir, const char *inner_src, struct kcr_exec_res *res, kcr_error_t *err)
+run_with(struct kcr_proc_warm *w, const struct kcr_exec_request *req, const char *data_dir,
+	 const char *src_dir, const char *inner_src, struct kcr_exec_result *res, kcr_error_t *err)
 {
 	struct snapshot before = { 0 }, after = { 0 };
 	struct kcr_limits lim = req->limits;
@@ -265,7 +265,7 @@ run_with(struct kcr_proc_warm *w, const struct kcr_exec_req *req, const char *da
 	r = 0;
 out:
 	if (r < 0)
-		kcr_exec_res_release(res);
+		kcr_exec_result_release(res);
 	proc_snapshot_release(&before);
 	proc_snapshot_release(&after);
 	kcr_strv_free(pc.envp);
@@ -273,16 +273,16 @@ out:
 }
 
 int
-kcr_proc_run(const struct kcr_exec_req *req, const char *data_dir, const char *src_dir,
-	     struct kcr_exec_res *res, kcr_error_t *err)
+kcr_proc_run(const struct kcr_exec_request *req, const char *data_dir, const char *src_dir,
+	     struct kcr_exec_result *res, kcr_error_t *err)
 {
 	return run_with(&proc_own_warm, req, data_dir, src_dir, src_dir, res, err);
 }
 
 int
-kcr_proc_run_cell(struct kcr_proc_warm *w, const struct kcr_exec_req *req,
+kcr_proc_run_cell(struct kcr_proc_warm *w, const struct kcr_exec_request *req,
 		  const char *data_dir, const char *src_dir, const char *inner_src,
-		  struct kcr_exec_res *res, kcr_error_t *err)
+		  struct kcr_exec_result *res, kcr_error_t *err)
 {
 	return run_with(w, req, data_dir, src_dir, inner_src, res, err);
 }

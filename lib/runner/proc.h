@@ -15,8 +15,8 @@
  * and compiled output ("/tmp/.kcr"). Fills res, including the files in
  * data_dir created or changed by the run. Returns -1 only when kcr itself
  * failed (the program failing is a result, not an error). */
-int kcr_proc_run(const struct kcr_exec_req *req, const char *data_dir, const char *src_dir,
-		 struct kcr_exec_res *res, kcr_error_t *err);
+int kcr_proc_run(const struct kcr_exec_request *req, const char *data_dir, const char *src_dir,
+		 struct kcr_exec_result *res, kcr_error_t *err);
 
 /* Starts lang's interpreter now (Python and JavaScript), importing the
  * comma-separated modules of preload, to run the next execution's program
@@ -40,9 +40,9 @@ struct kcr_proc_warm *kcr_proc_warm_adopt(const struct kcr_lang *l, const struct
 /* Runs req in the cell w, which serves one execution. src_dir is the
  * cell's source directory as the runner reaches it, inner_src the same
  * directory as the program sees it. KCR_E_CONFLICT: w doesn't fit req. */
-int kcr_proc_run_cell(struct kcr_proc_warm *w, const struct kcr_exec_req *req,
+int kcr_proc_run_cell(struct kcr_proc_warm *w, const struct kcr_exec_request *req,
 		      const char *data_dir, const char *src_dir, const char *inner_src,
-		      struct kcr_exec_res *res, kcr_error_t *err);
+		      struct kcr_exec_result *res, kcr_error_t *err);
 bool kcr_proc_warm_alive(struct kcr_proc_warm *w);
 /* Kills and reaps what is left of w. */
 void kcr_proc_warm_free(struct kcr_proc_warm *w);

@@ -30,14 +30,14 @@
 
 /* On stderr for both streams: stdout must stay the program's own bytes. */
 static void
-note_truncated(struct kcr_exec_res *res, const char *stream, uint64_t over, uint64_t limit)
+note_truncated(struct kcr_exec_result *res, const char *stream, uint64_t over, uint64_t limit)
 {
-	kcr_exec_res_append_err(res, "[kcr: %s truncated: %" PRIu64 " bytes over the %" PRIu64
+	kcr_exec_result_append_err(res, "[kcr: %s truncated: %" PRIu64 " bytes over the %" PRIu64
 				"-byte limit]", stream, over, limit);
 }
 
 void
-proc_set_result(struct kcr_exec_res *res, struct step_res *sr, const struct kcr_limits *l)
+proc_set_result(struct kcr_exec_result *res, struct step_res *sr, const struct kcr_limits *l)
 {
 	res->out = kcr_buf_steal(&sr->out, &res->out_len);
 	res->err = kcr_buf_steal(&sr->err, &res->err_len);
@@ -57,7 +57,7 @@ proc_set_result(struct kcr_exec_res *res, struct step_res *sr, const struct kcr_
 	if (sr->err_over)
 		note_truncated(res, "stderr", sr->err_over, l->output_bytes);
 	if (sr->timed_out)
-		kcr_exec_res_append_err(res, "kcr: timed out after %g s (wall-clock limit)",
+		kcr_exec_result_append_err(res, "kcr: timed out after %g s (wall-clock limit)",
 					l->timeout_ms / 1000.0);
 }
 
@@ -121,7 +121,7 @@ proc_snapshot_take(const char *dir, struct snapshot *s, kcr_error_t *err)
 
 void
 proc_changed_files(const struct snapshot *before, const struct snapshot *after, size_t max,
-	      struct kcr_exec_res *res)
+	      struct kcr_exec_result *res)
 {
 	res->changed = kcr_xzalloc((after->n < max ? after->n : max) * sizeof(*res->changed));
 	for (size_t i = 0; i < after->n && res->n_changed < max; i++) {

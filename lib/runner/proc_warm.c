@@ -181,7 +181,7 @@ kcr_proc_warm_free(struct kcr_proc_warm *w)
 /* Whether req can run in the waiting interpreter: same language, and the
  * limits the child was set up with are the ones asked for. */
 bool
-proc_warm_fits(struct kcr_proc_warm *w, const struct kcr_exec_req *req)
+proc_warm_fits(struct kcr_proc_warm *w, const struct kcr_exec_request *req)
 {
 	const struct kcr_limits *l = &w->limits, *q = &req->limits;
 
@@ -192,7 +192,7 @@ proc_warm_fits(struct kcr_proc_warm *w, const struct kcr_exec_req *req)
 /* The message the interpreter waits for, then the program's stdin.
  * src_dir: where the interpreter sees the source. */
 static char *
-warm_message(const struct kcr_exec_req *req, const char *src_dir, size_t *len)
+warm_message(const struct kcr_exec_request *req, const char *src_dir, size_t *len)
 {
 	cJSON *o = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(o, "argv");
 	kcr_autofree char *path = kcr_strdup_printf("%s/%s", src_dir, req->lang->source_file);
@@ -219,8 +219,8 @@ warm_message(const struct kcr_exec_req *req, const char *src_dir, size_t *len)
 }
 
 int
-proc_run_warm(struct kcr_proc_warm *w, struct proc_ctx *pc, const struct kcr_exec_req *req,
-	 const char *src_dir, struct kcr_exec_res *res)
+proc_run_warm(struct kcr_proc_warm *w, struct proc_ctx *pc, const struct kcr_exec_request *req,
+	 const char *src_dir, struct kcr_exec_result *res)
 {
 	size_t len;
 	kcr_autofree char *msg = warm_message(req, src_dir, &len);

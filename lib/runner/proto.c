@@ -18,7 +18,7 @@ add_b64(cJSON *o, const char *name, const char *p, size_t n)
 }
 
 char *
-kcr_proto_exec_req_encode(const struct kcr_exec_req *req)
+kcr_proto_exec_req_encode(const struct kcr_exec_request *req)
 {
 	cJSON *o = cJSON_CreateObject(), *args = cJSON_AddArrayToObject(o, "args");
 	const struct kcr_limits *l = &req->limits;
@@ -92,7 +92,7 @@ decode_args(const cJSON *o, char ***out, kcr_error_t *err)
 }
 
 int
-kcr_proto_exec_req_decode(const char *json, size_t len, struct kcr_exec_req *req,
+kcr_proto_exec_req_decode(const char *json, size_t len, struct kcr_exec_request *req,
 			  kcr_error_t *err)
 {
 	cJSON *o = cJSON_ParseWithLength(json, len);
@@ -124,7 +124,7 @@ kcr_proto_exec_req_decode(const char *json, size_t len, struct kcr_exec_req *req
 	r = 0;
 out:
 	if (r < 0)
-		kcr_exec_req_release(req);
+		kcr_exec_request_release(req);
 	cJSON_Delete(o);
 	return r;
 }
@@ -158,7 +158,7 @@ kcr_proto_files_encode(const struct kcr_file_info *files, size_t n)
 }
 
 char *
-kcr_proto_exec_res_encode(const struct kcr_exec_res *res)
+kcr_proto_exec_res_encode(const struct kcr_exec_result *res)
 {
 	cJSON *o = cJSON_CreateObject();
 
@@ -177,7 +177,7 @@ kcr_proto_exec_res_encode(const struct kcr_exec_res *res)
 }
 
 static int
-decode_changed(const cJSON *o, struct kcr_exec_res *res, kcr_error_t *err)
+decode_changed(const cJSON *o, struct kcr_exec_result *res, kcr_error_t *err)
 {
 	const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "changed"), *f;
 	size_t n = (size_t)cJSON_GetArraySize(a), i = 0;
@@ -200,13 +200,13 @@ decode_changed(const cJSON *o, struct kcr_exec_res *res, kcr_error_t *err)
 }
 
 int
-kcr_proto_exec_res_decode(const char *json, size_t len, struct kcr_exec_res *res,
+kcr_proto_exec_res_decode(const char *json, size_t len, struct kcr_exec_result *res,
 			  kcr_error_t *err)
 {
 	cJSON *o = cJSON_ParseWithLength(json, len);
 	int r = -1;
 
-	memset(res, 0, sizeof(*res));
+	kcr_exec_result_clear_program(res);
 	if (!cJSON_IsObject(o)) {
 		kcr_error_set(err, KCR_E_BACKEND, 0, "runner sent an invalid response");
 		goto out;
@@ -225,7 +225,7 @@ kcr_proto_exec_res_decode(const char *json, size_t len, struct kcr_exec_res *res
 	r = 0;
 out:
 	if (r < 0)
-		kcr_exec_res_release(res);
+		kcr_exec_result_clear_program(res);
 	cJSON_Delete(o);
 	return r;
 }

@@ -19,11 +19,11 @@
 #include "base/error.h"
 #include "base/exec.h"
 
-char *kcr_proto_exec_req_encode(const struct kcr_exec_req *req);
-int kcr_proto_exec_req_decode(const char *json, size_t len, struct kcr_exec_req *req,
+char *kcr_proto_exec_req_encode(const struct kcr_exec_request *req);
+int kcr_proto_exec_req_decode(const char *json, size_t len, struct kcr_exec_request *req,
 			      kcr_error_t *err);
-char *kcr_proto_exec_res_encode(const struct kcr_exec_res *res);
-int kcr_proto_exec_res_decode(const char *json, size_t len, struct kcr_exec_res *res,
+char *kcr_proto_exec_res_encode(const struct kcr_exec_result *res);
+int kcr_proto_exec_res_decode(const char *json, size_t len, struct kcr_exec_result *res,
 			      kcr_error_t *err);
 char *kcr_proto_files_encode(const struct kcr_file_info *files, size_t n);
 char *kcr_proto_error_encode(const char *msg);

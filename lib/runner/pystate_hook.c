@@ -231,14 +231,14 @@ const char kcr_pystate_impl[] =
 	"            pass\n";
 
 bool
-kcr_pystate_wanted(const struct kcr_exec_req *req)
+kcr_pystate_wanted(const struct kcr_exec_request *req)
 {
 	return req->lang && strcmp(req->lang->id, "py") == 0 &&
 	       (req->want_state || req->state_in != NULL);
 }
 
 uint64_t
-kcr_pystate_limit(const struct kcr_exec_req *req)
+kcr_pystate_limit(const struct kcr_exec_request *req)
 {
 	if (!req->want_state)
 		return 0;

@@ -29,9 +29,9 @@
 extern const char kcr_pystate_hook[], kcr_pystate_impl[];
 
 /* The language keeps a state, and the request carries one or wants one. */
-bool kcr_pystate_wanted(const struct kcr_exec_req *req);
+bool kcr_pystate_wanted(const struct kcr_exec_request *req);
 /* The most bytes of pickle captured: req->state_max, or the default. */
-uint64_t kcr_pystate_limit(const struct kcr_exec_req *req);
+uint64_t kcr_pystate_limit(const struct kcr_exec_request *req);
 /* The program's environment in state mode: <src_dir>/pystate first in
  * PYTHONPATH, and KCR_PYSTATE=<limit> (0: restore only). The hook takes
  * both out again, so the program and its children see the usual ones. */

@@ -496,8 +496,8 @@ explain_lost(struct local_sb *ls, uint64_t oom0, kcr_error_t *err)
 }
 
 static int
-local_exec(void *self, struct kcr_sandbox *sb, const struct kcr_exec_req *req,
-	   struct kcr_exec_res *res, kcr_error_t *err)
+local_exec(void *self, struct kcr_sandbox *sb, const struct kcr_exec_request *req,
+	   struct kcr_exec_result *res, kcr_error_t *err)
 {
 	struct local_sb *ls = sb->priv;
 	uint64_t oom0 = kcr_cgroup_oom_kills(ls->cg);
@@ -510,12 +510,12 @@ local_exec(void *self, struct kcr_sandbox *sb, const struct kcr_exec_req *req,
 	if (kcr_cgroup_oom_kills(ls->cg) > oom0) {
 		res->oom_killed = true;
 		if (ls->memory_mb)
-			kcr_exec_res_append_err(res, "kcr: killed: out of memory (limit %u MiB)",
+			kcr_exec_result_append_err(res, "kcr: killed: out of memory (limit %u MiB)",
 						ls->memory_mb);
 		else
-			kcr_exec_res_append_err(res, "kcr: killed: out of memory");
+			kcr_exec_result_append_err(res, "kcr: killed: out of memory");
 	} else if (kcr_cgroup_pids_hit(ls->cg) > pids0) {
-		kcr_exec_res_append_err(res, "kcr: process limit reached (%u)", ls->pids);
+		kcr_exec_result_append_err(res, "kcr: process limit reached (%u)", ls->pids);
 	}
 	return 0;
 }

@@ -258,8 +258,8 @@ rc_fail(struct rc_response *r, const char *what, kcr_error_t *err)
 }
 
 int
-kcr_runner_execute(const char *endpoint, const struct kcr_exec_req *req,
-		   struct kcr_exec_res *res, kcr_error_t *err)
+kcr_runner_execute(const char *endpoint, const struct kcr_exec_request *req,
+		   struct kcr_exec_result *res, kcr_error_t *err)
 {
 	kcr_autofree char *body = kcr_proto_exec_req_encode(req);
 	struct rc_response r = { 0 };

@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-int kcr_runner_execute(const char *endpoint, const struct kcr_exec_req *req,
-		       struct kcr_exec_res *res, kcr_error_t *err);
+int kcr_runner_execute(const char *endpoint, const struct kcr_exec_request *req,
+		       struct kcr_exec_result *res, kcr_error_t *err);
 int kcr_runner_put_file(const char *endpoint, const char *name, const void *buf,
 			size_t len, kcr_error_t *err);
 int kcr_runner_get_file(const char *endpoint, const char *name, uint64_t max, char **buf,

@@ -35,8 +35,8 @@ struct kcr_sandbox_ops {
 	int (*open)(void **self, const struct kcr_config *cfg, kcr_error_t *err);
 	int (*create)(void *self, const struct kcr_sandbox_spec *spec,
 		      struct kcr_sandbox **out, kcr_error_t *err);
-	int (*exec)(void *self, struct kcr_sandbox *sb, const struct kcr_exec_req *req,
-		    struct kcr_exec_res *res, kcr_error_t *err);
+	int (*exec)(void *self, struct kcr_sandbox *sb, const struct kcr_exec_request *req,
+		    struct kcr_exec_result *res, kcr_error_t *err);
 	int (*put_file)(void *self, struct kcr_sandbox *sb, const char *name,
 			const void *buf, size_t len, kcr_error_t *err);
 	int (*get_file)(void *self, struct kcr_sandbox *sb, const char *name,

@@ -34,7 +34,7 @@ parse_file_ref(const cJSON *f, struct kcr_file_ref *ref, struct verr *v)
 }
 
 static int
-parse_files(const cJSON *o, struct kcr_exec_call *c, struct verr *v)
+parse_files(const cJSON *o, struct kcr_exec_request *c, struct verr *v)
 {
 	const cJSON *files = cJSON_GetObjectItemCaseSensitive(o, "files"), *f;
 
@@ -52,14 +52,14 @@ parse_files(const cJSON *o, struct kcr_exec_call *c, struct verr *v)
 }
 
 static void
-parse_args(const cJSON *o, struct kcr_exec_call *c)
+parse_args(const cJSON *o, struct kcr_exec_request *c)
 {
 	const cJSON *args = cJSON_GetObjectItemCaseSensitive(o, "args"), *a;
 
 	/* KubeCodeRun accepts any type here; strings become argv, the rest is ignored */
-	c->exec.args = kcr_xzalloc(sizeof(char *));
+	c->args = kcr_xzalloc(sizeof(char *));
 	if (cJSON_IsString(args)) {
-		kcr_strv_push(&c->exec.args, args->valuestring);
+		kcr_strv_push(&c->args, args->valuestring);
 		return;
 	}
 	if (!cJSON_IsArray(args))
@@ -67,12 +67,12 @@ parse_args(const cJSON *o, struct kcr_exec_call *c)
 	cJSON_ArrayForEach(a, args)
 	{
 		if (cJSON_IsString(a))
-			kcr_strv_push(&c->exec.args, a->valuestring);
+			kcr_strv_push(&c->args, a->valuestring);
 	}
 }
 
 static int
-parse_timeout(const cJSON *o, struct kcr_exec_call *c, struct verr *v)
+parse_timeout(const cJSON *o, struct kcr_exec_request *c, struct verr *v)
 {
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "timeout");
 
@@ -82,12 +82,12 @@ parse_timeout(const cJSON *o, struct kcr_exec_call *c, struct verr *v)
 		return api_fail(v, 422, "body -> timeout", "'timeout' must be a number of milliseconds");
 	if (t->valuedouble < 1000 || t->valuedouble > 300000)
 		return api_fail(v, 400, "body -> timeout", "'timeout' must be 1000..300000 ms");
-	c->exec.limits.timeout_ms = (uint32_t)t->valuedouble;
+	c->limits.timeout_ms = (uint32_t)t->valuedouble;
 	return 0;
 }
 
 static int
-parse_ids(const cJSON *o, struct kcr_exec_call *c, struct verr *v)
+parse_ids(const cJSON *o, struct kcr_exec_request *c, struct verr *v)
 {
 	if (api_opt_string(o, "session_id", "body -> session_id", &c->session_id, v) < 0 ||
 	    api_opt_string(o, "entity_id", "body -> entity_id", &c->entity_id, v) < 0 ||
@@ -102,7 +102,7 @@ parse_ids(const cJSON *o, struct kcr_exec_call *c, struct verr *v)
 }
 
 static int
-parse_lang_code(const cJSON *o, struct kcr_exec_call *c, struct verr *v)
+parse_lang_code(const cJSON *o, struct kcr_exec_request *c, struct verr *v)
 {
 	const cJSON *lang = cJSON_GetObjectItemCaseSensitive(o, "lang");
 	const cJSON *code = cJSON_GetObjectItemCaseSensitive(o, "code");
@@ -111,17 +111,17 @@ parse_lang_code(const cJSON *o, struct kcr_exec_call *c, struct verr *v)
 		return api_fail(v, 422, "body -> lang", "'lang' is required and must be a string");
 	if (!cJSON_IsString(code))
 		return api_fail(v, 422, "body -> code", "'code' is required and must be a string");
-	c->exec.lang = kcr_lang_find(lang->valuestring);
-	if (c->exec.lang == NULL)
+	c->lang = kcr_lang_find(lang->valuestring);
+	if (c->lang == NULL)
 		return api_fail(v, 400, "body -> lang", "Unsupported programming language: %.40s",
 			    lang->valuestring);
-	c->exec.code = kcr_xstrdup(code->valuestring);
-	c->exec.code_len = strlen(code->valuestring);
+	c->code = kcr_xstrdup(code->valuestring);
+	c->code_len = strlen(code->valuestring);
 	return 0;
 }
 
 static int
-parse_exec(const struct kcr_http_req *req, struct kcr_exec_call *c, struct verr *v)
+parse_exec(const struct kcr_http_req *req, struct kcr_exec_request *c, struct verr *v)
 {
 	cJSON *o;
 	int r = -1;
@@ -164,13 +164,13 @@ exec_reply(const struct kcr_exec_result *r)
 	cJSON *o = cJSON_CreateObject(), *files;
 
 	cJSON_AddStringToObject(o, "session_id", r->session_id);
-	add_stream(o, "stdout", r->exec.out, r->exec.out_len, true);
-	add_stream(o, "stderr", r->exec.err, r->exec.err_len, false);
+	add_stream(o, "stdout", r->out, r->out_len, true);
+	add_stream(o, "stderr", r->err, r->err_len, false);
 	files = cJSON_AddArrayToObject(o, "files");
 	for (size_t i = 0; i < r->n_files; i++)
 		cJSON_AddItemToArray(files, api_file_ref_json(&r->files[i]));
-	cJSON_AddNumberToObject(o, "exit_code", r->exec.exit_code);
-	cJSON_AddBoolToObject(o, "timed_out", r->exec.timed_out);
+	cJSON_AddNumberToObject(o, "exit_code", r->exit_code);
+	cJSON_AddBoolToObject(o, "timed_out", r->timed_out);
 	cJSON_AddNumberToObject(o, "duration_ms", (double)r->total_us / 1000.0);
 	cJSON_AddBoolToObject(o, "has_state", r->has_state);
 	if (r->has_state) {
@@ -186,7 +186,7 @@ void
 api_h_exec(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 {
 	struct kcr_api *api = ud;
-	struct kcr_exec_call c = { 0 };
+	struct kcr_exec_request c = { 0 };
 	struct kcr_exec_result r = { 0 };
 	struct verr v = { 0 };
 	kcr_error_t err = NULL;
@@ -198,5 +198,5 @@ api_h_exec(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 	else
 		kcr_http_reply_json(resp, 200, exec_reply(&r));
 	kcr_exec_result_release(&r);
-	kcr_exec_call_release(&c);
+	kcr_exec_request_release(&c);
 }

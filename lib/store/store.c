@@ -59,24 +59,6 @@ kcr_session_release(struct kcr_session *s)
 	s->entity_id = s->user_id = NULL;
 }
 
-void
-kcr_file_meta_release(struct kcr_file_meta *m)
-{
-	free(m->name);
-	free(m->original_name);
-	free(m->content_type);
-	free(m->kind);
-	m->name = m->original_name = m->content_type = m->kind = NULL;
-}
-
-void
-kcr_file_meta_list_free(struct kcr_file_meta *list, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		kcr_file_meta_release(&list[i]);
-	free(list);
-}
-
 static void
 add_str(cJSON *o, const char *k, const char *v)
 {

@@ -7,6 +7,7 @@
 
 #include "base/settings.h"
 #include "base/error.h"
+#include "base/file.h"
 #include "base/ids.h"
 #include "base/util.h"
 
@@ -20,20 +21,6 @@ struct kcr_session {
 	char *entity_id; /* may be NULL */
 	char *user_id;   /* may be NULL */
 	double created, last_used, expires; /* epoch seconds; expires 0: never */
-};
-
-struct kcr_file_meta {
-	char id[KCR_ID_LEN + 1];
-	char session_id[KCR_ID_LEN + 1];
-	char *name;          /* sanitized, as placed in /mnt/data */
-	char *original_name; /* as uploaded */
-	char *content_type;
-	uint64_t size;
-	double created, modified;
-	char sha256[65];
-	char *kind;          /* "upload" | "output" */
-	char modified_from[KCR_ID_LEN + 1]; /* input it was changed from, or "" */
-	char modified_from_session[KCR_ID_LEN + 1];
 };
 
 /* A session's Python state (lib/base/pystate_blob.h): its bytes are stored as a whole,
@@ -101,8 +88,6 @@ int kcr_stores_open(struct kcr_stores *s, const struct kcr_config *cfg, kcr_erro
 void kcr_stores_close(struct kcr_stores *s);
 
 void kcr_session_release(struct kcr_session *s);
-void kcr_file_meta_release(struct kcr_file_meta *m);
-void kcr_file_meta_list_free(struct kcr_file_meta *list, size_t n);
 /* JSON (de)serialisation used by the fs and redis stores. */
 char *kcr_session_to_json(const struct kcr_session *s);
 int kcr_session_from_json(const char *json, size_t len, struct kcr_session *s, kcr_error_t *err);

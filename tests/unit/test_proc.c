@@ -20,9 +20,9 @@ static char base[] = "/tmp/kcr-test-proc.XXXXXX";
 static char *data_dir, *src_dir;
 
 static int
-run(const char *lang, const char *code, struct kcr_exec_res *res, struct kcr_limits *lim)
+run(const char *lang, const char *code, struct kcr_exec_result *res, struct kcr_limits *lim)
 {
-	struct kcr_exec_req req = { .lang = kcr_lang_find(lang) };
+	struct kcr_exec_request req = { .lang = kcr_lang_find(lang) };
 	kcr_error_t err = NULL;
 	int r;
 
@@ -40,26 +40,26 @@ run(const char *lang, const char *code, struct kcr_exec_res *res, struct kcr_lim
 static int
 test_exit_and_output(void)
 {
-	struct kcr_exec_res res;
+	struct kcr_exec_result res = { 0 };
 
 	TAP_ASSERT(run("bash", "echo out; echo err >&2; exit 7", &res, NULL) == 0);
 	TAP_ASSERT(res.exit_code == 7 && res.signal == 0 && !res.timed_out);
 	TAP_STREQ(res.out, "out\n");
 	TAP_STREQ(res.err, "err\n");
-	kcr_exec_res_release(&res);
+	kcr_exec_result_release(&res);
 	TAP_ASSERT(run("bash", "kill -SEGV $$", &res, NULL) == 0);
 	TAP_ASSERT(res.exit_code == 139 && res.signal == SIGSEGV);
-	kcr_exec_res_release(&res);
+	kcr_exec_result_release(&res);
 	return 0;
 }
 
 static int
 test_stdin_args_env(void)
 {
-	struct kcr_exec_req req = { .lang = kcr_lang_find("bash") };
+	struct kcr_exec_request req = { .lang = kcr_lang_find("bash") };
 	char *args[] = { "a b", "", NULL };
 	const char *code = "echo \"$#:$1:$2\"; cat; echo \"$PATH $HOME $USER $FOO\"";
-	struct kcr_exec_res res;
+	struct kcr_exec_result res = { 0 };
 	kcr_error_t err = NULL;
 
 	setenv("FOO", "leak", 1);
@@ -71,7 +71,7 @@ test_stdin_args_env(void)
 	req.limits.timeout_ms = 10000;
 	TAP_ASSERT(kcr_proc_run(&req, data_dir, src_dir, &res, &err) == 0);
 	TAP_STREQ(res.out, "2:a b:\nin\n" KCR_SANDBOX_PATH " /tmp sandbox \n");
-	kcr_exec_res_release(&res);
+	kcr_exec_result_release(&res);
 	return 0;
 }
 
@@ -79,7 +79,7 @@ static int
 test_timeout_kills_tree(void)
 {
 	struct kcr_limits lim = { .timeout_ms = 300 };
-	struct kcr_exec_res res;
+	struct kcr_exec_result res = { 0 };
 	long bg;
 
 	TAP_ASSERT(run("bash", "sleep 60 & echo $!; setsid sleep 61 & sleep 30", &res, &lim) == 0);
@@ -88,12 +88,12 @@ test_timeout_kills_tree(void)
 	TAP_ASSERT(strstr(res.err, "kcr: timed out after 0.3 s (wall-clock limit)") != NULL);
 	bg = strtol(res.out, NULL, 10);
 	TAP_ASSERT(bg > 1 && kill((pid_t)bg, 0) < 0 && errno == ESRCH);
-	kcr_exec_res_release(&res);
+	kcr_exec_result_release(&res);
 	/* a program that exits leaves nothing behind either */
 	TAP_ASSERT(run("bash", "sleep 60 & echo $!", &res, NULL) == 0);
 	bg = strtol(res.out, NULL, 10);
 	TAP_ASSERT(res.exit_code == 0 && bg > 1 && kill((pid_t)bg, 0) < 0 && errno == ESRCH);
-	kcr_exec_res_release(&res);
+	kcr_exec_result_release(&res);
 	return 0;
 }
 
@@ -101,14 +101,14 @@ static int
 test_output_cap(void)
 {
 	struct kcr_limits lim = { .timeout_ms = 10000, .output_bytes = 1000 };
-	struct kcr_exec_res res;
+	struct kcr_exec_result res = { 0 };
 
 	TAP_ASSERT(run("bash", "head -c 200000 /dev/zero", &res, &lim) == 0);
 	TAP_ASSERT(res.exit_code == 0 && res.out_len == 1000 && res.out_truncated);
 	TAP_ASSERT(!res.err_truncated);
 	TAP_ASSERT(strstr(res.err, "[kcr: stdout truncated: 199000 bytes over the "
 				   "1000-byte limit]") != NULL);
-	kcr_exec_res_release(&res);
+	kcr_exec_result_release(&res);
 	return 0;
 }
 
@@ -117,7 +117,7 @@ test_changed_files(void)
 {
 	kcr_autofree char *keep = kcr_strdup_printf("%s/keep", data_dir);
 	kcr_autofree char *mod = kcr_strdup_printf("%s/mod", data_dir);
-	struct kcr_exec_res res;
+	struct kcr_exec_result res = { 0 };
 
 	TAP_ASSERT(kcr_write_file(keep, "k", 1, 0666, NULL) == 0);
 	TAP_ASSERT(kcr_write_file(mod, "m", 1, 0666, NULL) == 0);
@@ -131,25 +131,25 @@ test_changed_files(void)
 	TAP_STREQ(res.changed[0].name, "mod");
 	TAP_ASSERT(res.changed[0].size == 6);
 	TAP_STREQ(res.changed[1].name, "new");
-	kcr_exec_res_release(&res);
+	kcr_exec_result_release(&res);
 	return 0;
 }
 
 static int
 test_compile_failure(void)
 {
-	struct kcr_exec_res res;
+	struct kcr_exec_result res = { 0 };
 
 	if (access("/usr/bin/gcc", X_OK) < 0)
 		return 77;
 	TAP_ASSERT(run("c", "int main(void) { return nope; }", &res, NULL) == 0);
 	TAP_ASSERT(res.exit_code != 0 && strstr(res.err, "nope") != NULL);
-	kcr_exec_res_release(&res);
+	kcr_exec_result_release(&res);
 	TAP_ASSERT(run("c", "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 4; }",
 		       &res, NULL) == 0);
 	TAP_ASSERT(res.exit_code == 4);
 	TAP_STREQ(res.out, "hi\n");
-	kcr_exec_res_release(&res);
+	kcr_exec_result_release(&res);
 	return 0;
 }
 
@@ -158,8 +158,8 @@ test_missing_runtime(void)
 {
 	static const char *const run_argv[] = { "/nonexistent/kcr-runtime", "{src}", NULL };
 	struct kcr_lang fake = *kcr_lang_find("bash");
-	struct kcr_exec_req req = { .lang = &fake, .code = "x", .code_len = 1 };
-	struct kcr_exec_res res;
+	struct kcr_exec_request req = { .lang = &fake, .code = "x", .code_len = 1 };
+	struct kcr_exec_result res = { 0 };
 	kcr_error_t err = NULL;
 
 	fake.run = run_argv;

@@ -201,8 +201,8 @@ test_oversize(void)
 static int
 test_proto(void)
 {
-	struct kcr_exec_req in = { .lang = kcr_lang_find("py") }, out;
-	struct kcr_exec_res rin = { 0 }, rout;
+	struct kcr_exec_request in = { .lang = kcr_lang_find("py") }, out = { 0 };
+	struct kcr_exec_result rin = { 0 }, rout = { 0 };
 	kcr_error_t err = NULL;
 	kcr_autofree char *json = NULL, *rjson = NULL;
 
@@ -216,7 +216,7 @@ test_proto(void)
 	TAP_ASSERT(kcr_proto_exec_req_decode(json, strlen(json), &out, &err) == 0);
 	TAP_ASSERT(out.state_in_len == 5 && memcmp(out.state_in, in.state_in, 5) == 0);
 	TAP_ASSERT(out.want_state && out.state_max == 12345);
-	kcr_exec_req_release(&out);
+	kcr_exec_request_release(&out);
 	free(kcr_steal(&json));
 	in.state_in = NULL;
 	in.want_state = false;
@@ -225,7 +225,7 @@ test_proto(void)
 	TAP_ASSERT(strstr(json, "state") == NULL);
 	TAP_ASSERT(kcr_proto_exec_req_decode(json, strlen(json), &out, &err) == 0);
 	TAP_ASSERT(out.state_in == NULL && !out.want_state && out.state_max == 0);
-	kcr_exec_req_release(&out);
+	kcr_exec_request_release(&out);
 
 	rin.out = rin.err = "";
 	rin.state_out = "\0pickle.";
@@ -233,13 +233,13 @@ test_proto(void)
 	rjson = kcr_proto_exec_res_encode(&rin);
 	TAP_ASSERT(kcr_proto_exec_res_decode(rjson, strlen(rjson), &rout, &err) == 0);
 	TAP_ASSERT(rout.state_out_len == 8 && memcmp(rout.state_out, "\0pickle.", 8) == 0);
-	kcr_exec_res_release(&rout);
+	kcr_exec_result_release(&rout);
 	free(kcr_steal(&rjson));
 	rin.state_out = NULL;
 	rjson = kcr_proto_exec_res_encode(&rin);
 	TAP_ASSERT(kcr_proto_exec_res_decode(rjson, strlen(rjson), &rout, &err) == 0);
 	TAP_ASSERT(rout.state_out == NULL);
-	kcr_exec_res_release(&rout);
+	kcr_exec_result_release(&rout);
 	return 0;
 }
 
@@ -247,9 +247,9 @@ test_proto(void)
 
 static int
 py_run(const char *code, const char *state_in, size_t state_len, bool want,
-       struct kcr_exec_res *res)
+       struct kcr_exec_result *res)
 {
-	struct kcr_exec_req req = { .lang = kcr_lang_find("py") };
+	struct kcr_exec_request req = { .lang = kcr_lang_find("py") };
 	kcr_error_t err = NULL;
 	int r;
 
@@ -277,7 +277,7 @@ have_python(void)
 static int
 test_py_state_carries_over(void)
 {
-	struct kcr_exec_res r1, r2;
+	struct kcr_exec_result r1 = { 0 }, r2 = { 0 };
 	kcr_autofree char *state = NULL;
 	size_t state_len;
 
@@ -303,7 +303,7 @@ test_py_state_carries_over(void)
 	TAP_ASSERT(r1.state_out != NULL && r1.state_out_len > 10);
 	state = kcr_steal(&r1.state_out);
 	state_len = r1.state_out_len;
-	kcr_exec_res_release(&r1);
+	kcr_exec_result_release(&r1);
 
 	/* globals come back; a function sees the live ones; no module, no _name */
 	TAP_ASSERT(py_run("print(x + 1, inc(), inc(), count, p.v, type(p).__name__)\n"
@@ -313,7 +313,7 @@ test_py_state_carries_over(void)
 	TAP_STREQ(r2.out, "42 1 2 2 41 P\n['P', 'count', 'inc', 'p', 'x']\n");
 	TAP_STREQ(r2.err, "");
 	TAP_ASSERT(r2.state_out != NULL);
-	kcr_exec_res_release(&r2);
+	kcr_exec_result_release(&r2);
 	return 0;
 }
 
@@ -333,7 +333,7 @@ test_py_output_unchanged(void)
 	if (!have_python())
 		return 77;
 	for (size_t i = 0; i < KCR_ARRAY_SIZE(codes); i++) {
-		struct kcr_exec_res plain, st;
+		struct kcr_exec_result plain = { 0 }, st = { 0 };
 
 		TAP_ASSERT(py_run(codes[i], NULL, 0, false, &plain) == 0);
 		TAP_ASSERT(py_run(codes[i], "\x80\x05}\x94.", 5, true, &st) == 0);
@@ -342,8 +342,8 @@ test_py_output_unchanged(void)
 			TAP_FAIL("code %zu: exit %d/%d, stdout '%s'/'%s', stderr '%s'/'%s'", i,
 				 plain.exit_code, st.exit_code, plain.out, st.out, plain.err, st.err);
 		TAP_ASSERT(st.exit_code == 0 ? st.state_out != NULL : st.state_out == NULL);
-		kcr_exec_res_release(&plain);
-		kcr_exec_res_release(&st);
+		kcr_exec_result_release(&plain);
+		kcr_exec_result_release(&st);
 	}
 	return 0;
 }
@@ -354,7 +354,7 @@ static int
 test_py_state_warm(void)
 {
 	struct kcr_limits lim = { .timeout_ms = 20000 };
-	struct kcr_exec_res r1, r2, r3;
+	struct kcr_exec_result r1 = { 0 }, r2 = { 0 }, r3 = { 0 };
 	kcr_autofree char *state = NULL;
 	kcr_error_t err = NULL;
 	size_t state_len;
@@ -368,26 +368,26 @@ test_py_state_warm(void)
 	TAP_STREQ(r1.err, "kcr: state: not saved (cannot be pickled): g\n");
 	state = kcr_steal(&r1.state_out);
 	state_len = r1.state_out_len;
-	kcr_exec_res_release(&r1);
+	kcr_exec_result_release(&r1);
 	TAP_ASSERT(kcr_proc_prewarm(kcr_lang_find("py"), &lim, data_dir, "", &err) == 0);
 	TAP_ASSERT(py_run("print(twice(n))\n", state, state_len, true, &r2) == 0);
 	TAP_ASSERT(r2.exit_code == 0 && r2.state_out != NULL);
 	TAP_STREQ(r2.out, "42\n");
 	TAP_STREQ(r2.err, "");
-	kcr_exec_res_release(&r2);
+	kcr_exec_result_release(&r2);
 	TAP_ASSERT(kcr_proc_prewarm(kcr_lang_find("py"), &lim, data_dir, "", &err) == 0);
 	TAP_ASSERT(py_run("n = 5\nraise ValueError(n)\n", state, state_len, true, &r3) == 0);
 	TAP_ASSERT(r3.exit_code == 1 && r3.state_out == NULL);
 	TAP_ASSERT(strstr(r3.err, "ValueError: 5") != NULL);
-	kcr_exec_res_release(&r3);
+	kcr_exec_result_release(&r3);
 	return 0;
 }
 
 static int
 test_py_state_limit(void)
 {
-	struct kcr_exec_res r;
-	struct kcr_exec_req req = { .lang = kcr_lang_find("py") };
+	struct kcr_exec_result r = { 0 };
+	struct kcr_exec_request req = { .lang = kcr_lang_find("py") };
 	kcr_error_t err = NULL;
 	const char *code = "big = 'x' * 100000\n";
 
@@ -401,7 +401,7 @@ test_py_state_limit(void)
 	TAP_ASSERT(kcr_proc_run(&req, data_dir, src_dir, &r, &err) == 0);
 	TAP_ASSERT(r.exit_code == 0 && r.state_out == NULL);
 	TAP_ASSERT(strstr(r.err, "kcr: state: not saved: ") == r.err);
-	kcr_exec_res_release(&r);
+	kcr_exec_result_release(&r);
 	return 0;
 }
 
