@@ -99,12 +99,14 @@ kcr_proto_exec_req_decode(const char *json, size_t len, struct kcr_exec_req *req
 	    get_b64(o, "state_in_b64", false, &req->state_in, &req->state_in_len, err) < 0 ||
 	    decode_args(o, &req->args, err) < 0)
 		goto out;
-	l->timeout_ms = (uint32_t)kcr_json_u64(o, "timeout_ms", 30000);
-	l->output_bytes = kcr_json_u64(o, "output_bytes", 1 << 20);
-	l->nofile = (uint32_t)kcr_json_u64(o, "nofile", 1024);
-	l->file_size = kcr_json_u64(o, "file_size", 100 << 20);
+	l->timeout_ms = (uint32_t)kcr_json_u64(o, "timeout_ms", KCR_DEFAULT_TIMEOUT_MS);
+	l->output_bytes = kcr_json_u64(o, "output_bytes", KCR_DEFAULT_OUTPUT_BYTES);
+	l->nofile = (uint32_t)kcr_json_u64(o, "nofile", KCR_DEFAULT_NOFILE);
+	l->file_size = kcr_json_u64(o, "file_size", (uint64_t)KCR_DEFAULT_FILE_SIZE_MB << 20);
+	/* an absent "pids" sets no RLIMIT_NPROC, as --pids left out of kcr-runner does */
 	l->pids = (uint32_t)kcr_json_u64(o, "pids", 0);
-	l->max_output_files = (uint32_t)kcr_json_u64(o, "max_output_files", 64);
+	l->max_output_files =
+		(uint32_t)kcr_json_u64(o, "max_output_files", KCR_DEFAULT_MAX_OUTPUT_FILES);
 	req->want_state = kcr_json_bool(o, "want_state", false);
 	req->state_max = kcr_json_u64(o, "state_max", 0);
 	r = 0;
