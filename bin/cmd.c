@@ -16,15 +16,6 @@ static const struct kcr_cmd *const table[] = {
 	&kcr_cmd_complete, NULL,
 };
 
-const struct kcr_opt kcr_global_opts[] = {
-	{ "config", 0, "FILE", "read settings from FILE instead of kcr.yaml", "file" },
-	{ "set", 0, "KEY=VALUE", "override one setting (see 'kcr config show')", NULL },
-	{ "verbose", 'v', NULL, "log what kcr does to stderr", NULL },
-	{ "help", 'h', NULL, "show help", NULL },
-	{ "version", 0, NULL, "show the version", NULL },
-	{ NULL },
-};
-
 const struct kcr_cmd *const *
 kcr_cmd_table(void)
 {
@@ -75,8 +66,8 @@ kcr_cmd_usage_error(const struct kcr_cmd *cmd, kcr_error_t *err, const char *fmt
 			     (int)command_path_len(cmd), cmd ? cmd->usage : "kcr");
 }
 
-static void
-print_opts(const struct kcr_opt *o, FILE *f)
+void
+kcr_cmd_print_opts(const struct kcr_opt *o, FILE *f)
 {
 	for (; o && o->name; o++) {
 		char left[64];
@@ -103,7 +94,7 @@ kcr_cmd_print_help(const struct kcr_cmd *cmd, FILE *f)
 	}
 	if (cmd->opts && cmd->opts[0].name) {
 		fprintf(f, "\nOptions:\n");
-		print_opts(cmd->opts, f);
+		kcr_cmd_print_opts(cmd->opts, f);
 	}
 	if (cmd->examples)
 		fprintf(f, "\nExamples:\n%s\n", cmd->examples);

@@ -42,6 +42,8 @@ const struct kcr_cmd *const *kcr_cmd_table(void);
 /* The name of kcr bench's scenario i, or NULL past the last. */
 const char *kcr_bench_scenario(size_t i);
 const struct kcr_cmd *kcr_cmd_find(const struct kcr_cmd *const *table, const char *name);
+/* The options before the command (bin/main.c): what it parses, what
+ * kcr --help lists and kcr __complete offers. */
 extern const struct kcr_opt kcr_global_opts[];
 
 /* getopt_long over a command's option table. Calls on_opt(id, arg, data)
@@ -58,6 +60,8 @@ int kcr_cmd_parse(const struct kcr_cmd *cmd, int argc, char **argv,
 int kcr_cmd_dispatch_sub(const struct kcr_cmd *cmd, struct kcr_ctx *ctx, int argc, char **argv,
 			 kcr_error_t *err);
 void kcr_cmd_print_help(const struct kcr_cmd *cmd, FILE *f);
+/* The lines of an Options: section, one per entry of o. */
+void kcr_cmd_print_opts(const struct kcr_opt *o, FILE *f);
 /* The canonical usage error: "<what>; see 'kcr <cmd> --help'". */
 int kcr_cmd_usage_error(const struct kcr_cmd *cmd, kcr_error_t *err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -21,12 +21,16 @@ emit(const char *cur, const char *cand)
 static void
 emit_opts(const char *cur, const struct kcr_opt *o)
 {
+	bool help = false;
+
 	for (; o && o->name; o++) {
 		kcr_autofree char *s = kcr_strdup_printf("--%s", o->name);
 
 		emit(cur, s);
+		help = help || strcmp(o->name, "help") == 0;
 	}
-	emit(cur, "--help");
+	if (!help) /* every command takes it; the global table names it */
+		emit(cur, "--help");
 }
 
 static void

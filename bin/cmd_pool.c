@@ -99,14 +99,6 @@ fetch(struct source *s, cJSON **out, kcr_error_t *err)
 	return 0;
 }
 
-static double
-num(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
 static void
 print_table(const cJSON *stats, FILE *f)
 {
@@ -119,9 +111,11 @@ print_table(const cJSON *stats, FILE *f)
 		const cJSON *l = cJSON_GetObjectItemCaseSensitive(p, "language");
 
 		fprintf(f, "%-5s %6.0f %6.0f %8.0f %6.0f %8.0f %8.0f %6.0f %8.1fms\n",
-			cJSON_IsString(l) ? l->valuestring : "?", num(p, "target"), num(p, "ready"),
-			num(p, "creating"), num(p, "in_use"), num(p, "hits"), num(p, "misses"),
-			num(p, "failed"), num(p, "miss_wait_ms_avg"));
+			cJSON_IsString(l) ? l->valuestring : "?", kcr_json_num(p, "target", 0),
+			kcr_json_num(p, "ready", 0), kcr_json_num(p, "creating", 0),
+			kcr_json_num(p, "in_use", 0), kcr_json_num(p, "hits", 0),
+			kcr_json_num(p, "misses", 0), kcr_json_num(p, "failed", 0),
+			kcr_json_num(p, "miss_wait_ms_avg", 0));
 	}
 }
 
@@ -185,14 +179,15 @@ lang_full(const cJSON *stats, const char *const *langs, size_t n, unsigned *read
 	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(stats, "pools"))
 	{
 		const cJSON *l = cJSON_GetObjectItemCaseSensitive(p, "language");
+		double r = kcr_json_num(p, "ready", 0), t = kcr_json_num(p, "target", 0);
 		bool want = n == 0;
 
 		for (size_t i = 0; i < n && cJSON_IsString(l); i++)
 			want |= strcmp(langs[i], l->valuestring) == 0;
 		if (!want)
 			continue;
-		*ready += (unsigned)(num(p, "ready") < num(p, "target") ? num(p, "ready") : num(p, "target"));
-		*target += (unsigned)num(p, "target");
+		*ready += (unsigned)(r < t ? r : t);
+		*target += (unsigned)t;
 	}
 	return *ready >= *target;
 }

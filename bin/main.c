@@ -15,6 +15,18 @@ struct globals {
 	bool verbose;
 };
 
+/* The global options, in the order kcr --help lists them. */
+enum { G_CONFIG, G_SET, G_VERBOSE, G_HELP, G_VERSION };
+
+const struct kcr_opt kcr_global_opts[] = {
+	[G_CONFIG] = { "config", 0, "FILE", "read settings from FILE instead of kcr.yaml", "file" },
+	[G_SET] = { "set", 0, "KEY=VALUE", "override one setting (see 'kcr config show')", NULL },
+	[G_VERBOSE] = { "verbose", 'v', NULL, "log what kcr does to stderr", NULL },
+	[G_HELP] = { "help", 'h', NULL, "show help", NULL },
+	[G_VERSION] = { "version", 0, NULL, "show the version", NULL },
+	{ NULL },
+};
+
 static void
 print_main_help(FILE *f)
 {
@@ -24,17 +36,59 @@ print_main_help(FILE *f)
 	for (const struct kcr_cmd *const *c = kcr_cmd_table(); *c; c++)
 		if (!(*c)->hidden)
 			fprintf(f, "  %-12s %s\n", (*c)->name, (*c)->summary);
-	fprintf(f, "\nGlobal options:\n"
-		   "  --config FILE            read settings from FILE instead of kcr.yaml\n"
-		   "  --set KEY=VALUE          override one setting (see 'kcr config show')\n"
-		   "  -v, --verbose            log what kcr does to stderr\n"
-		   "  -h, --help               show help\n"
-		   "      --version            show the version\n"
-		   "\nRun 'kcr <command> --help' for a command's options.\n"
+	fprintf(f, "\nGlobal options:\n");
+	kcr_cmd_print_opts(kcr_global_opts, f);
+	fprintf(f, "\nRun 'kcr <command> --help' for a command's options.\n"
 		   "\nExamples:\n"
 		   "  kcr exec -l py -c 'print(6 * 7)'\n"
 		   "  kcr exec script.py -f data.csv -o out/\n"
 		   "  kcr languages\n");
+}
+
+/* The global option word names: "--set", "--set=K=V" (*value points past
+ * the '='), "-v"; NULL for none. Whole names only, as before getopt. */
+static const struct kcr_opt *
+find_global(const char *word, const char **value)
+{
+	*value = NULL;
+	for (const struct kcr_opt *o = kcr_global_opts; o->name; o++) {
+		size_t n = strlen(o->name);
+
+		if (word[1] != '-') {
+			if (o->shortopt && word[1] == o->shortopt && word[2] == '\0')
+				return o;
+		} else if (strncmp(word + 2, o->name, n) == 0) {
+			if (word[2 + n] == '\0')
+				return o;
+			if (word[2 + n] == '=' && o->arg) {
+				*value = word + 3 + n;
+				return o;
+			}
+		}
+	}
+	return NULL;
+}
+
+static void
+set_global(struct globals *g, const struct kcr_opt *o, const char *value)
+{
+	switch (o - kcr_global_opts) {
+	case G_CONFIG:
+		g->config = value;
+		break;
+	case G_SET:
+		kcr_strv_push(&g->sets, value);
+		break;
+	case G_VERBOSE:
+		g->verbose = true;
+		break;
+	case G_HELP:
+		print_main_help(stdout);
+		exit(0);
+	default: /* G_VERSION */
+		printf("kcr %s\n", PACKAGE_VERSION);
+		exit(0);
+	}
 }
 
 /* Global options come before the command name; returns the index of the
@@ -45,31 +99,19 @@ parse_globals(int argc, char **argv, struct globals *g, kcr_error_t *err)
 	int i;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		const char *a = argv[i];
+		const char *a = argv[i], *value;
+		const struct kcr_opt *o = find_global(a, &value);
 
-		if (strcmp(a, "--config") == 0 || strcmp(a, "--set") == 0) {
-			if (i + 1 >= argc)
-				return kcr_error_set(err, KCR_E_INVALID, 0, "'%s' needs a value; see 'kcr --help'", a);
-			if (a[2] == 'c')
-				g->config = argv[++i];
-			else
-				kcr_strv_push(&g->sets, argv[++i]);
-		} else if (strncmp(a, "--config=", 9) == 0) {
-			g->config = a + 9;
-		} else if (strncmp(a, "--set=", 6) == 0) {
-			kcr_strv_push(&g->sets, a + 6);
-		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-			g->verbose = true;
-		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			print_main_help(stdout);
-			exit(0);
-		} else if (strcmp(a, "--version") == 0) {
-			printf("kcr %s\n", PACKAGE_VERSION);
-			exit(0);
-		} else {
+		if (o == NULL)
 			return kcr_error_set(err, KCR_E_INVALID, 0,
 					     "unknown option '%s'; see 'kcr --help'", a);
+		if (o->arg && value == NULL) {
+			if (i + 1 >= argc)
+				return kcr_error_set(err, KCR_E_INVALID, 0,
+						     "'%s' needs a value; see 'kcr --help'", a);
+			value = argv[++i];
 		}
+		set_global(g, o, value);
 	}
 	return i;
 }

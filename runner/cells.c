@@ -178,14 +178,6 @@ recv_join_fds(struct runner_cells *s, const char *id, int *fds, int want, kcr_er
 
 /* ---- the table ------------------------------------------------------------------ */
 
-static uint64_t
-num(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
-}
-
 static struct entry *
 find(struct runner_cells *s, const char *id)
 {
@@ -198,20 +190,20 @@ find(struct runner_cells *s, const char *id)
 static int
 spawn(struct runner_cells *s, const cJSON *o, struct kcr_cell **out, kcr_error_t *err)
 {
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+	const char *id = kcr_json_str(o, "id");
 	struct kcr_cell_spec spec = { 0 };
-	int fds[MAX_JOIN_FDS], n = (int)num(o, "join_fds"), r;
+	int fds[MAX_JOIN_FDS], n = (int)kcr_json_u64(o, "join_fds", 0), r;
 
-	if (!cJSON_IsString(id))
+	if (id == NULL)
 		return kcr_error_set(err, KCR_E_INVALID, 0, "a cell needs an \"id\"");
 	if (n > MAX_JOIN_FDS)
 		return kcr_error_set(err, KCR_E_INVALID, 0, "join_fds: at most %d", MAX_JOIN_FDS);
-	spec.id = id->valuestring;
-	spec.limits.nofile = (uint32_t)num(o, "nofile");
-	spec.limits.file_size = num(o, "file_size");
-	spec.limits.pids = (uint32_t)num(o, "pids");
-	spec.tmp_mb = (uint32_t)num(o, "tmp_mb");
-	spec.data_mb = (uint32_t)num(o, "data_mb");
+	spec.id = id;
+	spec.limits.nofile = (uint32_t)kcr_json_u64(o, "nofile", 0);
+	spec.limits.file_size = kcr_json_u64(o, "file_size", 0);
+	spec.limits.pids = (uint32_t)kcr_json_u64(o, "pids", 0);
+	spec.tmp_mb = (uint32_t)kcr_json_u64(o, "tmp_mb", 0);
+	spec.data_mb = (uint32_t)kcr_json_u64(o, "data_mb", 0);
 	if (n > 0) {
 		pthread_mutex_lock(&s->channel_lock);
 		r = recv_join_fds(s, spec.id, fds, n, err);
@@ -221,8 +213,7 @@ spawn(struct runner_cells *s, const cJSON *o, struct kcr_cell **out, kcr_error_t
 	}
 	spec.join_fds = fds;
 	spec.n_join_fds = n;
-	r = kcr_cell_spawn(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "preload")) && s->loaded
-				   ? s->loaded : s->zygote,
+	r = kcr_cell_spawn(kcr_json_bool(o, "preload", false) && s->loaded ? s->loaded : s->zygote,
 			   &spec, out, err);
 	close_all(fds, n);
 	return r;

@@ -6,6 +6,7 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 
 static struct kcr_curl_fns fns;
@@ -62,4 +63,43 @@ const struct kcr_curl_fns *
 kcr_curl(void)
 {
 	return &fns;
+}
+
+/* What libcurl's curl_easy_setopt and curl_easy_getinfo macros call, once
+ * they checked the argument's type. Hidden: exported from a kcr binary,
+ * they would take the place of libcurl's own functions of those names.
+ * The parentheses keep the macros from expanding here. */
+#define HIDDEN __attribute__((visibility("hidden")))
+
+/* The option's number tells its argument's type (curl.h, CURLOPTTYPE_). */
+HIDDEN CURLcode
+(curl_easy_setopt)(CURL *curl, CURLoption option, ...)
+{
+	va_list ap;
+	CURLcode r;
+
+	va_start(ap, option);
+	if (option < CURLOPTTYPE_OBJECTPOINT) /* LONG, VALUES */
+		r = fns.easy_setopt(curl, option, va_arg(ap, long));
+	else if (option >= CURLOPTTYPE_OFF_T && option < CURLOPTTYPE_BLOB)
+		r = fns.easy_setopt(curl, option, va_arg(ap, curl_off_t));
+	else if (option >= CURLOPTTYPE_FUNCTIONPOINT && option < CURLOPTTYPE_OFF_T)
+		r = fns.easy_setopt(curl, option, va_arg(ap, void (*)(void)));
+	else /* OBJECTPOINT, STRINGPOINT, SLISTPOINT, CBPOINT, BLOB */
+		r = fns.easy_setopt(curl, option, va_arg(ap, void *));
+	va_end(ap);
+	return r;
+}
+
+/* Every CURLINFO_ takes a pointer to where the answer goes. */
+HIDDEN CURLcode
+(curl_easy_getinfo)(CURL *curl, CURLINFO info, ...)
+{
+	va_list ap;
+	void *p;
+
+	va_start(ap, info);
+	p = va_arg(ap, void *);
+	va_end(ap);
+	return fns.easy_getinfo(curl, info, p);
 }

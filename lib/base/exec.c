@@ -9,15 +9,35 @@
 #include <string.h>
 
 void
+kcr_limits_defaults(struct kcr_limits *l)
+{
+	*l = (struct kcr_limits){
+		.timeout_ms = KCR_DEFAULT_TIMEOUT_MS,
+		.memory_mb = KCR_DEFAULT_MEMORY_MB,
+		.pids = KCR_DEFAULT_PIDS,
+		.cpus = KCR_DEFAULT_CPUS,
+		.nofile = KCR_DEFAULT_NOFILE,
+		.file_size = (uint64_t)KCR_DEFAULT_FILE_SIZE_MB << 20,
+		.output_bytes = KCR_DEFAULT_OUTPUT_BYTES,
+		.tmp_size_mb = KCR_DEFAULT_TMP_SIZE_MB,
+		.data_size_mb = KCR_DEFAULT_DATA_SIZE_MB,
+		.max_output_files = KCR_DEFAULT_MAX_OUTPUT_FILES,
+		.code_bytes = KCR_DEFAULT_CODE_BYTES,
+	};
+}
+
+void
 kcr_limits_from_config(struct kcr_limits *l, const struct kcr_config *c,
 		       const struct kcr_lang *lang)
 {
 	int64_t t = kcr_config_int(c, "limits.timeout");
 	int64_t m = kcr_config_int(c, "limits.memory_mb");
 
-	memset(l, 0, sizeof(*l));
-	l->timeout_ms = (uint32_t)((t > 0 ? t : (lang ? lang->timeout_s : 30)) * 1000);
-	l->memory_mb = (uint32_t)(m > 0 ? m : (lang ? lang->memory_mb : 512));
+	kcr_limits_defaults(l);
+	if (t > 0 || lang)
+		l->timeout_ms = (uint32_t)((t > 0 ? t : lang->timeout_s) * 1000);
+	if (m > 0 || lang)
+		l->memory_mb = (uint32_t)(m > 0 ? m : lang->memory_mb);
 	l->pids = (uint32_t)kcr_config_int(c, "limits.pids");
 	l->cpus = kcr_config_double(c, "limits.cpus");
 	l->nofile = (uint32_t)kcr_config_int(c, "limits.nofile");

@@ -27,6 +27,25 @@ struct kcr_limits {
 	uint64_t code_bytes;    /* largest program accepted */
 };
 
+/* The default limits, in one place: the configuration's defaults
+ * (settings_keys.c), kcr_limits_defaults() and what the runner assumes when
+ * a request leaves a limit out or at 0. Plain numbers: settings_keys.c
+ * turns them into its default strings. The timeout and memory are the
+ * language's (lang.c) when there is one. */
+#define KCR_DEFAULT_TIMEOUT_MS       30000
+#define KCR_DEFAULT_MEMORY_MB        512
+#define KCR_DEFAULT_PIDS             256
+#define KCR_DEFAULT_CPUS             1
+#define KCR_DEFAULT_NOFILE           1024
+#define KCR_DEFAULT_FILE_SIZE_MB     100
+#define KCR_DEFAULT_OUTPUT_BYTES     1048576
+#define KCR_DEFAULT_TMP_SIZE_MB      256
+#define KCR_DEFAULT_DATA_SIZE_MB     256
+#define KCR_DEFAULT_MAX_OUTPUT_FILES 64
+#define KCR_DEFAULT_CODE_BYTES       1048576
+
+/* Fills l with the KCR_DEFAULT_ limits. */
+void kcr_limits_defaults(struct kcr_limits *l);
 /* Fills limits from configuration; 0 in the config means the language's
  * default (timeout, memory). */
 void kcr_limits_from_config(struct kcr_limits *l, const struct kcr_config *c,

@@ -1,10 +1,14 @@
 #include <config.h>
 
+#include "base/exec.h"
 #include "base/settings.h"
 #include "base/util.h"
 
 #define A(...) ((const char *const[]){ __VA_ARGS__, NULL })
 #define NOALIAS A(NULL)
+/* a default from base/exec.h, as the string the table holds */
+#define D(n)  D_(n)
+#define D_(n) #n
 
 /* Every setting kcr reads. A default of NULL is computed at run time (see
  * config.c) or means "unset". Keep sorted by name (a unit test checks). */
@@ -13,31 +17,33 @@ static const struct kcr_cfg_key keys[] = {
 	  "the API key kcr exec, upload, download and files send to client.server" },
 	{ "client.server", KCR_CFG_STR, "", "KCR_SERVER", NOALIAS, 0, 0, false,
 	  "URL of a kcr server for exec, upload, download and files (empty: run locally)" },
-	{ "limits.code_bytes", KCR_CFG_INT, "1048576", "KCR_CODE_BYTES", NOALIAS, 1, 67108864,
-	  false, "largest program accepted, in bytes" },
-	{ "limits.cpus", KCR_CFG_DOUBLE, "1", "KCR_CPUS", A("MAX_CPUS"), 0.01, 64, false,
-	  "CPU time per sandbox, in cores" },
-	{ "limits.data_size_mb", KCR_CFG_INT, "256", "KCR_DATA_SIZE_MB", NOALIAS, 1, 65536,
-	  false, "size of the sandbox's /mnt/data, in MiB" },
-	{ "limits.file_size_mb", KCR_CFG_INT, "100", "KCR_FILE_SIZE_MB", A("MAX_FILE_SIZE_MB"),
-	  1, 65536, false, "largest file uploaded or written by a program, in MiB" },
+	{ "limits.code_bytes", KCR_CFG_INT, D(KCR_DEFAULT_CODE_BYTES), "KCR_CODE_BYTES", NOALIAS, 1,
+	  67108864, false, "largest program accepted, in bytes" },
+	{ "limits.cpus", KCR_CFG_DOUBLE, D(KCR_DEFAULT_CPUS), "KCR_CPUS", A("MAX_CPUS"), 0.01, 64,
+	  false, "CPU time per sandbox, in cores" },
+	{ "limits.data_size_mb", KCR_CFG_INT, D(KCR_DEFAULT_DATA_SIZE_MB), "KCR_DATA_SIZE_MB",
+	  NOALIAS, 1, 65536, false, "size of the sandbox's /mnt/data, in MiB" },
+	{ "limits.file_size_mb", KCR_CFG_INT, D(KCR_DEFAULT_FILE_SIZE_MB), "KCR_FILE_SIZE_MB",
+	  A("MAX_FILE_SIZE_MB"), 1, 65536, false,
+	  "largest file uploaded or written by a program, in MiB" },
 	{ "limits.files_per_upload", KCR_CFG_INT, "50", "KCR_FILES_PER_UPLOAD",
 	  A("MAX_FILES_PER_SESSION"), 1, 10000, false, "files accepted in one upload request" },
-	{ "limits.max_output_files", KCR_CFG_INT, "64", "KCR_MAX_OUTPUT_FILES",
-	  A("MAX_OUTPUT_FILES"), 0, 10000, false, "files collected per execution" },
+	{ "limits.max_output_files", KCR_CFG_INT, D(KCR_DEFAULT_MAX_OUTPUT_FILES),
+	  "KCR_MAX_OUTPUT_FILES", A("MAX_OUTPUT_FILES"), 0, 10000, false,
+	  "files collected per execution" },
 	{ "limits.memory_mb", KCR_CFG_INT, "0", "KCR_MEMORY_MB", A("MAX_MEMORY_MB"), 0, 1048576,
 	  false, "memory per sandbox in MiB (0: the language's default)" },
-	{ "limits.nofile", KCR_CFG_INT, "1024", "KCR_NOFILE", A("MAX_OPEN_FILES"), 16, 1048576,
-	  false, "open files per process" },
-	{ "limits.output_bytes", KCR_CFG_INT, "1048576", "KCR_OUTPUT_BYTES",
+	{ "limits.nofile", KCR_CFG_INT, D(KCR_DEFAULT_NOFILE), "KCR_NOFILE", A("MAX_OPEN_FILES"),
+	  16, 1048576, false, "open files per process" },
+	{ "limits.output_bytes", KCR_CFG_INT, D(KCR_DEFAULT_OUTPUT_BYTES), "KCR_OUTPUT_BYTES",
 	  A("MAX_OUTPUT_SIZE"), 1024, 1073741824, false,
 	  "stdout and stderr kept per stream, in bytes" },
-	{ "limits.pids", KCR_CFG_INT, "256", "KCR_PIDS", A("MAX_PIDS"), 8, 65536, false,
-	  "processes and threads per sandbox" },
+	{ "limits.pids", KCR_CFG_INT, D(KCR_DEFAULT_PIDS), "KCR_PIDS", A("MAX_PIDS"), 8, 65536,
+	  false, "processes and threads per sandbox" },
 	{ "limits.timeout", KCR_CFG_INT, "0", "KCR_TIMEOUT", A("MAX_EXECUTION_TIME"), 0, 3600,
 	  false, "wall-clock seconds per execution (0: the language's default)" },
-	{ "limits.tmp_size_mb", KCR_CFG_INT, "256", "KCR_TMP_SIZE_MB", NOALIAS, 1, 65536, false,
-	  "size of the sandbox's /tmp, in MiB" },
+	{ "limits.tmp_size_mb", KCR_CFG_INT, D(KCR_DEFAULT_TMP_SIZE_MB), "KCR_TMP_SIZE_MB", NOALIAS,
+	  1, 65536, false, "size of the sandbox's /tmp, in MiB" },
 	{ "log.format", KCR_CFG_STR, "text", "KCR_LOG_FORMAT", A("LOG_FORMAT"), 0, 0, false,
 	  "text or json" },
 	{ "log.level", KCR_CFG_STR, "warn", "KCR_LOG_LEVEL", A("LOG_LEVEL"), 0, 0, false,

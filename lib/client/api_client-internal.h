@@ -42,8 +42,6 @@ int apic_perform_raw(struct kcr_api_client *c, const char *method, const char *p
 int apic_perform(struct kcr_api_client *c, const char *method, const char *path, const char *json, curl_mime *mime, struct reply *r, kcr_error_t *err);
 int apic_malformed(const struct kcr_api_client *c, const char *what, kcr_error_t *err);
 int apic_perform_json(struct kcr_api_client *c, const char *method, const char *path, const char *json, curl_mime *mime, cJSON **out, kcr_error_t *err);
-const char *apic_jstr(const cJSON *o, const char *name);
-double apic_jnum(const cJSON *o, const char *name, double def);
 void apic_add_opt_string(cJSON *o, const char *name, const char *value);
 int apic_check_ids(const char *sid, const char *fid, kcr_error_t *err);
 

@@ -290,22 +290,6 @@ apic_perform_json(struct kcr_api_client *c, const char *method, const char *path
 
 /* ---- JSON helpers ------------------------------------------------------- */
 
-const char *
-apic_jstr(const cJSON *o, const char *name)
-{
-	const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, name);
-
-	return cJSON_IsString(x) ? x->valuestring : NULL;
-}
-
-double
-apic_jnum(const cJSON *o, const char *name, double def)
-{
-	const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, name);
-
-	return cJSON_IsNumber(x) ? x->valuedouble : def;
-}
-
 void
 apic_add_opt_string(cJSON *o, const char *name, const char *value)
 {

@@ -52,7 +52,8 @@ static int
 parse_output_file(const struct kcr_api_client *c, const cJSON *f, const char *sid,
 		  struct kcr_file_meta *m, kcr_error_t *err)
 {
-	const char *id = apic_jstr(f, "id"), *fsid = apic_jstr(f, "session_id"), *name = apic_jstr(f, "name");
+	const char *id = kcr_json_str(f, "id"), *fsid = kcr_json_str(f, "session_id");
+	const char *name = kcr_json_str(f, "name");
 
 	if (!kcr_id_valid(id))
 		return apic_malformed(c, "an output file without a valid id", err);
@@ -60,7 +61,7 @@ parse_output_file(const struct kcr_api_client *c, const cJSON *f, const char *si
 	memcpy(m->id, id, sizeof(m->id));
 	memcpy(m->session_id, kcr_id_valid(fsid) ? fsid : sid, sizeof(m->session_id));
 	m->name = kcr_sanitize_filename(name && *name ? name : id);
-	m->size = (uint64_t)apic_jnum(f, "size", 0);
+	m->size = kcr_json_u64(f, "size", 0);
 	m->kind = kcr_xstrdup("output");
 	return 0;
 }
@@ -69,7 +70,7 @@ static int
 parse_exec_reply(const struct kcr_api_client *c, const cJSON *o, struct kcr_exec_result *res,
 		 kcr_error_t *err)
 {
-	const char *sid = apic_jstr(o, "session_id");
+	const char *sid = kcr_json_str(o, "session_id");
 	const cJSON *files = cJSON_GetObjectItemCaseSensitive(o, "files"), *f;
 
 	if (!cJSON_IsArray(files))
@@ -77,15 +78,15 @@ parse_exec_reply(const struct kcr_api_client *c, const cJSON *o, struct kcr_exec
 	if (!kcr_id_valid(sid))
 		return apic_malformed(c, "no valid session_id", err);
 	memcpy(res->session_id, sid, sizeof(res->session_id));
-	set_stream(&res->out, &res->out_len, apic_jstr(o, "stdout"));
-	set_stream(&res->err, &res->err_len, apic_jstr(o, "stderr"));
-	res->exit_code = (int)apic_jnum(o, "exit_code", 0);
-	res->timed_out = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "timed_out"));
-	res->has_state = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "has_state"));
-	res->state_size = (uint64_t)apic_jnum(o, "state_size", 0);
-	if (apic_jstr(o, "state_hash") && strlen(apic_jstr(o, "state_hash")) == 64)
-		memcpy(res->state_hash, apic_jstr(o, "state_hash"), sizeof(res->state_hash));
-	res->total_us = (uint64_t)(apic_jnum(o, "duration_ms", 0) * 1000);
+	set_stream(&res->out, &res->out_len, kcr_json_str(o, "stdout"));
+	set_stream(&res->err, &res->err_len, kcr_json_str(o, "stderr"));
+	res->exit_code = (int)kcr_json_num(o, "exit_code", 0);
+	res->timed_out = kcr_json_bool(o, "timed_out", false);
+	res->has_state = kcr_json_bool(o, "has_state", false);
+	res->state_size = kcr_json_u64(o, "state_size", 0);
+	if (kcr_json_str(o, "state_hash") && strlen(kcr_json_str(o, "state_hash")) == 64)
+		memcpy(res->state_hash, kcr_json_str(o, "state_hash"), sizeof(res->state_hash));
+	res->total_us = (uint64_t)(kcr_json_num(o, "duration_ms", 0) * 1000);
 	res->files = kcr_xzalloc(((size_t)cJSON_GetArraySize(files) + 1) * sizeof(*res->files));
 	cJSON_ArrayForEach(f, files)
 	{

@@ -4,6 +4,7 @@
 
 #include "base/clock.h"
 #include "base/filename.h"
+#include "base/json.h"
 #include "client/api_client-internal.h"
 
 #include <cjson/cJSON.h>
@@ -82,7 +83,7 @@ static int
 parse_upload_reply(const struct kcr_api_client *c, const cJSON *o, const struct kcr_file *files,
 		   size_t n, char sid[KCR_ID_LEN + 1], struct kcr_file_meta *out, kcr_error_t *err)
 {
-	const char *msg = apic_jstr(o, "message"), *s = apic_jstr(o, "session_id");
+	const char *msg = kcr_json_str(o, "message"), *s = kcr_json_str(o, "session_id");
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(o, "files");
 
 	if (msg == NULL || strcmp(msg, "success") != 0)
@@ -94,7 +95,7 @@ parse_upload_reply(const struct kcr_api_client *c, const cJSON *o, const struct 
 	memcpy(sid, s, KCR_ID_LEN + 1);
 	for (size_t i = 0; i < n; i++) {
 		const cJSON *f = cJSON_GetArrayItem(list, (int)i);
-		const char *id = apic_jstr(f, "fileId"), *name = apic_jstr(f, "filename");
+		const char *id = kcr_json_str(f, "fileId"), *name = kcr_json_str(f, "filename");
 
 		if (!kcr_id_valid(id))
 			return apic_malformed(c, "a file without a valid fileId", err);
@@ -223,13 +224,13 @@ parse_list_entry(const struct kcr_api_client *c, const cJSON *f, const char *sid
 		 struct kcr_file_meta *m, kcr_error_t *err)
 {
 	const cJSON *md = cJSON_GetObjectItemCaseSensitive(f, "metadata");
-	const char *id = apic_jstr(f, "id"), *name = apic_jstr(f, "filename");
-	const char *orig = apic_jstr(md, "original-filename");
-	const char *etag = apic_jstr(f, "etag"), *ctype = apic_jstr(f, "contentType");
+	const char *id = kcr_json_str(f, "id"), *name = kcr_json_str(f, "filename");
+	const char *orig = kcr_json_str(md, "original-filename");
+	const char *etag = kcr_json_str(f, "etag"), *ctype = kcr_json_str(f, "contentType");
 
 	if (!kcr_id_valid(id))
 		return apic_malformed(c, "a file without a valid id", err);
-	if (name == NULL && (name = apic_jstr(f, "name")) != NULL && strchr(name, '/'))
+	if (name == NULL && (name = kcr_json_str(f, "name")) != NULL && strchr(name, '/'))
 		name = orig;
 	memset(m, 0, sizeof(*m));
 	memcpy(m->id, id, sizeof(m->id));
@@ -237,8 +238,8 @@ parse_list_entry(const struct kcr_api_client *c, const cJSON *f, const char *sid
 	m->name = kcr_sanitize_filename(name && *name ? name : id);
 	m->original_name = orig ? kcr_xstrdup(orig) : NULL;
 	m->content_type = ctype ? kcr_xstrdup(ctype) : NULL;
-	m->size = (uint64_t)apic_jnum(f, "size", 0);
-	m->created = m->modified = kcr_iso8601_parse(apic_jstr(f, "lastModified"));
+	m->size = kcr_json_u64(f, "size", 0);
+	m->created = m->modified = kcr_iso8601_parse(kcr_json_str(f, "lastModified"));
 	if (etag && strlen(etag) == 64 && strspn(etag, "0123456789abcdef") == 64)
 		memcpy(m->sha256, etag, sizeof(m->sha256));
 	return 0;

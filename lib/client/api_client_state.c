@@ -3,6 +3,7 @@
 
 #include "base/encode.h"
 #include "base/clock.h"
+#include "base/json.h"
 #include "client/api_client-internal.h"
 
 #include <cjson/cJSON.h>
@@ -85,16 +86,16 @@ kcr_api_client_state_info(struct kcr_api_client *c, const char *sid,
 	if (apic_perform_json(c, "GET", path, NULL, NULL, &o, err) < 0)
 		return -1;
 	memset(info, 0, sizeof(*info));
-	hash = apic_jstr(o, "hash");
-	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "exists"))) {
+	hash = kcr_json_str(o, "hash");
+	if (!kcr_json_bool(o, "exists", false)) {
 		cJSON_Delete(o);
 		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "no state for session %s", sid);
 	}
-	info->size = (uint64_t)apic_jnum(o, "size_bytes", 0);
+	info->size = kcr_json_u64(o, "size_bytes", 0);
 	if (hash && strlen(hash) == 64)
 		memcpy(info->hash, hash, sizeof(info->hash));
-	info->created = kcr_iso8601_parse(apic_jstr(o, "created_at"));
-	info->expires = kcr_iso8601_parse(apic_jstr(o, "expires_at"));
+	info->created = kcr_iso8601_parse(kcr_json_str(o, "created_at"));
+	info->expires = kcr_iso8601_parse(kcr_json_str(o, "expires_at"));
 	cJSON_Delete(o);
 	return 0;
 }

@@ -219,7 +219,7 @@ zygote_wait_ready(struct kcr_zygote *z, kcr_error_t *err)
 		z->failed = true;
 		return -1;
 	}
-	z->ready = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ready"));
+	z->ready = kcr_json_bool(o, "ready", false);
 	cJSON_Delete(o);
 	if (!z->ready) {
 		z->failed = true;

@@ -29,9 +29,6 @@
 #define REAP_MS 2000         /* waiting for a killed tree to go away */
 #define TICK_MS 50           /* exit polling without a pidfd */
 #define MAX_SNAPSHOT 100000  /* top-level entries looked at in data_dir */
-#define DEFAULT_TIMEOUT_MS 30000
-#define DEFAULT_OUTPUT_BYTES (1u << 20)
-#define DEFAULT_MAX_FILES 64
 
 struct proc_ctx {
 	const struct kcr_limits *limits;

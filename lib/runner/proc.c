@@ -210,11 +210,11 @@ void
 proc_normalize_limits(struct kcr_limits *l)
 {
 	if (l->timeout_ms == 0)
-		l->timeout_ms = DEFAULT_TIMEOUT_MS;
+		l->timeout_ms = KCR_DEFAULT_TIMEOUT_MS;
 	if (l->output_bytes == 0)
-		l->output_bytes = DEFAULT_OUTPUT_BYTES;
+		l->output_bytes = KCR_DEFAULT_OUTPUT_BYTES;
 	if (l->max_output_files == 0)
-		l->max_output_files = DEFAULT_MAX_FILES;
+		l->max_output_files = KCR_DEFAULT_MAX_OUTPUT_FILES;
 }
 
 static int

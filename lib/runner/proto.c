@@ -59,20 +59,6 @@ get_b64(const cJSON *o, const char *name, bool required, char **out, size_t *len
 	return 0;
 }
 
-static double
-get_num(const cJSON *o, const char *name, double def)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-	return cJSON_IsNumber(v) && v->valuedouble >= 0 ? v->valuedouble : def;
-}
-
-static bool
-get_bool(const cJSON *o, const char *name)
-{
-	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, name));
-}
-
 static int
 decode_args(const cJSON *o, char ***out, kcr_error_t *err)
 {
@@ -96,7 +82,7 @@ kcr_proto_exec_req_decode(const char *json, size_t len, struct kcr_exec_request 
 			  kcr_error_t *err)
 {
 	cJSON *o = cJSON_ParseWithLength(json, len);
-	const cJSON *lang;
+	const char *lang;
 	struct kcr_limits *l = &req->limits;
 	int r = -1;
 
@@ -105,22 +91,24 @@ kcr_proto_exec_req_decode(const char *json, size_t len, struct kcr_exec_request 
 		kcr_error_set(err, KCR_E_INVALID, 0, "request body is not a JSON object");
 		goto out;
 	}
-	lang = cJSON_GetObjectItemCaseSensitive(o, "language");
-	req->lang = kcr_lang_lookup(cJSON_IsString(lang) ? lang->valuestring : "", err);
+	lang = kcr_json_str(o, "language");
+	req->lang = kcr_lang_lookup(lang ? lang : "", err);
 	if (req->lang == NULL ||
 	    get_b64(o, "code_b64", true, &req->code, &req->code_len, err) < 0 ||
 	    get_b64(o, "stdin_b64", false, &req->stdin_data, &req->stdin_len, err) < 0 ||
 	    get_b64(o, "state_in_b64", false, &req->state_in, &req->state_in_len, err) < 0 ||
 	    decode_args(o, &req->args, err) < 0)
 		goto out;
-	l->timeout_ms = (uint32_t)get_num(o, "timeout_ms", 30000);
-	l->output_bytes = (uint64_t)get_num(o, "output_bytes", 1 << 20);
-	l->nofile = (uint32_t)get_num(o, "nofile", 1024);
-	l->file_size = (uint64_t)get_num(o, "file_size", 100 << 20);
-	l->pids = (uint32_t)get_num(o, "pids", 0);
-	l->max_output_files = (uint32_t)get_num(o, "max_output_files", 64);
-	req->want_state = get_bool(o, "want_state");
-	req->state_max = (uint64_t)get_num(o, "state_max", 0);
+	l->timeout_ms = (uint32_t)kcr_json_u64(o, "timeout_ms", KCR_DEFAULT_TIMEOUT_MS);
+	l->output_bytes = kcr_json_u64(o, "output_bytes", KCR_DEFAULT_OUTPUT_BYTES);
+	l->nofile = (uint32_t)kcr_json_u64(o, "nofile", KCR_DEFAULT_NOFILE);
+	l->file_size = kcr_json_u64(o, "file_size", (uint64_t)KCR_DEFAULT_FILE_SIZE_MB << 20);
+	/* an absent "pids" sets no RLIMIT_NPROC, as --pids left out of kcr-runner does */
+	l->pids = (uint32_t)kcr_json_u64(o, "pids", 0);
+	l->max_output_files =
+		(uint32_t)kcr_json_u64(o, "max_output_files", KCR_DEFAULT_MAX_OUTPUT_FILES);
+	req->want_state = kcr_json_bool(o, "want_state", false);
+	req->state_max = kcr_json_u64(o, "state_max", 0);
 	r = 0;
 out:
 	if (r < 0)
@@ -190,10 +178,10 @@ decode_changed(const cJSON *o, struct kcr_exec_result *res, kcr_error_t *err)
 		if (!cJSON_IsString(name) || !kcr_name_is_safe(name->valuestring))
 			return kcr_error_set(err, KCR_E_BACKEND, 0, "runner sent a bad file name");
 		res->changed[i].name = kcr_xstrdup(name->valuestring);
-		res->changed[i].size = (uint64_t)get_num(f, "size", 0);
-		const cJSON *mt = cJSON_GetObjectItemCaseSensitive(f, "mtime_ns");
+		res->changed[i].size = kcr_json_u64(f, "size", 0);
+		const char *mt = kcr_json_str(f, "mtime_ns");
 
-		res->changed[i].mtime_ns = cJSON_IsString(mt) ? strtoll(mt->valuestring, NULL, 10) : 0;
+		res->changed[i].mtime_ns = mt ? strtoll(mt, NULL, 10) : 0;
 		res->n_changed = ++i;
 	}
 	return 0;
@@ -216,12 +204,12 @@ kcr_proto_exec_res_decode(const char *json, size_t len, struct kcr_exec_result *
 	    get_b64(o, "state_out_b64", false, &res->state_out, &res->state_out_len, err) < 0 ||
 	    decode_changed(o, res, err) < 0)
 		goto out;
-	res->exit_code = (int)get_num(o, "exit_code", 125);
-	res->signal = (int)get_num(o, "signal", 0);
-	res->timed_out = get_bool(o, "timed_out");
-	res->out_truncated = get_bool(o, "stdout_truncated");
-	res->err_truncated = get_bool(o, "stderr_truncated");
-	res->duration_ms = (uint64_t)get_num(o, "duration_ms", 0);
+	res->exit_code = (int)kcr_json_u64(o, "exit_code", 125);
+	res->signal = (int)kcr_json_u64(o, "signal", 0);
+	res->timed_out = kcr_json_bool(o, "timed_out", false);
+	res->out_truncated = kcr_json_bool(o, "stdout_truncated", false);
+	res->err_truncated = kcr_json_bool(o, "stderr_truncated", false);
+	res->duration_ms = kcr_json_u64(o, "duration_ms", 0);
 	r = 0;
 out:
 	if (r < 0)

@@ -20,6 +20,7 @@
  * written to the error fd, which is closed. */
 #include <config.h>
 
+#include "base/exec.h"
 #include "base/lang.h"
 #include "base/files.h"
 #include "base/parse.h"
@@ -500,7 +501,10 @@ report(const struct init_opts *o, kcr_error_t *err)
 int
 kcr_sandbox_init_main(int argc, char **argv, kcr_error_t *err)
 {
-	struct init_opts o = { .listen_fd = 3, .error_fd = 4, .tmp_mb = 256, .data_mb = 256 };
+	struct init_opts o = { .listen_fd = 3,
+			       .error_fd = 4,
+			       .tmp_mb = KCR_DEFAULT_TMP_SIZE_MB,
+			       .data_mb = KCR_DEFAULT_DATA_SIZE_MB };
 	struct stat st;
 
 	if (parse_opts(argc, argv, &o, err) < 0)

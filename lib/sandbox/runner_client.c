@@ -10,6 +10,7 @@
 #include "sandbox/runner_client.h"
 #include "base/encode.h"
 #include "base/files.h"
+#include "base/json.h"
 #include "runner/proto.h"
 #include "base/util.h"
 
@@ -245,14 +246,13 @@ static int
 rc_fail(struct rc_response *r, const char *what, kcr_error_t *err)
 {
 	cJSON *o = cJSON_ParseWithLength(r->body.data ? r->body.data : "", r->body.len);
-	const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "error");
+	const char *e = kcr_json_str(o, "error");
 	enum kcr_errc c = r->status == 404   ? KCR_E_NOTFOUND
 			  : r->status == 400 ? KCR_E_INVALID
 			  : r->status == 413 ? KCR_E_LIMIT
 					     : KCR_E_BACKEND;
 
-	kcr_error_set(err, c, 0, "%s: %s", what,
-		      cJSON_IsString(e) ? e->valuestring : "runner answered an error");
+	kcr_error_set(err, c, 0, "%s: %s", what, e ? e : "runner answered an error");
 	cJSON_Delete(o);
 	return -1;
 }

@@ -80,22 +80,6 @@ kcr_session_to_json(const struct kcr_session *s)
 	return kcr_json_print_free(o);
 }
 
-static char *
-get_str(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsString(v) ? kcr_xstrdup(v->valuestring) : NULL;
-}
-
-static double
-get_num(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
 static bool
 copy_id(const cJSON *o, const char *k, char out[KCR_ID_LEN + 1], bool required)
 {
@@ -120,11 +104,11 @@ kcr_session_from_json(const char *json, size_t len, struct kcr_session *s, kcr_e
 		cJSON_Delete(o);
 		return kcr_error_set(err, KCR_E_BACKEND, 0, "corrupt session record");
 	}
-	s->entity_id = get_str(o, "entity_id");
-	s->user_id = get_str(o, "user_id");
-	s->created = get_num(o, "created");
-	s->last_used = get_num(o, "last_used");
-	s->expires = get_num(o, "expires");
+	s->entity_id = kcr_xstrdup(kcr_json_str(o, "entity_id"));
+	s->user_id = kcr_xstrdup(kcr_json_str(o, "user_id"));
+	s->created = kcr_json_num(o, "created", 0);
+	s->last_used = kcr_json_num(o, "last_used", 0);
+	s->expires = kcr_json_num(o, "expires", 0);
 	cJSON_Delete(o);
 	return 0;
 }
@@ -153,25 +137,25 @@ int
 kcr_file_meta_from_json(const char *json, size_t len, struct kcr_file_meta *m, kcr_error_t *err)
 {
 	cJSON *o = cJSON_ParseWithLength(json, len);
-	kcr_autofree char *sha = NULL;
+	const char *sha;
 
 	memset(m, 0, sizeof(*m));
 	if (!cJSON_IsObject(o) || !copy_id(o, "id", m->id, true) ||
 	    !copy_id(o, "session_id", m->session_id, true) ||
 	    !copy_id(o, "modified_from", m->modified_from, false) ||
 	    !copy_id(o, "modified_from_session", m->modified_from_session, false) ||
-	    !(m->name = get_str(o, "name"))) {
+	    !(m->name = kcr_xstrdup(kcr_json_str(o, "name")))) {
 		cJSON_Delete(o);
 		kcr_file_meta_release(m);
 		return kcr_error_set(err, KCR_E_BACKEND, 0, "corrupt file record");
 	}
-	m->original_name = get_str(o, "original_name");
-	m->content_type = get_str(o, "content_type");
-	m->kind = get_str(o, "kind");
-	m->size = (uint64_t)get_num(o, "size");
-	m->created = get_num(o, "created");
-	m->modified = get_num(o, "modified");
-	sha = get_str(o, "sha256");
+	m->original_name = kcr_xstrdup(kcr_json_str(o, "original_name"));
+	m->content_type = kcr_xstrdup(kcr_json_str(o, "content_type"));
+	m->kind = kcr_xstrdup(kcr_json_str(o, "kind"));
+	m->size = kcr_json_u64(o, "size", 0);
+	m->created = kcr_json_num(o, "created", 0);
+	m->modified = kcr_json_num(o, "modified", 0);
+	sha = kcr_json_str(o, "sha256");
 	if (sha && strlen(sha) == 64)
 		memcpy(m->sha256, sha, 65);
 	cJSON_Delete(o);

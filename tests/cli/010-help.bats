@@ -365,3 +365,17 @@ for k, v in json.load(open(sys.argv[1])).items():
 	assert_line --index 3 php
 	assert_line --index 4 --json
 }
+
+@test "kcr __complete offers the global options of kcr --help, each once" {
+	local o
+	run complete_words --
+	assert_success
+	for o in $("$KCR" --help | help_section 'Global options:' | grep -oE -- '--[a-z-]+'); do
+		assert_equal "$(grep -cxF -- "$o" <<<"$output")" 1
+	done
+	run complete_words --verb
+	assert_output --verbose
+	# a global option's value, then the command
+	run complete_words --set limits.pids=9 e
+	assert_line exec
+}

@@ -1,5 +1,6 @@
 #include <config.h>
 
+#include "runner/proc-internal.h"
 #include "runner/proto.h"
 #include "store/store.h"
 #include "tap.h"
@@ -235,15 +236,49 @@ test_bad_input(void)
 	return 0;
 }
 
+#define SAME(a, b, f) ((a).f == (b).f)
+
+/* One set of default limits: kcr_limits_defaults(), the configuration's
+ * defaults, a zero struct as the runner fills it, and a request that
+ * names no limit (whose pids stays 0: no RLIMIT_NPROC). */
+static int
+test_limit_defaults(void)
+{
+	struct kcr_limits d, c, z = { 0 };
+	struct kcr_config *cfg = kcr_config_new();
+	const char *json = "{\"language\":\"py\",\"code_b64\":\"\"}";
+	struct kcr_exec_request req;
+	kcr_error_t err = NULL;
+
+	kcr_limits_defaults(&d);
+	kcr_limits_from_config(&c, cfg, NULL);
+	kcr_config_free(cfg);
+	TAP_ASSERT(SAME(c, d, timeout_ms) && SAME(c, d, memory_mb) && SAME(c, d, pids));
+	TAP_ASSERT(SAME(c, d, cpus) && SAME(c, d, nofile) && SAME(c, d, file_size));
+	TAP_ASSERT(SAME(c, d, output_bytes) && SAME(c, d, tmp_size_mb));
+	TAP_ASSERT(SAME(c, d, data_size_mb) && SAME(c, d, max_output_files));
+	TAP_ASSERT(SAME(c, d, code_bytes));
+	proc_normalize_limits(&z);
+	TAP_ASSERT(SAME(z, d, timeout_ms) && SAME(z, d, output_bytes));
+	TAP_ASSERT(SAME(z, d, max_output_files));
+	TAP_ASSERT(kcr_proto_exec_req_decode(json, strlen(json), &req, &err) == 0);
+	TAP_ASSERT(SAME(req.limits, d, timeout_ms) && SAME(req.limits, d, output_bytes));
+	TAP_ASSERT(SAME(req.limits, d, nofile) && SAME(req.limits, d, file_size));
+	TAP_ASSERT(SAME(req.limits, d, max_output_files) && req.limits.pids == 0);
+	kcr_exec_request_release(&req);
+	return 0;
+}
+
 int
 main(void)
 {
-	TAP_PLAN(6);
+	TAP_PLAN(7);
 	RUN_TEST(test_req_roundtrip);
 	RUN_TEST(test_res_roundtrip);
 	RUN_TEST(test_req_every_field);
 	RUN_TEST(test_res_every_field);
 	RUN_TEST(test_store_records);
 	RUN_TEST(test_bad_input);
+	RUN_TEST(test_limit_defaults);
 	return TAP_DONE();
 }

@@ -4,6 +4,7 @@
 #include "base/encode.h"
 #include "base/files.h"
 #include "base/ids.h"
+#include "base/json.h"
 #include "base/parse.h"
 #include "base/util.h"
 
@@ -121,15 +122,36 @@ test_files(void)
 	return 0;
 }
 
+static int
+test_json_getters(void)
+{
+	cJSON *o = cJSON_Parse("{\"s\":\"x\",\"n\":2.5,\"neg\":-1,\"big\":1e20,"
+			       "\"t\":true,\"f\":false,\"z\":null}");
+
+	TAP_ASSERT(o != NULL);
+	TAP_STREQ(kcr_json_str(o, "s"), "x");
+	TAP_ASSERT(kcr_json_str(o, "n") == NULL && kcr_json_str(o, "none") == NULL);
+	TAP_ASSERT(kcr_json_str(NULL, "s") == NULL);
+	TAP_ASSERT(kcr_json_num(o, "n", 7) == 2.5 && kcr_json_num(o, "neg", 7) == -1);
+	TAP_ASSERT(kcr_json_num(o, "s", 7) == 7 && kcr_json_num(o, "none", 7) == 7);
+	TAP_ASSERT(kcr_json_u64(o, "n", 7) == 2 && kcr_json_u64(o, "neg", 7) == 7);
+	TAP_ASSERT(kcr_json_u64(o, "big", 7) == 7 && kcr_json_u64(o, "z", 7) == 7);
+	TAP_ASSERT(kcr_json_bool(o, "t", false) && !kcr_json_bool(o, "f", true));
+	TAP_ASSERT(kcr_json_bool(o, "n", true) && !kcr_json_bool(o, "none", false));
+	cJSON_Delete(o);
+	return 0;
+}
+
 int
 main(void)
 {
-	TAP_PLAN(6);
+	TAP_PLAN(7);
 	RUN_TEST(test_ids);
 	RUN_TEST(test_base64);
 	RUN_TEST(test_errors);
 	RUN_TEST(test_numbers);
 	RUN_TEST(test_names);
 	RUN_TEST(test_files);
+	RUN_TEST(test_json_getters);
 	return TAP_DONE();
 }
