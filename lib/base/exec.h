@@ -76,7 +76,7 @@ struct kcr_exec_request {
 	struct kcr_limits limits;
 	/* Python state (runner/pystate_hook.h): the pickle to restore first
 	 * (NULL: none); whether to pickle the globals after a run that exits
-	 * with 0, and at most how many bytes of it (0: KCR_STATE_MAX_DEFAULT). */
+	 * with 0, and at most how many bytes of it (0: KCR_PYSTATE_MAX_DEFAULT). */
 	char *state_in;
 	size_t state_in_len;
 	bool want_state;

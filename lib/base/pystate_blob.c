@@ -29,7 +29,7 @@ limit_of(uint64_t max)
 }
 
 int
-kcr_state_encode(const void *pickle, size_t len, uint64_t max, char **out, size_t *out_len,
+kcr_pystate_blob_encode(const void *pickle, size_t len, uint64_t max, char **out, size_t *out_len,
 		 kcr_error_t *err)
 {
 	LZ4F_preferences_t prefs;
@@ -45,7 +45,7 @@ kcr_state_encode(const void *pickle, size_t len, uint64_t max, char **out, size_
 	prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
 	bound = LZ4F_compressFrameBound(len, &prefs);
 	buf = kcr_xmalloc(bound + 1);
-	buf[0] = KCR_STATE_V2;
+	buf[0] = KCR_PYSTATE_V2;
 	n = LZ4F_compressFrame(buf + 1, bound, pickle, len, &prefs);
 	if (LZ4F_isError(n)) {
 		free(buf);
@@ -166,7 +166,7 @@ decode(const void *blob, size_t len, uint64_t max, struct sink *s, kcr_error_t *
 		return kcr_error_set(err, KCR_E_INVALID, 0,
 				     "invalid state: %zu bytes (a version byte and a payload are "
 				     "at least 2)", len);
-	if (p[0] == KCR_STATE_V1) {
+	if (p[0] == KCR_PYSTATE_V1) {
 		s->total = len - 1;
 		s->last = (char)p[len - 1];
 		if (s->keep) {
@@ -174,7 +174,7 @@ decode(const void *blob, size_t len, uint64_t max, struct sink *s, kcr_error_t *
 			memcpy(s->buf, p + 1, len - 1);
 			s->len = s->cap = len - 1;
 		}
-	} else if (p[0] == KCR_STATE_V2) {
+	} else if (p[0] == KCR_PYSTATE_V2) {
 		if (lz4_decode(p + 1, len - 1, max, s, err) < 0)
 			return -1;
 	} else {
@@ -188,7 +188,7 @@ decode(const void *blob, size_t len, uint64_t max, struct sink *s, kcr_error_t *
 }
 
 int
-kcr_state_decode(const void *blob, size_t len, uint64_t max, char **out, size_t *out_len,
+kcr_pystate_blob_decode(const void *blob, size_t len, uint64_t max, char **out, size_t *out_len,
 		 kcr_error_t *err)
 {
 	struct sink s = { .keep = true };
@@ -204,7 +204,7 @@ kcr_state_decode(const void *blob, size_t len, uint64_t max, char **out, size_t 
 }
 
 int
-kcr_state_validate(const void *blob, size_t len, uint64_t max, kcr_error_t *err)
+kcr_pystate_blob_validate(const void *blob, size_t len, uint64_t max, kcr_error_t *err)
 {
 	struct sink s = { .keep = false };
 	int r;
@@ -217,7 +217,7 @@ kcr_state_validate(const void *blob, size_t len, uint64_t max, kcr_error_t *err)
 }
 
 void
-kcr_state_hash(const void *blob, size_t len, char out[65])
+kcr_pystate_blob_hash(const void *blob, size_t len, char out[65])
 {
 	kcr_sha256_hex(blob, len, out);
 }

@@ -1,8 +1,8 @@
 /* Configuration: one table of keys (tmux options_table) feeding kcr.yaml,
  * KCR_* environment variables (and KubeCodeRun's names as aliases) and
  * flags. Precedence: flag > environment > file > default. */
-#ifndef KCR_CONFIG_H
-#define KCR_CONFIG_H
+#ifndef KCR_SETTINGS_H
+#define KCR_SETTINGS_H
 
 #include "base/error.h"
 

@@ -29,7 +29,7 @@ state_store(struct kcr_service *s, const char *sid, const void *blob, size_t len
 
 	memset(info, 0, sizeof(*info));
 	info->size = len;
-	kcr_state_hash(blob, len, info->hash);
+	kcr_pystate_blob_hash(blob, len, info->hash);
 	info->created = now;
 	info->expires = ttl_s > 0 ? now + ttl_s : 0;
 	return s->stores.sessions->state_put(s->stores.sessions_self, sid, blob, len, info, err);
@@ -72,7 +72,7 @@ kcr_service_state_put(struct kcr_service *s, const char *sid, const void *data, 
 	if (len > sc.max)
 		return kcr_error_set(err, KCR_E_LIMIT, 0, "the state is %zu bytes, over the limit of %llu",
 				     len, (unsigned long long)sc.max);
-	if (kcr_state_validate(data, len, sc.max, err) < 0)
+	if (kcr_pystate_blob_validate(data, len, sc.max, err) < 0)
 		return -1;
 	return state_store(s, sid, data, len, sc.ttl_s, info, err);
 }
@@ -116,7 +116,7 @@ svc_load_state(struct kcr_service *s, const char *sid, const struct state_cfg *s
 		kcr_error_free(e);
 		return 0;
 	}
-	if (kcr_state_decode(blob, len, sc->max, &x->state_in, &x->state_in_len, &e) < 0) {
+	if (kcr_pystate_blob_decode(blob, len, sc->max, &x->state_in, &x->state_in_len, &e) < 0) {
 		*note = kcr_strdup_printf("kcr: state: not restored: %s", e->msg);
 		kcr_error_free(e);
 	}
@@ -137,7 +137,7 @@ svc_save_state(struct kcr_service *s, const char *sid, const struct state_cfg *s
 	int r = -1;
 
 	if (res->state_out) {
-		r = kcr_state_encode(res->state_out, res->state_out_len, sc->max, &blob, &len, &e);
+		r = kcr_pystate_blob_encode(res->state_out, res->state_out_len, sc->max, &blob, &len, &e);
 		if (r == 0)
 			r = state_store(s, sid, blob, len, sc->ttl_s, &info, &e);
 		if (r < 0) {

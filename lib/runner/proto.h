@@ -13,8 +13,8 @@
  *   GET  /health, GET /ready             -> {"status":...}
  * Errors are {"error": "..."} with a 4xx/5xx status. Byte streams travel
  * base64-encoded because program output may hold NULs and invalid UTF-8. */
-#ifndef KCR_RUNNER_PROTO_H
-#define KCR_RUNNER_PROTO_H
+#ifndef KCR_PROTO_H
+#define KCR_PROTO_H
 
 #include "base/error.h"
 #include "base/exec.h"

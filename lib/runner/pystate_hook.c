@@ -242,7 +242,7 @@ kcr_pystate_limit(const struct kcr_exec_request *req)
 {
 	if (!req->want_state)
 		return 0;
-	return req->state_max ? req->state_max : KCR_STATE_MAX_DEFAULT;
+	return req->state_max ? req->state_max : KCR_PYSTATE_MAX_DEFAULT;
 }
 
 void

@@ -11,8 +11,8 @@
  * state and the notes only when the program exited with 0. The program
  * runs as `python3 code.py` always does: same argv, sys.path, output,
  * tracebacks and exit code. (De)compression is lib/base/pystate_blob.c's, outside. */
-#ifndef KCR_PYSTATE_H
-#define KCR_PYSTATE_H
+#ifndef KCR_PYSTATE_HOOK_H
+#define KCR_PYSTATE_HOOK_H
 
 #include "base/exec.h"
 

@@ -61,13 +61,13 @@ test_roundtrip(void)
 		kcr_error_t err = NULL;
 		char h1[65], h2[65];
 
-		TAP_ASSERT(kcr_state_encode(p, sizes[i], 0, &blob, &blen, &err) == 0);
-		TAP_ASSERT(blob[0] == KCR_STATE_V2);
-		TAP_ASSERT(kcr_state_validate(blob, blen, 0, &err) == 0);
-		TAP_ASSERT(kcr_state_decode(blob, blen, KCR_STATE_MAX_DEFAULT, &back, &n, &err) == 0);
+		TAP_ASSERT(kcr_pystate_blob_encode(p, sizes[i], 0, &blob, &blen, &err) == 0);
+		TAP_ASSERT(blob[0] == KCR_PYSTATE_V2);
+		TAP_ASSERT(kcr_pystate_blob_validate(blob, blen, 0, &err) == 0);
+		TAP_ASSERT(kcr_pystate_blob_decode(blob, blen, KCR_PYSTATE_MAX_DEFAULT, &back, &n, &err) == 0);
 		TAP_ASSERT(n == sizes[i] && memcmp(back, p, n) == 0);
-		kcr_state_hash(blob, blen, h1);
-		kcr_state_hash(blob, blen, h2);
+		kcr_pystate_blob_hash(blob, blen, h1);
+		kcr_pystate_blob_hash(blob, blen, h2);
 		TAP_ASSERT(strlen(h1) == 64 && strspn(h1, "0123456789abcdef") == 64);
 		TAP_STREQ(h1, h2);
 	}
@@ -85,16 +85,16 @@ test_version1_and_streamed_frame(void)
 	size_t n, bound = LZ4F_compressFrameBound(5000, &prefs);
 	kcr_error_t err = NULL;
 
-	blob[0] = KCR_STATE_V1;
+	blob[0] = KCR_PYSTATE_V1;
 	memcpy(blob + 1, p, 5000);
-	TAP_ASSERT(kcr_state_decode(blob, 5001, 0, &back, &n, &err) == 0);
+	TAP_ASSERT(kcr_pystate_blob_decode(blob, 5001, 0, &back, &n, &err) == 0);
 	TAP_ASSERT(n == 5000 && memcmp(back, p, n) == 0);
 	free(kcr_steal(&back));
 	frame = kcr_xmalloc(bound + 1);
-	frame[0] = KCR_STATE_V2;
+	frame[0] = KCR_PYSTATE_V2;
 	n = LZ4F_compressFrame(frame + 1, bound, p, 5000, &prefs);
 	TAP_ASSERT(!LZ4F_isError(n));
-	TAP_ASSERT(kcr_state_decode(frame, n + 1, 0, &back, &n, &err) == 0);
+	TAP_ASSERT(kcr_pystate_blob_decode(frame, n + 1, 0, &back, &n, &err) == 0);
 	TAP_ASSERT(n == 5000 && memcmp(back, p, n) == 0);
 	return 0;
 }
@@ -107,25 +107,25 @@ test_corrupt_frame(void)
 	size_t blen, n;
 	kcr_error_t err = NULL;
 
-	TAP_ASSERT(kcr_state_encode(p, 200000, 0, &blob, &blen, &err) == 0);
+	TAP_ASSERT(kcr_pystate_blob_encode(p, 200000, 0, &blob, &blen, &err) == 0);
 	blob[blen / 2] ^= 0x55; /* the content checksum notices */
-	TAP_ASSERT(expect_err(kcr_state_decode(blob, blen, 0, &back, &n, &err), &err,
+	TAP_ASSERT(expect_err(kcr_pystate_blob_decode(blob, blen, 0, &back, &n, &err), &err,
 			      KCR_E_INVALID) == 0);
-	TAP_ASSERT(expect_err(kcr_state_validate(blob, blen, 0, &err), &err, KCR_E_INVALID) == 0);
+	TAP_ASSERT(expect_err(kcr_pystate_blob_validate(blob, blen, 0, &err), &err, KCR_E_INVALID) == 0);
 	blob[blen / 2] ^= 0x55;
 	blob[1] ^= 0x01; /* the frame's magic number */
-	TAP_ASSERT(expect_err(kcr_state_validate(blob, blen, 0, &err), &err, KCR_E_INVALID) == 0);
+	TAP_ASSERT(expect_err(kcr_pystate_blob_validate(blob, blen, 0, &err), &err, KCR_E_INVALID) == 0);
 	blob[1] ^= 0x01;
 	/* bytes after the frame */
 	blob = kcr_xrealloc(blob, blen + 3);
 	memcpy(blob + blen, "xyz", 3);
-	TAP_ASSERT(expect_err(kcr_state_validate(blob, blen + 3, 0, &err), &err, KCR_E_INVALID) ==
+	TAP_ASSERT(expect_err(kcr_pystate_blob_validate(blob, blen + 3, 0, &err), &err, KCR_E_INVALID) ==
 		   0);
-	TAP_ASSERT(kcr_state_validate(blob, blen, 0, &err) == 0);
+	TAP_ASSERT(kcr_pystate_blob_validate(blob, blen, 0, &err) == 0);
 	/* random bytes behind a good version byte */
 	for (size_t i = 1; i < blen; i++)
 		blob[i] = (char)(i * 7919 >> 3);
-	TAP_ASSERT(expect_err(kcr_state_validate(blob, blen, 0, &err), &err, KCR_E_INVALID) == 0);
+	TAP_ASSERT(expect_err(kcr_pystate_blob_validate(blob, blen, 0, &err), &err, KCR_E_INVALID) == 0);
 	return 0;
 }
 
@@ -137,12 +137,12 @@ test_truncated(void)
 	size_t blen;
 	kcr_error_t err = NULL;
 
-	TAP_ASSERT(kcr_state_encode(p, 3000, 0, &blob, &blen, &err) == 0);
+	TAP_ASSERT(kcr_pystate_blob_encode(p, 3000, 0, &blob, &blen, &err) == 0);
 	for (size_t n = 0; n < blen; n++) {
 		char *back = NULL;
 		size_t len;
 
-		if (kcr_state_decode(blob, n, 0, &back, &len, &err) == 0)
+		if (kcr_pystate_blob_decode(blob, n, 0, &back, &len, &err) == 0)
 			TAP_FAIL("a blob cut to %zu of %zu bytes decodes", n, blen);
 		TAP_ASSERT(err->code == KCR_E_INVALID);
 		kcr_error_release(&err);
@@ -159,15 +159,15 @@ test_wrong_version(void)
 
 	for (size_t i = 0; i < sizeof(versions); i++) {
 		blob[0] = (char)versions[i];
-		TAP_ASSERT(expect_err(kcr_state_validate(blob, 100, 0, &err), &err, KCR_E_INVALID) ==
+		TAP_ASSERT(expect_err(kcr_pystate_blob_validate(blob, 100, 0, &err), &err, KCR_E_INVALID) ==
 			   0);
 	}
-	blob[0] = KCR_STATE_V1;
-	TAP_ASSERT(expect_err(kcr_state_validate(blob, 1, 0, &err), &err, KCR_E_INVALID) == 0);
-	TAP_ASSERT(expect_err(kcr_state_validate(blob, 0, 0, &err), &err, KCR_E_INVALID) == 0);
+	blob[0] = KCR_PYSTATE_V1;
+	TAP_ASSERT(expect_err(kcr_pystate_blob_validate(blob, 1, 0, &err), &err, KCR_E_INVALID) == 0);
+	TAP_ASSERT(expect_err(kcr_pystate_blob_validate(blob, 0, 0, &err), &err, KCR_E_INVALID) == 0);
 	/* a version 1 payload that is not a pickle (no STOP at the end) */
 	blob[99] = 'x';
-	TAP_ASSERT(expect_err(kcr_state_validate(blob, 100, 0, &err), &err, KCR_E_INVALID) == 0);
+	TAP_ASSERT(expect_err(kcr_pystate_blob_validate(blob, 100, 0, &err), &err, KCR_E_INVALID) == 0);
 	return 0;
 }
 
@@ -181,19 +181,19 @@ test_oversize(void)
 	kcr_error_t err = NULL;
 
 	p[big - 1] = '.';
-	TAP_ASSERT(expect_err(kcr_state_encode(p, big, 1 << 20, &blob, &blen, &err), &err,
+	TAP_ASSERT(expect_err(kcr_pystate_blob_encode(p, big, 1 << 20, &blob, &blen, &err), &err,
 			      KCR_E_LIMIT) == 0);
-	TAP_ASSERT(kcr_state_encode(p, big, 0, &blob, &blen, &err) == 0);
+	TAP_ASSERT(kcr_pystate_blob_encode(p, big, 0, &blob, &blen, &err) == 0);
 	TAP_ASSERT(blen < 64 * 1024);
 	/* the blob is small, what it decompresses to is not */
-	TAP_ASSERT(expect_err(kcr_state_decode(blob, blen, 1 << 20, &back, &n, &err), &err,
+	TAP_ASSERT(expect_err(kcr_pystate_blob_decode(blob, blen, 1 << 20, &back, &n, &err), &err,
 			      KCR_E_LIMIT) == 0);
-	TAP_ASSERT(expect_err(kcr_state_validate(blob, blen, 1 << 20, &err), &err, KCR_E_LIMIT) ==
+	TAP_ASSERT(expect_err(kcr_pystate_blob_validate(blob, blen, 1 << 20, &err), &err, KCR_E_LIMIT) ==
 		   0);
 	/* the blob itself over the limit */
-	TAP_ASSERT(expect_err(kcr_state_validate(blob, blen, blen - 1, &err), &err, KCR_E_LIMIT) ==
+	TAP_ASSERT(expect_err(kcr_pystate_blob_validate(blob, blen, blen - 1, &err), &err, KCR_E_LIMIT) ==
 		   0);
-	TAP_ASSERT(kcr_state_validate(blob, blen, big, &err) == 0);
+	TAP_ASSERT(kcr_pystate_blob_validate(blob, blen, big, &err) == 0);
 	return 0;
 }
 
