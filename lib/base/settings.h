@@ -1,6 +1,7 @@
 /* Configuration: one table of keys (tmux options_table) feeding kcr.yaml,
  * KCR_* environment variables (and KubeCodeRun's names as aliases) and
- * flags. Precedence: flag > environment > file > default. */
+ * flags. Precedence: flag > environment > file > default. Named settings.h,
+ * not config.h, so that it never shadows autoconf's <config.h>. */
 #ifndef KCR_SETTINGS_H
 #define KCR_SETTINGS_H
 
