@@ -1,5 +1,5 @@
 /* Sessions and files for the CLI (kcr exec --session, upload, download,
- * files): the same calls against the local state dir (lib/engine/service.c) or a
+ * files): the same calls against the local state dir (lib/engine/service*.c) or a
  * kcr server (lib/client/api_client.c), chosen by client.server, so that each
  * command behaves and prints the same either way. */
 #ifndef KCR_CLIENT_H

@@ -1,4 +1,4 @@
-/* The CLI's sessions in the local state dir: lib/engine/service.c directly, with
+/* The CLI's sessions in the local state dir: lib/engine/service*.c directly, with
  * the checks `kcr serve` makes in front of it (lib/server/api.c), in the same
  * words, so that local and remote runs answer alike. */
 #include <config.h>

@@ -1,5 +1,5 @@
 /* The inside half of the local sandbox (see sandbox_init.h and the
- * protocol at the top of sandbox_local.c). Runs in kcr-runner right after
+ * protocol at the top of lib/sandbox/local.c). Runs in kcr-runner right after
  * execve, single-threaded, as root of a fresh user namespace that owns new
  * pid, mount, net, ipc and uts namespaces:
  *
@@ -47,9 +47,6 @@
 /* Where the new root is built: a tmpfs over /tmp of the private mount
  * namespace (bubblewrap does the same). */
 #define NEWROOT "/tmp"
-/* Written alone to the error fd when the sandbox is ready (the same
- * definition as in sandbox_local.c). */
-
 struct init_opts {
 	int listen_fd, error_fd;
 	uint64_t tmp_mb, data_mb;

@@ -1,4 +1,4 @@
-/* The inside half of the local sandbox. kcr (sandbox_local.c) clones a
+/* The inside half of the local sandbox. kcr (sandbox/local*.c) clones a
  * child into new user, pid, mount, net, ipc and uts namespaces, maps its
  * uids, puts it in the sandbox's cgroups and execs
  *

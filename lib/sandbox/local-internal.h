@@ -29,9 +29,6 @@
 #define ERROR_FD 4
 #define EXE_FD 5
 #define CHANNEL_FD 6 /* a cells host: where kcr sends a cell's cgroup files */
-/* What kcr_sandbox_init_main() writes to the error fd, alone, when the
- * sandbox is ready (sandbox_init.c has the same definition). */
-
 #ifdef SYS_setresuid32
 #define SYS_SETRESUID SYS_setresuid32
 #define SYS_SETRESGID SYS_setresgid32
