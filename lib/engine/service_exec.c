@@ -187,7 +187,7 @@ kcr_service_exec(struct kcr_service *s, struct kcr_exec_call *c, struct kcr_exec
 	memset(res, 0, sizeof(*res));
 	call_limits(s, c);
 	check.exec = c->exec;
-	r = kcr_engine_validate(&check, err) < 0 ? -1 : run_call(s, c, res, err);
+	r = kcr_engine_validate(s->engine, &check, err) < 0 ? -1 : run_call(s, c, res, err);
 	record_exec(c, res, r, t0);
 	if (r < 0) {
 		kcr_exec_result_release(res);
