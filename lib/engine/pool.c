@@ -113,15 +113,21 @@ runs_here(const struct kcr_pool *p, const struct lang_pool *lp)
 	return kcr_sandbox_available(p->prov, lp->lang, NULL) == 0;
 }
 
+static void
+push_sandbox(struct kcr_sandbox ***v, size_t *n, size_t *cap, struct kcr_sandbox *sb)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 8;
+		*v = kcr_xrealloc(*v, *cap * sizeof(**v));
+	}
+	(*v)[(*n)++] = sb;
+}
+
 /* Hands a sandbox to the replenisher to destroy. Called locked. */
 static void
 add_dying(struct kcr_pool *p, struct kcr_sandbox *sb)
 {
-	if (p->n_dying == p->cap_dying) {
-		p->cap_dying = p->cap_dying ? p->cap_dying * 2 : 16;
-		p->dying = kcr_xrealloc(p->dying, p->cap_dying * sizeof(*p->dying));
-	}
-	p->dying[p->n_dying++] = sb;
+	push_sandbox(&p->dying, &p->n_dying, &p->cap_dying, sb);
 	pthread_cond_broadcast(&p->wake);
 }
 
@@ -176,11 +182,7 @@ neediest(struct kcr_pool *p)
 static void
 add_ready(struct lang_pool *lp, struct kcr_sandbox *sb)
 {
-	if (lp->n_ready == lp->cap) {
-		lp->cap = lp->cap ? lp->cap * 2 : 8;
-		lp->ready = kcr_xrealloc(lp->ready, lp->cap * sizeof(*lp->ready));
-	}
-	lp->ready[lp->n_ready++] = sb;
+	push_sandbox(&lp->ready, &lp->n_ready, &lp->cap, sb);
 }
 
 /* Creates one sandbox for lp, unlocked while the provider works. */
@@ -300,8 +302,7 @@ replenisher(void *arg)
 			next_check = kcr_now_ms() + p->health_ms;
 			continue;
 		}
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
+		until = kcr_timespec_in(CLOCK_REALTIME, 1000);
 		pthread_cond_timedwait(&p->wake, &p->lock, &until);
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -554,16 +555,9 @@ int
 kcr_pool_wait_full(struct kcr_pool *p, const char *const *langs, size_t n,
 		   uint64_t timeout_ms, kcr_error_t *err)
 {
-	struct timespec until;
+	struct timespec until = kcr_timespec_in(CLOCK_REALTIME, timeout_ms);
 	int r = 0;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += (time_t)(timeout_ms / 1000);
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&p->lock);
 	pthread_cond_broadcast(&p->wake);
 	while (!all_full(p, langs, n) && r == 0)

@@ -451,16 +451,9 @@ sandbox_fake_counts(struct sandbox_fake *f, struct sandbox_fake_counts *out)
 bool
 sandbox_fake_wait(struct sandbox_fake *f, sandbox_fake_pred pred, void *arg, uint64_t timeout_ms)
 {
-	struct timespec until;
+	struct timespec until = kcr_timespec_in(CLOCK_MONOTONIC, timeout_ms);
 	bool ok;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += (time_t)(timeout_ms / 1000);
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&f->lock);
 	while (!(ok = pred(&f->c, arg)))
 		if (pthread_cond_timedwait(&f->changed, &f->lock, &until) == ETIMEDOUT) {
@@ -469,6 +462,26 @@ sandbox_fake_wait(struct sandbox_fake *f, sandbox_fake_pred pred, void *arg, uin
 		}
 	pthread_mutex_unlock(&f->lock);
 	return ok;
+}
+
+struct kcr_config *
+sandbox_fake_config(const char *lang, unsigned int target, unsigned int health_s)
+{
+	struct kcr_config *c = kcr_config_new();
+	kcr_autofree char *n = kcr_strdup_printf("%u", target);
+	kcr_autofree char *health = kcr_strdup_printf("%u", health_s);
+	kcr_error_t err = NULL;
+
+	for (unsigned int i = 0; i < kcr_lang_count(); i++) {
+		kcr_autofree char *key = kcr_strdup_printf("pool.%s", kcr_lang_at(i)->id);
+
+		kcr_config_set(c, key, strcmp(kcr_lang_at(i)->id, lang) == 0 ? n : "0",
+			       KCR_SRC_FLAG, &err);
+	}
+	kcr_config_set(c, "pool.health_interval", health, KCR_SRC_FLAG, &err);
+	if (err)
+		abort(); /* a key the configuration no longer has */
+	return c;
 }
 
 static void

@@ -48,6 +48,11 @@ typedef bool (*sandbox_fake_pred)(const struct sandbox_fake_counts *c, void *arg
 bool sandbox_fake_wait(struct sandbox_fake *f, sandbox_fake_pred pred, void *arg,
 		       uint64_t timeout_ms);
 
+/* A configuration for a pool on the fake: pool.<lang> is target, every
+ * other language's 0, health checks every health_s seconds (0: none). */
+struct kcr_config *sandbox_fake_config(const char *lang, unsigned int target,
+				       unsigned int health_s);
+
 /* Failures to inject: the next n create()s fail (KCR_E_UNAVAILABLE), the
  * next n check()s say dead, the next n claim()s conflict. */
 void sandbox_fake_fail_creates(struct sandbox_fake *f, unsigned int n);

@@ -299,30 +299,12 @@ test_with_pool(void)
 	return 0;
 }
 
-static struct kcr_config *
-test_config(void)
-{
-	struct kcr_config *c = kcr_config_new();
-	kcr_error_t err = NULL;
-
-	for (unsigned int i = 0; i < kcr_lang_count(); i++) {
-		kcr_autofree char *key = kcr_strdup_printf("pool.%s", kcr_lang_at(i)->id);
-
-		kcr_config_set(c, key, strcmp(kcr_lang_at(i)->id, "js") == 0 ? "1" : "0",
-			       KCR_SRC_FLAG, &err);
-	}
-	kcr_config_set(c, "pool.health_interval", "0", KCR_SRC_FLAG, &err);
-	if (err)
-		abort();
-	return c;
-}
-
 int
 main(void)
 {
 	int r;
 
-	cfg = test_config();
+	cfg = sandbox_fake_config("js", 1, 0); /* for test_with_pool */
 	TAP_PLAN(7);
 	RUN_TEST(test_validate);
 	RUN_TEST(test_run_unavailable);

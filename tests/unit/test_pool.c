@@ -22,35 +22,14 @@ struct fixture {
 	struct kcr_pool *p;
 };
 
-/* js's target is n, every other language's 0; health checks every
- * health_s seconds (0: none). */
-static struct kcr_config *
-config(unsigned int n, unsigned int health_s)
-{
-	struct kcr_config *c = kcr_config_new();
-	kcr_autofree char *target = kcr_strdup_printf("%u", n);
-	kcr_autofree char *health = kcr_strdup_printf("%u", health_s);
-	kcr_error_t err = NULL;
-
-	for (unsigned int i = 0; i < kcr_lang_count(); i++) {
-		kcr_autofree char *key = kcr_strdup_printf("pool.%s", kcr_lang_at(i)->id);
-
-		kcr_config_set(c, key, strcmp(kcr_lang_at(i)->id, "js") == 0 ? target : "0",
-			       KCR_SRC_FLAG, &err);
-	}
-	kcr_config_set(c, "pool.health_interval", health, KCR_SRC_FLAG, &err);
-	if (err)
-		abort();
-	return c;
-}
-
-/* The provider first, so that a test can inject before the pool starts. */
+/* js's target is n. The provider first, so that a test can inject
+ * failures before the pool starts. */
 static void
 open_fake(struct fixture *x, unsigned int n, unsigned int health_s)
 {
 	kcr_error_t err = NULL;
 
-	x->cfg = config(n, health_s);
+	x->cfg = sandbox_fake_config("js", n, health_s);
 	if (kcr_sandbox_provider_open_ops(&x->prov, &sandbox_fake_ops, x->cfg, &err) < 0)
 		abort();
 	x->f = x->prov.self;
