@@ -25,6 +25,9 @@ struct lang_pool {
 	 * imported, the others are bare and cheaper; see lib/engine/pyimports.h */
 	bool split;
 	unsigned int creating_pre; /* of creating: with the preload */
+	/* out of ready while the health check asks about them: still counted,
+	 * or the other replenisher would fill in for them */
+	unsigned int checking, checking_pre;
 	struct kcr_sandbox **ready;
 	size_t n_ready, cap;
 	uint64_t created, failed, replaced, hits, misses, wait_us_total, wait_us_max;
@@ -154,7 +157,8 @@ gap(const struct lang_pool *lp, bool preload)
 {
 	long want = preload ? (long)target_pre(lp) : (long)(lp->target - target_pre(lp));
 	long have = (long)count_ready(lp, preload) +
-		    (long)(preload ? lp->creating_pre : lp->creating - lp->creating_pre);
+		    (long)(preload ? lp->creating_pre : lp->creating - lp->creating_pre) +
+		    (long)(preload ? lp->checking_pre : lp->checking - lp->checking_pre);
 
 	return want - have;
 }
@@ -257,11 +261,16 @@ check_health(struct kcr_pool *p)
 			int r;
 
 			memmove(lp->ready, lp->ready + 1, --lp->n_ready * sizeof(*lp->ready));
+			lp->checking++;
+			lp->checking_pre += sb->preload;
 			pthread_mutex_unlock(&p->lock);
 			r = kcr_sandbox_check(p->prov, sb, &err);
 			pthread_mutex_lock(&p->lock);
+			lp->checking--;
+			lp->checking_pre -= sb->preload;
 			if (r == 0) {
 				add_ready(lp, sb);
+				pthread_cond_broadcast(&p->changed); /* ready again */
 				continue;
 			}
 			kcr_log_warn("pool %s: replacing a dead sandbox: %s", lp->lang->id, err->msg);
