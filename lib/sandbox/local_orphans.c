@@ -32,6 +32,8 @@
 /* Unique among one process's sandboxes; shorter than an old id, so that
  * a socket path is no longer than it was. */
 #define ID_RANDOM 12
+_Static_assert(sizeof(((struct kcr_sandbox *)0)->id) == KCR_LOCAL_ID_MAX,
+	       "a local id fills struct kcr_sandbox's");
 
 void
 local_new_id(char id[KCR_LOCAL_ID_MAX])

@@ -272,6 +272,33 @@ test_unavailable_not_filled(void)
 	return 0;
 }
 
+/* The provider's claims, as the pool relies on them: once each, given back
+ * only when held. */
+static int
+test_claim_release(void)
+{
+	struct fixture x;
+	struct kcr_sandbox_spec spec;
+	struct kcr_sandbox *sb = NULL;
+	kcr_error_t err = NULL;
+
+	open_fake(&x, 0, 0);
+	spec = js_spec(&x);
+	TAP_ASSERT(kcr_sandbox_create(&x.prov, &spec, 0, &sb, &err) == 0);
+	TAP_ASSERT(kcr_sandbox_release(&x.prov, sb, &err) < 0 && err->code == KCR_E_INVALID);
+	kcr_error_release(&err);
+	TAP_ASSERT(kcr_sandbox_claim(&x.prov, sb, &err) == 0);
+	TAP_ASSERT(kcr_sandbox_claim(&x.prov, sb, &err) < 0 && err->code == KCR_E_CONFLICT);
+	kcr_error_release(&err);
+	TAP_ASSERT(kcr_sandbox_release(&x.prov, sb, &err) == 0);
+	TAP_ASSERT(kcr_sandbox_claim(&x.prov, sb, &err) == 0);
+	TAP_ASSERT(kcr_sandbox_check(&x.prov, sb, &err) == 0);
+	TAP_ASSERT(kcr_sandbox_health(&x.prov, &err) == 0);
+	TAP_ASSERT(kcr_sandbox_destroy(&x.prov, sb, &err) == 0);
+	close_all(&x);
+	return 0;
+}
+
 static int
 test_orphans_adopted(void)
 {
@@ -293,7 +320,7 @@ test_orphans_adopted(void)
 int
 main(void)
 {
-	TAP_PLAN(9);
+	TAP_PLAN(10);
 	RUN_TEST(test_fills_to_target);
 	RUN_TEST(test_hit_and_miss);
 	RUN_TEST(test_dead_replaced);
@@ -302,6 +329,7 @@ main(void)
 	RUN_TEST(test_set_target);
 	RUN_TEST(test_failures_counted);
 	RUN_TEST(test_unavailable_not_filled);
+	RUN_TEST(test_claim_release);
 	RUN_TEST(test_orphans_adopted);
 	return TAP_DONE();
 }
