@@ -153,7 +153,7 @@ static bool
 one(struct bench_run *b, struct kcr_api_client *api, struct kcr_file_ref *ref,
     char session[KCR_ID_LEN + 1])
 {
-	struct kcr_exec_request c;
+	struct kcr_exec_request c = { 0 };
 	struct kcr_exec_result r = { 0 };
 	kcr_error_t err = NULL;
 	int rc;

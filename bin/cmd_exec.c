@@ -334,7 +334,7 @@ check_session_args(const struct kcr_ctx *ctx, const struct exec_args *a, kcr_err
 static int
 check_inputs(const struct kcr_ctx *ctx, const struct kcr_exec_request *req, kcr_error_t *err)
 {
-	if (!remote(ctx) && kcr_engine_validate(req, err) < 0)
+	if (!remote(ctx) && kcr_engine_check_request(req, err) < 0)
 		return -1;
 	if (strspn(req->code, " \t\r\n\f\v") == req->code_len)
 		return kcr_error_set(err, KCR_E_INVALID, 0, "empty code");
@@ -547,7 +547,7 @@ exec_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 		    build_request(ctx, &a, path, argv + first, &req, err) == 0)
 			r = session_exec(ctx, &a, &req, err);
 	} else if (build_request(ctx, &a, path, argv + first, &req, err) == 0 &&
-		 kcr_engine_validate(&req, err) == 0 &&
+		 kcr_engine_check_request(&req, err) == 0 &&
 		 (engine = kcr_engine_new(ctx->cfg, err)) != NULL &&
 		 kcr_engine_run(engine, &req, &res, err) == 0)
 		r = report(&a, &res, err);

@@ -22,6 +22,21 @@ kcr_now_ms(void)
 	return kcr_now_ns() / 1000000ull;
 }
 
+struct timespec
+kcr_timespec_in(clockid_t clock, uint64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
 double
 kcr_wall_time(void)
 {

@@ -27,7 +27,20 @@ struct kcr_lang {
 	const char *package;           /* Debian package (or npm) that provides it */
 	unsigned int memory_mb;        /* default memory limit */
 	unsigned int timeout_s;        /* default wall timeout */
-	bool prewarm;                  /* kcr-runner can start it before code arrives */
+	unsigned int caps;             /* KCR_LANG_*: what kcr can do for it beyond a run */
+};
+
+/* Capabilities of a language (kcr_lang.caps): code asks for these, never
+ * for a language id. */
+enum {
+	/* kcr-runner can start the interpreter before any code arrives */
+	KCR_LANG_PREWARM = 1u << 0,
+	/* a zygote in a cells host forks each warm sandbox (lib/runner/cell.h) */
+	KCR_LANG_FORK_SERVER = 1u << 1,
+	/* a session keeps the program's globals between runs (pystate_hook.h) */
+	KCR_LANG_STATE = 1u << 2,
+	/* a warm interpreter can have pool.<id>_preload imported */
+	KCR_LANG_PRELOAD = 1u << 3,
 };
 
 const struct kcr_lang *kcr_lang_find(const char *id_or_alias);

@@ -13,6 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* How long a request waits for a sandbox made for it (a pool miss, or no
+ * pool): the local provider's own limit for a runner to start, so that
+ * nothing changes there; a provider that starts pods is held to it too. */
+#define SETUP_TIMEOUT_MS 15000
+
 struct kcr_engine {
 	struct kcr_sandbox_provider provider;
 	char *py_preload;      /* pool.py_preload */
@@ -22,12 +27,21 @@ struct kcr_engine {
 struct kcr_engine *
 kcr_engine_new(const struct kcr_config *cfg, kcr_error_t *err)
 {
+	struct kcr_sandbox_provider prov;
+
+	if (kcr_sandbox_provider_open(&prov, cfg, err) < 0)
+		return NULL;
+	return kcr_engine_new_with_provider(&prov, cfg);
+}
+
+struct kcr_engine *
+kcr_engine_new_with_provider(struct kcr_sandbox_provider *prov, const struct kcr_config *cfg)
+{
 	struct kcr_engine *e = kcr_xzalloc(sizeof(*e));
 
-	if (kcr_sandbox_provider_open(&e->provider, cfg, err) < 0) {
-		free(e);
-		return NULL;
-	}
+	e->provider = *prov;
+	prov->ops = NULL;
+	prov->self = NULL;
 	e->py_preload = kcr_xstrdup(kcr_config_str(cfg, "pool.py_preload"));
 	return e;
 }
@@ -48,12 +62,12 @@ kcr_engine_pool(struct kcr_engine *e)
 }
 
 static int
-acquire(struct kcr_engine *e, const struct kcr_sandbox_spec *spec, struct kcr_sandbox **sb,
-	kcr_error_t *err)
+acquire(struct kcr_engine *e, const struct kcr_sandbox_spec *spec, uint64_t deadline_ms,
+	struct kcr_sandbox **sb, kcr_error_t *err)
 {
 	if (e->pool)
-		return kcr_pool_acquire(e->pool, spec, sb, err);
-	return e->provider.ops->create(e->provider.self, spec, sb, err);
+		return kcr_pool_acquire(e->pool, spec, deadline_ms, sb, err);
+	return kcr_sandbox_create(&e->provider, spec, deadline_ms, sb, err);
 }
 
 static void
@@ -67,7 +81,7 @@ release(struct kcr_engine *e, struct kcr_sandbox *sb)
 		return;
 	}
 	memcpy(id, sb->id, sizeof(id));
-	if (e->provider.ops->destroy(e->provider.self, sb, &err) < 0)
+	if (kcr_sandbox_destroy(&e->provider, sb, &err) < 0)
 		kcr_log_warn("destroying sandbox %s: %s", id, err->msg);
 	kcr_error_free(err);
 }
@@ -92,11 +106,9 @@ blank(const char *s, size_t n)
 	return true;
 }
 
-int
-kcr_engine_validate(const struct kcr_exec_request *req, kcr_error_t *err)
+static int
+check_code(const struct kcr_exec_request *req, kcr_error_t *err)
 {
-	const char *missing;
-
 	if (req->lang == NULL)
 		return kcr_error_set(err, KCR_E_INVALID, 0, "no language given");
 	if (req->code == NULL || blank(req->code, req->code_len))
@@ -104,11 +116,12 @@ kcr_engine_validate(const struct kcr_exec_request *req, kcr_error_t *err)
 	if (req->limits.code_bytes && req->code_len > req->limits.code_bytes)
 		return kcr_error_set(err, KCR_E_LIMIT, 0, "code is %zu bytes, over the limit of %llu",
 				     req->code_len, (unsigned long long)req->limits.code_bytes);
-	missing = kcr_lang_missing_runtime(req->lang);
-	if (missing)
-		return kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
-				     "%s runtime is not installed: %s is missing (install %s)",
-				     req->lang->name, missing, req->lang->package);
+	return 0;
+}
+
+static int
+check_inputs(const struct kcr_exec_request *req, kcr_error_t *err)
+{
 	for (size_t i = 0; i < req->n_inputs; i++) {
 		if (!kcr_name_is_safe(req->inputs[i].name))
 			return kcr_error_set(err, KCR_E_INVALID, 0, "bad input file name '%s'",
@@ -120,6 +133,23 @@ kcr_engine_validate(const struct kcr_exec_request *req, kcr_error_t *err)
 						     req->inputs[i].name);
 	}
 	return 0;
+}
+
+int
+kcr_engine_check_request(const struct kcr_exec_request *req, kcr_error_t *err)
+{
+	return check_code(req, err) < 0 ? -1 : check_inputs(req, err);
+}
+
+/* In the order users have seen the errors come: the code, whether the
+ * language runs here, the input names. */
+int
+kcr_engine_validate(struct kcr_engine *e, const struct kcr_exec_request *req, kcr_error_t *err)
+{
+	if (check_code(req, err) < 0 ||
+	    kcr_sandbox_available(&e->provider, req->lang, err) < 0)
+		return -1;
+	return check_inputs(req, err);
 }
 
 static bool
@@ -141,8 +171,8 @@ collect_outputs(struct kcr_engine *e, struct kcr_sandbox *sb, const struct kcr_e
 	for (size_t i = 0; i < res->n_changed; i++) {
 		struct kcr_file *f = &res->outputs[res->n_outputs];
 
-		if (e->provider.ops->get_file(e->provider.self, sb, res->changed[i].name, max,
-					      &f->data, &f->len, err) < 0)
+		if (kcr_sandbox_get_file(&e->provider, sb, res->changed[i].name, max, &f->data,
+					 &f->len, err) < 0)
 			return kcr_error_wrap(err, "collecting output");
 		f->name = kcr_xstrdup(res->changed[i].name);
 		f->was_input = is_input(req, f->name);
@@ -155,15 +185,13 @@ static int
 run_in(struct kcr_engine *e, struct kcr_sandbox *sb, const struct kcr_exec_request *req,
        struct kcr_exec_result *res, kcr_error_t *err)
 {
-	const struct kcr_sandbox_ops *ops = e->provider.ops;
-
 	for (size_t i = 0; i < req->n_inputs; i++) {
 		const struct kcr_file *f = &req->inputs[i];
 
-		if (ops->put_file(e->provider.self, sb, f->name, f->data, f->len, err) < 0)
+		if (kcr_sandbox_put_file(&e->provider, sb, f->name, f->data, f->len, err) < 0)
 			return kcr_error_wrap(err, "placing input '%s'", f->name);
 	}
-	if (ops->exec(e->provider.self, sb, req, res, err) < 0)
+	if (kcr_sandbox_exec(&e->provider, sb, req, res, err) < 0)
 		return -1;
 	return collect_outputs(e, sb, req, res, err);
 }
@@ -177,12 +205,12 @@ kcr_engine_run(struct kcr_engine *e, const struct kcr_exec_request *req, struct 
 	uint64_t t0 = kcr_now_ns();
 	int ret;
 
-	if (kcr_engine_validate(req, err) < 0)
+	if (kcr_engine_validate(e, req, err) < 0)
 		return -1;
 	/* a state may hold a DataFrame: restoring it imports pandas */
-	spec.preload = req->lang->prewarm && strcmp(req->lang->id, "py") == 0 &&
+	spec.preload = (req->lang->caps & KCR_LANG_PRELOAD) &&
 		       (req->state_in || kcr_py_imports_any(req->code, req->code_len, e->py_preload));
-	if (acquire(e, &spec, &sb, err) < 0)
+	if (acquire(e, &spec, kcr_now_ms() + SETUP_TIMEOUT_MS, &sb, err) < 0)
 		return kcr_error_wrap(err, "creating the sandbox");
 	res->setup_us = (kcr_now_ns() - t0) / 1000; /* ~0 from a warm pool */
 	ret = run_in(e, sb, req, res, err);

@@ -11,14 +11,24 @@
 #include <stdbool.h>
 
 struct kcr_engine;
+struct kcr_sandbox_provider;
 
+/* On the provider sandbox.provider names. */
 struct kcr_engine *kcr_engine_new(const struct kcr_config *cfg, kcr_error_t *err);
+/* On an opened provider (a test's fake), which the engine takes: *prov is
+ * left empty, and kcr_engine_free() closes it. */
+struct kcr_engine *kcr_engine_new_with_provider(struct kcr_sandbox_provider *prov,
+						const struct kcr_config *cfg);
 /* Keeps warm sandboxes from now on (kcr serve); NULL until then. */
 int kcr_engine_enable_pool(struct kcr_engine *e, const struct kcr_config *cfg, kcr_error_t *err);
 struct kcr_pool *kcr_engine_pool(struct kcr_engine *e);
 void kcr_engine_free(struct kcr_engine *e);
-/* Checks what can be checked before any sandbox exists. */
-int kcr_engine_validate(const struct kcr_exec_request *req, kcr_error_t *err);
+/* Checks what can be checked without a provider: the code and the input
+ * names (kcr exec, before it opens one). */
+int kcr_engine_check_request(const struct kcr_exec_request *req, kcr_error_t *err);
+/* Checks what can be checked before any sandbox exists: the request, and
+ * whether the provider can run its language (KCR_E_UNAVAILABLE). */
+int kcr_engine_validate(struct kcr_engine *e, const struct kcr_exec_request *req, kcr_error_t *err);
 int kcr_engine_run(struct kcr_engine *e, const struct kcr_exec_request *req,
 		   struct kcr_exec_result *res, kcr_error_t *err);
 

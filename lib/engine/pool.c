@@ -4,7 +4,6 @@
 #include "base/clock.h"
 #include "base/lang.h"
 #include "base/log.h"
-#include "sandbox/runner_client.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -26,6 +25,9 @@ struct lang_pool {
 	 * imported, the others are bare and cheaper; see lib/engine/pyimports.h */
 	bool split;
 	unsigned int creating_pre; /* of creating: with the preload */
+	/* out of ready while the health check asks about them: still counted,
+	 * or the other replenisher would fill in for them */
+	unsigned int checking, checking_pre;
 	struct kcr_sandbox **ready;
 	size_t n_ready, cap;
 	uint64_t created, failed, replaced, hits, misses, wait_us_total, wait_us_max;
@@ -67,7 +69,7 @@ kcr_pool_reload(struct kcr_pool *p, const struct kcr_config *cfg)
 		struct lang_pool *lp = &p->langs[i];
 
 		lp->target = target_for(cfg, lp->lang);
-		lp->split = strcmp(lp->lang->id, "py") == 0 && pre && *pre;
+		lp->split = (lp->lang->caps & KCR_LANG_PRELOAD) && pre && *pre;
 		kcr_limits_from_config(&lp->limits, cfg, lp->lang);
 	}
 	pthread_cond_broadcast(&p->wake);
@@ -90,8 +92,46 @@ destroy_sandbox(struct kcr_pool *p, struct kcr_sandbox *sb)
 {
 	kcr_error_t err = NULL;
 
-	if (p->prov->ops->destroy(p->prov->self, sb, &err) < 0)
+	if (kcr_sandbox_destroy(p->prov, sb, &err) < 0)
 		kcr_error_warn_release(&err);
+}
+
+/* Destroys a ready sandbox the pool no longer wants, claiming it first: in
+ * a pool shared by several replicas it may be another's by now, and then
+ * only this pool's handle goes (struct kcr_sandbox_ops, claim). */
+static void
+discard_ready(struct kcr_pool *p, struct kcr_sandbox *sb)
+{
+	kcr_error_t err = NULL;
+
+	if (kcr_sandbox_claim(p->prov, sb, &err) < 0)
+		kcr_error_free(err);
+	destroy_sandbox(p, sb);
+}
+
+/* The provider's answer, asked on every round: it caches what is costly. */
+static bool
+runs_here(const struct kcr_pool *p, const struct lang_pool *lp)
+{
+	return kcr_sandbox_available(p->prov, lp->lang, NULL) == 0;
+}
+
+static void
+push_sandbox(struct kcr_sandbox ***v, size_t *n, size_t *cap, struct kcr_sandbox *sb)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 8;
+		*v = kcr_xrealloc(*v, *cap * sizeof(**v));
+	}
+	(*v)[(*n)++] = sb;
+}
+
+/* Hands a sandbox to the replenisher to destroy. Called locked. */
+static void
+add_dying(struct kcr_pool *p, struct kcr_sandbox *sb)
+{
+	push_sandbox(&p->dying, &p->n_dying, &p->cap_dying, sb);
+	pthread_cond_broadcast(&p->wake);
 }
 
 static size_t
@@ -117,7 +157,8 @@ gap(const struct lang_pool *lp, bool preload)
 {
 	long want = preload ? (long)target_pre(lp) : (long)(lp->target - target_pre(lp));
 	long have = (long)count_ready(lp, preload) +
-		    (long)(preload ? lp->creating_pre : lp->creating - lp->creating_pre);
+		    (long)(preload ? lp->creating_pre : lp->creating - lp->creating_pre) +
+		    (long)(preload ? lp->checking_pre : lp->checking - lp->checking_pre);
 
 	return want - have;
 }
@@ -134,7 +175,7 @@ neediest(struct kcr_pool *p)
 		long pre = gap(lp, true), bare = gap(lp, false);
 		long g = (pre > 0 ? pre : 0) + (bare > 0 ? bare : 0);
 
-		if (g > best_gap && kcr_lang_missing_runtime(lp->lang) == NULL) {
+		if (g > best_gap && runs_here(p, lp)) {
 			best = lp;
 			best_gap = g;
 		}
@@ -145,11 +186,7 @@ neediest(struct kcr_pool *p)
 static void
 add_ready(struct lang_pool *lp, struct kcr_sandbox *sb)
 {
-	if (lp->n_ready == lp->cap) {
-		lp->cap = lp->cap ? lp->cap * 2 : 8;
-		lp->ready = kcr_xrealloc(lp->ready, lp->cap * sizeof(*lp->ready));
-	}
-	lp->ready[lp->n_ready++] = sb;
+	push_sandbox(&lp->ready, &lp->n_ready, &lp->cap, sb);
 }
 
 /* Creates one sandbox for lp, unlocked while the provider works. */
@@ -165,7 +202,7 @@ fill_one(struct kcr_pool *p, struct lang_pool *lp)
 	lp->creating++;
 	lp->creating_pre += spec.preload;
 	pthread_mutex_unlock(&p->lock);
-	r = p->prov->ops->create(p->prov->self, &spec, &sb, &err);
+	r = kcr_sandbox_create(p->prov, &spec, 0, &sb, &err);
 	pthread_mutex_lock(&p->lock);
 	lp->creating--;
 	lp->creating_pre -= spec.preload;
@@ -176,8 +213,6 @@ fill_one(struct kcr_pool *p, struct lang_pool *lp)
 		return;
 	}
 	lp->created++;
-	sb->lang = lp->lang;
-	sb->preload = spec.preload;
 	add_ready(lp, sb);
 	pthread_cond_broadcast(&p->changed);
 }
@@ -202,7 +237,7 @@ trim_one(struct kcr_pool *p)
 		sb = lp->ready[k];
 		lp->ready[k] = lp->ready[--lp->n_ready];
 		pthread_mutex_unlock(&p->lock);
-		destroy_sandbox(p, sb);
+		discard_ready(p, sb);
 		pthread_mutex_lock(&p->lock);
 		pthread_cond_broadcast(&p->changed);
 		return true;
@@ -210,33 +245,38 @@ trim_one(struct kcr_pool *p)
 	return false;
 }
 
-/* Replaces ready sandboxes whose runner no longer answers. Called locked;
- * each check runs unlocked on a sandbox taken out of the set. */
+/* Replaces ready sandboxes the provider says are dead. Called locked; each
+ * check runs unlocked on a sandbox taken out of the set. The front one is
+ * taken and an alive one goes to the back, so that one round checks each
+ * once. A dead one is counted before it goes to the dying. */
 static void
 check_health(struct kcr_pool *p)
 {
 	for (unsigned int i = 0; i < p->n_langs; i++) {
 		struct lang_pool *lp = &p->langs[i];
 
-		for (size_t j = 0; j < lp->n_ready;) {
-			struct kcr_sandbox *sb = lp->ready[j];
+		for (size_t k = lp->n_ready; k > 0 && lp->n_ready > 0; k--) {
+			struct kcr_sandbox *sb = lp->ready[0];
 			kcr_error_t err = NULL;
 			int r;
 
-			lp->ready[j] = lp->ready[--lp->n_ready];
+			memmove(lp->ready, lp->ready + 1, --lp->n_ready * sizeof(*lp->ready));
+			lp->checking++;
+			lp->checking_pre += sb->preload;
 			pthread_mutex_unlock(&p->lock);
-			r = kcr_runner_health(sb->endpoint, &err);
-			if (r < 0)
-				destroy_sandbox(p, sb);
+			r = kcr_sandbox_check(p->prov, sb, &err);
 			pthread_mutex_lock(&p->lock);
+			lp->checking--;
+			lp->checking_pre -= sb->preload;
 			if (r == 0) {
 				add_ready(lp, sb);
-				j++;
+				pthread_cond_broadcast(&p->changed); /* ready again */
 				continue;
 			}
 			kcr_log_warn("pool %s: replacing a dead sandbox: %s", lp->lang->id, err->msg);
 			kcr_error_free(err);
 			lp->replaced++;
+			add_dying(p, sb);
 		}
 	}
 }
@@ -271,12 +311,39 @@ replenisher(void *arg)
 			next_check = kcr_now_ms() + p->health_ms;
 			continue;
 		}
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
+		until = kcr_timespec_in(CLOCK_REALTIME, 1000);
 		pthread_cond_timedwait(&p->wake, &p->lock, &until);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
+}
+
+/* Sandboxes a kcr that died left behind, cleaned up once at start. */
+static void
+adopt_orphans(struct kcr_pool *p)
+{
+	struct kcr_sandbox_ref *refs = NULL;
+	kcr_error_t err = NULL;
+	size_t n = 0, done = 0;
+
+	if (kcr_sandbox_list(p->prov, &refs, &n, &err) < 0) {
+		kcr_log_warn("pool: cannot list leftover sandboxes: %s", err->msg);
+		kcr_error_free(err);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (kcr_sandbox_adopt(p->prov, &refs[i], &err) == 0) {
+			done++;
+			continue;
+		}
+		kcr_log_warn("pool: cleaning up sandbox %s of %s: %s", refs[i].id, refs[i].owner,
+			     err->msg);
+		kcr_error_release(&err);
+	}
+	if (done)
+		kcr_log_info("pool: cleaned up %zu sandbox%s left behind by a kcr that died",
+			     done, done == 1 ? "" : "es");
+	free(refs);
 }
 
 struct kcr_pool *
@@ -286,6 +353,7 @@ kcr_pool_new(const struct kcr_sandbox_provider *prov, const struct kcr_config *c
 	struct kcr_pool *p = kcr_xzalloc(sizeof(*p));
 
 	p->prov = prov;
+	adopt_orphans(p);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->wake, NULL);
 	pthread_cond_init(&p->changed, NULL);
@@ -316,7 +384,7 @@ kcr_pool_free(struct kcr_pool *p)
 		pthread_join(p->threads[i], NULL);
 	for (unsigned int i = 0; i < p->n_langs; i++) {
 		for (size_t j = 0; j < p->langs[i].n_ready; j++)
-			destroy_sandbox(p, p->langs[i].ready[j]);
+			discard_ready(p, p->langs[i].ready[j]);
 		free(p->langs[i].ready);
 	}
 	for (size_t i = 0; i < p->n_dying; i++)
@@ -355,47 +423,79 @@ pick(const struct lang_pool *lp, bool preload)
 	return -1;
 }
 
+/* Takes the ready sandbox of the kind asked for out of lp and claims it;
+ * NULL when there is none. One that another replica claimed first goes
+ * to the replenisher (only our handle, see struct kcr_sandbox_ops) and
+ * the next one is tried. Called locked; claims unlocked. */
+static struct kcr_sandbox *
+take_ready(struct kcr_pool *p, struct lang_pool *lp, bool preload)
+{
+	ssize_t i;
+
+	while ((i = pick(lp, preload)) >= 0) {
+		struct kcr_sandbox *sb = lp->ready[i];
+		kcr_error_t err = NULL;
+		int r;
+
+		lp->ready[i] = lp->ready[--lp->n_ready];
+		pthread_mutex_unlock(&p->lock);
+		r = kcr_sandbox_claim(p->prov, sb, &err);
+		if (r < 0 && err->code == KCR_E_CONFLICT)
+			kcr_log_debug("pool %s: %s; trying the next one", lp->lang->id, err->msg);
+		else if (r < 0)
+			kcr_log_warn("pool %s: %s", lp->lang->id, err->msg);
+		kcr_error_free(err);
+		pthread_mutex_lock(&p->lock);
+		if (r == 0)
+			return sb;
+		add_dying(p, sb);
+	}
+	return NULL;
+}
+
+/* A miss's time on the request path, and its in_use back on failure. */
+static void
+count_miss(struct kcr_pool *p, struct lang_pool *lp, uint64_t t0, int r)
+{
+	uint64_t us = (kcr_now_ns() - t0) / 1000;
+
+	if (lp == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	lp->wait_us_total += us;
+	lp->wait_us_max = us > lp->wait_us_max ? us : lp->wait_us_max;
+	if (r < 0)
+		lp->in_use--;
+	pthread_mutex_unlock(&p->lock);
+}
+
 int
-kcr_pool_acquire(struct kcr_pool *p, const struct kcr_sandbox_spec *spec,
+kcr_pool_acquire(struct kcr_pool *p, const struct kcr_sandbox_spec *spec, uint64_t deadline_ms,
 		 struct kcr_sandbox **out, kcr_error_t *err)
 {
+	struct kcr_sandbox *sb = NULL;
 	struct lang_pool *lp;
-	uint64_t t0 = kcr_now_ns(), us;
-	ssize_t i = -1;
+	uint64_t t0 = kcr_now_ns();
 	int r;
 
 	pthread_mutex_lock(&p->lock);
 	lp = find_lang(p, spec->lang);
 	if (lp && fits(&lp->limits, &spec->limits))
-		i = pick(lp, spec->preload);
-	if (i >= 0) {
-		*out = lp->ready[i];
-		lp->ready[i] = lp->ready[--lp->n_ready];
-		lp->hits++;
+		sb = take_ready(p, lp, spec->preload);
+	if (lp) {
+		lp->hits += sb != NULL;
+		lp->misses += sb == NULL;
 		lp->in_use++;
+	}
+	if (sb)
 		pthread_cond_broadcast(&p->wake); /* refill in the background */
-		pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&p->lock);
+	if (sb) {
+		*out = sb;
 		return 0;
 	}
-	if (lp) {
-		lp->misses++;
-		lp->in_use++;
-	}
-	pthread_mutex_unlock(&p->lock);
-	r = p->prov->ops->create(p->prov->self, spec, out, err);
-	if (r == 0) {
-		(*out)->lang = spec->lang;
-		(*out)->preload = spec->preload;
-	}
-	us = (kcr_now_ns() - t0) / 1000;
-	pthread_mutex_lock(&p->lock);
-	if (lp) {
-		lp->wait_us_total += us;
-		lp->wait_us_max = us > lp->wait_us_max ? us : lp->wait_us_max;
-		if (r < 0)
-			lp->in_use--;
-	}
-	pthread_mutex_unlock(&p->lock);
+	r = kcr_sandbox_create(p->prov, spec, deadline_ms, out, err);
+	count_miss(p, lp, t0, r);
 	return r;
 }
 
@@ -410,12 +510,7 @@ kcr_pool_release(struct kcr_pool *p, struct kcr_sandbox *sb)
 	lp = find_lang(p, sb->lang);
 	if (lp && lp->in_use)
 		lp->in_use--;
-	if (p->n_dying == p->cap_dying) {
-		p->cap_dying = p->cap_dying ? p->cap_dying * 2 : 16;
-		p->dying = kcr_xrealloc(p->dying, p->cap_dying * sizeof(*p->dying));
-	}
-	p->dying[p->n_dying++] = sb;
-	pthread_cond_broadcast(&p->wake);
+	add_dying(p, sb);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -459,7 +554,7 @@ all_full(struct kcr_pool *p, const char *const *langs, size_t n)
 		const struct lang_pool *lp = &p->langs[i];
 
 		if (wanted(lp->lang->id, langs, n) && lp->n_ready < lp->target &&
-		    kcr_lang_missing_runtime(lp->lang) == NULL)
+		    runs_here(p, lp))
 			return false;
 	}
 	return true;
@@ -469,16 +564,9 @@ int
 kcr_pool_wait_full(struct kcr_pool *p, const char *const *langs, size_t n,
 		   uint64_t timeout_ms, kcr_error_t *err)
 {
-	struct timespec until;
+	struct timespec until = kcr_timespec_in(CLOCK_REALTIME, timeout_ms);
 	int r = 0;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += (time_t)(timeout_ms / 1000);
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&p->lock);
 	pthread_cond_broadcast(&p->wake);
 	while (!all_full(p, langs, n) && r == 0)

@@ -26,6 +26,8 @@ struct kcr_pool_stats {
 	uint64_t wait_us_total, wait_us_max; /* acquire wait */
 };
 
+/* Cleans up what a kcr that died left behind (the provider's list() and
+ * adopt()), then starts filling. prov must outlive the pool. */
 struct kcr_pool *kcr_pool_new(const struct kcr_sandbox_provider *prov,
 			      const struct kcr_config *cfg, kcr_error_t *err);
 /* Stops the replenisher and destroys every ready sandbox. */
@@ -33,7 +35,9 @@ void kcr_pool_free(struct kcr_pool *p);
 /* Reads the targets again (SIGHUP). */
 void kcr_pool_reload(struct kcr_pool *p, const struct kcr_config *cfg);
 
-int kcr_pool_acquire(struct kcr_pool *p, const struct kcr_sandbox_spec *spec,
+/* A warm sandbox (claimed for this replica), or a new one made by
+ * deadline_ms (kcr_now_ms(); 0: the provider's own limit). */
+int kcr_pool_acquire(struct kcr_pool *p, const struct kcr_sandbox_spec *spec, uint64_t deadline_ms,
 		     struct kcr_sandbox **out, kcr_error_t *err);
 void kcr_pool_release(struct kcr_pool *p, struct kcr_sandbox *sb);
 

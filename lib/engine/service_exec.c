@@ -193,7 +193,7 @@ kcr_service_exec(struct kcr_service *s, struct kcr_exec_request *c, struct kcr_e
 
 	memset(res, 0, sizeof(*res));
 	call_limits(s, c);
-	r = kcr_engine_validate(c, err) < 0 ? -1 : run_call(s, c, res, err);
+	r = kcr_engine_validate(s->engine, c, err) < 0 ? -1 : run_call(s, c, res, err);
 	record_exec(c, res, r, t0);
 	if (r < 0) {
 		kcr_exec_result_release(res);

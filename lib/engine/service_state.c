@@ -88,7 +88,7 @@ kcr_service_state_delete(struct kcr_service *s, const char *sid, kcr_error_t *er
 bool
 svc_state_applies(const struct state_cfg *sc, const struct kcr_exec_request *c)
 {
-	return sc->enabled && c->lang && strcmp(c->lang->id, "py") == 0;
+	return sc->enabled && c->lang && (c->lang->caps & KCR_LANG_STATE);
 }
 
 /* Before a run: the session's state, decoded, goes into the request, and

@@ -133,7 +133,7 @@ kcr_zygote_start(const struct kcr_lang *l, const char *preload, struct kcr_zygot
 	int sv[2];
 	pid_t pid;
 
-	if (!l->prewarm || strcmp(l->id, "py") != 0)
+	if (!(l->caps & KCR_LANG_FORK_SERVER))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "no zygote for %s", l->id);
 	if ((cfg = zygote_config(err)) == NULL)
 		return -1;

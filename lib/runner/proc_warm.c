@@ -66,7 +66,7 @@ warm_argv(const struct kcr_lang *l)
 {
 	char **v = NULL;
 
-	if (!l->prewarm)
+	if (!(l->caps & KCR_LANG_PREWARM))
 		return NULL;
 	kcr_strv_push(&v, l->run[0]);
 	kcr_strv_push(&v, strcmp(l->id, "js") == 0 ? "-e" : "-c");

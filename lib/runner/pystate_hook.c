@@ -233,7 +233,7 @@ const char kcr_pystate_impl[] =
 bool
 kcr_pystate_wanted(const struct kcr_exec_request *req)
 {
-	return req->lang && strcmp(req->lang->id, "py") == 0 &&
+	return req->lang && (req->lang->caps & KCR_LANG_STATE) &&
 	       (req->want_state || req->state_in != NULL);
 }
 

@@ -391,46 +391,117 @@ kcr_cgroup_destroy(struct kcr_cgroup *cg, kcr_error_t *err)
 	return ret;
 }
 
-static int
-prune_dir(const char *dir, time_t before)
+/* ---- what a dead kcr left behind ------------------------------------------- */
+
+typedef void (*sandbox_dir_fn)(const char *path, const char *id, const struct stat *st,
+			       void *arg);
+
+/* Calls fn for each kcr-<id> directory under kcr's own cgroups, each
+ * directory once (v2 has one for every controller). */
+static void
+each_sandbox_dir(sandbox_dir_fn fn, void *arg)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
+	const struct cg_layout *l = cg_layout_get();
+	struct kcr_cgroup own = { .version = l->version, .fd = -1 };
 
-	if (d == NULL)
-		return 0;
-	while ((e = readdir(d)) != NULL) {
-		kcr_autofree char *path = NULL;
-		struct stat st;
+	for (int i = 0; i < CG_N; i++)
+		own.dir[i] = l->dir[i];
+	for (int i = 0; i < CG_N; i++) {
+		DIR *d = cg_first(&own, i) ? opendir(own.dir[i]) : NULL;
+		struct dirent *e;
 
-		if (strncmp(e->d_name, "kcr-", 4) != 0)
-			continue;
-		path = kcr_strdup_printf("%s/%s", dir, e->d_name);
-		/* rmdir fails with EBUSY while the cgroup holds tasks */
-		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_mtime <= before &&
-		    rmdir(path) == 0)
-			n++;
+		while (d && (e = readdir(d)) != NULL) {
+			kcr_autofree char *path = NULL;
+			struct stat st;
+
+			if (strncmp(e->d_name, "kcr-", 4) != 0)
+				continue;
+			path = kcr_strdup_printf("%s/%s", own.dir[i], e->d_name);
+			if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+				fn(path, e->d_name + 4, &st, arg);
+		}
+		if (d)
+			closedir(d);
 	}
-	closedir(d);
-	return n;
+}
+
+struct prune_arg {
+	time_t before;
+	int n;
+};
+
+static void
+prune_one(const char *path, const char *id, const struct stat *st, void *arg)
+{
+	struct prune_arg *a = arg;
+
+	(void)id;
+	/* rmdir fails with EBUSY while the cgroup holds tasks */
+	if (st->st_mtime <= a->before && rmdir(path) == 0)
+		a->n++;
 }
 
 int
 kcr_cgroup_prune(unsigned int min_age_s)
 {
-	const struct cg_layout *l = cg_layout_get();
-	struct kcr_cgroup own = { .version = l->version, .fd = -1 };
-	time_t before = time(NULL) - (time_t)min_age_s;
-	int n = 0;
+	struct prune_arg a = { .before = time(NULL) - (time_t)min_age_s };
 
-	for (int i = 0; i < CG_N; i++)
-		own.dir[i] = l->dir[i];
+	each_sandbox_dir(prune_one, &a);
+	return a.n;
+}
+
+static void
+list_one(const char *path, const char *id, const struct stat *st, void *arg)
+{
+	char ***ids = arg;
+
+	(void)path;
+	(void)st;
+	for (size_t i = 0; *ids && (*ids)[i]; i++)
+		if (strcmp((*ids)[i], id) == 0)
+			return;
+	kcr_strv_push(ids, id);
+}
+
+char **
+kcr_cgroup_list(void)
+{
+	char **ids = NULL;
+
+	each_sandbox_dir(list_one, &ids);
+	return ids;
+}
+
+struct kcr_cgroup *
+kcr_cgroup_find(const char *id)
+{
+	const struct cg_layout *l = cg_layout_get();
+	struct kcr_cgroup *cg;
+	bool any = false;
+
+	if (*id == '\0' || *id == '.' || strchr(id, '/'))
+		return NULL;
+	cg = kcr_xzalloc(sizeof(*cg));
+	cg->version = l->version;
+	cg->fd = -1;
 	for (int i = 0; i < CG_N; i++) {
-		if (cg_first(&own, i))
-			n += prune_dir(own.dir[i], before);
+		struct stat st;
+
+		if (l->dir[i] == NULL)
+			continue;
+		cg->dir[i] = kcr_strdup_printf("%s/kcr-%s", l->dir[i], id);
+		if (stat(cg->dir[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+			any = true;
+			continue;
+		}
+		free(cg->dir[i]);
+		cg->dir[i] = NULL;
 	}
-	return n;
+	if (!any) {
+		free(cg);
+		return NULL;
+	}
+	return cg;
 }
 
 /* ---- probing, for kcr doctor -------------------------------------------- */

@@ -76,6 +76,12 @@ int kcr_cgroup_destroy(struct kcr_cgroup *cg, kcr_error_t *err);
  * created at least min_age_s seconds ago: what a crashed kcr left behind.
  * Returns how many went. */
 int kcr_cgroup_prune(unsigned int min_age_s);
+/* The ids of the kcr-<id> cgroups under kcr's own, each once (a strv, the
+ * caller's; NULL when there are none). */
+char **kcr_cgroup_list(void);
+/* The existing cgroups kcr-<id> under kcr's own, for kcr_cgroup_destroy()
+ * to kill what runs there and remove them; NULL when there are none. */
+struct kcr_cgroup *kcr_cgroup_find(const char *id);
 /* The sandbox's memory cgroup directory (or the first one in use). */
 const char *kcr_cgroup_path(const struct kcr_cgroup *cg);
 

@@ -1,6 +1,11 @@
 /* What the files of the local provider (lib/sandbox/local*.c) share, and no
  * one else: the provider, its sandboxes and cells hosts, the arguments of
- * a sandbox's child, and the steps one file calls in another. */
+ * a sandbox's child, and the steps one file calls in another:
+ *   local.c          creating a sandbox, and the ops table
+ *   local_clone.c    the clone, and the child until it execs kcr-runner
+ *   local_cells.c    warm cells and their hosts
+ *   local_open.c     open, close, health, available
+ *   local_orphans.c  sandbox ids, and what a kcr that died left behind */
 #ifndef KCR_LOCAL_INTERNAL_H
 #define KCR_LOCAL_INTERNAL_H
 
@@ -21,6 +26,7 @@
 #define SANDBOX_FLAGS                                                                    \
 	(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |      \
 	 CLONE_NEWUTS)
+/* create() waits this long for a runner at most, or less up to its deadline */
 #define READY_TIMEOUT_MS 15000
 #define SANDBOX_NICE 5
 /* open() removes sockets and cgroups of dead sandboxes older than this */
@@ -61,8 +67,13 @@ struct host {
 	bool broken;
 };
 
+/* "<pid of kcr>-<random>" (local_orphans.c) */
+#define KCR_LOCAL_ID_MAX 32
+
 struct local_sb {
 	pid_t pid;           /* pid 1 of the sandbox, as kcr sees it; -1 when reaped */
+	uint64_t ready_by;   /* create(): kcr_now_ms() by which the runner is ready */
+	atomic_bool claimed; /* a pool handed it out (claim()) */
 	void *stack;         /* the clone's stack until it has exec'd (CLONE_VM) */
 	char *sock;
 	struct kcr_cgroup *cg;
@@ -85,12 +96,28 @@ uint32_t local_data_mb(const struct local *lp, const struct kcr_limits *l);
 void local_make_cgroup(struct local *lp, struct local_sb *ls, const char *id, const struct kcr_limits *l);
 int local_sb_teardown(struct local_sb *ls, kcr_error_t *err);
 void local_sb_free(struct kcr_sandbox *sb);
-int local_create_sandbox(struct local *lp, const struct kcr_sandbox_spec *spec, int chan, struct kcr_sandbox **out, kcr_error_t *err);
+int local_create_sandbox(struct local *lp, const struct kcr_sandbox_spec *spec, int chan,
+			 uint64_t deadline_ms, struct kcr_sandbox **out, kcr_error_t *err);
 long local_clone_sandbox(int cgfd, struct child_args *a, struct local_sb *ls, bool *in_cg);
 void local_free_child_stack(struct local_sb *ls);
 void local_host_unref(struct local *lp, struct host *h);
-int local_cell_create(struct local *lp, const struct kcr_sandbox_spec *spec, struct kcr_sandbox **out, kcr_error_t *err);
+int local_cell_create(struct local *lp, const struct kcr_sandbox_spec *spec, uint64_t deadline_ms,
+		      struct kcr_sandbox **out, kcr_error_t *err);
 int local_cell_destroy(struct local *lp, struct kcr_sandbox *sb, kcr_error_t *err);
 bool local_wants_cell(const struct local *lp, const struct kcr_sandbox_spec *spec);
+struct kcr_sandbox *local_sb_new(const struct kcr_limits *l);
+
+int local_open(void **self, const struct kcr_config *cfg, kcr_error_t *err);
+void local_close(void *self);
+int local_available(void *self, const struct kcr_lang *lang, kcr_error_t *err);
+int local_health(void *self, kcr_error_t *err);
+
+void local_new_id(char id[KCR_LOCAL_ID_MAX]);
+char *local_sock_path(const struct local *lp, const char *id);
+/* Removes sockets and cgroups of dead sandboxes older than STALE_AGE_S,
+ * whoever made them. */
+void local_prune(const struct local *lp);
+int local_list(void *self, struct kcr_sandbox_ref **out, size_t *n, kcr_error_t *err);
+int local_adopt(void *self, const struct kcr_sandbox_ref *ref, kcr_error_t *err);
 
 #endif

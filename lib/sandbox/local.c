@@ -24,7 +24,6 @@
 
 #include "base/clock.h"
 #include "base/files.h"
-#include "base/ids.h"
 #include "base/log.h"
 #include "sandbox/runner_client.h"
 #include "sandbox/local-internal.h"
@@ -107,7 +106,7 @@ prewarm_args(char ***v, const struct local *lp, const struct kcr_sandbox_spec *s
 
 	snprintf(buf, sizeof(buf), "--prewarm=%s", spec->lang->id);
 	kcr_strv_push(v, buf);
-	if (strcmp(spec->lang->id, "py") == 0 && spec->preload) {
+	if ((spec->lang->caps & KCR_LANG_PRELOAD) && spec->preload) {
 		kcr_autofree char *pre = kcr_strdup_printf("--preload=%s", lp->py_preload);
 
 		kcr_strv_push(v, pre);
@@ -165,7 +164,7 @@ runner_argv(const struct local *lp, const struct kcr_sandbox_spec *spec, bool ho
 	kcr_strv_push(&v, data);
 	if (host)
 		host_args(&v, lp, spec);
-	else if (spec->prewarm && spec->lang && spec->lang->prewarm)
+	else if (spec->prewarm && spec->lang && (spec->lang->caps & KCR_LANG_PREWARM))
 		prewarm_args(&v, lp, spec);
 	return v;
 }
@@ -247,9 +246,9 @@ exit_error(struct local_sb *ls, int st, const char *when, kcr_error_t *err)
 
 /* Reads the error pipe to EOF (or the deadline) into msg. */
 static int
-read_report(int fd, struct kcr_buf *msg, kcr_error_t *err)
+read_report(int fd, uint64_t deadline, struct kcr_buf *msg, kcr_error_t *err)
 {
-	uint64_t deadline = kcr_now_ms() + READY_TIMEOUT_MS;
+	uint64_t start = kcr_now_ms();
 	char buf[512];
 
 	for (;;) {
@@ -259,8 +258,8 @@ read_report(int fd, struct kcr_buf *msg, kcr_error_t *err)
 
 		if (now >= deadline || poll(&p, 1, (int)(deadline - now)) == 0)
 			return kcr_error_set(err, KCR_E_TIMEOUT, 0,
-					     "sandbox setup: kcr-runner not ready after %d ms",
-					     READY_TIMEOUT_MS);
+					     "sandbox setup: kcr-runner not ready after %llu ms",
+					     (unsigned long long)(deadline > start ? deadline - start : 0));
 		n = read(fd, buf, sizeof(buf));
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
@@ -296,7 +295,7 @@ wait_ready(struct local_sb *ls, int fd, kcr_error_t *err)
 	int ret;
 
 	kcr_buf_init(&msg);
-	ret = read_report(fd, &msg, err);
+	ret = read_report(fd, ls->ready_by, &msg, err);
 	if (ret == 0 && msg.len == 1 && msg.data[0] == KCR_SANDBOX_READY)
 		ret = 0;
 	else if (ret == 0 && msg.len > 0)
@@ -429,22 +428,48 @@ local_sb_free(struct kcr_sandbox *sb)
 	free(sb);
 }
 
-/* A sandbox with its own runner; chan >= 0 makes it a host. */
-int
-local_create_sandbox(struct local *lp, const struct kcr_sandbox_spec *spec, int chan,
-	       struct kcr_sandbox **out, kcr_error_t *err)
+/* A sandbox (or a cell) with limits l, not started yet. */
+struct kcr_sandbox *
+local_sb_new(const struct kcr_limits *l)
 {
-	uint64_t t0 = kcr_now_ns();
 	struct kcr_sandbox *sb = kcr_xzalloc(sizeof(*sb));
 	struct local_sb *ls = kcr_xzalloc(sizeof(*ls));
-	kcr_autoclose int lfd = -1;
 
 	sb->priv = ls;
 	ls->pid = -1;
-	ls->memory_mb = spec->limits.memory_mb;
-	ls->pids = spec->limits.pids;
-	kcr_id_generate(sb->id);
-	ls->sock = kcr_strdup_printf("%s/sb-%s.sock", lp->run_dir, sb->id);
+	ls->memory_mb = l->memory_mb;
+	ls->pids = l->pids;
+	atomic_init(&ls->claimed, false);
+	local_new_id(sb->id);
+	return sb;
+}
+
+/* The runner is ready by READY_TIMEOUT_MS from now, or deadline_ms when
+ * that is sooner. */
+static uint64_t
+ready_by(uint64_t deadline_ms)
+{
+	uint64_t own = kcr_now_ms() + READY_TIMEOUT_MS;
+
+	return deadline_ms && deadline_ms < own ? deadline_ms : own;
+}
+
+/* A sandbox with its own runner; chan >= 0 makes it a host. */
+int
+local_create_sandbox(struct local *lp, const struct kcr_sandbox_spec *spec, int chan,
+		     uint64_t deadline_ms, struct kcr_sandbox **out, kcr_error_t *err)
+{
+	uint64_t t0 = kcr_now_ns();
+	struct kcr_sandbox *sb;
+	struct local_sb *ls;
+	kcr_autoclose int lfd = -1;
+
+	if (deadline_ms && kcr_now_ms() >= deadline_ms)
+		return kcr_error_set(err, KCR_E_TIMEOUT, 0, "sandbox setup: past its deadline");
+	sb = local_sb_new(&spec->limits);
+	ls = sb->priv;
+	ls->ready_by = ready_by(deadline_ms);
+	ls->sock = local_sock_path(lp, sb->id);
 	lfd = listen_unix(ls->sock, err);
 	if (lfd >= 0)
 		local_make_cgroup(lp, ls, sb->id, &spec->limits);
@@ -460,21 +485,21 @@ local_create_sandbox(struct local *lp, const struct kcr_sandbox_spec *spec, int 
 }
 
 static int
-local_create(void *self, const struct kcr_sandbox_spec *spec, struct kcr_sandbox **out,
-	     kcr_error_t *err)
+local_create(void *self, const struct kcr_sandbox_spec *spec, uint64_t deadline_ms,
+	     struct kcr_sandbox **out, kcr_error_t *err)
 {
 	struct local *lp = self;
 	kcr_error_t e = NULL;
 
 	/* a pool's warm Python, or any Python once a host is up */
 	if (local_wants_cell(lp, spec)) {
-		if (local_cell_create(lp, spec, out, &e) == 0)
+		if (local_cell_create(lp, spec, deadline_ms, out, &e) == 0)
 			return 0;
 		if (spec->prewarm)
 			kcr_log_warn("warm cell: %s; making a sandbox instead", e->msg);
 		kcr_error_release(&e);
 	}
-	return local_create_sandbox(lp, spec, -1, out, err);
+	return local_create_sandbox(lp, spec, -1, deadline_ms, out, err);
 }
 
 /* Why the runner stopped answering, if it is gone. */
@@ -535,6 +560,40 @@ local_get_file(void *self, struct kcr_sandbox *sb, const char *name, uint64_t ma
 }
 
 static int
+local_check(void *self, struct kcr_sandbox *sb, kcr_error_t *err)
+{
+	(void)self;
+	return kcr_runner_health(sb->endpoint, err);
+}
+
+/* One kcr process is the only replica that sees its sandboxes: a conflict
+ * means the same sandbox was handed out twice. */
+static int
+local_claim(void *self, struct kcr_sandbox *sb, kcr_error_t *err)
+{
+	struct local_sb *ls = sb->priv;
+	bool was = false;
+
+	(void)self;
+	if (!atomic_compare_exchange_strong(&ls->claimed, &was, true))
+		return kcr_error_set(err, KCR_E_CONFLICT, 0, "sandbox %s is claimed already",
+				     sb->id);
+	return 0;
+}
+
+static int
+local_release(void *self, struct kcr_sandbox *sb, kcr_error_t *err)
+{
+	struct local_sb *ls = sb->priv;
+	bool was = true;
+
+	(void)self;
+	if (!atomic_compare_exchange_strong(&ls->claimed, &was, false))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "sandbox %s is not claimed", sb->id);
+	return 0;
+}
+
+static int
 local_destroy(void *self, struct kcr_sandbox *sb, kcr_error_t *err)
 {
 	int ret;
@@ -548,177 +607,20 @@ local_destroy(void *self, struct kcr_sandbox *sb, kcr_error_t *err)
 	return ret;
 }
 
-/* ---- open and close --------------------------------------------------------- */
-
-static char *
-exe_dir(void)
-{
-	char buf[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-	char *slash;
-
-	if (n <= 0)
-		return NULL;
-	buf[n] = '\0';
-	slash = strrchr(buf, '/');
-	return slash ? kcr_xstrndup(buf, (size_t)(slash - buf)) : NULL;
-}
-
-static char *
-runner_found(const char *path)
-{
-	char real[PATH_MAX];
-	struct stat st;
-
-	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || !kcr_file_executable(path))
-		return NULL;
-	return kcr_xstrdup(realpath(path, real) ? real : path);
-}
-
-static void
-push_path(char ***v, const char *dir, const char *rel)
-{
-	kcr_autofree char *s = kcr_strdup_printf("%s%s", dir, rel);
-
-	kcr_strv_push(v, s);
-}
-
-/* sandbox.runner (KCR_RUNNER is mapped onto it), else next to kcr, else
- * the build tree's runner/, else the installed one. */
-static char *
-find_runner(const struct kcr_config *cfg, kcr_error_t *err)
-{
-	const char *set = kcr_config_str(cfg, "sandbox.runner");
-	kcr_autofree char *dir = exe_dir();
-	kcr_autostrv char **tried = NULL;
-	struct kcr_buf list;
-	char *found;
-
-	if (set && *set) {
-		if ((found = runner_found(set)) == NULL)
-			kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
-				      "sandbox.runner '%s' is not an executable file", set);
-		return found;
-	}
-	if (dir) {
-		push_path(&tried, dir, "/kcr-runner");
-		push_path(&tried, dir, "/../runner/kcr-runner");
-	}
-#ifdef KCR_BINDIR
-	kcr_strv_push(&tried, KCR_BINDIR "/kcr-runner");
-#endif
-	kcr_buf_init(&list);
-	for (size_t i = 0; tried && tried[i]; i++) {
-		if ((found = runner_found(tried[i])) != NULL) {
-			kcr_buf_release(&list);
-			return found;
-		}
-		kcr_buf_addf(&list, "%s%s", i ? ", " : "", tried[i]);
-	}
-	kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
-		      "cannot find kcr-runner (looked for %s); set sandbox.runner or KCR_RUNNER",
-		      list.data ? list.data : "nothing");
-	kcr_buf_release(&list);
-	return NULL;
-}
-
-/* Sockets of sandboxes a crashed kcr left behind: old, and nobody listens. */
-static void
-prune_sockets(const char *run_dir, unsigned int min_age_s)
-{
-	DIR *d = opendir(run_dir);
-	time_t before = time(NULL) - (time_t)min_age_s;
-	struct dirent *e;
-
-	while (d && (e = readdir(d)) != NULL) {
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
-		kcr_autoclose int fd = -1;
-		struct stat st;
-		int n;
-
-		if (strncmp(e->d_name, "sb-", 3) != 0)
-			continue;
-		n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", run_dir, e->d_name);
-		if (n < 0 || (size_t)n >= sizeof(sa.sun_path) || lstat(sa.sun_path, &st) < 0 ||
-		    !S_ISSOCK(st.st_mode) || st.st_mtime > before)
-			continue;
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
-		    errno == ECONNREFUSED)
-			unlink(sa.sun_path);
-	}
-	if (d)
-		closedir(d);
-}
-
-/* run_dir holds the sockets: kcr's alone. */
-static int
-make_run_dir(const char *dir, kcr_error_t *err)
-{
-	struct stat st;
-
-	if (kcr_mkdir_p(dir, 0700, err) < 0)
-		return kcr_error_wrap(err, "run directory");
-	if (stat(dir, &st) < 0)
-		return kcr_error_set(err, KCR_E_IO, errno, "run directory '%s'", dir);
-	if (st.st_uid == geteuid() && (st.st_mode & 07777) != 0700 && chmod(dir, 0700) < 0)
-		return kcr_error_set(err, KCR_E_IO, errno, "cannot chmod '%s'", dir);
-	return 0;
-}
-
-static int
-local_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
-{
-	const char *run_dir = kcr_config_str(cfg, "run_dir");
-	struct local *lp;
-	char *runner;
-
-	if (run_dir == NULL || *run_dir == '\0')
-		return kcr_error_set(err, KCR_E_INVALID, 0, "run_dir is not set");
-	if (make_run_dir(run_dir, err) < 0)
-		return -1;
-	if ((runner = find_runner(cfg, err)) == NULL)
-		return -1;
-	lp = kcr_xzalloc(sizeof(*lp));
-	lp->run_dir = kcr_xstrdup(run_dir);
-	lp->runner = runner;
-	lp->root = geteuid() == 0;
-	lp->tmp_mb = (uint32_t)kcr_config_int(cfg, "limits.tmp_size_mb");
-	lp->data_mb = (uint32_t)kcr_config_int(cfg, "limits.data_size_mb");
-	lp->py_preload = kcr_xstrdup(kcr_config_str(cfg, "pool.py_preload"));
-	/* a cell is uid 1000 of the host: that takes mapped ids (root) */
-	lp->fork_server = kcr_config_bool(cfg, "pool.fork_server") && lp->root;
-	pthread_mutex_init(&lp->hosts_lock, NULL);
-	atomic_init(&lp->cg_warned, false);
-	prune_sockets(lp->run_dir, STALE_AGE_S);
-	kcr_cgroup_prune(STALE_AGE_S);
-	*self = lp;
-	return 0;
-}
-
-static void
-local_close(void *self)
-{
-	struct local *lp = self;
-
-	if (lp == NULL)
-		return;
-	if (lp->py_host)
-		local_host_unref(lp, lp->py_host);
-	pthread_mutex_destroy(&lp->hosts_lock);
-	free(lp->run_dir);
-	free(lp->runner);
-	free(lp->py_preload);
-	free(lp);
-}
-
 const struct kcr_sandbox_ops kcr_sandbox_local_ops = {
 	.name = "local",
 	.open = local_open,
+	.available = local_available,
+	.health = local_health,
 	.create = local_create,
+	.check = local_check,
+	.claim = local_claim,
+	.release = local_release,
 	.exec = local_exec,
 	.put_file = local_put_file,
 	.get_file = local_get_file,
+	.list = local_list,
+	.adopt = local_adopt,
 	.destroy = local_destroy,
 	.close = local_close,
 };

@@ -5,7 +5,6 @@
 
 #include "base/clock.h"
 #include "base/files.h"
-#include "base/ids.h"
 #include "base/json.h"
 #include "base/util.h"
 #include "sandbox/local-internal.h"
@@ -61,7 +60,8 @@ local_host_unref(struct local *lp, struct host *h)
  * with hosts_lock held. No cpu quota: it runs kcr's code only (the
  * runner, and the zygote's imports), the cells have their own. */
 static struct host *
-host_new(struct local *lp, const struct kcr_sandbox_spec *spec, kcr_error_t *err)
+host_new(struct local *lp, const struct kcr_sandbox_spec *spec, uint64_t deadline_ms,
+	 kcr_error_t *err)
 {
 	struct kcr_sandbox_spec hs = { .lang = spec->lang, .limits = spec->limits };
 	struct host *h;
@@ -73,7 +73,7 @@ host_new(struct local *lp, const struct kcr_sandbox_spec *spec, kcr_error_t *err
 		return NULL;
 	}
 	h = kcr_xzalloc(sizeof(*h));
-	if (local_create_sandbox(lp, &hs, sv[1], &h->sb, err) < 0) {
+	if (local_create_sandbox(lp, &hs, sv[1], deadline_ms, &h->sb, err) < 0) {
 		close(sv[0]);
 		close(sv[1]);
 		free(h);
@@ -87,7 +87,8 @@ host_new(struct local *lp, const struct kcr_sandbox_spec *spec, kcr_error_t *err
 
 /* A reference to the current host, replacing a broken one. */
 static struct host *
-host_get(struct local *lp, const struct kcr_sandbox_spec *spec, bool create, kcr_error_t *err)
+host_get(struct local *lp, const struct kcr_sandbox_spec *spec, bool create,
+	 uint64_t deadline_ms, kcr_error_t *err)
 {
 	struct host *h, *old = NULL;
 
@@ -97,7 +98,7 @@ host_get(struct local *lp, const struct kcr_sandbox_spec *spec, bool create, kcr
 		lp->py_host = NULL;
 	}
 	if (lp->py_host == NULL && create)
-		lp->py_host = host_new(lp, spec, err);
+		lp->py_host = host_new(lp, spec, deadline_ms, err);
 	h = lp->py_host;
 	if (h)
 		h->refs++;
@@ -152,25 +153,22 @@ cell_start(struct local *lp, struct local_sb *ls, const char *id,
 	return r;
 }
 
+/* deadline_ms bounds a new host's start; a cell itself is one request
+ * to the host, which answers in milliseconds. */
 int
-local_cell_create(struct local *lp, const struct kcr_sandbox_spec *spec, struct kcr_sandbox **out,
-	    kcr_error_t *err)
+local_cell_create(struct local *lp, const struct kcr_sandbox_spec *spec, uint64_t deadline_ms,
+		  struct kcr_sandbox **out, kcr_error_t *err)
 {
 	uint64_t t0 = kcr_now_ns();
 	struct kcr_sandbox *sb;
 	struct local_sb *ls;
 	struct host *h;
 
-	if ((h = host_get(lp, spec, spec->prewarm, err)) == NULL)
+	if ((h = host_get(lp, spec, spec->prewarm, deadline_ms, err)) == NULL)
 		return -1;
-	sb = kcr_xzalloc(sizeof(*sb));
-	ls = kcr_xzalloc(sizeof(*ls));
-	sb->priv = ls;
-	ls->pid = -1;
+	sb = local_sb_new(&spec->limits);
+	ls = sb->priv;
 	ls->host = h;
-	ls->memory_mb = spec->limits.memory_mb;
-	ls->pids = spec->limits.pids;
-	kcr_id_generate(sb->id);
 	if (cell_start(lp, ls, sb->id, spec, err) < 0) {
 		kcr_error_t e = NULL;
 
@@ -232,5 +230,5 @@ local_cell_destroy(struct local *lp, struct kcr_sandbox *sb, kcr_error_t *err)
 bool
 local_wants_cell(const struct local *lp, const struct kcr_sandbox_spec *spec)
 {
-	return lp->fork_server && spec->lang && strcmp(spec->lang->id, "py") == 0;
+	return lp->fork_server && spec->lang && (spec->lang->caps & KCR_LANG_FORK_SERVER);
 }

@@ -171,6 +171,40 @@ print(os.path.exists("/tmp/secret"), os.path.exists("leak.txt"),
 	stop_server nofs
 }
 
+# The cgroup directories of the sandboxes kcr pid $1 made (kcr-<pid>-*).
+sandbox_cgroups() {
+	find /sys/fs/cgroup -maxdepth 8 -type d -name "kcr-$1-*" 2>/dev/null || true
+}
+
+@test "a kcr serve killed with SIGKILL: the next one cleans up what it left behind" {
+	local run=$BATS_TEST_TMPDIR/run pid cgroups
+	start_server dead KCR_RUN_DIR="$run" KCR_POOL_PY=1 KCR_POOL_JS=1
+	SRV=dead wait_ready py 1
+	SRV=dead wait_ready js 1
+	pid=$(srv_pid dead)
+	# its sandboxes are named after it: sockets, and cgroups where there are any
+	ls "$run" | grep -q "^sb-$pid-" || fail "no socket of pid $pid in $run: $(ls "$run")"
+	cgroups=$(sandbox_cgroups "$pid")
+	kill -KILL "$pid"
+	touch "$(srv_dir dead)/stopped" # killed on purpose, not a crash
+	for _ in $(seq 100); do
+		pid_alive "$pid" || break
+		sleep 0.05
+	done
+	! pid_alive "$pid"
+	ls "$run" | grep -q "^sb-$pid-" # nothing removed them yet
+
+	start_server next KCR_RUN_DIR="$run" KCR_POOL_PY=0 KCR_POOL_JS=0 KCR_LOG_LEVEL=info
+	grep -E 'pool: cleaned up [0-9]+ sandboxe?s? left behind by a kcr that died' \
+		"$(srv_dir next)/stderr" || fail "no clean-up logged: $(cat "$(srv_dir next)/stderr")"
+	run ls "$run"
+	refute_output --partial "sb-$pid-"
+	[ -z "$(sandbox_cgroups "$pid")" ] || fail "left: $(sandbox_cgroups "$pid") (before: $cgroups)"
+	SRV=next exec_code bash 'echo after'
+	assert_json_eq 'j["stdout"]' 'after'
+	stop_server next
+}
+
 @test "kcr pool warmup fills a pool to a new size and kcr pool status shows it" {
 	run_kcr_client() { KCR_SERVER=$(srv_url) KCR_API_KEY=$(srv_key) "$KCR" "$@"; }
 	run run_kcr_client pool warmup -q -n 3 py

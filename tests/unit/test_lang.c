@@ -26,6 +26,24 @@ test_librechat_ids(void)
 	return 0;
 }
 
+/* What kcr does beyond a run is asked of the flags, never of an id. */
+static int
+test_caps(void)
+{
+	const unsigned int py = KCR_LANG_PREWARM | KCR_LANG_FORK_SERVER | KCR_LANG_STATE |
+				KCR_LANG_PRELOAD;
+
+	TAP_ASSERT(kcr_lang_find("py")->caps == py);
+	TAP_ASSERT(kcr_lang_find("js")->caps == KCR_LANG_PREWARM);
+	for (unsigned int i = 0; i < kcr_lang_count(); i++) {
+		const struct kcr_lang *l = kcr_lang_at(i);
+
+		if (strcmp(l->id, "py") != 0 && strcmp(l->id, "js") != 0)
+			TAP_ASSERT(l->caps == 0);
+	}
+	return 0;
+}
+
 static int
 test_extensions(void)
 {
@@ -100,9 +118,10 @@ test_py_imports(void)
 int
 main(void)
 {
-	TAP_PLAN(5);
+	TAP_PLAN(6);
 	RUN_TEST(test_py_imports);
 	RUN_TEST(test_librechat_ids);
+	RUN_TEST(test_caps);
 	RUN_TEST(test_extensions);
 	RUN_TEST(test_expand);
 	RUN_TEST(test_lookup_error);

@@ -247,7 +247,7 @@ test_limit_defaults(void)
 	struct kcr_limits d, c, z = { 0 };
 	struct kcr_config *cfg = kcr_config_new();
 	const char *json = "{\"language\":\"py\",\"code_b64\":\"\"}";
-	struct kcr_exec_request req;
+	struct kcr_exec_request req = { 0 };
 	kcr_error_t err = NULL;
 
 	kcr_limits_defaults(&d);
