@@ -133,8 +133,9 @@ load serve_helpers
 	assert_status 200
 }
 
-@test "session TTL (~1 s) with cleanup every 1 s: the session's files are gone after ~3 s" {
-	start_server ttl KCR_SESSION_TTL_HOURS=0.0003 KCR_CLEANUP_INTERVAL=1
+@test "session TTL (~5 s) with cleanup every 1 s: the session's files are gone soon after" {
+	# 5 s: long enough for the checks before expiry on a loaded machine
+	start_server ttl KCR_SESSION_TTL_HOURS=0.0015 KCR_CLEANUP_INTERVAL=1
 	SRV=ttl
 	echo 'short-lived' >f.txt
 	upload_file f.txt f.txt
@@ -153,7 +154,12 @@ load serve_helpers
 	fid2=$(jget 'j["files"][0]["id"]')
 	[ "$(count_stored ttl)" -ge 2 ] || fail "expected the files on disk before expiry"
 
-	sleep 3
+	# expired after 5 s, swept within a second or two: wait for it, bounded
+	local waited=0
+	while [ "$(count_stored ttl)" -gt 0 ] && [ $waited -lt 60 ]; do
+		sleep 0.5
+		waited=$((waited + 1))
+	done
 	api GET "/files/$sid?detail=summary"
 	assert_status 200
 	assert_json 'j == []'
@@ -170,7 +176,7 @@ load serve_helpers
 }
 
 @test "session TTL counts from the last use: a session used again lives on" {
-	start_server ttl2 KCR_SESSION_TTL_HOURS=0.0006 KCR_CLEANUP_INTERVAL=1
+	start_server ttl2 KCR_SESSION_TTL_HOURS=0.003 KCR_CLEANUP_INTERVAL=1
 	SRV=ttl2
 	echo 'kept' >f.txt
 	upload_file f.txt f.txt -F entity_id=agent_ttl
@@ -178,9 +184,10 @@ load serve_helpers
 	local sid fid i
 	sid=$(jget 'j["session_id"]')
 	fid=$(jget 'j["files"][0]["fileId"]')
-	# use it every second for 3 s (TTL ~2.2 s)
-	for i in 1 2 3; do
-		sleep 1
+	# use it every 4 s for 16 s: longer than its TTL (~11 s) in all, with
+	# room between two uses for a slow, loaded machine
+	for i in 1 2 3 4; do
+		sleep 4
 		exec_json "{\"lang\":\"py\",\"code\":\"print(open('/mnt/data/f.txt').read(), end='')\",\"files\":[{\"id\":\"$fid\",\"session_id\":\"$sid\",\"name\":\"f.txt\"}]}"
 		assert_status 200
 		assert_json 'j["stdout"] == "kept\n"'
