@@ -52,20 +52,46 @@ if len(sids) != n:
 ' "$1" "$2"
 }
 
+# health_verdict BUSY.log CONTROL.log: "ok ..." when every /health of the
+# busy server answered 200, its 90th percentile was under 50 ms or under 4
+# times the idle control's (polled beside it, so the machine's own load
+# counts for both), and its slowest under 1 s or 4 times the control's
+# slowest: a lock held across an execution (1 s each) shows as seconds.
+health_verdict() {
+	"$HOST_PYTHON" -c '
+import sys
+def read(p):
+    rows = [l.split() for l in open(p) if l.strip()]
+    return [r[0] for r in rows], sorted(float(r[1]) for r in rows)
+codes, busy = read(sys.argv[1])
+_, ctl = read(sys.argv[2])
+p90 = lambda v: v[min(len(v) - 1, int(len(v) * 0.9))] if v else 0.0
+bad = [c for c in codes if c != "200"]
+b90, c90, bmax, cmax = p90(busy), p90(ctl), busy[-1], ctl[-1] if ctl else 0.0
+ok = not bad and (b90 < 0.050 or b90 < 4 * c90) and (bmax < 1.0 or bmax < 4 * cmax)
+print("%s p90 %.1f ms (control %.1f), max %.1f ms (control %.1f), non-200: %d" %
+      ("ok" if ok else "SLOW", b90 * 1e3, c90 * 1e3, bmax * 1e3, cmax * 1e3, len(bad)))
+' "$1" "$2"
+}
+
 # The 64 requests go out from ONE curl process (--parallel), and the health
 # poller runs at a higher CPU priority when we may raise it: on a small
 # machine 64 client processes and a starved poller would otherwise measure
 # the test's own scheduling delays, not the server's.
-@test "64 concurrent /exec (sleep 1) all succeed, well under 64 s, /health < 50 ms throughout" {
+@test "64 concurrent /exec (sleep 1) all succeed, well under 64 s, /health stays fast throughout" {
 	wait_pools_full
 	local n=64 d=$BATS_TEST_TMPDIR/req i t0 t1 elapsed nice=()
 	mkdir -p "$d"
 	nice -n -15 true 2>/dev/null && nice=(nice -n -15)
-	# a background poller: one GET /health every 20 ms until told to stop
+	# a background poller: every 20 ms one GET /health of the busy server,
+	# then one of the idle "tiny" server, the control: on a slow or loaded
+	# machine both are slow, and only the busy one's own delays count
 	(
 		while [ ! -e "$d/stop" ]; do
 			"${nice[@]}" curl -sS -o /dev/null --max-time 5 -w '%{http_code} %{time_total}\n' \
 				"$(srv_url)/health" >>"$d/health.log" 2>>"$d/health.err" || echo "ERR 99" >>"$d/health.log"
+			"${nice[@]}" curl -sS -o /dev/null --max-time 5 -w '%{http_code} %{time_total}\n' \
+				"$(srv_url tiny)/health" >>"$d/control.log" 2>>"$d/health.err" || echo "ERR 99" >>"$d/control.log"
 			sleep 0.02
 		done
 	) 3>&- &
@@ -87,20 +113,17 @@ if len(sids) != n:
 	elapsed=$(((t1 - t0) / 1000000))
 
 	check_batch "$d" "$n" || fail "some /exec requests failed (see above)"
-	local polls max_ms bad_health
+	local polls max_ms verdict
 	polls=$(wc -l <"$d/health.log")
 	max_ms=$(awk '{ ms = $2 * 1000; if (ms > m) m = ms } END { printf "%.1f", m }' "$d/health.log")
-	bad_health=$(awk '$1 != 200 || $2 >= 0.050' "$d/health.log" | wc -l)
-	note "64 x (sleep 1), max_concurrent=16: batch ${elapsed} ms; /health polled ${polls} times, max ${max_ms} ms"
-	echo "# batch: ${elapsed} ms; health polls: ${polls}, max ${max_ms} ms, slow/failed: ${bad_health}"
+	verdict=$(health_verdict "$d/health.log" "$d/control.log")
+	note "64 x (sleep 1), max_concurrent=16: batch ${elapsed} ms; /health polled ${polls} times, max ${max_ms} ms; $verdict"
+	echo "# batch: ${elapsed} ms; health polls: ${polls}, max ${max_ms} ms; $verdict"
 	[ "$elapsed" -lt 20000 ] || fail "64 concurrent 1 s executions took ${elapsed} ms (want < 20000)"
 	# 16 at a time: at least 4 rounds of 1 s
 	[ "$elapsed" -ge 4000 ] || fail "64 x 1 s finished in ${elapsed} ms: more than max_concurrent=16 ran at once?"
 	[ "$polls" -ge 20 ] || fail "the health poller only got $polls answers"
-	if [ "$bad_health" -ne 0 ]; then
-		awk '$1 != 200 || $2 >= 0.050' "$d/health.log" | head -n 10 | sed 's/^/#   /'
-		fail "$bad_health /health responses were not 200 within 50 ms (max ${max_ms} ms)"
-	fi
+	case $verdict in ok*) ;; *) fail "/health was slow while busy: $verdict" ;; esac
 }
 
 @test "/health reports running and waiting executions while busy" {
