@@ -56,8 +56,8 @@ svc_session_need(struct kcr_service *s, const char *sid, bool for_state, kcr_err
 /* Creates or refreshes a session in one step of the store, so that two
  * replicas touching it at once never overwrite each other. */
 static int
-session_touch(struct kcr_service *s, const char *sid, const char *entity_id,
-	      const char *user_id, kcr_error_t *err)
+session_touch(struct kcr_service *s, const char *sid, const char *entity_id, const char *user_id,
+	      kcr_error_t *err)
 {
 	struct kcr_session init = { .created = kcr_wall_time() };
 	double ttl_s;
@@ -124,7 +124,7 @@ resolve_rest(struct kcr_service *s, const char *entity_id, const char *user_id,
 
 int
 svc_resolve_session(struct kcr_service *s, const struct kcr_exec_call *c, char sid[KCR_ID_LEN + 1],
-		kcr_error_t *err)
+		    kcr_error_t *err)
 {
 	sid[0] = '\0';
 	if (take_if_active(s, c->session_id, sid, err) < 0)
@@ -136,9 +136,8 @@ svc_resolve_session(struct kcr_service *s, const struct kcr_exec_call *c, char s
 }
 
 int
-kcr_service_upload_session(struct kcr_service *s, const char *session_id,
-			   const char *entity_id, const char *user_id, char sid[KCR_ID_LEN + 1],
-			   kcr_error_t *err)
+kcr_service_upload_session(struct kcr_service *s, const char *session_id, const char *entity_id,
+			   const char *user_id, char sid[KCR_ID_LEN + 1], kcr_error_t *err)
 {
 	sid[0] = '\0';
 	if (session_id) {

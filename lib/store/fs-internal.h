@@ -27,6 +27,9 @@ int fs_write_atomic(const char *path, const void *data, size_t len, kcr_error_t 
  * there, KCR_E_LIMIT over max, any other failure KCR_E_IO. */
 int fs_read_record(const char *path, uint64_t max, char **data, size_t *len, const char *what,
 		   kcr_error_t *err);
+/* Removes a file: a missing one is KCR_E_NOTFOUND "<what> not found",
+ * or no error with missing_ok. */
+int fs_remove(const char *path, const char *what, bool missing_ok, kcr_error_t *err);
 /* Takes the lock file that guards `what` (a session id, a counter name):
  * *fd holds it until it is closed (kcr_autoclose). */
 int fs_lock(const struct fs_store *fs, const char *what, int *fd, kcr_error_t *err);

@@ -38,8 +38,7 @@
 #define FS_LOCKS 32
 
 /* What the session store writes under the state dir; ping checks each. */
-static const char *const session_dirs[] = { "sessions", "entities", "keys", "counters",
-					    "locks" };
+static const char *const session_dirs[] = { "sessions", "entities", "keys", "counters", "locks" };
 
 int
 fs_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
@@ -128,6 +127,16 @@ fs_read_record(const char *path, uint64_t max, char **data, size_t *len, const c
 	return -1;
 }
 
+int
+fs_remove(const char *path, const char *what, bool missing_ok, kcr_error_t *err)
+{
+	if (unlink(path) == 0 || (errno == ENOENT && missing_ok))
+		return 0;
+	if (errno == ENOENT)
+		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "%s not found", what);
+	return kcr_error_set(err, KCR_E_IO, errno, "cannot delete '%s'", path);
+}
+
 static int
 open_lock(const struct fs_store *fs, const char *path, int *fd, kcr_error_t *err)
 {
@@ -165,8 +174,8 @@ fs_lock(const struct fs_store *fs, const char *what, int *fd, kcr_error_t *err)
 }
 
 int
-fs_dir_names(const char *dir, const char *suffix, bool (*valid)(const char *name),
-	     char ***names, kcr_error_t *err)
+fs_dir_names(const char *dir, const char *suffix, bool (*valid)(const char *name), char ***names,
+	     kcr_error_t *err)
 {
 	DIR *d = opendir(dir);
 	size_t slen = strlen(suffix);
@@ -174,7 +183,9 @@ fs_dir_names(const char *dir, const char *suffix, bool (*valid)(const char *name
 
 	*names = kcr_xzalloc(sizeof(char *));
 	if (d == NULL)
-		return errno == ENOENT ? 0 : kcr_error_set(err, KCR_E_IO, errno, "cannot list '%s'", dir);
+		return errno == ENOENT
+			       ? 0
+			       : kcr_error_set(err, KCR_E_IO, errno, "cannot list '%s'", dir);
 	while ((de = readdir(d)) != NULL) {
 		size_t n = strlen(de->d_name);
 		kcr_autofree char *stem = NULL;
@@ -200,8 +211,7 @@ session_path(const struct fs_store *fs, const char *sid)
 /* The record, and with entity the pointer that makes it its entity's
  * newest session. Callers hold the session's lock. */
 static int
-session_write(const struct fs_store *fs, const struct kcr_session *s, bool entity,
-	      kcr_error_t *err)
+session_write(const struct fs_store *fs, const struct kcr_session *s, bool entity, kcr_error_t *err)
 {
 	kcr_autofree char *json = kcr_session_to_json(s);
 	kcr_autofree char *path = session_path(fs, s->id);
@@ -259,8 +269,8 @@ session_copy(struct kcr_session *dst, const struct kcr_session *src)
 /* The session as it is now, or init's copy when there is none: *found
  * says which. Callers hold the session's lock. */
 static int
-session_current(void *self, const struct kcr_session *init, struct kcr_session *cur,
-		bool *found, kcr_error_t *err)
+session_current(void *self, const struct kcr_session *init, struct kcr_session *cur, bool *found,
+		kcr_error_t *err)
 {
 	kcr_error_t e = NULL;
 
@@ -277,8 +287,8 @@ session_current(void *self, const struct kcr_session *init, struct kcr_session *
 }
 
 static int
-fs_session_touch(void *self, const struct kcr_session *init, double ttl_s,
-		 struct kcr_session *out, bool *created, kcr_error_t *err)
+fs_session_touch(void *self, const struct kcr_session *init, double ttl_s, struct kcr_session *out,
+		 bool *created, kcr_error_t *err)
 {
 	kcr_autoclose int lock = -1;
 	struct kcr_session cur;
@@ -340,8 +350,7 @@ fs_session_delete(void *self, const char *id, kcr_error_t *err)
 }
 
 static int
-fs_session_by_entity(void *self, const char *entity_id, struct kcr_session *out,
-		     kcr_error_t *err)
+fs_session_by_entity(void *self, const char *entity_id, struct kcr_session *out, kcr_error_t *err)
 {
 	struct fs_store *fs = self;
 	kcr_autofree char *path = NULL, *sid = NULL;
@@ -429,8 +438,7 @@ cmp_created(const void *a, const void *b)
 }
 
 static int
-fs_file_list(void *self, const char *sid, struct kcr_file_meta **out, size_t *n,
-	     kcr_error_t *err)
+fs_file_list(void *self, const char *sid, struct kcr_file_meta **out, size_t *n, kcr_error_t *err)
 {
 	struct fs_store *fs = self;
 	kcr_autofree char *dir = kcr_strdup_printf("%s/sessions/%s/files", fs->root, sid);
@@ -462,11 +470,7 @@ fs_file_delete(void *self, const char *sid, const char *fid, kcr_error_t *err)
 	if (!kcr_id_valid(sid) || !kcr_id_valid(fid))
 		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "file not found");
 	path = meta_path(self, sid, fid);
-	if (unlink(path) == 0)
-		return 0;
-	if (errno == ENOENT)
-		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "file not found");
-	return kcr_error_set(err, KCR_E_IO, errno, "cannot delete file %s", fid);
+	return fs_remove(path, "file", false, err);
 }
 
 const struct kcr_session_store_ops kcr_session_store_fs_ops = {

@@ -5,9 +5,7 @@
 #include "base/ids.h"
 #include "store/fs-internal.h"
 
-#include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 static const char *const blob_dirs[] = { "blobs" };
 
@@ -39,8 +37,7 @@ fs_blob_put(void *self, const char *key, const void *data, size_t len, kcr_error
 }
 
 static int
-fs_blob_get(void *self, const char *key, uint64_t max, char **data, size_t *len,
-	    kcr_error_t *err)
+fs_blob_get(void *self, const char *key, uint64_t max, char **data, size_t *len, kcr_error_t *err)
 {
 	kcr_autofree char *path = blob_path(self, key, err);
 
@@ -54,11 +51,7 @@ fs_blob_del(void *self, const char *key, kcr_error_t *err)
 {
 	kcr_autofree char *path = blob_path(self, key, err);
 
-	if (path == NULL)
-		return -1;
-	if (unlink(path) < 0 && errno != ENOENT)
-		return kcr_error_set(err, KCR_E_IO, errno, "cannot delete '%s'", key);
-	return 0;
+	return path ? fs_remove(path, "file", true, err) : -1;
 }
 
 const struct kcr_file_store_ops kcr_file_store_fs_ops = {

@@ -11,12 +11,10 @@
 #include "base/clock.h"
 #include "store/fs-internal.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* ---- API keys ----------------------------------------------------------- */
 
@@ -101,11 +99,7 @@ fs_key_delete(void *self, const char *id, kcr_error_t *err)
 	if (!kcr_key_id_valid(id))
 		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "key not found");
 	path = key_path(self, id);
-	if (unlink(path) == 0)
-		return 0;
-	if (errno == ENOENT)
-		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "key not found");
-	return kcr_error_set(err, KCR_E_IO, errno, "cannot delete key %.12s", id);
+	return fs_remove(path, "key", false, err);
 }
 
 /* ---- counters ------------------------------------------------------------ */
@@ -187,9 +181,7 @@ counter_drop_expired(struct fs_store *fs, const char *name, double now, kcr_erro
 
 	if (fs_lock(fs, name, &lock, err) < 0 || counter_read(path, now, &c, &live, err) < 0)
 		return -1;
-	if (!live && unlink(path) < 0 && errno != ENOENT)
-		return kcr_error_set(err, KCR_E_IO, errno, "cannot delete '%s'", path);
-	return 0;
+	return live ? 0 : fs_remove(path, "counter", true, err);
 }
 
 int

@@ -12,9 +12,7 @@
 #include "base/ids.h"
 #include "store/fs-internal.h"
 
-#include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 static char *
 state_path(const struct fs_store *fs, const char *sid, const char *file)
@@ -84,8 +82,7 @@ fs_state_delete(void *self, const char *sid, kcr_error_t *err)
 		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
 	bin = state_path(self, sid, "state.bin");
 	rec = state_path(self, sid, "state.json");
-	if ((unlink(rec) < 0 && errno != ENOENT) || (unlink(bin) < 0 && errno != ENOENT))
-		return kcr_error_set(err, KCR_E_IO, errno, "cannot delete the state of session %s",
-				     sid);
+	if (fs_remove(rec, "state", true, err) < 0 || fs_remove(bin, "state", true, err) < 0)
+		return kcr_error_wrap(err, "deleting the state of session %s", sid);
 	return 0;
 }

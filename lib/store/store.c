@@ -143,8 +143,7 @@ kcr_store_session_touch(struct kcr_stores *st, const struct kcr_session *init, d
 }
 
 int
-kcr_store_session_expire(struct kcr_stores *st, const char *id, double expires_at,
-			 kcr_error_t *err)
+kcr_store_session_expire(struct kcr_stores *st, const char *id, double expires_at, kcr_error_t *err)
 {
 	return sess(st, st->sessions->session_expire(st->sessions_self, id, expires_at, err), err);
 }
@@ -156,8 +155,8 @@ kcr_store_session_delete(struct kcr_stores *st, const char *id, kcr_error_t *err
 }
 
 int
-kcr_store_session_by_entity(struct kcr_stores *st, const char *entity_id,
-			    struct kcr_session *out, kcr_error_t *err)
+kcr_store_session_by_entity(struct kcr_stores *st, const char *entity_id, struct kcr_session *out,
+			    kcr_error_t *err)
 {
 	return sess(st, st->sessions->session_by_entity(st->sessions_self, entity_id, out, err),
 		    err);
@@ -190,15 +189,14 @@ kcr_store_meta_get(struct kcr_stores *st, const char *sid, const char *fid,
 }
 
 int
-kcr_store_meta_list(struct kcr_stores *st, const char *sid, struct kcr_file_meta **out,
-		    size_t *n, kcr_error_t *err)
+kcr_store_meta_list(struct kcr_stores *st, const char *sid, struct kcr_file_meta **out, size_t *n,
+		    kcr_error_t *err)
 {
 	return sess(st, st->sessions->file_list(st->sessions_self, sid, out, n, err), err);
 }
 
 int
-kcr_store_meta_delete(struct kcr_stores *st, const char *sid, const char *fid,
-		      kcr_error_t *err)
+kcr_store_meta_delete(struct kcr_stores *st, const char *sid, const char *fid, kcr_error_t *err)
 {
 	return sess(st, st->sessions->file_delete(st->sessions_self, sid, fid, err), err);
 }
@@ -213,11 +211,10 @@ kcr_store_state_put(struct kcr_stores *st, const char *sid, const void *data, si
 }
 
 int
-kcr_store_state_get(struct kcr_stores *st, const char *sid, uint64_t max, char **data,
-		    size_t *len, struct kcr_state_info *info, kcr_error_t *err)
+kcr_store_state_get(struct kcr_stores *st, const char *sid, uint64_t max, char **data, size_t *len,
+		    struct kcr_state_info *info, kcr_error_t *err)
 {
-	return sess(st,
-		    st->sessions->state_get(st->sessions_self, sid, max, data, len, info, err),
+	return sess(st, st->sessions->state_get(st->sessions_self, sid, max, data, len, info, err),
 		    err);
 }
 
@@ -266,9 +263,10 @@ int
 kcr_store_counter_add(struct kcr_stores *st, const char *name, int64_t delta, double ttl_s,
 		      int64_t *value_out, kcr_error_t *err)
 {
-	return sess(st,
-		    st->sessions->counter_add(st->sessions_self, name, delta, ttl_s, value_out, err),
-		    err);
+	return sess(
+		st,
+		st->sessions->counter_add(st->sessions_self, name, delta, ttl_s, value_out, err),
+		err);
 }
 
 int
@@ -289,8 +287,8 @@ kcr_store_file_put(struct kcr_stores *st, const char *key, const void *data, siz
 }
 
 int
-kcr_store_file_get(struct kcr_stores *st, const char *key, uint64_t max, char **data,
-		   size_t *len, kcr_error_t *err)
+kcr_store_file_get(struct kcr_stores *st, const char *key, uint64_t max, char **data, size_t *len,
+		   kcr_error_t *err)
 {
 	return file(st, st->files->get(st->files_self, key, max, data, len, err), err);
 }

@@ -22,11 +22,13 @@
  *
  * Threads. Every op may be called from any thread at once, on one handle,
  * and from several processes (replicas) on the same backing store: an
- * implementation locks what it shares. fs keeps no mutable state in its
- * handle; each read-modify-write (session_put/touch/expire, counter_add)
- * holds an flock(2) on one of a few lock files under <state>/locks, opened
- * afresh per call, so it excludes other threads and other processes alike;
- * every other write is a rename of a complete temporary file.
+ * implementation locks what it shares. fs keeps nothing mutable in its
+ * handle. What reads and then writes a session or a counter
+ * (session_put/touch/expire/delete, counter_add, counters_sweep) holds an
+ * flock(2) on the lock file under <state>/locks that the name hashes to,
+ * opened afresh by each call, so it excludes other threads and other
+ * processes alike; every write is a rename of a complete temporary file,
+ * so a reader sees the old record or the new one, never half of one.
  *
  * Ownership. Strings in a record filled by an op (an "out" parameter)
  * belong to the caller, who releases the record (kcr_session_release,
@@ -50,8 +52,8 @@
 
 struct kcr_session {
 	char id[KCR_ID_LEN + 1];
-	char *entity_id; /* may be NULL */
-	char *user_id;   /* may be NULL */
+	char *entity_id;                    /* may be NULL */
+	char *user_id;                      /* may be NULL */
 	double created, last_used, expires; /* epoch seconds; expires 0: never */
 };
 
@@ -64,7 +66,7 @@ struct kcr_file_meta {
 	uint64_t size;
 	double created, modified;
 	char sha256[65];
-	char *kind;          /* "upload" | "output" */
+	char *kind;                         /* "upload" | "output" */
 	char modified_from[KCR_ID_LEN + 1]; /* input it was changed from, or "" */
 	char modified_from_session[KCR_ID_LEN + 1];
 };
@@ -83,7 +85,7 @@ struct kcr_api_key_record {
 	char id[KCR_KEY_ID_LEN + 1]; /* SHA-256 of the key, lower-case hex */
 	char *name;                  /* may be NULL */
 	bool enabled;
-	double created, expires;     /* epoch seconds; expires 0: never */
+	double created, expires; /* epoch seconds; expires 0: never */
 	/* requests allowed per window, and executions at once; 0: no limit */
 	uint32_t per_second, per_minute, per_hour, per_day, max_concurrent;
 };
@@ -106,7 +108,7 @@ struct kcr_session_store_ops {
 	/* ---- sessions ---- */
 	/* Creates or replaces a session (and makes it its entity's newest). */
 	int (*session_put)(void *self, const struct kcr_session *s, kcr_error_t *err);
-	/* KCR_E_NOTFOUND when missing or expired */
+	/* KCR_E_NOTFOUND when missing, expired, or the id is malformed */
 	int (*session_get)(void *self, const char *id, struct kcr_session *out, kcr_error_t *err);
 	/* Touch-or-create, in one atomic step even between replicas: a
 	 * session that is missing (or expired) is created from init (id,
@@ -122,7 +124,8 @@ struct kcr_session_store_ops {
 	 * or expired. fs rewrites the record; redis will use EXPIREAT. */
 	int (*session_expire)(void *self, const char *id, double expires_at, kcr_error_t *err);
 	/* Deletes a session with its file records and state; missing is not
-	 * an error. The bytes in the file store are the caller's to delete. */
+	 * an error (a malformed id: KCR_E_NOTFOUND). The bytes in the file
+	 * store are the caller's to delete. */
 	int (*session_delete)(void *self, const char *id, kcr_error_t *err);
 	/* The newest active session of an entity, or KCR_E_NOTFOUND. */
 	int (*session_by_entity)(void *self, const char *entity_id, struct kcr_session *out,
@@ -169,8 +172,9 @@ struct kcr_session_store_ops {
 	/* Adds delta atomically and gives the new value (value_out may be
 	 * NULL). A counter that is missing or expired starts from 0 and
 	 * expires ttl_s after this add (ttl_s <= 0: never); adding to a live
-	 * counter keeps its expiry (a fixed window: redis INCRBY, then
-	 * EXPIRE NX). */
+	 * counter keeps its expiry: a fixed window (redis: INCRBY, and
+	 * EXPIRE when that made the counter, in one script). fs keeps the
+	 * value exact to 2^63. */
 	int (*counter_add)(void *self, const char *name, int64_t delta, double ttl_s,
 			   int64_t *value_out, kcr_error_t *err);
 	/* Drops counters that expired before now. May be NULL when native_ttl. */
@@ -228,8 +232,7 @@ int kcr_store_session_expire(struct kcr_stores *st, const char *id, double expir
 int kcr_store_session_delete(struct kcr_stores *st, const char *id, kcr_error_t *err);
 int kcr_store_session_by_entity(struct kcr_stores *st, const char *entity_id,
 				struct kcr_session *out, kcr_error_t *err);
-int kcr_store_sessions_expired(struct kcr_stores *st, double now, char ***ids,
-			       kcr_error_t *err);
+int kcr_store_sessions_expired(struct kcr_stores *st, double now, char ***ids, kcr_error_t *err);
 
 int kcr_store_meta_put(struct kcr_stores *st, const struct kcr_file_meta *m, kcr_error_t *err);
 int kcr_store_meta_get(struct kcr_stores *st, const char *sid, const char *fid,
@@ -247,8 +250,7 @@ int kcr_store_state_delete(struct kcr_stores *st, const char *sid, kcr_error_t *
 int kcr_store_state_info(struct kcr_stores *st, const char *sid, struct kcr_state_info *info,
 			 kcr_error_t *err);
 
-int kcr_store_key_put(struct kcr_stores *st, const struct kcr_api_key_record *k,
-		      kcr_error_t *err);
+int kcr_store_key_put(struct kcr_stores *st, const struct kcr_api_key_record *k, kcr_error_t *err);
 int kcr_store_key_get(struct kcr_stores *st, const char *id, struct kcr_api_key_record *out,
 		      kcr_error_t *err);
 int kcr_store_key_list(struct kcr_stores *st, struct kcr_api_key_record **out, size_t *n,

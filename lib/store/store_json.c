@@ -276,8 +276,7 @@ kcr_api_key_to_json(const struct kcr_api_key_record *k)
 }
 
 int
-kcr_api_key_from_json(const char *json, size_t len, struct kcr_api_key_record *k,
-		      kcr_error_t *err)
+kcr_api_key_from_json(const char *json, size_t len, struct kcr_api_key_record *k, kcr_error_t *err)
 {
 	cJSON *o = cJSON_ParseWithLength(json, len);
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");

@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #define N_THREADS 8
-#define N_ADDS 25
+#define N_ADDS    25
 
 struct backend {
 	const char *name;
@@ -101,27 +101,28 @@ static const struct backend backends[] = {
 static const struct backend *cur_backend;
 static struct kcr_config *cur_cfg;
 
-#define OK(call)                                                                 \
-	do {                                                                     \
-		kcr_error_t e_ = NULL;                                           \
-		if ((call) < 0) {                                                \
-			fprintf(stderr, "# %s: %s\n", #call, e_ ? e_->msg : "?");    \
-			kcr_error_free(e_);                                      \
-			TAP_FAIL("failed: %s", #call);                           \
-		}                                                                \
+/* call, with &e_ as its error, succeeds */
+#define OK(call)                                                                                   \
+	do {                                                                                       \
+		kcr_error_t e_ = NULL;                                                             \
+		if ((call) < 0) {                                                                  \
+			fprintf(stderr, "# %s: %s\n", #call, e_ ? e_->msg : "?");                  \
+			kcr_error_free(e_);                                                        \
+			TAP_FAIL("failed: %s", #call);                                             \
+		}                                                                                  \
 	} while (0)
 /* call, with &e_ as its error, fails with the code want */
-#define FAILS(want, call)                                                        \
-	do {                                                                     \
-		kcr_error_t e_ = NULL;                                           \
-		if ((call) == 0)                                                 \
-			TAP_FAIL("succeeded, expected %s: %s", kcr_errc_name(want), #call); \
-		if (e_ == NULL || e_->code != (want)) {                          \
-			fprintf(stderr, "# %s\n", e_ ? e_->msg : "(no error)");  \
-			TAP_FAIL("%s: got %s, expected %s", #call,               \
-				 e_ ? kcr_errc_name(e_->code) : "none", kcr_errc_name(want)); \
-		}                                                                \
-		kcr_error_free(e_);                                              \
+#define FAILS(want, call)                                                                          \
+	do {                                                                                       \
+		kcr_error_t e_ = NULL;                                                             \
+		if ((call) == 0)                                                                   \
+			TAP_FAIL("succeeded, expected %s: %s", kcr_errc_name(want), #call);        \
+		if (e_ == NULL || e_->code != (want)) {                                            \
+			fprintf(stderr, "# %s\n", e_ ? e_->msg : "(no error)");                    \
+			TAP_FAIL("%s: got %s, expected %s", #call,                                 \
+				 e_ ? kcr_errc_name(e_->code) : "none", kcr_errc_name(want));      \
+		}                                                                                  \
+		kcr_error_free(e_);                                                                \
 	} while (0)
 
 static struct kcr_session
@@ -326,8 +327,10 @@ touch_child(const char *sid, int i, int go, int out_fd)
 
 	memcpy(init.id, sid, KCR_ID_LEN + 1);
 	init.created = 1000 + i;
-	if (kcr_stores_open_ops(&own, cur_backend->sessions, cur_backend->files, cur_cfg, NULL) < 0 ||
-	    read(go, &c, 1) != 0 || kcr_store_session_touch(&own, &init, 60, &out, &created, NULL) < 0)
+	if (kcr_stores_open_ops(&own, cur_backend->sessions, cur_backend->files, cur_cfg, NULL) <
+		    0 ||
+	    read(go, &c, 1) != 0 ||
+	    kcr_store_session_touch(&own, &init, 60, &out, &created, NULL) < 0)
 		_exit(1);
 	n = snprintf(line, sizeof(line), "%d %.3f\n", created, out.created);
 	_exit(write(out_fd, line, (size_t)n) == n ? 0 : 1);
