@@ -47,7 +47,8 @@ int svc_slot_acquire(struct kcr_service *s, kcr_error_t *err);
 void svc_slot_release(struct kcr_service *s);
 
 /* service_session.c */
-bool svc_session_exists(struct kcr_service *s, const char *sid);
+int svc_session_active(struct kcr_service *s, const char *sid, bool *active, kcr_error_t *err);
+int svc_session_need(struct kcr_service *s, const char *sid, bool for_state, kcr_error_t *err);
 int svc_resolve_session(struct kcr_service *s, const struct kcr_exec_request *c,
 			char sid[KCR_ID_LEN + 1], kcr_error_t *err);
 

@@ -91,6 +91,12 @@ kcr_service_load(struct kcr_service *s, unsigned int *running, unsigned int *wai
 	pthread_mutex_unlock(&s->lock);
 }
 
+int
+kcr_service_ping(struct kcr_service *s, const char **store, kcr_error_t *err)
+{
+	return kcr_store_ping(&s->stores, store, err);
+}
+
 /* ---- the execution slots: a bounded queue in front of the engine ------ */
 
 int

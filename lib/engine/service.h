@@ -53,6 +53,10 @@ int kcr_service_state_info(struct kcr_service *s, const char *sid, struct kcr_st
 			   kcr_error_t *err);
 /* Deletes expired sessions and their files; returns how many. */
 int kcr_service_cleanup(struct kcr_service *s, kcr_error_t *err);
+/* Whether the stores answer and take writes, for /ready; on failure
+ * *store (may be NULL) is the one that failed, "sessions" or "files", and
+ * the error (KCR_E_UNAVAILABLE) names its backend. */
+int kcr_service_ping(struct kcr_service *s, const char **store, kcr_error_t *err);
 /* Executions running and waiting, for /health and metrics. */
 void kcr_service_load(struct kcr_service *s, unsigned int *running, unsigned int *waiting);
 

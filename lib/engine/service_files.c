@@ -30,12 +30,12 @@ svc_store_file(struct kcr_service *s, struct kcr_file_meta *m, const void *data,
 	kcr_sha256_hex(data, len, m->sha256);
 	if (m->content_type == NULL)
 		m->content_type = kcr_xstrdup(kcr_content_type_for(m->name));
-	if (s->stores.files->put(s->stores.files_self, key, data, len, err) < 0)
+	if (kcr_store_file_put(&s->stores, key, data, len, err) < 0)
 		return kcr_error_wrap(err, "storing '%s'", m->name);
-	if (s->stores.sessions->file_put(s->stores.sessions_self, m, err) < 0) {
+	if (kcr_store_meta_put(&s->stores, m, err) < 0) {
 		kcr_error_t e = NULL;
 
-		s->stores.files->del(s->stores.files_self, key, &e);
+		kcr_store_file_del(&s->stores, key, &e);
 		kcr_error_free(e);
 		return kcr_error_wrap(err, "storing '%s'", m->name);
 	}
@@ -81,14 +81,14 @@ kcr_service_get_file(struct kcr_service *s, const char *sid, const char *fid,
 
 	if (!kcr_id_valid(sid) || !kcr_id_valid(fid))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session or file id");
-	if (!svc_session_exists(s, sid)) /* expired, not yet swept: gone all the same */
-		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "session %s not found", sid);
-	if (s->stores.sessions->file_get(s->stores.sessions_self, sid, fid, meta, err) < 0)
+	/* expired, not yet swept: gone all the same */
+	if (svc_session_need(s, sid, false, err) < 0 ||
+	    kcr_store_meta_get(&s->stores, sid, fid, meta, err) < 0)
 		return -1;
 	if (data == NULL)
 		return 0;
 	key = svc_blob_key(sid, fid);
-	if (s->stores.files->get(s->stores.files_self, key, s->file_max, data, len, err) < 0) {
+	if (kcr_store_file_get(&s->stores, key, s->file_max, data, len, err) < 0) {
 		kcr_file_meta_release(meta);
 		return -1;
 	}
@@ -101,13 +101,14 @@ kcr_service_list(struct kcr_service *s, const char *sid, struct kcr_file_meta **
 {
 	if (!kcr_id_valid(sid))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
-	*active = svc_session_exists(s, sid);
+	if (svc_session_active(s, sid, active, err) < 0)
+		return -1;
 	if (!*active) { /* unknown or expired: no files (LibreChat re-uploads) */
 		*files = kcr_xzalloc(sizeof(**files));
 		*n = 0;
 		return 0;
 	}
-	return s->stores.sessions->file_list(s->stores.sessions_self, sid, files, n, err);
+	return kcr_store_meta_list(&s->stores, sid, files, n, err);
 }
 
 int
@@ -118,8 +119,8 @@ kcr_service_delete_file(struct kcr_service *s, const char *sid, const char *fid,
 
 	if (!kcr_id_valid(sid) || !kcr_id_valid(fid))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session or file id");
-	if (s->stores.sessions->file_delete(s->stores.sessions_self, sid, fid, err) < 0)
+	if (kcr_store_meta_delete(&s->stores, sid, fid, err) < 0)
 		return -1;
 	key = svc_blob_key(sid, fid);
-	return s->stores.files->del(s->stores.files_self, key, err);
+	return kcr_store_file_del(&s->stores, key, err);
 }

@@ -32,7 +32,7 @@ state_store(struct kcr_service *s, const char *sid, const void *blob, size_t len
 	kcr_pystate_blob_hash(blob, len, info->hash);
 	info->created = now;
 	info->expires = ttl_s > 0 ? now + ttl_s : 0;
-	return s->stores.sessions->state_put(s->stores.sessions_self, sid, blob, len, info, err);
+	return kcr_store_state_put(&s->stores, sid, blob, len, info, err);
 }
 
 int
@@ -41,10 +41,9 @@ kcr_service_state_get(struct kcr_service *s, const char *sid, char **data, size_
 {
 	if (!kcr_id_valid(sid))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
-	if (!svc_session_exists(s, sid))
-		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "no state for session %s", sid);
-	return s->stores.sessions->state_get(s->stores.sessions_self, sid, STATE_READ_MAX, data,
-					     len, info, err);
+	if (svc_session_need(s, sid, true, err) < 0)
+		return -1;
+	return kcr_store_state_get(&s->stores, sid, STATE_READ_MAX, data, len, info, err);
 }
 
 int
@@ -53,9 +52,9 @@ kcr_service_state_info(struct kcr_service *s, const char *sid, struct kcr_state_
 {
 	if (!kcr_id_valid(sid))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
-	if (!svc_session_exists(s, sid))
-		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "no state for session %s", sid);
-	return s->stores.sessions->state_info(s->stores.sessions_self, sid, info, err);
+	if (svc_session_need(s, sid, true, err) < 0)
+		return -1;
+	return kcr_store_state_info(&s->stores, sid, info, err);
 }
 
 int
@@ -67,8 +66,8 @@ kcr_service_state_put(struct kcr_service *s, const char *sid, const void *data, 
 	svc_state_cfg(s, &sc);
 	if (!kcr_id_valid(sid))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
-	if (!svc_session_exists(s, sid))
-		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "session %s not found", sid);
+	if (svc_session_need(s, sid, false, err) < 0)
+		return -1;
 	if (len > sc.max)
 		return kcr_error_set(err, KCR_E_LIMIT, 0, "the state is %zu bytes, over the limit of %llu",
 				     len, (unsigned long long)sc.max);
@@ -82,7 +81,7 @@ kcr_service_state_delete(struct kcr_service *s, const char *sid, kcr_error_t *er
 {
 	if (!kcr_id_valid(sid))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
-	return s->stores.sessions->state_delete(s->stores.sessions_self, sid, err);
+	return kcr_store_state_delete(&s->stores, sid, err);
 }
 
 bool
@@ -105,8 +104,7 @@ svc_load_state(struct kcr_service *s, const char *sid, const struct state_cfg *s
 
 	x->want_state = true;
 	x->state_max = sc->max;
-	if (s->stores.sessions->state_get(s->stores.sessions_self, sid, STATE_READ_MAX, &blob, &len,
-					  NULL, &e) < 0) {
+	if (kcr_store_state_get(&s->stores, sid, STATE_READ_MAX, &blob, &len, NULL, &e) < 0) {
 		if (e->code != KCR_E_NOTFOUND && e->code != KCR_E_LIMIT) {
 			*err = e;
 			return kcr_error_wrap(err, "loading the Python state");
@@ -149,7 +147,7 @@ svc_save_state(struct kcr_service *s, const char *sid, const struct state_cfg *s
 		free(kcr_steal(&res->state_out));
 		res->state_out_len = 0;
 	}
-	if (r < 0 && s->stores.sessions->state_info(s->stores.sessions_self, sid, &info, &e) < 0) {
+	if (r < 0 && kcr_store_state_info(&s->stores, sid, &info, &e) < 0) {
 		kcr_error_free(e);
 		return;
 	}

@@ -24,13 +24,26 @@ h_health(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 	kcr_http_reply_json(resp, 200, o);
 }
 
+/* Ready when the stores answer: a replica that cannot reach its store is
+ * taken out of the load balancer, while /health keeps saying it lives. */
 static void
 h_ready(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 {
+	struct kcr_api *api = ud;
 	cJSON *o = cJSON_CreateObject();
+	const char *store = NULL;
+	kcr_error_t err = NULL;
 
-	cJSON_AddStringToObject(o, "status", "ready");
-	kcr_http_reply_json(resp, 200, o);
+	if (kcr_service_ping(api->svc, &store, &err) == 0) {
+		cJSON_AddStringToObject(o, "status", "ready");
+		kcr_http_reply_json(resp, 200, o);
+		return;
+	}
+	cJSON_AddStringToObject(o, "status", "unavailable");
+	cJSON_AddStringToObject(o, "store", store ? store : "unknown");
+	cJSON_AddStringToObject(o, "error", err->msg);
+	kcr_error_free(err);
+	kcr_http_reply_json(resp, 503, o);
 }
 
 /* Public (KCR_ROUTE_PUBLIC) so that a Prometheus scraper needs no key,

@@ -1,35 +1,46 @@
 /* The embedded stores: sessions, file metadata and file bytes as files
  * under the state dir. Every write is a rename of a complete temporary
- * file, so a crash never leaves a half-written record or blob.
+ * file, so a crash never leaves a half-written record or blob; a
+ * read-modify-write holds a lock file (fs_lock), so that threads and
+ * processes sharing the state dir never lose each other's updates.
  *
  *   <state>/sessions/<sid>/session.json
  *   <state>/sessions/<sid>/files/<fid>.json
- *   <state>/sessions/<sid>/state.bin     Python state (lib/base/pystate_blob.h), and
- *   <state>/sessions/<sid>/state.json    its size, hash, created, expires
+ *   <state>/sessions/<sid>/state.bin     Python state (fs_state.c)
+ *   <state>/sessions/<sid>/state.json
  *   <state>/entities/<entity id>          newest session of an entity
- *   <state>/blobs/<sid>/<fid>             file bytes */
+ *   <state>/keys/<sha256 hex>.json        API keys (fs_keys.c)
+ *   <state>/counters/<name>               counters (fs_keys.c)
+ *   <state>/locks/<n>                     lock files (fs_lock)
+ *   <state>/blobs/<sid>/<fid>             file bytes (fs_blob.c)
+ *
+ * Expiry is a field of the records: fs is not native_ttl, and the
+ * service's sweep removes what expired (sessions_expired, counters_sweep). */
 #include <config.h>
 
-#include "base/json.h"
 #include "base/clock.h"
-#include "base/encode.h"
 #include "base/files.h"
 #include "base/ids.h"
-#include "store/store.h"
+#include "store/fs-internal.h"
 
-#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct fs_store {
-	char *root;
-};
+/* Lock files: a session or counter maps to one of these by a hash of its
+ * name. Few enough to keep around for good, enough that unrelated
+ * sessions seldom wait for each other. */
+#define FS_LOCKS 32
 
-static int
+/* What the session store writes under the state dir; ping checks each. */
+static const char *const session_dirs[] = { "sessions", "entities", "keys", "counters", "locks" };
+
+int
 fs_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
 {
 	struct fs_store *s;
@@ -43,7 +54,7 @@ fs_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
 	return 0;
 }
 
-static void
+void
 fs_close(void *self)
 {
 	struct fs_store *s = self;
@@ -54,9 +65,31 @@ fs_close(void *self)
 	free(s);
 }
 
-/* Writes path through a temporary file and a rename: all or nothing. */
+/* Each directory exists (or can be made) and takes a new file: root
+ * passes access(2) even where it cannot write, so this really writes. */
+int
+fs_ping_dirs(const struct fs_store *fs, const char *const *dirs, size_t n, kcr_error_t *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		kcr_autofree char *dir = kcr_strdup_printf("%s/%s", fs->root, dirs[i]);
+		kcr_autofree char *probe = kcr_strdup_printf("%s/.ping-%d-%lx", dir, (int)getpid(),
+							     (unsigned long)kcr_now_ns());
+
+		if (kcr_mkdir_p(dir, 0700, err) < 0 || kcr_write_file(probe, "", 0, 0600, err) < 0)
+			return kcr_error_wrap(err, "state dir not writable");
+		unlink(probe);
+	}
+	return 0;
+}
+
 static int
-write_atomic(const char *path, const void *data, size_t len, kcr_error_t *err)
+fs_session_ping(void *self, kcr_error_t *err)
+{
+	return fs_ping_dirs(self, session_dirs, KCR_ARRAY_SIZE(session_dirs), err);
+}
+
+int
+fs_write_atomic(const char *path, const void *data, size_t len, kcr_error_t *err)
 {
 	kcr_autofree char *dir = kcr_xstrdup(path);
 	kcr_autofree char *tmp = NULL;
@@ -76,9 +109,9 @@ write_atomic(const char *path, const void *data, size_t len, kcr_error_t *err)
 	return 0;
 }
 
-static int
-read_record(const char *path, uint64_t max, char **data, size_t *len, const char *what,
-	    kcr_error_t *err)
+int
+fs_read_record(const char *path, uint64_t max, char **data, size_t *len, const char *what,
+	       kcr_error_t *err)
 {
 	kcr_error_t e = NULL;
 
@@ -88,37 +121,134 @@ read_record(const char *path, uint64_t max, char **data, size_t *len, const char
 		kcr_error_free(e);
 		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "%s not found", what);
 	}
+	if (e->code != KCR_E_LIMIT) /* a directory in the way is the store's fault */
+		e->code = KCR_E_IO;
 	*err = e;
 	return -1;
+}
+
+int
+fs_remove(const char *path, const char *what, bool missing_ok, kcr_error_t *err)
+{
+	if (unlink(path) == 0 || (errno == ENOENT && missing_ok))
+		return 0;
+	if (errno == ENOENT)
+		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "%s not found", what);
+	return kcr_error_set(err, KCR_E_IO, errno, "cannot delete '%s'", path);
+}
+
+static int
+open_lock(const struct fs_store *fs, const char *path, int *fd, kcr_error_t *err)
+{
+	kcr_autofree char *dir = NULL;
+
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (*fd < 0 && errno == ENOENT) { /* the state dir was emptied meanwhile */
+		dir = kcr_strdup_printf("%s/locks", fs->root);
+		if (kcr_mkdir_p(dir, 0700, err) < 0)
+			return -1;
+		*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	}
+	if (*fd < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot open the lock '%s'", path);
+	return 0;
+}
+
+/* flock(2) on a descriptor of our own: it excludes the other threads of
+ * this process (each opens its own) as well as other processes. */
+int
+fs_lock(const struct fs_store *fs, const char *what, int *fd, kcr_error_t *err)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	kcr_autofree char *path = NULL;
+
+	for (const char *p = what; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	path = kcr_strdup_printf("%s/locks/%02u", fs->root, (unsigned)(h % FS_LOCKS));
+	if (open_lock(fs, path, fd, err) < 0)
+		return -1;
+	while (flock(*fd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return kcr_error_set(err, KCR_E_IO, errno, "cannot lock '%s'", path);
+	return 0;
+}
+
+int
+fs_dir_names(const char *dir, const char *suffix, bool (*valid)(const char *name), char ***names,
+	     kcr_error_t *err)
+{
+	DIR *d = opendir(dir);
+	size_t slen = strlen(suffix);
+	struct dirent *de;
+
+	*names = kcr_xzalloc(sizeof(char *));
+	if (d == NULL)
+		return errno == ENOENT
+			       ? 0
+			       : kcr_error_set(err, KCR_E_IO, errno, "cannot list '%s'", dir);
+	while ((de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name);
+		kcr_autofree char *stem = NULL;
+
+		if (n <= slen || strcmp(de->d_name + n - slen, suffix) != 0)
+			continue;
+		stem = kcr_xstrndup(de->d_name, n - slen);
+		if (valid(stem))
+			kcr_strv_push(names, stem);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* ---- sessions ------------------------------------------------------------ */
+
+static char *
+session_path(const struct fs_store *fs, const char *sid)
+{
+	return kcr_strdup_printf("%s/sessions/%s/session.json", fs->root, sid);
+}
+
+/* The record, and with entity the pointer that makes it its entity's
+ * newest session. Callers hold the session's lock. */
+static int
+session_write(const struct fs_store *fs, const struct kcr_session *s, bool entity, kcr_error_t *err)
+{
+	kcr_autofree char *json = kcr_session_to_json(s);
+	kcr_autofree char *path = session_path(fs, s->id);
+	kcr_autofree char *epath = NULL;
+
+	if (s->entity_id && !kcr_name_is_safe(s->entity_id))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid entity id");
+	if (fs_write_atomic(path, json, strlen(json), err) < 0)
+		return -1;
+	if (!entity || s->entity_id == NULL)
+		return 0;
+	epath = kcr_strdup_printf("%s/entities/%s", fs->root, s->entity_id);
+	return fs_write_atomic(epath, s->id, strlen(s->id), err);
 }
 
 static int
 fs_session_put(void *self, const struct kcr_session *s, kcr_error_t *err)
 {
-	struct fs_store *fs = self;
-	kcr_autofree char *json = kcr_session_to_json(s);
-	kcr_autofree char *path = kcr_strdup_printf("%s/sessions/%s/session.json", fs->root, s->id);
-	kcr_autofree char *epath = NULL;
+	kcr_autoclose int lock = -1;
 
-	if (write_atomic(path, json, strlen(json), err) < 0)
+	if (!kcr_id_valid(s->id))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
+	if (fs_lock(self, s->id, &lock, err) < 0)
 		return -1;
-	if (s->entity_id == NULL)
-		return 0;
-	epath = kcr_strdup_printf("%s/entities/%s", fs->root, s->entity_id);
-	return write_atomic(epath, s->id, strlen(s->id), err);
+	return session_write(self, s, true, err);
 }
 
 static int
 fs_session_get(void *self, const char *id, struct kcr_session *out, kcr_error_t *err)
 {
-	struct fs_store *fs = self;
 	kcr_autofree char *path = NULL, *data = NULL;
 	size_t len;
 
 	if (!kcr_id_valid(id))
 		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "session not found");
-	path = kcr_strdup_printf("%s/sessions/%s/session.json", fs->root, id);
-	if (read_record(path, 1 << 20, &data, &len, "session", err) < 0 ||
+	path = session_path(self, id);
+	if (fs_read_record(path, 1 << 20, &data, &len, "session", err) < 0 ||
 	    kcr_session_from_json(data, len, out, err) < 0)
 		return -1;
 	if (out->expires > 0 && out->expires < kcr_wall_time()) {
@@ -128,14 +258,91 @@ fs_session_get(void *self, const char *id, struct kcr_session *out, kcr_error_t 
 	return 0;
 }
 
+static void
+session_copy(struct kcr_session *dst, const struct kcr_session *src)
+{
+	*dst = *src;
+	dst->entity_id = src->entity_id ? kcr_xstrdup(src->entity_id) : NULL;
+	dst->user_id = src->user_id ? kcr_xstrdup(src->user_id) : NULL;
+}
+
+/* The session as it is now, or init's copy when there is none: *found
+ * says which. Callers hold the session's lock. */
+static int
+session_current(void *self, const struct kcr_session *init, struct kcr_session *cur, bool *found,
+		kcr_error_t *err)
+{
+	kcr_error_t e = NULL;
+
+	*found = fs_session_get(self, init->id, cur, &e) == 0;
+	if (*found)
+		return 0;
+	if (e->code != KCR_E_NOTFOUND) {
+		*err = e;
+		return -1;
+	}
+	kcr_error_free(e);
+	session_copy(cur, init);
+	return 0;
+}
+
+static int
+fs_session_touch(void *self, const struct kcr_session *init, double ttl_s, struct kcr_session *out,
+		 bool *created, kcr_error_t *err)
+{
+	kcr_autoclose int lock = -1;
+	struct kcr_session cur;
+	double now = kcr_wall_time();
+	bool found;
+
+	if (!kcr_id_valid(init->id))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
+	if (fs_lock(self, init->id, &lock, err) < 0 ||
+	    session_current(self, init, &cur, &found, err) < 0)
+		return -1;
+	cur.last_used = now;
+	cur.expires = ttl_s > 0 ? now + ttl_s : 0;
+	if (session_write(self, &cur, true, err) < 0) {
+		kcr_session_release(&cur);
+		return -1;
+	}
+	if (created)
+		*created = !found;
+	if (out)
+		*out = cur;
+	else
+		kcr_session_release(&cur);
+	return 0;
+}
+
+static int
+fs_session_expire(void *self, const char *id, double expires_at, kcr_error_t *err)
+{
+	kcr_autoclose int lock = -1;
+	struct kcr_session s;
+	int r;
+
+	if (!kcr_id_valid(id))
+		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "session not found");
+	if (fs_lock(self, id, &lock, err) < 0 || fs_session_get(self, id, &s, err) < 0)
+		return -1;
+	s.expires = expires_at;
+	r = session_write(self, &s, false, err);
+	kcr_session_release(&s);
+	return r;
+}
+
 static int
 fs_session_delete(void *self, const char *id, kcr_error_t *err)
 {
 	struct fs_store *fs = self;
+	kcr_autoclose int lock = -1;
 	kcr_autofree char *dir = NULL;
 
 	if (!kcr_id_valid(id))
 		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "session not found");
+	if (fs_lock(fs, id, &lock, err) < 0)
+		return -1;
 	dir = kcr_strdup_printf("%s/sessions/%s", fs->root, id);
 	if (kcr_rm_rf(dir) < 0 && errno != ENOENT)
 		return kcr_error_set(err, KCR_E_IO, errno, "cannot delete session %s", id);
@@ -143,51 +350,51 @@ fs_session_delete(void *self, const char *id, kcr_error_t *err)
 }
 
 static int
-fs_session_by_entity(void *self, const char *entity_id, struct kcr_session *out,
-		     kcr_error_t *err)
+fs_session_by_entity(void *self, const char *entity_id, struct kcr_session *out, kcr_error_t *err)
 {
 	struct fs_store *fs = self;
-	kcr_autofree char *path = kcr_strdup_printf("%s/entities/%s", fs->root, entity_id);
-	kcr_autofree char *sid = NULL;
+	kcr_autofree char *path = NULL, *sid = NULL;
 	size_t len;
 
 	if (!kcr_name_is_safe(entity_id))
 		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "entity not found");
-	if (read_record(path, 64, &sid, &len, "entity", err) < 0)
+	path = kcr_strdup_printf("%s/entities/%s", fs->root, entity_id);
+	if (fs_read_record(path, 64, &sid, &len, "entity", err) < 0)
 		return -1;
 	return fs_session_get(self, sid, out, err);
 }
 
+/* Includes sessions whose record is gone (or does not parse): a
+ * directory without a live session is all there is to remove. */
 static int
 fs_sessions_expired(void *self, double now, char ***ids, kcr_error_t *err)
 {
 	struct fs_store *fs = self;
 	kcr_autofree char *dir = kcr_strdup_printf("%s/sessions", fs->root);
-	DIR *d = opendir(dir);
-	struct dirent *de;
+	kcr_autostrv char **all = NULL;
 
+	*ids = NULL;
+	if (fs_dir_names(dir, "", kcr_id_valid, &all, err) < 0)
+		return -1;
 	*ids = kcr_xzalloc(sizeof(char *));
-	if (d == NULL)
-		return errno == ENOENT ? 0 : kcr_error_set(err, KCR_E_IO, errno, "%s", dir);
-	while ((de = readdir(d)) != NULL) {
+	for (size_t i = 0; all[i]; i++) {
 		struct kcr_session s;
 		kcr_error_t e = NULL;
 
-		if (!kcr_id_valid(de->d_name))
-			continue;
-		if (fs_session_get(self, de->d_name, &s, &e) < 0) {
+		if (fs_session_get(self, all[i], &s, &e) < 0) {
 			if (e->code == KCR_E_NOTFOUND)
-				kcr_strv_push(ids, de->d_name);
+				kcr_strv_push(ids, all[i]);
 			kcr_error_free(e);
 			continue;
 		}
 		if (s.expires > 0 && s.expires < now)
-			kcr_strv_push(ids, de->d_name);
+			kcr_strv_push(ids, all[i]);
 		kcr_session_release(&s);
 	}
-	closedir(d);
 	return 0;
 }
+
+/* ---- file records ---------------------------------------------------------- */
 
 static char *
 meta_path(const struct fs_store *fs, const char *sid, const char *fid)
@@ -198,10 +405,13 @@ meta_path(const struct fs_store *fs, const char *sid, const char *fid)
 static int
 fs_file_put(void *self, const struct kcr_file_meta *m, kcr_error_t *err)
 {
-	kcr_autofree char *json = kcr_file_meta_to_json(m);
-	kcr_autofree char *path = meta_path(self, m->session_id, m->id);
+	kcr_autofree char *json = NULL, *path = NULL;
 
-	return write_atomic(path, json, strlen(json), err);
+	if (!kcr_id_valid(m->session_id) || !kcr_id_valid(m->id))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session or file id");
+	json = kcr_file_meta_to_json(m);
+	path = meta_path(self, m->session_id, m->id);
+	return fs_write_atomic(path, json, strlen(json), err);
 }
 
 static int
@@ -214,7 +424,7 @@ fs_file_get(void *self, const char *sid, const char *fid, struct kcr_file_meta *
 	if (!kcr_id_valid(sid) || !kcr_id_valid(fid))
 		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "file not found");
 	path = meta_path(self, sid, fid);
-	if (read_record(path, 1 << 20, &data, &len, "file", err) < 0)
+	if (fs_read_record(path, 1 << 20, &data, &len, "file", err) < 0)
 		return -1;
 	return kcr_file_meta_from_json(data, len, out, err);
 }
@@ -228,36 +438,26 @@ cmp_created(const void *a, const void *b)
 }
 
 static int
-fs_file_list(void *self, const char *sid, struct kcr_file_meta **out, size_t *n,
-	     kcr_error_t *err)
+fs_file_list(void *self, const char *sid, struct kcr_file_meta **out, size_t *n, kcr_error_t *err)
 {
 	struct fs_store *fs = self;
 	kcr_autofree char *dir = kcr_strdup_printf("%s/sessions/%s/files", fs->root, sid);
-	DIR *d = kcr_id_valid(sid) ? opendir(dir) : NULL;
-	struct dirent *de;
-	size_t cap = 8;
+	kcr_autostrv char **fids = NULL;
 
 	*n = 0;
-	*out = kcr_xzalloc(cap * sizeof(**out));
-	if (d == NULL)
-		return 0; /* an unknown session has no files */
-	while ((de = readdir(d)) != NULL) {
-		char fid[KCR_ID_LEN + 1];
+	*out = NULL;
+	if (kcr_id_valid(sid) && fs_dir_names(dir, ".json", kcr_id_valid, &fids, err) < 0)
+		return -1;
+	*out = kcr_xzalloc((kcr_strv_len(fids) + 1) * sizeof(**out));
+	for (size_t i = 0; fids && fids[i]; i++) {
 		kcr_error_t e = NULL;
 
-		if (strlen(de->d_name) != KCR_ID_LEN + 5 || strcmp(de->d_name + KCR_ID_LEN, ".json"))
-			continue;
-		memcpy(fid, de->d_name, KCR_ID_LEN);
-		fid[KCR_ID_LEN] = '\0';
-		if (*n == cap)
-			*out = kcr_xrealloc(*out, (cap *= 2) * sizeof(**out));
-		if (fs_file_get(self, sid, fid, &(*out)[*n], &e) < 0) {
+		if (fs_file_get(self, sid, fids[i], &(*out)[*n], &e) < 0) {
 			kcr_error_free(e); /* deleted meanwhile */
 			continue;
 		}
 		(*n)++;
 	}
-	closedir(d);
 	qsort(*out, *n, sizeof(**out), cmp_created);
 	return 0;
 }
@@ -270,133 +470,18 @@ fs_file_delete(void *self, const char *sid, const char *fid, kcr_error_t *err)
 	if (!kcr_id_valid(sid) || !kcr_id_valid(fid))
 		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "file not found");
 	path = meta_path(self, sid, fid);
-	if (unlink(path) == 0)
-		return 0;
-	if (errno == ENOENT)
-		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "file not found");
-	return kcr_error_set(err, KCR_E_IO, errno, "cannot delete file %s", fid);
-}
-
-/* ---- the Python state of a session ------------------------------------ */
-
-/* state.bin is written before state.json, and state.json goes first on
- * delete: a record never points at missing bytes. A reader racing a
- * writer may pair a new state.bin with the old record, so get takes the
- * size and hash from the bytes it read. */
-static char *
-state_path(const struct fs_store *fs, const char *sid, const char *file)
-{
-	return kcr_strdup_printf("%s/sessions/%s/%s", fs->root, sid, file);
-}
-
-static char *
-state_info_to_json(const struct kcr_state_info *i)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	cJSON_AddNumberToObject(o, "size", (double)i->size);
-	cJSON_AddStringToObject(o, "hash", i->hash);
-	cJSON_AddNumberToObject(o, "created", i->created);
-	cJSON_AddNumberToObject(o, "expires", i->expires);
-	return kcr_json_print_free(o);
-}
-
-static int
-state_info_from_json(const char *json, size_t len, struct kcr_state_info *i, kcr_error_t *err)
-{
-	cJSON *o = cJSON_ParseWithLength(json, len);
-	const cJSON *size = cJSON_GetObjectItemCaseSensitive(o, "size");
-	const cJSON *hash = cJSON_GetObjectItemCaseSensitive(o, "hash");
-	const cJSON *created = cJSON_GetObjectItemCaseSensitive(o, "created");
-	const cJSON *expires = cJSON_GetObjectItemCaseSensitive(o, "expires");
-	int r = 0;
-
-	memset(i, 0, sizeof(*i));
-	if (!cJSON_IsNumber(size) || !cJSON_IsString(hash) || strlen(hash->valuestring) != 64 ||
-	    !cJSON_IsNumber(created) || !cJSON_IsNumber(expires))
-		r = kcr_error_set(err, KCR_E_IO, 0, "damaged state record");
-	else {
-		i->size = (uint64_t)size->valuedouble;
-		memcpy(i->hash, hash->valuestring, sizeof(i->hash));
-		i->created = created->valuedouble;
-		i->expires = expires->valuedouble;
-	}
-	cJSON_Delete(o);
-	return r;
-}
-
-static int
-fs_state_put(void *self, const char *sid, const void *data, size_t len,
-	     const struct kcr_state_info *info, kcr_error_t *err)
-{
-	kcr_autofree char *bin = NULL, *rec = NULL, *json = NULL;
-
-	if (!kcr_id_valid(sid))
-		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
-	bin = state_path(self, sid, "state.bin");
-	rec = state_path(self, sid, "state.json");
-	json = state_info_to_json(info);
-	if (write_atomic(bin, data, len, err) < 0 || write_atomic(rec, json, strlen(json), err) < 0)
-		return kcr_error_wrap(err, "storing the state of session %s", sid);
-	return 0;
-}
-
-static int
-fs_state_info(void *self, const char *sid, struct kcr_state_info *info, kcr_error_t *err)
-{
-	kcr_autofree char *rec = NULL, *json = NULL;
-	size_t len;
-
-	if (!kcr_id_valid(sid))
-		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "state not found");
-	rec = state_path(self, sid, "state.json");
-	if (read_record(rec, 1 << 16, &json, &len, "state", err) < 0 ||
-	    state_info_from_json(json, len, info, err) < 0)
-		return -1;
-	if (info->expires > 0 && info->expires < kcr_wall_time())
-		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "state expired");
-	return 0;
-}
-
-static int
-fs_state_get(void *self, const char *sid, uint64_t max, char **data, size_t *len,
-	     struct kcr_state_info *info, kcr_error_t *err)
-{
-	struct kcr_state_info tmp;
-	kcr_autofree char *bin = NULL;
-
-	if (info == NULL)
-		info = &tmp;
-	if (fs_state_info(self, sid, info, err) < 0)
-		return -1;
-	bin = state_path(self, sid, "state.bin");
-	if (read_record(bin, (size_t)max, data, len, "state", err) < 0)
-		return -1;
-	info->size = *len;
-	kcr_sha256_hex(*data, *len, info->hash);
-	return 0;
-}
-
-static int
-fs_state_delete(void *self, const char *sid, kcr_error_t *err)
-{
-	kcr_autofree char *bin = NULL, *rec = NULL;
-
-	if (!kcr_id_valid(sid))
-		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
-	bin = state_path(self, sid, "state.bin");
-	rec = state_path(self, sid, "state.json");
-	if ((unlink(rec) < 0 && errno != ENOENT) || (unlink(bin) < 0 && errno != ENOENT))
-		return kcr_error_set(err, KCR_E_IO, errno, "cannot delete the state of session %s",
-				     sid);
-	return 0;
+	return fs_remove(path, "file", false, err);
 }
 
 const struct kcr_session_store_ops kcr_session_store_fs_ops = {
 	.name = "fs",
+	.native_ttl = false,
 	.open = fs_open,
+	.ping = fs_session_ping,
 	.session_put = fs_session_put,
 	.session_get = fs_session_get,
+	.session_touch = fs_session_touch,
+	.session_expire = fs_session_expire,
 	.session_delete = fs_session_delete,
 	.session_by_entity = fs_session_by_entity,
 	.sessions_expired = fs_sessions_expired,
@@ -408,58 +493,11 @@ const struct kcr_session_store_ops kcr_session_store_fs_ops = {
 	.state_get = fs_state_get,
 	.state_delete = fs_state_delete,
 	.state_info = fs_state_info,
-	.close = fs_close,
-};
-
-/* Blob keys are "<sid>/<fid>"; both parts are validated ids. */
-static char *
-blob_path(const struct fs_store *fs, const char *key, kcr_error_t *err)
-{
-	const char *slash = strchr(key, '/');
-
-	if (slash == NULL || slash - key != KCR_ID_LEN || !kcr_id_valid(slash + 1)) {
-		kcr_error_set(err, KCR_E_INVALID, 0, "bad file key '%s'", key);
-		return NULL;
-	}
-	return kcr_strdup_printf("%s/blobs/%s", fs->root, key);
-}
-
-static int
-fs_blob_put(void *self, const char *key, const void *data, size_t len, kcr_error_t *err)
-{
-	kcr_autofree char *path = blob_path(self, key, err);
-
-	return path ? write_atomic(path, data, len, err) : -1;
-}
-
-static int
-fs_blob_get(void *self, const char *key, uint64_t max, char **data, size_t *len,
-	    kcr_error_t *err)
-{
-	kcr_autofree char *path = blob_path(self, key, err);
-
-	if (path == NULL)
-		return -1;
-	return read_record(path, max, data, len, "file", err) < 0 ? -1 : 0;
-}
-
-static int
-fs_blob_del(void *self, const char *key, kcr_error_t *err)
-{
-	kcr_autofree char *path = blob_path(self, key, err);
-
-	if (path == NULL)
-		return -1;
-	if (unlink(path) < 0 && errno != ENOENT)
-		return kcr_error_set(err, KCR_E_IO, errno, "cannot delete '%s'", key);
-	return 0;
-}
-
-const struct kcr_file_store_ops kcr_file_store_fs_ops = {
-	.name = "fs",
-	.open = fs_open,
-	.put = fs_blob_put,
-	.get = fs_blob_get,
-	.del = fs_blob_del,
+	.key_put = fs_key_put,
+	.key_get = fs_key_get,
+	.key_list = fs_key_list,
+	.key_delete = fs_key_delete,
+	.counter_add = fs_counter_add,
+	.counters_sweep = fs_counters_sweep,
 	.close = fs_close,
 };

@@ -1,7 +1,7 @@
+/* The stores: the registry of backends, and the wrappers every caller
+ * goes through, which apply the error rule of store.h. */
 #include <config.h>
 
-#include "base/clock.h"
-#include "base/json.h"
 #include "store/store.h"
 
 #include <stdlib.h>
@@ -14,183 +14,287 @@ static const struct kcr_file_store_ops *const file_stores[] = {
 	&kcr_file_store_fs_ops,
 };
 
+/* The error rule of store.h: absence, bad arguments and limits are
+ * answers; anything else is the store failing, KCR_E_UNAVAILABLE, and the
+ * message names it. Returns -1, for `return failed(...)`. */
+static int
+failed(kcr_error_t *err, const char *kind, const char *name)
+{
+	if (err == NULL || *err == NULL)
+		return kcr_error_set(err, KCR_E_UNAVAILABLE, 0, "%s store %s failed", kind, name);
+	switch ((*err)->code) {
+	case KCR_E_NOTFOUND:
+	case KCR_E_INVALID:
+	case KCR_E_LIMIT:
+		return -1;
+	default:
+		(*err)->code = KCR_E_UNAVAILABLE;
+		return kcr_error_wrap(err, "%s store %s", kind, name);
+	}
+}
+
+/* What a session store op returned (r), under the rule. */
+static int
+sess(const struct kcr_stores *st, int r, kcr_error_t *err)
+{
+	return r < 0 ? failed(err, "session", st->sessions->name) : 0;
+}
+
+static int
+file(const struct kcr_stores *st, int r, kcr_error_t *err)
+{
+	return r < 0 ? failed(err, "file", st->files->name) : 0;
+}
+
 int
-kcr_stores_open(struct kcr_stores *s, const struct kcr_config *cfg, kcr_error_t *err)
+kcr_stores_open_ops(struct kcr_stores *st, const struct kcr_session_store_ops *sessions,
+		    const struct kcr_file_store_ops *files, const struct kcr_config *cfg,
+		    kcr_error_t *err)
+{
+	memset(st, 0, sizeof(*st));
+	st->sessions = sessions;
+	st->files = files;
+	if (sess(st, sessions->open(&st->sessions_self, cfg, err), err) < 0)
+		return -1;
+	if (file(st, files->open(&st->files_self, cfg, err), err) < 0) {
+		sessions->close(st->sessions_self);
+		st->sessions_self = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int
+kcr_stores_open(struct kcr_stores *st, const struct kcr_config *cfg, kcr_error_t *err)
 {
 	const char *sname = kcr_config_str(cfg, "store.sessions");
 	const char *fname = kcr_config_str(cfg, "store.files");
+	const struct kcr_session_store_ops *sessions = NULL;
+	const struct kcr_file_store_ops *files = NULL;
 
-	memset(s, 0, sizeof(*s));
+	memset(st, 0, sizeof(*st));
 	for (size_t i = 0; i < KCR_ARRAY_SIZE(session_stores); i++)
 		if (strcmp(session_stores[i]->name, sname) == 0)
-			s->sessions = session_stores[i];
+			sessions = session_stores[i];
 	for (size_t i = 0; i < KCR_ARRAY_SIZE(file_stores); i++)
 		if (strcmp(file_stores[i]->name, fname) == 0)
-			s->files = file_stores[i];
-	if (s->sessions == NULL)
+			files = file_stores[i];
+	if (sessions == NULL)
 		return kcr_error_set(err, KCR_E_INVALID, 0, "unknown session store '%s'", sname);
-	if (s->files == NULL)
+	if (files == NULL)
 		return kcr_error_set(err, KCR_E_INVALID, 0, "unknown file store '%s'", fname);
-	if (s->sessions->open(&s->sessions_self, cfg, err) < 0)
-		return kcr_error_wrap(err, "session store '%s'", sname);
-	if (s->files->open(&s->files_self, cfg, err) < 0) {
-		s->sessions->close(s->sessions_self);
-		s->sessions_self = NULL;
-		return kcr_error_wrap(err, "file store '%s'", fname);
-	}
-	return 0;
+	return kcr_stores_open_ops(st, sessions, files, cfg, err);
 }
 
 void
-kcr_stores_close(struct kcr_stores *s)
+kcr_stores_close(struct kcr_stores *st)
 {
-	if (s->sessions && s->sessions_self)
-		s->sessions->close(s->sessions_self);
-	if (s->files && s->files_self)
-		s->files->close(s->files_self);
-	memset(s, 0, sizeof(*s));
-}
-
-void
-kcr_session_release(struct kcr_session *s)
-{
-	free(s->entity_id);
-	free(s->user_id);
-	s->entity_id = s->user_id = NULL;
-}
-
-static void
-add_str(cJSON *o, const char *k, const char *v)
-{
-	if (v && *v)
-		cJSON_AddStringToObject(o, k, v);
-}
-
-char *
-kcr_session_to_json(const struct kcr_session *s)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(o, "id", s->id);
-	add_str(o, "entity_id", s->entity_id);
-	add_str(o, "user_id", s->user_id);
-	cJSON_AddNumberToObject(o, "created", s->created);
-	cJSON_AddNumberToObject(o, "last_used", s->last_used);
-	cJSON_AddNumberToObject(o, "expires", s->expires);
-	return kcr_json_print_free(o);
-}
-
-static bool
-copy_id(const cJSON *o, const char *k, char out[KCR_ID_LEN + 1], bool required)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	out[0] = '\0';
-	if (!cJSON_IsString(v))
-		return !required;
-	if (!kcr_id_valid(v->valuestring))
-		return false;
-	memcpy(out, v->valuestring, KCR_ID_LEN + 1);
-	return true;
+	if (st->sessions && st->sessions_self)
+		st->sessions->close(st->sessions_self);
+	if (st->files && st->files_self)
+		st->files->close(st->files_self);
+	memset(st, 0, sizeof(*st));
 }
 
 int
-kcr_session_from_json(const char *json, size_t len, struct kcr_session *s, kcr_error_t *err)
+kcr_store_ping(struct kcr_stores *st, const char **which, kcr_error_t *err)
 {
-	cJSON *o = cJSON_ParseWithLength(json, len);
-
-	memset(s, 0, sizeof(*s));
-	if (!cJSON_IsObject(o) || !copy_id(o, "id", s->id, true)) {
-		cJSON_Delete(o);
-		return kcr_error_set(err, KCR_E_BACKEND, 0, "corrupt session record");
+	if (sess(st, st->sessions->ping(st->sessions_self, err), err) < 0) {
+		if (which)
+			*which = "sessions";
+		return -1;
 	}
-	s->entity_id = kcr_xstrdup(kcr_json_str(o, "entity_id"));
-	s->user_id = kcr_xstrdup(kcr_json_str(o, "user_id"));
-	s->created = kcr_json_num(o, "created", 0);
-	s->last_used = kcr_json_num(o, "last_used", 0);
-	s->expires = kcr_json_num(o, "expires", 0);
-	cJSON_Delete(o);
+	if (file(st, st->files->ping(st->files_self, err), err) < 0) {
+		if (which)
+			*which = "files";
+		return -1;
+	}
 	return 0;
 }
 
-char *
-kcr_file_meta_to_json(const struct kcr_file_meta *m)
+bool
+kcr_store_native_ttl(const struct kcr_stores *st)
 {
-	cJSON *o = cJSON_CreateObject();
+	return st->sessions->native_ttl;
+}
 
-	cJSON_AddStringToObject(o, "id", m->id);
-	cJSON_AddStringToObject(o, "session_id", m->session_id);
-	cJSON_AddStringToObject(o, "name", m->name);
-	add_str(o, "original_name", m->original_name);
-	add_str(o, "content_type", m->content_type);
-	cJSON_AddNumberToObject(o, "size", (double)m->size);
-	cJSON_AddNumberToObject(o, "created", m->created);
-	cJSON_AddNumberToObject(o, "modified", m->modified);
-	add_str(o, "sha256", m->sha256);
-	add_str(o, "kind", m->kind);
-	add_str(o, "modified_from", m->modified_from);
-	add_str(o, "modified_from_session", m->modified_from_session);
-	return kcr_json_print_free(o);
+/* ---- sessions ----------------------------------------------------------- */
+
+int
+kcr_store_session_put(struct kcr_stores *st, const struct kcr_session *s, kcr_error_t *err)
+{
+	return sess(st, st->sessions->session_put(st->sessions_self, s, err), err);
 }
 
 int
-kcr_file_meta_from_json(const char *json, size_t len, struct kcr_file_meta *m, kcr_error_t *err)
+kcr_store_session_get(struct kcr_stores *st, const char *id, struct kcr_session *out,
+		      kcr_error_t *err)
 {
-	cJSON *o = cJSON_ParseWithLength(json, len);
-	const char *sha;
-
-	memset(m, 0, sizeof(*m));
-	if (!cJSON_IsObject(o) || !copy_id(o, "id", m->id, true) ||
-	    !copy_id(o, "session_id", m->session_id, true) ||
-	    !copy_id(o, "modified_from", m->modified_from, false) ||
-	    !copy_id(o, "modified_from_session", m->modified_from_session, false) ||
-	    !(m->name = kcr_xstrdup(kcr_json_str(o, "name")))) {
-		cJSON_Delete(o);
-		kcr_file_meta_release(m);
-		return kcr_error_set(err, KCR_E_BACKEND, 0, "corrupt file record");
-	}
-	m->original_name = kcr_xstrdup(kcr_json_str(o, "original_name"));
-	m->content_type = kcr_xstrdup(kcr_json_str(o, "content_type"));
-	m->kind = kcr_xstrdup(kcr_json_str(o, "kind"));
-	m->size = kcr_json_u64(o, "size", 0);
-	m->created = kcr_json_num(o, "created", 0);
-	m->modified = kcr_json_num(o, "modified", 0);
-	sha = kcr_json_str(o, "sha256");
-	if (sha && strlen(sha) == 64)
-		memcpy(m->sha256, sha, 65);
-	cJSON_Delete(o);
-	return 0;
+	return sess(st, st->sessions->session_get(st->sessions_self, id, out, err), err);
 }
 
-/* GET /state/{sid}/info's body: a state record as the API shows it. */
-static void
-add_time_or_null(cJSON *o, const char *name, double t)
+int
+kcr_store_session_touch(struct kcr_stores *st, const struct kcr_session *init, double ttl_s,
+			struct kcr_session *out, bool *created, kcr_error_t *err)
 {
-	char iso[32];
-
-	if (t <= 0) {
-		cJSON_AddNullToObject(o, name);
-		return;
-	}
-	kcr_iso8601(t, iso);
-	cJSON_AddStringToObject(o, name, iso);
+	return sess(st,
+		    st->sessions->session_touch(st->sessions_self, init, ttl_s, out, created, err),
+		    err);
 }
 
-cJSON *
-kcr_state_info_json(const char *sid, const struct kcr_state_info *info)
+int
+kcr_store_session_expire(struct kcr_stores *st, const char *id, double expires_at, kcr_error_t *err)
 {
-	cJSON *o = cJSON_CreateObject();
+	return sess(st, st->sessions->session_expire(st->sessions_self, id, expires_at, err), err);
+}
 
-	cJSON_AddBoolToObject(o, "exists", info != NULL);
-	cJSON_AddStringToObject(o, "session_id", sid);
-	if (info) {
-		cJSON_AddNumberToObject(o, "size_bytes", (double)info->size);
-		cJSON_AddStringToObject(o, "hash", info->hash);
-	} else {
-		cJSON_AddNullToObject(o, "size_bytes");
-		cJSON_AddNullToObject(o, "hash");
+int
+kcr_store_session_delete(struct kcr_stores *st, const char *id, kcr_error_t *err)
+{
+	return sess(st, st->sessions->session_delete(st->sessions_self, id, err), err);
+}
+
+int
+kcr_store_session_by_entity(struct kcr_stores *st, const char *entity_id, struct kcr_session *out,
+			    kcr_error_t *err)
+{
+	return sess(st, st->sessions->session_by_entity(st->sessions_self, entity_id, out, err),
+		    err);
+}
+
+/* A store that expires natively may have no sweep: nothing is due. */
+int
+kcr_store_sessions_expired(struct kcr_stores *st, double now, char ***ids, kcr_error_t *err)
+{
+	if (st->sessions->sessions_expired == NULL) {
+		*ids = kcr_xzalloc(sizeof(char *));
+		return 0;
 	}
-	add_time_or_null(o, "created_at", info ? info->created : 0);
-	add_time_or_null(o, "expires_at", info ? info->expires : 0);
-	return o;
+	return sess(st, st->sessions->sessions_expired(st->sessions_self, now, ids, err), err);
+}
+
+/* ---- file records ------------------------------------------------------- */
+
+int
+kcr_store_meta_put(struct kcr_stores *st, const struct kcr_file_meta *m, kcr_error_t *err)
+{
+	return sess(st, st->sessions->file_put(st->sessions_self, m, err), err);
+}
+
+int
+kcr_store_meta_get(struct kcr_stores *st, const char *sid, const char *fid,
+		   struct kcr_file_meta *out, kcr_error_t *err)
+{
+	return sess(st, st->sessions->file_get(st->sessions_self, sid, fid, out, err), err);
+}
+
+int
+kcr_store_meta_list(struct kcr_stores *st, const char *sid, struct kcr_file_meta **out, size_t *n,
+		    kcr_error_t *err)
+{
+	return sess(st, st->sessions->file_list(st->sessions_self, sid, out, n, err), err);
+}
+
+int
+kcr_store_meta_delete(struct kcr_stores *st, const char *sid, const char *fid, kcr_error_t *err)
+{
+	return sess(st, st->sessions->file_delete(st->sessions_self, sid, fid, err), err);
+}
+
+/* ---- the Python state ---------------------------------------------------- */
+
+int
+kcr_store_state_put(struct kcr_stores *st, const char *sid, const void *data, size_t len,
+		    const struct kcr_state_info *info, kcr_error_t *err)
+{
+	return sess(st, st->sessions->state_put(st->sessions_self, sid, data, len, info, err), err);
+}
+
+int
+kcr_store_state_get(struct kcr_stores *st, const char *sid, uint64_t max, char **data, size_t *len,
+		    struct kcr_state_info *info, kcr_error_t *err)
+{
+	return sess(st, st->sessions->state_get(st->sessions_self, sid, max, data, len, info, err),
+		    err);
+}
+
+int
+kcr_store_state_delete(struct kcr_stores *st, const char *sid, kcr_error_t *err)
+{
+	return sess(st, st->sessions->state_delete(st->sessions_self, sid, err), err);
+}
+
+int
+kcr_store_state_info(struct kcr_stores *st, const char *sid, struct kcr_state_info *info,
+		     kcr_error_t *err)
+{
+	return sess(st, st->sessions->state_info(st->sessions_self, sid, info, err), err);
+}
+
+/* ---- API keys and counters ------------------------------------------------ */
+
+int
+kcr_store_key_put(struct kcr_stores *st, const struct kcr_api_key_record *k, kcr_error_t *err)
+{
+	return sess(st, st->sessions->key_put(st->sessions_self, k, err), err);
+}
+
+int
+kcr_store_key_get(struct kcr_stores *st, const char *id, struct kcr_api_key_record *out,
+		  kcr_error_t *err)
+{
+	return sess(st, st->sessions->key_get(st->sessions_self, id, out, err), err);
+}
+
+int
+kcr_store_key_list(struct kcr_stores *st, struct kcr_api_key_record **out, size_t *n,
+		   kcr_error_t *err)
+{
+	return sess(st, st->sessions->key_list(st->sessions_self, out, n, err), err);
+}
+
+int
+kcr_store_key_delete(struct kcr_stores *st, const char *id, kcr_error_t *err)
+{
+	return sess(st, st->sessions->key_delete(st->sessions_self, id, err), err);
+}
+
+int
+kcr_store_counter_add(struct kcr_stores *st, const char *name, int64_t delta, double ttl_s,
+		      int64_t *value_out, kcr_error_t *err)
+{
+	return sess(
+		st,
+		st->sessions->counter_add(st->sessions_self, name, delta, ttl_s, value_out, err),
+		err);
+}
+
+int
+kcr_store_counters_sweep(struct kcr_stores *st, double now, kcr_error_t *err)
+{
+	if (st->sessions->counters_sweep == NULL)
+		return 0;
+	return sess(st, st->sessions->counters_sweep(st->sessions_self, now, err), err);
+}
+
+/* ---- the file store ---------------------------------------------------------- */
+
+int
+kcr_store_file_put(struct kcr_stores *st, const char *key, const void *data, size_t len,
+		   kcr_error_t *err)
+{
+	return file(st, st->files->put(st->files_self, key, data, len, err), err);
+}
+
+int
+kcr_store_file_get(struct kcr_stores *st, const char *key, uint64_t max, char **data, size_t *len,
+		   kcr_error_t *err)
+{
+	return file(st, st->files->get(st->files_self, key, max, data, len, err), err);
+}
+
+int
+kcr_store_file_del(struct kcr_stores *st, const char *key, kcr_error_t *err)
+{
+	return file(st, st->files->del(st->files_self, key, err), err);
 }

@@ -1,0 +1,88 @@
+/* The fs store's Python state of a session (lib/base/pystate_blob.h): its
+ * bytes and their record, beside the session's record.
+ *
+ * state.bin is written before state.json, and state.json goes first on
+ * delete: a record never points at missing bytes. A reader racing a
+ * writer may pair a new state.bin with the old record, so get takes the
+ * size and hash from the bytes it read. */
+#include <config.h>
+
+#include "base/clock.h"
+#include "base/encode.h"
+#include "base/ids.h"
+#include "store/fs-internal.h"
+
+#include <string.h>
+
+static char *
+state_path(const struct fs_store *fs, const char *sid, const char *file)
+{
+	return kcr_strdup_printf("%s/sessions/%s/%s", fs->root, sid, file);
+}
+
+int
+fs_state_put(void *self, const char *sid, const void *data, size_t len,
+	     const struct kcr_state_info *info, kcr_error_t *err)
+{
+	kcr_autofree char *bin = NULL, *rec = NULL, *json = NULL;
+
+	if (!kcr_id_valid(sid))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
+	bin = state_path(self, sid, "state.bin");
+	rec = state_path(self, sid, "state.json");
+	json = kcr_state_record_to_json(info);
+	if (fs_write_atomic(bin, data, len, err) < 0 ||
+	    fs_write_atomic(rec, json, strlen(json), err) < 0)
+		return kcr_error_wrap(err, "storing the state of session %s", sid);
+	return 0;
+}
+
+int
+fs_state_info(void *self, const char *sid, struct kcr_state_info *info, kcr_error_t *err)
+{
+	kcr_autofree char *rec = NULL, *json = NULL;
+	size_t len;
+
+	if (!kcr_id_valid(sid))
+		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "state not found");
+	rec = state_path(self, sid, "state.json");
+	if (fs_read_record(rec, 1 << 16, &json, &len, "state", err) < 0 ||
+	    kcr_state_record_from_json(json, len, info, err) < 0)
+		return -1;
+	if (info->expires > 0 && info->expires < kcr_wall_time())
+		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "state expired");
+	return 0;
+}
+
+int
+fs_state_get(void *self, const char *sid, uint64_t max, char **data, size_t *len,
+	     struct kcr_state_info *info, kcr_error_t *err)
+{
+	struct kcr_state_info tmp;
+	kcr_autofree char *bin = NULL;
+
+	if (info == NULL)
+		info = &tmp;
+	if (fs_state_info(self, sid, info, err) < 0)
+		return -1;
+	bin = state_path(self, sid, "state.bin");
+	if (fs_read_record(bin, (size_t)max, data, len, "state", err) < 0)
+		return -1;
+	info->size = *len;
+	kcr_sha256_hex(*data, *len, info->hash);
+	return 0;
+}
+
+int
+fs_state_delete(void *self, const char *sid, kcr_error_t *err)
+{
+	kcr_autofree char *bin = NULL, *rec = NULL;
+
+	if (!kcr_id_valid(sid))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
+	bin = state_path(self, sid, "state.bin");
+	rec = state_path(self, sid, "state.json");
+	if (fs_remove(rec, "state", true, err) < 0 || fs_remove(bin, "state", true, err) < 0)
+		return kcr_error_wrap(err, "deleting the state of session %s", sid);
+	return 0;
+}
