@@ -1,6 +1,7 @@
 #include <config.h>
 
 #include "server/api-internal.h"
+#include "base/log.h"
 #include "base/metrics.h"
 #include "base/metrics_kcr.h"
 
@@ -31,7 +32,8 @@ h_ready(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 {
 	struct kcr_api *api = ud;
 	cJSON *o = cJSON_CreateObject();
-	const char *store = NULL;
+	const char *store = NULL, *prefix;
+	kcr_autofree char *msg = NULL;
 	kcr_error_t err = NULL;
 
 	if (kcr_service_ping(api->svc, &store, &err) == 0) {
@@ -39,9 +41,16 @@ h_ready(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 		kcr_http_reply_json(resp, 200, o);
 		return;
 	}
+	/* /ready needs no key: it names the failing store, as the store
+	 * wrappers prefix their errors ("session store fs: "), and leaves the
+	 * rest (paths, addresses) to the server's log */
+	kcr_log_warn("not ready: %s", err->msg);
+	prefix = strstr(err->msg, ": ");
 	cJSON_AddStringToObject(o, "status", "unavailable");
 	cJSON_AddStringToObject(o, "store", store ? store : "unknown");
-	cJSON_AddStringToObject(o, "error", err->msg);
+	msg = kcr_strdup_printf("%.*sunavailable (see the server's log)",
+				prefix ? (int)(prefix - err->msg) + 2 : 0, err->msg);
+	cJSON_AddStringToObject(o, "error", msg);
 	kcr_error_free(err);
 	kcr_http_reply_json(resp, 503, o);
 }

@@ -69,6 +69,8 @@ teardown() {
 	assert_json_eq 'j["status"]' unavailable
 	assert_json_eq 'j["store"]' sessions
 	assert_json 'j["error"].startswith("session store fs: ")'
+	# no key needed, so nothing of the server's file system in it
+	assert_json '"/" not in j["error"]'
 	api --no-key GET /health
 	assert_status 200
 
