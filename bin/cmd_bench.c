@@ -29,10 +29,13 @@
 enum { O_SERVER, O_JSON, O_DURATION, O_CLIENTS, O_LIST };
 
 static const struct kcr_opt bench_opts[] = {
-	[O_SERVER] = { "server", 0, "URL", "benchmark the kcr serve at URL (default: this process's engine)", NULL },
+	[O_SERVER] = { "server", 0, "URL",
+		       "benchmark the kcr serve at URL (default: this process's engine)", NULL },
 	[O_JSON] = { "json", 0, NULL, "print the results as JSON", NULL },
-	[O_DURATION] = { "duration", 'd', "SECONDS", "how long each scenario runs (default 5)", NULL },
-	[O_CLIENTS] = { "clients", 'c', "N", "clients at once (default 1; the sweep uses 1, 2, 4, 8)", NULL },
+	[O_DURATION] = { "duration", 'd', "SECONDS", "how long each scenario runs (default 5)",
+			 NULL },
+	[O_CLIENTS] = { "clients", 'c', "N",
+			"clients at once (default 1; the sweep uses 1, 2, 4, 8)", NULL },
 	[O_LIST] = { "list", 0, NULL, "list the scenarios", NULL },
 	{ NULL },
 };
@@ -51,11 +54,16 @@ struct scenario {
 };
 
 #define V(...) ((const char *const[]){ __VA_ARGS__, NULL })
-#define HELLO(id, what, src) { id, id, src, "hello world in " what, BARE_LANG, NULL }
+#define HELLO(id, what, src)                                                                       \
+	{                                                                                          \
+		id, id, src, "hello world in " what, BARE_LANG, NULL                               \
+	}
 /* The state scenario's program, and the same done bare: the globals
- * pickled to a file and read back by the next run. */
+ * pickled to a file and read back by the next run. The file is in the
+ * bare run's own directory (a mkdtemp(3) one, its cwd): a fixed path in
+ * /tmp would let another user plant a pickle that the bench loads. */
 #define STATE_CODE "x = globals().get('x', 0) + 1\nprint(x)"
-#define STATE_BARE "/tmp/.kcr-bench-state.pkl"
+#define STATE_BARE "state.pkl"
 static const struct scenario scenarios[] = {
 	{ "py", "py", "print(1)", "Python print(1)", BARE_ARGV,
 	  V("/usr/bin/python3", "-c", "print(1)") },
@@ -67,8 +75,9 @@ static const struct scenario scenarios[] = {
 	HELLO("ts", "TypeScript (esbuild + node)", "const s: string = 'hello'; console.log(s)"),
 	HELLO("go", "Go (build + run)",
 	      "package main\nimport \"fmt\"\nfunc main() { fmt.Println(\"hello\") }\n"),
-	HELLO("java", "Java", "public class Main { public static void main(String[] a) "
-			      "{ System.out.println(\"hello\"); } }\n"),
+	HELLO("java", "Java",
+	      "public class Main { public static void main(String[] a) "
+	      "{ System.out.println(\"hello\"); } }\n"),
 	HELLO("c", "C (compile + run)",
 	      "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n"),
 	HELLO("cpp", "C++ (compile + run)",
@@ -76,13 +85,14 @@ static const struct scenario scenarios[] = {
 	HELLO("php", "PHP", "<?php echo \"hello\\n\";"),
 	HELLO("rs", "Rust (compile + run)", "fn main() { println!(\"hello\"); }\n"),
 	HELLO("r", "R", "cat(\"hello\\n\")"),
-	HELLO("f90", "Fortran (compile + run)", "program hello\n  print *, \"hello\"\nend program hello\n"),
+	HELLO("f90", "Fortran (compile + run)",
+	      "program hello\n  print *, \"hello\"\nend program hello\n"),
 	HELLO("d", "D (compile + run)", "import std.stdio;\nvoid main() { writeln(\"hello\"); }\n"),
 	HELLO("bash", "Bash", "echo hello"),
 	{ "files", "py", "d = open('in.bin', 'rb').read()\nopen('out.bin', 'wb').write(d[::-1])",
 	  "a 1 MiB file in, another out", BARE_NONE, NULL },
-	{ "state", "py", STATE_CODE, "Python state round trip: a session's globals loaded and saved",
-	  BARE_ARGV,
+	{ "state", "py", STATE_CODE,
+	  "Python state round trip: a session's globals loaded and saved", BARE_ARGV,
 	  V("/usr/bin/python3", "-c",
 	    "import os, pickle\np = '" STATE_BARE "'\n"
 	    "g = pickle.load(open(p, 'rb')) if os.path.exists(p) else {}\n"
@@ -99,7 +109,7 @@ struct bench_run {
 	double *lat;
 	size_t n, cap;
 	unsigned int errors;
-	char *input;     /* the "files" scenario's input */
+	char *input; /* the "files" scenario's input */
 	size_t input_len;
 };
 
@@ -125,7 +135,8 @@ record(struct bench_run *b, double ms, bool ok)
 		b->errors++;
 	} else {
 		if (b->n == b->cap)
-			b->lat = kcr_xrealloc(b->lat, (b->cap = b->cap ? b->cap * 2 : 256) * sizeof(double));
+			b->lat = kcr_xrealloc(b->lat, (b->cap = b->cap ? b->cap * 2 : 256) *
+							      sizeof(double));
 		b->lat[b->n++] = ms;
 	}
 	pthread_mutex_unlock(&b->lock);
@@ -185,7 +196,7 @@ upload_input(struct bench_run *b, struct kcr_api_client *api, struct kcr_file_re
 			return -1;
 		m = metas[0];
 		free(metas);
-	} else if (kcr_service_upload_session(b->svc, NULL, NULL, NULL, sid, err) < 0 ||
+	} else if (kcr_service_upload_session(b->svc, NULL, NULL, NULL, NULL, sid, err) < 0 ||
 		   kcr_service_put_file(b->svc, sid, f.name, f.data, f.len, &m, err) < 0) {
 		return -1;
 	}
@@ -282,7 +293,6 @@ bare_prog_release(struct bare_prog *bp)
 	kcr_strv_free(bp->envp);
 	if (bp->dir[0])
 		kcr_rm_rf(bp->dir);
-	unlink(STATE_BARE);
 }
 
 static int
@@ -294,17 +304,18 @@ bare_prepare(const struct scenario *sc, struct bare_prog *bp)
 	kcr_strv_push(&bp->envp, "PATH=" KCR_SANDBOX_PATH);
 	kcr_strv_push(&bp->envp, "LANG=C.UTF-8");
 	kcr_strv_push(&bp->envp, "MPLBACKEND=Agg");
-	unlink(STATE_BARE);
-	if (sc->bare_kind == BARE_ARGV) {
-		kcr_strv_push(&bp->envp, "HOME=/tmp");
-		for (const char *const *a = sc->bare; *a; a++)
-			kcr_strv_push(&bp->run, *a);
-		return 0;
-	}
 	snprintf(bp->dir, sizeof(bp->dir), "/tmp/kcr-bare-XXXXXX");
 	if (mkdtemp(bp->dir) == NULL) {
 		bp->dir[0] = '\0';
 		return -1;
+	}
+	if (sc->bare_kind == BARE_ARGV) {
+		kcr_autofree char *home = kcr_strdup_printf("HOME=%s", bp->dir);
+
+		kcr_strv_push(&bp->envp, home);
+		for (const char *const *a = sc->bare; *a; a++)
+			kcr_strv_push(&bp->run, *a);
+		return 0;
 	}
 	src = kcr_strdup_printf("%s/%s", bp->dir, l->source_file);
 	if (kcr_write_file(src, sc->code, strlen(sc->code), 0600, NULL) < 0)
@@ -474,17 +485,25 @@ on_opt(int id, const char *arg, void *data, kcr_error_t *err)
 	uint64_t v;
 
 	switch (id) {
-	case O_SERVER: return kcr_config_set(a->ctx->cfg, "client.server", arg, KCR_SRC_FLAG, err);
-	case O_JSON: a->json = true; return 0;
-	case O_LIST: a->list = true; return 0;
-	case O_DURATION: return kcr_parse_double(arg, 0.1, 3600, &a->secs, err) < 0 ?
-					 kcr_error_wrap(err, "--duration") : 0;
+	case O_SERVER:
+		return kcr_config_set(a->ctx->cfg, "client.server", arg, KCR_SRC_FLAG, err);
+	case O_JSON:
+		a->json = true;
+		return 0;
+	case O_LIST:
+		a->list = true;
+		return 0;
+	case O_DURATION:
+		return kcr_parse_double(arg, 0.1, 3600, &a->secs, err) < 0
+			       ? kcr_error_wrap(err, "--duration")
+			       : 0;
 	case O_CLIENTS:
 		if (kcr_parse_u64(arg, 1, 64, &v, err) < 0)
 			return kcr_error_wrap(err, "--clients");
 		a->clients = (unsigned int)v;
 		return 0;
-	default: return -1;
+	default:
+		return -1;
 	}
 }
 

@@ -21,7 +21,8 @@
 enum { O_SERVER, O_JSON, O_WATCH, O_SIZE, O_TIMEOUT };
 
 static const struct kcr_opt status_opts[] = {
-	[O_SERVER] = { "server", 0, "URL", "ask the kcr serve at URL (default: $KCR_SERVER)", NULL },
+	[O_SERVER] = { "server", 0, "URL", "ask the kcr serve at URL (default: $KCR_SERVER)",
+		       NULL },
 	[O_JSON] = { "json", 0, NULL, "print JSON", NULL },
 	[O_WATCH] = { "watch", 'w', NULL, "refresh every second until interrupted", NULL },
 	{ NULL },
@@ -58,12 +59,22 @@ on_opt(int id, const char *arg, void *data, kcr_error_t *err)
 	} *d = data;
 
 	switch (id) {
-	case O_SERVER: return kcr_config_set(d->ctx->cfg, "client.server", arg, KCR_SRC_FLAG, err);
-	case O_JSON: d->a->json = true; return 0;
-	case O_WATCH: d->a->watch_or_quiet = true; return 0;
-	case O_SIZE: d->a->size = arg; return 0;
-	case O_TIMEOUT: d->a->timeout = arg; return 0;
-	default: return -1;
+	case O_SERVER:
+		return kcr_config_set(d->ctx->cfg, "client.server", arg, KCR_SRC_FLAG, err);
+	case O_JSON:
+		d->a->json = true;
+		return 0;
+	case O_WATCH:
+		d->a->watch_or_quiet = true;
+		return 0;
+	case O_SIZE:
+		d->a->size = arg;
+		return 0;
+	case O_TIMEOUT:
+		d->a->timeout = arg;
+		return 0;
+	default:
+		return -1;
 	}
 }
 
@@ -71,10 +82,14 @@ static int
 source_open(struct source *s, struct kcr_ctx *ctx, kcr_error_t *err)
 {
 	const char *url = kcr_config_str(ctx->cfg, "client.server");
+	const char *key = kcr_config_str(ctx->cfg, "client.admin_key");
 
 	memset(s, 0, sizeof(*s));
 	if (*url) {
-		s->api = kcr_api_client_new(url, kcr_config_str(ctx->cfg, "client.api_key"), err);
+		/* warmup is an admin route; the admin key reads the status too */
+		if (*key == '\0')
+			key = kcr_config_str(ctx->cfg, "client.api_key");
+		s->api = kcr_api_client_new(url, key, err);
 		return s->api ? 0 : -1;
 	}
 	s->engine = kcr_engine_new(ctx->cfg, err);
@@ -106,8 +121,7 @@ print_table(const cJSON *stats, FILE *f)
 
 	fprintf(f, "%-5s %6s %6s %8s %6s %8s %8s %6s %10s\n", "LANG", "TARGET", "READY", "CREATING",
 		"IN_USE", "HITS", "MISSES", "FAILED", "MISS_WAIT");
-	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(stats, "pools"))
-	{
+	cJSON_ArrayForEach (p, cJSON_GetObjectItemCaseSensitive(stats, "pools")) {
 		const cJSON *l = cJSON_GetObjectItemCaseSensitive(p, "language");
 
 		fprintf(f, "%-5s %6.0f %6.0f %8.0f %6.0f %8.0f %8.0f %6.0f %8.1fms\n",
@@ -137,7 +151,10 @@ static int
 status_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 {
 	struct pool_args a = { 0 };
-	struct { struct pool_args *a; struct kcr_ctx *ctx; } d = { &a, ctx };
+	struct {
+		struct pool_args *a;
+		struct kcr_ctx *ctx;
+	} d = { &a, ctx };
 	struct source src;
 	int first, r = kcr_cmd_parse(&kcr_cmd_pool_status, argc, argv, on_opt, &d, &first, err);
 
@@ -176,8 +193,7 @@ lang_full(const cJSON *stats, const char *const *langs, size_t n, unsigned *read
 	const cJSON *p;
 
 	*ready = *target = 0;
-	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(stats, "pools"))
-	{
+	cJSON_ArrayForEach (p, cJSON_GetObjectItemCaseSensitive(stats, "pools")) {
 		const cJSON *l = cJSON_GetObjectItemCaseSensitive(p, "language");
 		double r = kcr_json_num(p, "ready", 0), t = kcr_json_num(p, "target", 0);
 		bool want = n == 0;
@@ -213,13 +229,14 @@ start_warmup(struct source *src, char **langs, size_t n, const char *size, kcr_e
 	int r;
 
 	if (src->api) {
-		r = kcr_api_client_request_json(src->api, "POST", "/pool/warmup", body, &reply, err);
+		r = kcr_api_client_request_json(src->api, "POST", "/pool/warmup", body, &reply,
+						err);
 		cJSON_Delete(reply);
 		return r;
 	}
 	for (size_t i = 0; size && i < n; i++)
-		if (kcr_pool_set_target(kcr_engine_pool(src->engine), langs[i], (unsigned)atoi(size),
-					err) < 0)
+		if (kcr_pool_set_target(kcr_engine_pool(src->engine), langs[i],
+					(unsigned)atoi(size), err) < 0)
 			return -1;
 	return 0;
 }
@@ -241,8 +258,8 @@ watch_warmup(struct source *src, const struct pool_args *a, char **langs, size_t
 		bool full = lang_full(stats, (const char *const *)langs, n, &ready, &target);
 
 		if (tty)
-			fprintf(stderr, "\rkcr: warming up: %u/%u sandboxes ready (%.1f s)", ready, target,
-				(kcr_now_ms() - t0) / 1000.0);
+			fprintf(stderr, "\rkcr: warming up: %u/%u sandboxes ready (%.1f s)", ready,
+				target, (kcr_now_ms() - t0) / 1000.0);
 		if (full || kcr_now_ms() - t0 > timeout_ms)
 			break;
 		usleep(100000);
@@ -252,8 +269,9 @@ watch_warmup(struct source *src, const struct pool_args *a, char **langs, size_t
 	show(a, stats);
 	cJSON_Delete(stats);
 	if (ready < target)
-		return kcr_error_set(err, KCR_E_TIMEOUT, 0, "only %u of %u sandboxes ready after %.0f s",
-				     ready, target, timeout_ms / 1000.0);
+		return kcr_error_set(err, KCR_E_TIMEOUT, 0,
+				     "only %u of %u sandboxes ready after %.0f s", ready, target,
+				     timeout_ms / 1000.0);
 	return 0;
 }
 
@@ -261,7 +279,10 @@ static int
 warmup_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 {
 	struct pool_args a = { 0 };
-	struct { struct pool_args *a; struct kcr_ctx *ctx; } d = { &a, ctx };
+	struct {
+		struct pool_args *a;
+		struct kcr_ctx *ctx;
+	} d = { &a, ctx };
 	kcr_autostrv char **langs = kcr_xzalloc(sizeof(char *));
 	struct source src = { 0 };
 	uint64_t v, timeout_ms = 120000;
@@ -307,7 +328,8 @@ static const struct kcr_cmd kcr_cmd_pool_status = {
 
 static const struct kcr_cmd kcr_cmd_pool_warmup = {
 	.name = "warmup",
-	.usage = "kcr pool warmup [--server URL] [-n N] [--timeout SECONDS] [--json] [-q] [LANG...]",
+	.usage =
+		"kcr pool warmup [--server URL] [-n N] [--timeout SECONDS] [--json] [-q] [LANG...]",
 	.summary = "Fill the pools (all, or the LANGs named) and wait until their sandboxes are "
 		   "ready, with a progress display. Without a server it fills a pool in this "
 		   "process, which shows how fast this machine makes sandboxes.",
@@ -320,7 +342,9 @@ static const struct kcr_cmd kcr_cmd_pool_warmup = {
 };
 
 static const struct kcr_cmd *const pool_subcmds[] = {
-	&kcr_cmd_pool_status, &kcr_cmd_pool_warmup, NULL,
+	&kcr_cmd_pool_status,
+	&kcr_cmd_pool_warmup,
+	NULL,
 };
 
 static int

@@ -56,6 +56,7 @@ kcr_exec_request_release(struct kcr_exec_request *r)
 	kcr_strv_free(r->args);
 	free(r->stdin_data);
 	free(r->state_in);
+	free(r->tenant);
 	free(r->session_id);
 	free(r->entity_id);
 	free(r->user_id);

@@ -14,17 +14,17 @@
 #include <stdint.h>
 
 struct kcr_limits {
-	uint32_t timeout_ms;    /* wall clock, compile + run */
-	uint32_t memory_mb;     /* cgroup memory limit of the sandbox */
-	uint32_t pids;          /* cgroup pids.max (RLIMIT_NPROC without cgroups) */
-	double cpus;            /* cgroup CPU quota, in cores */
-	uint32_t nofile;        /* RLIMIT_NOFILE */
-	uint64_t file_size;     /* RLIMIT_FSIZE, bytes */
-	uint64_t output_bytes;  /* kept per stream */
-	uint32_t tmp_size_mb;   /* tmpfs /tmp */
-	uint32_t data_size_mb;  /* tmpfs /mnt/data */
+	uint32_t timeout_ms;   /* wall clock, compile + run */
+	uint32_t memory_mb;    /* cgroup memory limit of the sandbox */
+	uint32_t pids;         /* cgroup pids.max (RLIMIT_NPROC without cgroups) */
+	double cpus;           /* cgroup CPU quota, in cores */
+	uint32_t nofile;       /* RLIMIT_NOFILE */
+	uint64_t file_size;    /* RLIMIT_FSIZE, bytes */
+	uint64_t output_bytes; /* kept per stream */
+	uint32_t tmp_size_mb;  /* tmpfs /tmp */
+	uint32_t data_size_mb; /* tmpfs /mnt/data */
 	uint32_t max_output_files;
-	uint64_t code_bytes;    /* largest program accepted */
+	uint64_t code_bytes; /* largest program accepted */
 };
 
 /* The default limits, in one place: the configuration's defaults
@@ -70,8 +70,8 @@ struct kcr_exec_request {
 	const struct kcr_lang *lang;
 	char *code;
 	size_t code_len;
-	char **args;       /* argv for the program after its name; may be NULL */
-	char *stdin_data;  /* may be NULL */
+	char **args;      /* argv for the program after its name; may be NULL */
+	char *stdin_data; /* may be NULL */
 	size_t stdin_len;
 	struct kcr_limits limits;
 	/* Python state (runner/pystate_hook.h): the pickle to restore first
@@ -81,8 +81,9 @@ struct kcr_exec_request {
 	size_t state_in_len;
 	bool want_state;
 	uint64_t state_max;
-	/* the session: each may be NULL / 0 */
-	char *session_id, *entity_id, *user_id;
+	/* the session: each may be NULL / 0; tenant: who asks
+	 * (base/tenant.h; NULL: the local operator) */
+	char *tenant, *session_id, *entity_id, *user_id;
 	struct kcr_file_ref *files;
 	size_t n_files;
 	/* the inputs, placed in /mnt/data under their names */
@@ -100,23 +101,23 @@ struct kcr_exec_request {
  * kcr_exec_result_release() frees them all and zeroes the struct. */
 struct kcr_exec_result {
 	/* the program */
-	int exit_code;        /* the program's; 124 on timeout; 128+N on signal N */
-	int signal;           /* the signal that killed it, or 0 */
+	int exit_code; /* the program's; 124 on timeout; 128+N on signal N */
+	int signal;    /* the signal that killed it, or 0 */
 	bool timed_out;
-	bool oom_killed;      /* the memory limit was hit (set by the provider) */
-	char *out, *err;      /* captured stdout and stderr (may hold NULs) */
+	bool oom_killed; /* the memory limit was hit (set by the provider) */
+	char *out, *err; /* captured stdout and stderr (may hold NULs) */
 	size_t out_len, err_len;
 	bool out_truncated, err_truncated;
-	uint64_t duration_ms; /* compile + run, inside the sandbox */
+	uint64_t duration_ms;          /* compile + run, inside the sandbox */
 	struct kcr_file_info *changed; /* files in /mnt/data it created or changed */
 	size_t n_changed;
-	char *state_out;      /* the pickled globals (want_state), or NULL */
+	char *state_out; /* the pickled globals (want_state), or NULL */
 	size_t state_out_len;
 	/* the engine */
 	struct kcr_file *outputs; /* the changed files' bytes */
 	size_t n_outputs;
-	uint64_t setup_us;    /* creating (or taking) the sandbox */
-	uint64_t total_us;    /* the whole execution, as the caller saw it */
+	uint64_t setup_us; /* creating (or taking) the sandbox */
+	uint64_t total_us; /* the whole execution, as the caller saw it */
 	/* the service */
 	char session_id[KCR_ID_LEN + 1];
 	struct kcr_file_meta *files; /* the outputs, stored */
@@ -124,7 +125,7 @@ struct kcr_exec_result {
 	bool has_state;      /* the session's Python state after the run */
 	uint64_t state_size; /* bytes, as GET /state gives them */
 	char state_hash[65];
-	uint64_t queue_us;   /* waiting for an execution slot */
+	uint64_t queue_us; /* waiting for an execution slot */
 };
 
 void kcr_exec_request_release(struct kcr_exec_request *r);

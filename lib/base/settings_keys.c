@@ -4,7 +4,7 @@
 #include "base/settings.h"
 #include "base/util.h"
 
-#define A(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define A(...)  ((const char *const[]){ __VA_ARGS__, NULL })
 #define NOALIAS A(NULL)
 /* a default from base/exec.h, as the string the table holds */
 #define D(n)  D_(n)
@@ -13,6 +13,8 @@
 /* Every setting kcr reads. A default of NULL is computed at run time (see
  * config.c) or means "unset". Keep sorted by name (a unit test checks). */
 static const struct kcr_cfg_key keys[] = {
+	{ "client.admin_key", KCR_CFG_STR, "", "KCR_ADMIN_KEY", NOALIAS, 0, 0, true,
+	  "the admin key kcr pool warmup sends to client.server (else client.api_key)" },
 	{ "client.api_key", KCR_CFG_STR, "", "KCR_API_KEY", NOALIAS, 0, 0, true,
 	  "the API key kcr exec, upload, download and files send to client.server" },
 	{ "client.server", KCR_CFG_STR, "", "KCR_SERVER", NOALIAS, 0, 0, false,
@@ -92,37 +94,40 @@ static const struct kcr_cfg_key keys[] = {
 	  "where code runs: local" },
 	{ "sandbox.runner", KCR_CFG_STR, NULL, "KCR_RUNNER", NOALIAS, 0, 0, false,
 	  "path of the kcr-runner binary (default: next to kcr)" },
+	{ "server.admin_key", KCR_CFG_STR, "", "KCR_ADMIN_KEY", A("MASTER_API_KEY"), 0, 0, true,
+	  "the key of admin routes (POST /pool/warmup); none: admin routes answer 403" },
 	{ "server.api_key", KCR_CFG_STR, "", "KCR_API_KEY", A("API_KEY"), 0, 0, true,
 	  "an API key clients must send (with server.api_keys)" },
 	{ "server.api_keys", KCR_CFG_LIST, "", "KCR_API_KEYS", A("API_KEYS"), 0, 0, true,
 	  "comma-separated API keys; none: one is generated at start and printed" },
 	{ "server.base_path", KCR_CFG_STR, "", "KCR_BASE_PATH", NOALIAS, 0, 0, false,
 	  "serve the routes under this prefix too (e.g. /v1)" },
-	{ "server.cleanup_interval", KCR_CFG_INT, "600", "KCR_CLEANUP_INTERVAL", NOALIAS, 1,
-	  86400, false, "seconds between sweeps of expired sessions" },
+	{ "server.cleanup_interval", KCR_CFG_INT, "600", "KCR_CLEANUP_INTERVAL", NOALIAS, 1, 86400,
+	  false, "seconds between sweeps of expired sessions" },
 	{ "server.listen", KCR_CFG_STR, "127.0.0.1:8000", "KCR_LISTEN", NOALIAS, 0, 0, false,
 	  "HOST:PORT to listen on" },
 	{ "server.max_body_mb", KCR_CFG_INT, "160", "KCR_MAX_BODY_MB", NOALIAS, 1, 65536, false,
 	  "largest request body, in MiB" },
 	{ "server.max_concurrent", KCR_CFG_INT, "16", "KCR_MAX_CONCURRENT",
 	  A("MAX_CONCURRENT_EXECUTIONS"), 1, 4096, false, "executions running at once" },
-	{ "server.metrics_public", KCR_CFG_BOOL, "true", "KCR_METRICS_PUBLIC", NOALIAS, 0, 0,
-	  false, "GET /metrics answers without an API key (false: it needs one)" },
+	{ "server.metrics_public", KCR_CFG_BOOL, "false", "KCR_METRICS_PUBLIC", NOALIAS, 0, 0,
+	  false, "GET /metrics answers without an API key (default: it needs one)" },
 	{ "server.queue_size", KCR_CFG_INT, "256", "KCR_QUEUE_SIZE", NOALIAS, 0, 100000, false,
 	  "executions waiting for a slot before new ones get 503" },
 	{ "server.queue_timeout", KCR_CFG_INT, "60", "KCR_QUEUE_TIMEOUT", NOALIAS, 1, 3600, false,
 	  "seconds an execution may wait for a slot" },
 	{ "server.trusted_networks", KCR_CFG_LIST, "", "KCR_TRUSTED_NETWORKS",
 	  A("AUTH_TRUSTED_NETWORKS"), 0, 0, false, "CIDRs whose clients need no API key" },
-	{ "session.ttl_hours", KCR_CFG_DOUBLE, "48", "KCR_SESSION_TTL_HOURS", A("SESSION_TTL_HOURS"),
-	  0, 87600, false, "hours a session and its files live after last use (0: forever)" },
+	{ "session.ttl_hours", KCR_CFG_DOUBLE, "48", "KCR_SESSION_TTL_HOURS",
+	  A("SESSION_TTL_HOURS"), 0, 87600, false,
+	  "hours a session and its files live after last use (0: forever)" },
 	{ "state.enabled", KCR_CFG_BOOL, "true", "KCR_STATE_ENABLED",
 	  A("STATE_PERSISTENCE_ENABLED"), 0, 0, false,
 	  "keep Python globals between the executions of a session" },
 	{ "state.max_size_mb", KCR_CFG_INT, "50", "KCR_STATE_MAX_SIZE_MB", A("STATE_MAX_SIZE_MB"),
 	  1, 100, false, "largest Python state of a session (pickled, and stored), in MiB" },
-	{ "state.ttl_seconds", KCR_CFG_INT, "7200", "KCR_STATE_TTL_SECONDS",
-	  A("STATE_TTL_SECONDS"), 0, 31536000, false,
+	{ "state.ttl_seconds", KCR_CFG_INT, "7200", "KCR_STATE_TTL_SECONDS", A("STATE_TTL_SECONDS"),
+	  0, 31536000, false,
 	  "seconds a Python state lives after it was saved (0: as long as its session)" },
 	{ "state_dir", KCR_CFG_STR, NULL, "KCR_STATE_DIR", NOALIAS, 0, 0, false,
 	  "sessions and files (default /var/lib/kcr as root)" },

@@ -30,12 +30,13 @@ check_base_url(const char *url, kcr_error_t *err)
 	else if (strncmp(url, "https://", 8) == 0)
 		scheme = 8;
 	if (scheme == 0 || url[scheme] == '\0' || url[scheme] == '/')
-		return kcr_error_set(err, KCR_E_INVALID, 0,
-				     "server URL '%s' is not http://HOST[:PORT][/PATH] or https://...",
-				     url);
+		return kcr_error_set(
+			err, KCR_E_INVALID, 0,
+			"server URL '%s' is not http://HOST[:PORT][/PATH] or https://...", url);
 	if (strpbrk(url, "?# \t\r\n"))
 		return kcr_error_set(err, KCR_E_INVALID, 0,
-				     "server URL '%s' may not hold a query, fragment or space", url);
+				     "server URL '%s' may not hold a query, fragment or space",
+				     url);
 	return 0;
 }
 
@@ -135,15 +136,30 @@ enum kcr_errc
 kcr_api_status_errc(long status)
 {
 	switch (status) {
-	case 400: case 405: case 415: case 422: return KCR_E_INVALID;
-	case 401: case 403: return KCR_E_AUTH;
-	case 404: case 410: return KCR_E_NOTFOUND;
-	case 408: return KCR_E_TIMEOUT;
-	case 409: return KCR_E_CONFLICT;
-	case 413: return KCR_E_LIMIT;
-	case 429: case 503: return KCR_E_UNAVAILABLE;
-	case 500: return KCR_E_INTERNAL;
-	default: return status >= 500 ? KCR_E_BACKEND : KCR_E_INVALID;
+	case 400:
+	case 405:
+	case 415:
+	case 422:
+		return KCR_E_INVALID;
+	case 401:
+	case 403:
+		return KCR_E_AUTH;
+	case 404:
+	case 410:
+		return KCR_E_NOTFOUND;
+	case 408:
+		return KCR_E_TIMEOUT;
+	case 409:
+		return KCR_E_CONFLICT;
+	case 413:
+		return KCR_E_LIMIT;
+	case 429:
+	case 503:
+		return KCR_E_UNAVAILABLE;
+	case 500:
+		return KCR_E_INTERNAL;
+	default:
+		return status >= 500 ? KCR_E_BACKEND : KCR_E_INVALID;
 	}
 }
 
@@ -182,6 +198,10 @@ reply_error(const struct kcr_api_client *c, const struct reply *r, kcr_error_t *
 	if (msg == NULL)
 		return kcr_error_set(err, code, 0, "the server at %s replied HTTP %ld", c->base,
 				     r->status);
+	if (code == KCR_E_AUTH && r->status == 403)
+		return kcr_error_set(err, code, 0,
+				     "%s (the admin key is client.admin_key or KCR_ADMIN_KEY)",
+				     msg);
 	if (code == KCR_E_AUTH)
 		return kcr_error_set(err, code, 0, "%s (the key is client.api_key or KCR_API_KEY)",
 				     msg);
@@ -219,7 +239,7 @@ set_common(struct kcr_api_client *c, const char *url, struct reply *r)
  * the body of a POST; method "DELETE" deletes. */
 int
 apic_perform_raw(struct kcr_api_client *c, const char *method, const char *path,
-	    const struct raw_body *raw, curl_mime *mime, struct reply *r, kcr_error_t *err)
+		 const struct raw_body *raw, curl_mime *mime, struct reply *r, kcr_error_t *err)
 {
 	kcr_autofree char *url = kcr_strdup_printf("%s%s", c->base, path);
 	struct curl_slist *h = NULL;
@@ -244,8 +264,9 @@ apic_perform_raw(struct kcr_api_client *c, const char *method, const char *path,
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(h);
 	if (rc != CURLE_OK && r->too_big)
-		return kcr_error_set(err, KCR_E_LIMIT, 0, "reply of kcr server at %s is over %zu bytes",
-				     c->base, REPLY_MAX);
+		return kcr_error_set(err, KCR_E_LIMIT, 0,
+				     "reply of kcr server at %s is over %zu bytes", c->base,
+				     REPLY_MAX);
 	if (rc != CURLE_OK)
 		return kcr_error_set(err, KCR_E_UNAVAILABLE, 0, "cannot reach kcr server at %s: %s",
 				     c->base, c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
@@ -257,7 +278,7 @@ apic_perform_raw(struct kcr_api_client *c, const char *method, const char *path,
 /* perform_raw with json (or nothing) as the body. */
 int
 apic_perform(struct kcr_api_client *c, const char *method, const char *path, const char *json,
-	curl_mime *mime, struct reply *r, kcr_error_t *err)
+	     curl_mime *mime, struct reply *r, kcr_error_t *err)
 {
 	struct raw_body b = { "Content-Type: application/json", json, json ? strlen(json) : 0 };
 
@@ -274,7 +295,7 @@ apic_malformed(const struct kcr_api_client *c, const char *what, kcr_error_t *er
 /* A request with a JSON reply: *out is the parsed body. */
 int
 apic_perform_json(struct kcr_api_client *c, const char *method, const char *path, const char *json,
-	     curl_mime *mime, cJSON **out, kcr_error_t *err)
+		  curl_mime *mime, cJSON **out, kcr_error_t *err)
 {
 	struct reply r = { 0 };
 	int ret = apic_perform(c, method, path, json, mime, &r, err);

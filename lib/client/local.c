@@ -49,10 +49,9 @@ check_upload(const struct local *l, const struct kcr_file *files, size_t n, kcr_
 {
 	for (size_t i = 0; i < n; i++)
 		if (files[i].len > l->file_max)
-			return kcr_error_set(err, KCR_E_LIMIT, 0,
-					     "'%.64s' is %zu bytes, over the limit of %llu",
-					     files[i].name, files[i].len,
-					     (unsigned long long)l->file_max);
+			return kcr_error_set(
+				err, KCR_E_LIMIT, 0, "'%.64s' is %zu bytes, over the limit of %llu",
+				files[i].name, files[i].len, (unsigned long long)l->file_max);
 	if (n > l->files_per_upload)
 		return kcr_error_set(err, KCR_E_LIMIT, 0,
 				     "%zu files in one upload, over the limit of %zu", n,
@@ -66,7 +65,7 @@ undo_upload(struct local *l, struct kcr_file_meta *m, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		kcr_error_t e = NULL;
 
-		if (kcr_service_delete_file(l->svc, m[i].session_id, m[i].id, &e) < 0)
+		if (kcr_service_delete_file(l->svc, NULL, m[i].session_id, m[i].id, &e) < 0)
 			kcr_error_warn_release(&e);
 	}
 	kcr_file_meta_list_free(m, n);
@@ -81,7 +80,7 @@ local_upload(void *self, const char *session_id, const char *entity_id,
 	struct kcr_file_meta *m;
 
 	if (check_upload(l, files, n, err) < 0 ||
-	    kcr_service_upload_session(l->svc, session_id, entity_id, NULL, sid, err) < 0)
+	    kcr_service_upload_session(l->svc, NULL, session_id, entity_id, NULL, sid, err) < 0)
 		return -1;
 	m = kcr_xzalloc((n + 1) * sizeof(*m));
 	for (size_t i = 0; i < n; i++)
@@ -96,8 +95,7 @@ local_upload(void *self, const char *session_id, const char *entity_id,
 }
 
 static int
-local_exec(void *self, struct kcr_exec_request *call, struct kcr_exec_result *res,
-	   kcr_error_t *err)
+local_exec(void *self, struct kcr_exec_request *call, struct kcr_exec_result *res, kcr_error_t *err)
 {
 	struct local *l = self;
 
@@ -110,17 +108,16 @@ local_get_file(void *self, const char *sid, const char *fid, struct kcr_file_met
 {
 	struct local *l = self;
 
-	return kcr_service_get_file(l->svc, sid, fid, meta, data, len, err);
+	return kcr_service_get_file(l->svc, NULL, sid, fid, meta, data, len, err);
 }
 
 static int
-local_list(void *self, const char *sid, struct kcr_file_meta **files, size_t *n,
-	   kcr_error_t *err)
+local_list(void *self, const char *sid, struct kcr_file_meta **files, size_t *n, kcr_error_t *err)
 {
 	struct local *l = self;
 	bool active;
 
-	return kcr_service_list(l->svc, sid, files, n, &active, err);
+	return kcr_service_list(l->svc, NULL, sid, files, n, &active, err);
 }
 
 static int
@@ -128,16 +125,16 @@ local_delete_file(void *self, const char *sid, const char *fid, kcr_error_t *err
 {
 	struct local *l = self;
 
-	return kcr_service_delete_file(l->svc, sid, fid, err);
+	return kcr_service_delete_file(l->svc, NULL, sid, fid, err);
 }
 
 static int
-local_state_get(void *self, const char *sid, char **data, size_t *len,
-		struct kcr_state_info *info, kcr_error_t *err)
+local_state_get(void *self, const char *sid, char **data, size_t *len, struct kcr_state_info *info,
+		kcr_error_t *err)
 {
 	struct local *l = self;
 
-	return kcr_service_state_get(l->svc, sid, data, len, info, err);
+	return kcr_service_state_get(l->svc, NULL, sid, data, len, info, err);
 }
 
 static int
@@ -146,7 +143,7 @@ local_state_put(void *self, const char *sid, const void *data, size_t len, kcr_e
 	struct local *l = self;
 	struct kcr_state_info info;
 
-	return kcr_service_state_put(l->svc, sid, data, len, &info, err);
+	return kcr_service_state_put(l->svc, NULL, sid, data, len, &info, err);
 }
 
 static int
@@ -154,7 +151,7 @@ local_state_delete(void *self, const char *sid, kcr_error_t *err)
 {
 	struct local *l = self;
 
-	return kcr_service_state_delete(l->svc, sid, err);
+	return kcr_service_state_delete(l->svc, NULL, sid, err);
 }
 
 static int
@@ -162,7 +159,7 @@ local_state_info(void *self, const char *sid, struct kcr_state_info *info, kcr_e
 {
 	struct local *l = self;
 
-	return kcr_service_state_info(l->svc, sid, info, err);
+	return kcr_service_state_info(l->svc, NULL, sid, info, err);
 }
 
 const struct kcr_client_ops kcr_client_local_ops = {

@@ -47,6 +47,14 @@ kcr_engine_new_with_provider(struct kcr_sandbox_provider *prov, const struct kcr
 }
 
 int
+kcr_engine_health(struct kcr_engine *e, const char **provider, kcr_error_t *err)
+{
+	if (provider)
+		*provider = e->provider.ops->name;
+	return kcr_sandbox_health(&e->provider, err);
+}
+
+int
 kcr_engine_enable_pool(struct kcr_engine *e, const struct kcr_config *cfg, kcr_error_t *err)
 {
 	if (e->pool)
@@ -114,8 +122,9 @@ check_code(const struct kcr_exec_request *req, kcr_error_t *err)
 	if (req->code == NULL || blank(req->code, req->code_len))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "empty code");
 	if (req->limits.code_bytes && req->code_len > req->limits.code_bytes)
-		return kcr_error_set(err, KCR_E_LIMIT, 0, "code is %zu bytes, over the limit of %llu",
-				     req->code_len, (unsigned long long)req->limits.code_bytes);
+		return kcr_error_set(err, KCR_E_LIMIT, 0,
+				     "code is %zu bytes, over the limit of %llu", req->code_len,
+				     (unsigned long long)req->limits.code_bytes);
 	return 0;
 }
 
@@ -146,8 +155,7 @@ kcr_engine_check_request(const struct kcr_exec_request *req, kcr_error_t *err)
 int
 kcr_engine_validate(struct kcr_engine *e, const struct kcr_exec_request *req, kcr_error_t *err)
 {
-	if (check_code(req, err) < 0 ||
-	    kcr_sandbox_available(&e->provider, req->lang, err) < 0)
+	if (check_code(req, err) < 0 || kcr_sandbox_available(&e->provider, req->lang, err) < 0)
 		return -1;
 	return check_inputs(req, err);
 }
@@ -197,8 +205,8 @@ run_in(struct kcr_engine *e, struct kcr_sandbox *sb, const struct kcr_exec_reque
 }
 
 int
-kcr_engine_run(struct kcr_engine *e, const struct kcr_exec_request *req, struct kcr_exec_result *res,
-	       kcr_error_t *err)
+kcr_engine_run(struct kcr_engine *e, const struct kcr_exec_request *req,
+	       struct kcr_exec_result *res, kcr_error_t *err)
 {
 	struct kcr_sandbox_spec spec = { .lang = req->lang, .limits = req->limits };
 	struct kcr_sandbox *sb = NULL;
@@ -208,8 +216,9 @@ kcr_engine_run(struct kcr_engine *e, const struct kcr_exec_request *req, struct 
 	if (kcr_engine_validate(e, req, err) < 0)
 		return -1;
 	/* a state may hold a DataFrame: restoring it imports pandas */
-	spec.preload = (req->lang->caps & KCR_LANG_PRELOAD) &&
-		       (req->state_in || kcr_py_imports_any(req->code, req->code_len, e->py_preload));
+	spec.preload =
+		(req->lang->caps & KCR_LANG_PRELOAD) &&
+		(req->state_in || kcr_py_imports_any(req->code, req->code_len, e->py_preload));
 	if (acquire(e, &spec, kcr_now_ms() + SETUP_TIMEOUT_MS, &sb, err) < 0)
 		return kcr_error_wrap(err, "creating the sandbox");
 	res->setup_us = (kcr_now_ns() - t0) / 1000; /* ~0 from a warm pool */
@@ -217,8 +226,8 @@ kcr_engine_run(struct kcr_engine *e, const struct kcr_exec_request *req, struct 
 	release(e, sb);
 	res->total_us = (kcr_now_ns() - t0) / 1000;
 	kcr_log_debug("%s%s: setup %.1f ms, run %llu ms, total %.1f ms", req->lang->id,
-		      spec.preload ? " (preload)" : "", res->setup_us / 1000.0, (unsigned long long)res->duration_ms,
-		      res->total_us / 1000.0);
+		      spec.preload ? " (preload)" : "", res->setup_us / 1000.0,
+		      (unsigned long long)res->duration_ms, res->total_us / 1000.0);
 	if (ret < 0)
 		kcr_exec_result_release(res);
 	return ret;

@@ -23,6 +23,9 @@ struct kcr_engine *kcr_engine_new_with_provider(struct kcr_sandbox_provider *pro
 int kcr_engine_enable_pool(struct kcr_engine *e, const struct kcr_config *cfg, kcr_error_t *err);
 struct kcr_pool *kcr_engine_pool(struct kcr_engine *e);
 void kcr_engine_free(struct kcr_engine *e);
+/* Whether the sandbox provider can create sandboxes now; *provider (may
+ * be NULL) is its name. */
+int kcr_engine_health(struct kcr_engine *e, const char **provider, kcr_error_t *err);
 /* Checks what can be checked without a provider: the code and the input
  * names (kcr exec, before it opens one). */
 int kcr_engine_check_request(const struct kcr_exec_request *req, kcr_error_t *err);
@@ -31,6 +34,5 @@ int kcr_engine_check_request(const struct kcr_exec_request *req, kcr_error_t *er
 int kcr_engine_validate(struct kcr_engine *e, const struct kcr_exec_request *req, kcr_error_t *err);
 int kcr_engine_run(struct kcr_engine *e, const struct kcr_exec_request *req,
 		   struct kcr_exec_result *res, kcr_error_t *err);
-
 
 #endif

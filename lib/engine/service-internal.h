@@ -40,15 +40,16 @@ struct state_cfg {
 	double ttl_s;
 };
 
-
 /* service.c */
 unsigned int svc_lang_index(const struct kcr_lang *l);
 int svc_slot_acquire(struct kcr_service *s, kcr_error_t *err);
 void svc_slot_release(struct kcr_service *s);
 
 /* service_session.c */
-int svc_session_active(struct kcr_service *s, const char *sid, bool *active, kcr_error_t *err);
-int svc_session_need(struct kcr_service *s, const char *sid, bool for_state, kcr_error_t *err);
+int svc_session_active(struct kcr_service *s, const char *tenant, const char *sid, bool *active,
+		       kcr_error_t *err);
+int svc_session_need(struct kcr_service *s, const char *tenant, const char *sid, bool for_state,
+		     kcr_error_t *err);
 int svc_resolve_session(struct kcr_service *s, const struct kcr_exec_request *c,
 			char sid[KCR_ID_LEN + 1], kcr_error_t *err);
 

@@ -1,5 +1,6 @@
 #include <config.h>
 
+#include "base/clock.h"
 #include "engine/service-internal.h"
 #include "engine/pool.h"
 
@@ -8,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
 
 unsigned int
 svc_lang_index(const struct kcr_lang *l)
@@ -97,6 +97,63 @@ kcr_service_ping(struct kcr_service *s, const char **store, kcr_error_t *err)
 	return kcr_store_ping(&s->stores, store, err);
 }
 
+typedef int (*check_fn)(struct kcr_service *s, const char **backend, kcr_error_t *err);
+
+static int
+check_sandbox(struct kcr_service *s, const char **backend, kcr_error_t *err)
+{
+	return kcr_engine_health(s->engine, backend, err);
+}
+
+static int
+check_sessions(struct kcr_service *s, const char **backend, kcr_error_t *err)
+{
+	*backend = s->stores.sessions->name;
+	return kcr_store_ping_sessions(&s->stores, err);
+}
+
+static int
+check_files(struct kcr_service *s, const char **backend, kcr_error_t *err)
+{
+	*backend = s->stores.files->name;
+	return kcr_store_ping_files(&s->stores, err);
+}
+
+static bool
+run_check(struct kcr_service *s, const char *name, check_fn fn, struct kcr_health_check *c)
+{
+	uint64_t t0 = kcr_now_ns();
+	kcr_error_t err = NULL;
+
+	memset(c, 0, sizeof(*c));
+	c->name = name;
+	c->ok = fn(s, &c->backend, &err) == 0;
+	c->latency_ms = (double)(kcr_now_ns() - t0) / 1e6;
+	if (!c->ok) {
+		c->error = kcr_xstrdup(err->msg);
+		kcr_error_free(err);
+	}
+	return c->ok;
+}
+
+int
+kcr_service_health(struct kcr_service *s, struct kcr_health_check checks[KCR_HEALTH_CHECKS])
+{
+	int failed = 0;
+
+	failed += !run_check(s, "sandbox", check_sandbox, &checks[0]);
+	failed += !run_check(s, "session_store", check_sessions, &checks[1]);
+	failed += !run_check(s, "file_store", check_files, &checks[2]);
+	return failed;
+}
+
+void
+kcr_health_checks_release(struct kcr_health_check checks[KCR_HEALTH_CHECKS])
+{
+	for (size_t i = 0; i < KCR_HEALTH_CHECKS; i++)
+		free(kcr_steal(&checks[i].error));
+}
+
 /* ---- the execution slots: a bounded queue in front of the engine ------ */
 
 int
@@ -110,8 +167,8 @@ svc_slot_acquire(struct kcr_service *s, kcr_error_t *err)
 	until.tv_sec += (time_t)(s->queue_timeout_ms / 1000);
 	if (s->running >= s->max_running && s->waiting >= s->max_waiting) {
 		r = kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
-				  "server busy: %u executions running and %u waiting",
-				  s->running, s->waiting);
+				  "server busy: %u executions running and %u waiting", s->running,
+				  s->waiting);
 		goto out;
 	}
 	s->waiting++;
@@ -142,4 +199,3 @@ svc_slot_release(struct kcr_service *s)
 /* ---- files ---------------------------------------------------------- */
 
 /* ---- the Python state of a session -------------------------------------- */
-

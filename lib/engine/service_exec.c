@@ -23,15 +23,17 @@ struct input_origin {
 /* Loads one referenced file; from another session it is copied into sid
  * first (KubeCodeRun's consolidation), so the session owns what it used. */
 static int
-load_input(struct kcr_service *s, const char *sid, const struct kcr_file_ref *ref,
-	   struct kcr_file *in, struct input_origin *origin, kcr_error_t *err)
+load_input(struct kcr_service *s, const char *tenant, const char *sid,
+	   const struct kcr_file_ref *ref, struct kcr_file *in, struct input_origin *origin,
+	   kcr_error_t *err)
 {
 	struct kcr_file_meta meta;
 	kcr_autofree char *name = NULL;
 
 	if (!kcr_id_valid(ref->id) || !kcr_id_valid(ref->session_id))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "file reference has an invalid id");
-	if (kcr_service_get_file(s, ref->session_id, ref->id, &meta, &in->data, &in->len, err) < 0)
+	if (kcr_service_get_file(s, tenant, ref->session_id, ref->id, &meta, &in->data, &in->len,
+				 err) < 0)
 		return kcr_error_wrap(err, "input file %s/%s", ref->session_id, ref->id);
 	/* a name the API validated already (or one it reported for an output)
 	 * is kept as it is, so the program finds the file where it was told */
@@ -62,7 +64,8 @@ load_inputs(struct kcr_service *s, const char *sid, struct kcr_exec_request *req
 	for (size_t i = 0; i < req->n_files; i++) {
 		struct kcr_file *in = &req->inputs[req->n_inputs];
 
-		if (load_input(s, sid, &req->files[i], in, &origins[req->n_inputs], err) < 0) {
+		if (load_input(s, req->tenant, sid, &req->files[i], in, &origins[req->n_inputs],
+			       err) < 0) {
 			kcr_file_release(in);
 			return -1;
 		}
@@ -168,8 +171,7 @@ out:
 /* The execution metrics; r is what the execution returned (-1: kcr could
  * not run it). */
 static void
-record_exec(const struct kcr_exec_request *c, const struct kcr_exec_result *res, int r,
-	    uint64_t t0)
+record_exec(const struct kcr_exec_request *c, const struct kcr_exec_result *res, int r, uint64_t t0)
 {
 	const char *lang = c->lang ? c->lang->id : "unknown";
 
@@ -180,7 +182,7 @@ record_exec(const struct kcr_exec_request *c, const struct kcr_exec_result *res,
 				      res->timed_out    ? "timeout"
 				      : res->oom_killed ? "oom"
 				      : res->exit_code  ? "error"
-						      : "ok",
+							: "ok",
 				      (double)res->total_us / 1e6, (double)res->setup_us / 1e6);
 }
 

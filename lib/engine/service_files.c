@@ -22,7 +22,7 @@ svc_blob_key(const char *sid, const char *fid)
 /* Stores bytes, then the record: a record never points at missing bytes. */
 int
 svc_store_file(struct kcr_service *s, struct kcr_file_meta *m, const void *data, size_t len,
-	   kcr_error_t *err)
+	       kcr_error_t *err)
 {
 	kcr_autofree char *key = svc_blob_key(m->session_id, m->id);
 
@@ -60,8 +60,9 @@ kcr_service_put_file(struct kcr_service *s, const char *sid, const char *name, c
 		     size_t len, struct kcr_file_meta *out, kcr_error_t *err)
 {
 	if (len > s->file_max)
-		return kcr_error_set(err, KCR_E_LIMIT, 0, "'%s' is %zu bytes, over the limit of %llu",
-				     name, len, (unsigned long long)s->file_max);
+		return kcr_error_set(err, KCR_E_LIMIT, 0,
+				     "'%s' is %zu bytes, over the limit of %llu", name, len,
+				     (unsigned long long)s->file_max);
 	svc_new_meta(out, sid, "", "upload");
 	free(out->name);
 	out->name = kcr_sanitize_filename(name);
@@ -74,7 +75,7 @@ kcr_service_put_file(struct kcr_service *s, const char *sid, const char *name, c
 }
 
 int
-kcr_service_get_file(struct kcr_service *s, const char *sid, const char *fid,
+kcr_service_get_file(struct kcr_service *s, const char *tenant, const char *sid, const char *fid,
 		     struct kcr_file_meta *meta, char **data, size_t *len, kcr_error_t *err)
 {
 	kcr_autofree char *key = NULL;
@@ -82,7 +83,7 @@ kcr_service_get_file(struct kcr_service *s, const char *sid, const char *fid,
 	if (!kcr_id_valid(sid) || !kcr_id_valid(fid))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session or file id");
 	/* expired, not yet swept: gone all the same */
-	if (svc_session_need(s, sid, false, err) < 0 ||
+	if (svc_session_need(s, tenant, sid, false, err) < 0 ||
 	    kcr_store_meta_get(&s->stores, sid, fid, meta, err) < 0)
 		return -1;
 	if (data == NULL)
@@ -96,12 +97,12 @@ kcr_service_get_file(struct kcr_service *s, const char *sid, const char *fid,
 }
 
 int
-kcr_service_list(struct kcr_service *s, const char *sid, struct kcr_file_meta **files, size_t *n,
-		 bool *active, kcr_error_t *err)
+kcr_service_list(struct kcr_service *s, const char *tenant, const char *sid,
+		 struct kcr_file_meta **files, size_t *n, bool *active, kcr_error_t *err)
 {
 	if (!kcr_id_valid(sid))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
-	if (svc_session_active(s, sid, active, err) < 0)
+	if (svc_session_active(s, tenant, sid, active, err) < 0)
 		return -1;
 	if (!*active) { /* unknown or expired: no files (LibreChat re-uploads) */
 		*files = kcr_xzalloc(sizeof(**files));
@@ -112,14 +113,15 @@ kcr_service_list(struct kcr_service *s, const char *sid, struct kcr_file_meta **
 }
 
 int
-kcr_service_delete_file(struct kcr_service *s, const char *sid, const char *fid,
+kcr_service_delete_file(struct kcr_service *s, const char *tenant, const char *sid, const char *fid,
 			kcr_error_t *err)
 {
 	kcr_autofree char *key = NULL;
 
 	if (!kcr_id_valid(sid) || !kcr_id_valid(fid))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session or file id");
-	if (kcr_store_meta_delete(&s->stores, sid, fid, err) < 0)
+	if (svc_session_need(s, tenant, sid, false, err) < 0 ||
+	    kcr_store_meta_delete(&s->stores, sid, fid, err) < 0)
 		return -1;
 	key = svc_blob_key(sid, fid);
 	return kcr_store_file_del(&s->stores, key, err);

@@ -4,6 +4,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/tenant.h"
 #include "engine/service-internal.h"
 
 #include <errno.h>
@@ -12,39 +13,58 @@
 #include <string.h>
 #include <time.h>
 
-/* Whether sid names a live session. Only the store's KCR_E_NOTFOUND means
- * no: any other failure is returned, so that a store outage is never
- * taken for a missing session (and a new one made in its place). */
-int
-svc_session_active(struct kcr_service *s, const char *sid, bool *active, kcr_error_t *err)
+/* The live session sid as tenant sees it (base/tenant.h): *found is
+ * false when it is missing, expired or another tenant's, which callers
+ * answer alike, so that no one learns another tenant's ids. Only the
+ * store's KCR_E_NOTFOUND means missing: any other failure is returned, so
+ * that a store outage is never taken for a missing session (and a new one
+ * made in its place). */
+static int
+session_lookup(struct kcr_service *s, const char *tenant, const char *sid, struct kcr_session *out,
+	       bool *found, kcr_error_t *err)
 {
-	struct kcr_session sess;
 	kcr_error_t e = NULL;
 
-	*active = false;
+	*found = false;
 	if (sid == NULL || !kcr_id_valid(sid))
 		return 0;
-	if (kcr_store_session_get(&s->stores, sid, &sess, &e) == 0) {
-		kcr_session_release(&sess);
-		*active = true;
+	if (kcr_store_session_get(&s->stores, sid, out, &e) < 0) {
+		if (e->code != KCR_E_NOTFOUND) {
+			*err = e;
+			return -1;
+		}
+		kcr_error_free(e);
 		return 0;
 	}
-	if (e->code != KCR_E_NOTFOUND) {
-		*err = e;
-		return -1;
-	}
-	kcr_error_free(e);
+	*found = kcr_tenant_may(tenant, out->tenant);
+	if (!*found)
+		kcr_session_release(out);
 	return 0;
 }
 
-/* 0 when sid is a live session, else KCR_E_NOTFOUND in the words of the
- * routes (for_state: those of /state) or the store's failure. */
 int
-svc_session_need(struct kcr_service *s, const char *sid, bool for_state, kcr_error_t *err)
+svc_session_active(struct kcr_service *s, const char *tenant, const char *sid, bool *active,
+		   kcr_error_t *err)
+{
+	struct kcr_session sess;
+
+	if (session_lookup(s, tenant, sid, &sess, active, err) < 0)
+		return -1;
+	if (*active)
+		kcr_session_release(&sess);
+	return 0;
+}
+
+/* 0 when sid is a live session of tenant, else KCR_E_NOTFOUND in the
+ * words of the routes (for_state: those of /state) or the store's
+ * failure. */
+int
+svc_session_need(struct kcr_service *s, const char *tenant, const char *sid, bool for_state,
+		 kcr_error_t *err)
 {
 	bool active;
 
-	if (svc_session_active(s, sid, &active, err) < 0)
+	if (svc_session_active(s, tenant, sid, &active, err) < 0)
 		return -1;
 	if (active)
 		return 0;
@@ -53,18 +73,42 @@ svc_session_need(struct kcr_service *s, const char *sid, bool for_state, kcr_err
 	return kcr_error_set(err, KCR_E_NOTFOUND, 0, "session %s not found", sid);
 }
 
+/* Who a session works for: its tenant, agent and user. */
+struct owner {
+	const char *tenant, *entity_id, *user_id;
+};
+
+static bool
+same_str(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+/* Whether a run of o may work in sess, found by how it was named:
+ * explicitly (session_id: the key holder chose it; a user other than its
+ * own is refused, a request that names no user is the key holder's), or
+ * through a files[] reference (an agent's upload session, say: only its
+ * very owner works there). The tenant was checked already. */
+static bool
+may_work_in(const struct kcr_session *sess, const struct owner *o, bool explicit)
+{
+	if (explicit)
+		return o->user_id == NULL || same_str(sess->user_id, o->user_id);
+	return same_str(sess->entity_id, o->entity_id) && same_str(sess->user_id, o->user_id);
+}
+
 /* Creates or refreshes a session in one step of the store, so that two
  * replicas touching it at once never overwrite each other. */
 static int
-session_touch(struct kcr_service *s, const char *sid, const char *entity_id, const char *user_id,
-	      kcr_error_t *err)
+session_touch(struct kcr_service *s, const char *sid, const struct owner *o, kcr_error_t *err)
 {
 	struct kcr_session init = { .created = kcr_wall_time() };
 	double ttl_s;
 
 	memcpy(init.id, sid, sizeof(init.id));
-	init.entity_id = (char *)entity_id; /* borrowed: the store copies */
-	init.user_id = (char *)user_id;
+	init.tenant = (char *)o->tenant; /* borrowed: the store copies */
+	init.entity_id = (char *)o->entity_id;
+	init.user_id = (char *)o->user_id;
 	init.last_used = init.created;
 	pthread_mutex_lock(&s->lock);
 	ttl_s = s->ttl_s;
@@ -72,17 +116,18 @@ session_touch(struct kcr_service *s, const char *sid, const char *entity_id, con
 	return kcr_store_session_touch(&s->stores, &init, ttl_s, NULL, NULL, err);
 }
 
-/* The entity's newest session into sid, if it has one. */
+/* The owner's newest session into sid, if it has one. */
 static int
-session_for_entity(struct kcr_service *s, const char *entity_id, char sid[KCR_ID_LEN + 1],
-		   kcr_error_t *err)
+session_of_owner(struct kcr_service *s, const struct owner *o, char sid[KCR_ID_LEN + 1],
+		 kcr_error_t *err)
 {
 	struct kcr_session sess;
 	kcr_error_t e = NULL;
 
-	if (entity_id == NULL)
+	if (o->entity_id == NULL)
 		return 0;
-	if (kcr_store_session_by_entity(&s->stores, entity_id, &sess, &e) < 0) {
+	if (kcr_store_session_by_owner(&s->stores, o->tenant, o->entity_id, o->user_id, &sess, &e) <
+	    0) {
 		if (e->code != KCR_E_NOTFOUND) {
 			*err = e;
 			return -1;
@@ -95,59 +140,75 @@ session_for_entity(struct kcr_service *s, const char *entity_id, char sid[KCR_ID
 	return 0;
 }
 
-/* sid = candidate if that is a live session. */
-static int
-take_if_active(struct kcr_service *s, const char *candidate, char sid[KCR_ID_LEN + 1],
-	       kcr_error_t *err)
-{
-	bool active;
+enum take { TAKE_ANY, TAKE_EXPLICIT, TAKE_REFERENCED };
 
-	if (svc_session_active(s, candidate, &active, err) < 0)
+/* sid = candidate if that is a live session of the tenant and, unless
+ * TAKE_ANY, one o may work in (may_work_in): another user's session is
+ * never someone else's working session; its files reach the run only as
+ * copies. */
+static int
+take_if_owned(struct kcr_service *s, const struct owner *o, const char *candidate, enum take how,
+	      char sid[KCR_ID_LEN + 1], kcr_error_t *err)
+{
+	struct kcr_session sess;
+	bool found;
+
+	if (session_lookup(s, o->tenant, candidate, &sess, &found, err) < 0)
 		return -1;
-	if (active)
+	if (!found)
+		return 0;
+	if (how == TAKE_ANY || may_work_in(&sess, o, how == TAKE_EXPLICIT))
 		memcpy(sid, candidate, KCR_ID_LEN + 1);
+	kcr_session_release(&sess);
 	return 0;
 }
 
 /* The rest of the resolution, once the explicit candidates failed: the
- * entity's newest session, else a new one; then touch it. */
+ * owner's newest session, else a new one; then touch it. */
 static int
-resolve_rest(struct kcr_service *s, const char *entity_id, const char *user_id,
-	     char sid[KCR_ID_LEN + 1], kcr_error_t *err)
+resolve_rest(struct kcr_service *s, const struct owner *o, char sid[KCR_ID_LEN + 1],
+	     kcr_error_t *err)
 {
-	if (!sid[0] && session_for_entity(s, entity_id, sid, err) < 0)
+	if (!sid[0] && session_of_owner(s, o, sid, err) < 0)
 		return -1;
 	if (!sid[0])
 		kcr_id_generate(sid);
-	return session_touch(s, sid, entity_id, user_id, err);
+	return session_touch(s, sid, o, err);
 }
 
 int
-svc_resolve_session(struct kcr_service *s, const struct kcr_exec_request *c, char sid[KCR_ID_LEN + 1],
-		    kcr_error_t *err)
+svc_resolve_session(struct kcr_service *s, const struct kcr_exec_request *c,
+		    char sid[KCR_ID_LEN + 1], kcr_error_t *err)
 {
+	const struct owner o = { c->tenant, c->entity_id, c->user_id };
+
 	sid[0] = '\0';
-	if (take_if_active(s, c->session_id, sid, err) < 0)
+	if (take_if_owned(s, &o, c->session_id, TAKE_EXPLICIT, sid, err) < 0)
 		return -1;
 	for (size_t i = 0; !sid[0] && i < c->n_files; i++)
-		if (take_if_active(s, c->files[i].session_id, sid, err) < 0)
+		if (take_if_owned(s, &o, c->files[i].session_id, TAKE_REFERENCED, sid, err) < 0)
 			return -1;
-	return resolve_rest(s, c->entity_id, c->user_id, sid, err);
+	return resolve_rest(s, &o, sid, err);
 }
 
+/* An upload may name any session of its tenant: LibreChat adds an
+ * agent's files to the session it uploaded to first. */
 int
-kcr_service_upload_session(struct kcr_service *s, const char *session_id, const char *entity_id,
-			   const char *user_id, char sid[KCR_ID_LEN + 1], kcr_error_t *err)
+kcr_service_upload_session(struct kcr_service *s, const char *tenant, const char *session_id,
+			   const char *entity_id, const char *user_id, char sid[KCR_ID_LEN + 1],
+			   kcr_error_t *err)
 {
+	const struct owner o = { tenant, entity_id, user_id };
+
 	sid[0] = '\0';
 	if (session_id) {
-		if (take_if_active(s, session_id, sid, err) < 0)
+		if (take_if_owned(s, &o, session_id, TAKE_ANY, sid, err) < 0)
 			return -1;
 		if (!sid[0])
 			return kcr_error_set(err, KCR_E_NOTFOUND, 0, "session '%s' not found",
 					     session_id);
 	}
-	return resolve_rest(s, entity_id, user_id, sid, err);
+	return resolve_rest(s, &o, sid, err);
 }
 
 static int

@@ -36,52 +36,59 @@ state_store(struct kcr_service *s, const char *sid, const void *blob, size_t len
 }
 
 int
-kcr_service_state_get(struct kcr_service *s, const char *sid, char **data, size_t *len,
-		      struct kcr_state_info *info, kcr_error_t *err)
+kcr_service_state_get(struct kcr_service *s, const char *tenant, const char *sid, char **data,
+		      size_t *len, struct kcr_state_info *info, kcr_error_t *err)
 {
 	if (!kcr_id_valid(sid))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
-	if (svc_session_need(s, sid, true, err) < 0)
+	if (svc_session_need(s, tenant, sid, true, err) < 0)
 		return -1;
 	return kcr_store_state_get(&s->stores, sid, STATE_READ_MAX, data, len, info, err);
 }
 
 int
-kcr_service_state_info(struct kcr_service *s, const char *sid, struct kcr_state_info *info,
-		       kcr_error_t *err)
+kcr_service_state_info(struct kcr_service *s, const char *tenant, const char *sid,
+		       struct kcr_state_info *info, kcr_error_t *err)
 {
 	if (!kcr_id_valid(sid))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
-	if (svc_session_need(s, sid, true, err) < 0)
+	if (svc_session_need(s, tenant, sid, true, err) < 0)
 		return -1;
 	return kcr_store_state_info(&s->stores, sid, info, err);
 }
 
 int
-kcr_service_state_put(struct kcr_service *s, const char *sid, const void *data, size_t len,
-		      struct kcr_state_info *info, kcr_error_t *err)
+kcr_service_state_put(struct kcr_service *s, const char *tenant, const char *sid, const void *data,
+		      size_t len, struct kcr_state_info *info, kcr_error_t *err)
 {
 	struct state_cfg sc;
 
 	svc_state_cfg(s, &sc);
 	if (!kcr_id_valid(sid))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
-	if (svc_session_need(s, sid, false, err) < 0)
+	if (svc_session_need(s, tenant, sid, false, err) < 0)
 		return -1;
 	if (len > sc.max)
-		return kcr_error_set(err, KCR_E_LIMIT, 0, "the state is %zu bytes, over the limit of %llu",
-				     len, (unsigned long long)sc.max);
+		return kcr_error_set(err, KCR_E_LIMIT, 0,
+				     "the state is %zu bytes, over the limit of %llu", len,
+				     (unsigned long long)sc.max);
 	if (kcr_pystate_blob_validate(data, len, sc.max, err) < 0)
 		return -1;
 	return state_store(s, sid, data, len, sc.ttl_s, info, err);
 }
 
 int
-kcr_service_state_delete(struct kcr_service *s, const char *sid, kcr_error_t *err)
+kcr_service_state_delete(struct kcr_service *s, const char *tenant, const char *sid,
+			 kcr_error_t *err)
 {
+	bool active;
+
 	if (!kcr_id_valid(sid))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
-	return kcr_store_state_delete(&s->stores, sid, err);
+	/* an unknown session (or another tenant's) has no state to delete */
+	if (svc_session_active(s, tenant, sid, &active, err) < 0)
+		return -1;
+	return active ? kcr_store_state_delete(&s->stores, sid, err) : 0;
 }
 
 bool
@@ -96,7 +103,7 @@ svc_state_applies(const struct state_cfg *sc, const struct kcr_exec_request *c)
  * be read fails the run, which would otherwise replace it. */
 int
 svc_load_state(struct kcr_service *s, const char *sid, const struct state_cfg *sc,
-	   struct kcr_exec_request *x, char **note, kcr_error_t *err)
+	       struct kcr_exec_request *x, char **note, kcr_error_t *err)
 {
 	kcr_autofree char *blob = NULL;
 	kcr_error_t e = NULL;
@@ -126,7 +133,7 @@ svc_load_state(struct kcr_service *s, const char *sid, const struct state_cfg *s
  * stays); the result tells what state the session has now. */
 void
 svc_save_state(struct kcr_service *s, const char *sid, const struct state_cfg *sc,
-	   struct kcr_exec_result *res)
+	       struct kcr_exec_result *res)
 {
 	struct kcr_state_info info;
 	kcr_autofree char *blob = NULL;
@@ -135,7 +142,8 @@ svc_save_state(struct kcr_service *s, const char *sid, const struct state_cfg *s
 	int r = -1;
 
 	if (res->state_out) {
-		r = kcr_pystate_blob_encode(res->state_out, res->state_out_len, sc->max, &blob, &len, &e);
+		r = kcr_pystate_blob_encode(res->state_out, res->state_out_len, sc->max, &blob,
+					    &len, &e);
 		if (r == 0)
 			r = state_store(s, sid, blob, len, sc->ttl_s, &info, &e);
 		if (r < 0) {

@@ -25,8 +25,7 @@ struct verr {
 /* api_request.c */
 int api_fail(struct verr *v, int status, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-int api_opt_string(const cJSON *o, const char *name, const char *field, char **out,
-		   struct verr *v);
+int api_opt_string(const cJSON *o, const char *name, const char *field, char **out, struct verr *v);
 bool api_json_has_nul_escape(const char *s, size_t n);
 bool api_valid_entity_id(const char *s);
 const char *api_bad_name_reason(const char *name);
@@ -34,7 +33,9 @@ void api_reply_verr(struct kcr_http_resp *resp, const struct kcr_http_req *req, 
 void api_reply_service_error(struct kcr_http_resp *resp, const struct kcr_http_req *req,
 			     kcr_error_t err);
 cJSON *api_file_ref_json(const struct kcr_file_meta *m);
+/* 400 for ids that could never be valid, 404 for ids of another length. */
 bool api_check_ids(struct kcr_http_req *req, struct kcr_http_resp *resp);
+bool api_id_plausible(const char *id);
 
 /* The handlers of the route table. */
 void api_h_exec(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);

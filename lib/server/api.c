@@ -25,6 +25,35 @@ h_health(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 	kcr_http_reply_json(resp, 200, o);
 }
 
+/* Each dependency with the latency of its check, and the pools (KubeCodeRun's
+ * /health/detailed): needs a key, as it names backends and their errors.
+ * 503 when one fails, so a monitor needs only the status. */
+static void
+h_health_detailed(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
+{
+	struct kcr_api *api = ud;
+	struct kcr_health_check checks[KCR_HEALTH_CHECKS];
+	struct kcr_pool *pool = kcr_service_pool(api->svc);
+	cJSON *o = cJSON_CreateObject(), *deps;
+	int failed = kcr_service_health(api->svc, checks);
+
+	cJSON_AddStringToObject(o, "status", failed ? "unhealthy" : "healthy");
+	cJSON_AddStringToObject(o, "version", PACKAGE_VERSION);
+	deps = cJSON_AddObjectToObject(o, "checks");
+	for (size_t i = 0; i < KCR_HEALTH_CHECKS; i++) {
+		cJSON *c = cJSON_AddObjectToObject(deps, checks[i].name);
+
+		cJSON_AddStringToObject(c, "status", checks[i].ok ? "healthy" : "unhealthy");
+		cJSON_AddStringToObject(c, "backend", checks[i].backend ? checks[i].backend : "");
+		cJSON_AddNumberToObject(c, "latency_ms", checks[i].latency_ms);
+		if (checks[i].error)
+			cJSON_AddStringToObject(c, "error", checks[i].error);
+	}
+	kcr_health_checks_release(checks);
+	cJSON_AddItemToObject(deps, "pool", kcr_pool_stats_json(pool));
+	kcr_http_reply_json(resp, failed ? 503 : 200, o);
+}
+
 /* Ready when the stores answer: a replica that cannot reach its store is
  * taken out of the load balancer, while /health keeps saying it lives. */
 static void
@@ -84,14 +113,17 @@ static const struct kcr_http_route routes[] = {
 	{ "GET", "/files/{}", api_h_files, 0, "files" },
 	{ "DELETE", "/files/{}/{}", api_h_delete, 0, "delete" },
 	{ "GET", "/download/{}/{}", api_h_download, 0, "download" },
-	{ "OPTIONS", "/download/{}/{}", api_h_download_options, KCR_ROUTE_PUBLIC, "download_options" },
+	{ "OPTIONS", "/download/{}/{}", api_h_download_options, KCR_ROUTE_PUBLIC,
+	  "download_options" },
 	{ "GET", "/state/{}", api_h_state_get, 0, "state_get" },
 	{ "POST", "/state/{}", api_h_state_post, KCR_ROUTE_SLOW, "state_upload" },
 	{ "DELETE", "/state/{}", api_h_state_delete, 0, "state_delete" },
 	{ "GET", "/state/{}/info", api_h_state_info, 0, "state_info" },
 	{ "GET", "/pool", kcr_api_pool_status, 0, "pool" },
-	{ "POST", "/pool/warmup", kcr_api_pool_warmup, KCR_ROUTE_SLOW, "pool_warmup" },
+	{ "POST", "/pool/warmup", kcr_api_pool_warmup, KCR_ROUTE_SLOW | KCR_ROUTE_ADMIN,
+	  "pool_warmup" },
 	{ "GET", "/health", h_health, KCR_ROUTE_PUBLIC, "health" },
+	{ "GET", "/health/detailed", h_health_detailed, 0, "health_detailed" },
 	{ "GET", "/ready", h_ready, KCR_ROUTE_PUBLIC, "ready" },
 	{ "GET", "/metrics", h_metrics, KCR_ROUTE_PUBLIC, "metrics" },
 	{ NULL },
@@ -136,20 +168,43 @@ find_key(struct kcr_http_req *req)
 	return key;
 }
 
+/* Names the request's tenant (base/tenant.h) from what authenticated it:
+ * a valid key first, else the trusted network of the peer. */
+static bool
+identify(struct kcr_api *api, struct kcr_http_req *req, const char *key)
+{
+	enum kcr_auth_key k;
+	const char *net;
+
+	pthread_rwlock_rdlock(&api->auth_lock);
+	k = kcr_auth_check_key(api->auth, key);
+	net = k == KCR_AUTH_KEY_NONE ? kcr_auth_trusted(api->auth, req->peer) : NULL;
+	if (k != KCR_AUTH_KEY_NONE)
+		kcr_tenant_of_key(key, req->tenant);
+	else if (net)
+		kcr_tenant_of_network(net, req->tenant);
+	pthread_rwlock_unlock(&api->auth_lock);
+	req->admin = k == KCR_AUTH_KEY_ADMIN;
+	return req->tenant[0] != '\0';
+}
+
 bool
 kcr_api_authorize(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 {
-	struct kcr_api *api = ud;
+	const struct kcr_http_route *route = req->route;
 	kcr_autofree char *key = find_key(req);
-	bool ok;
 
-	pthread_rwlock_rdlock(&api->auth_lock);
-	ok = kcr_auth_trusted(api->auth, req->peer) || kcr_auth_check_key(api->auth, key);
-	pthread_rwlock_unlock(&api->auth_lock);
 	if (key)
 		kcr_auth_key_hash(key, req->key_hash);
-	if (!ok)
+	if (!identify(ud, req, key)) {
 		kcr_http_reply_error(resp, req, 401, "authentication", NULL,
 				     key ? "Invalid API key" : "Missing API key");
-	return ok;
+		return false;
+	}
+	if (route && (route->flags & KCR_ROUTE_ADMIN) && !req->admin) {
+		kcr_http_reply_error(resp, req, 403, "authorization", NULL,
+				     "this route needs the admin key (server.admin_key)");
+		return false;
+	}
+	return true;
 }

@@ -16,12 +16,13 @@ parse_file_ref(const cJSON *f, struct kcr_file_ref *ref, struct verr *v)
 	if (!cJSON_IsObject(f))
 		return api_fail(v, 422, "body -> files", "each file must be an object");
 	if (api_opt_string(f, "id", "body -> files -> id", &ref->id, v) < 0 ||
-	    api_opt_string(f, "session_id", "body -> files -> session_id", &ref->session_id, v) < 0 ||
+	    api_opt_string(f, "session_id", "body -> files -> session_id", &ref->session_id, v) <
+		    0 ||
 	    api_opt_string(f, "name", "body -> files -> name", &ref->name, v) < 0)
 		return -1;
 	if (ref->session_id == NULL &&
 	    api_opt_string(f, "storage_session_id", "body -> files -> storage_session_id",
-		       &ref->session_id, v) < 0)
+			   &ref->session_id, v) < 0)
 		return -1;
 	if (ref->id == NULL || ref->session_id == NULL)
 		return api_fail(v, 422, "body -> files", "a file needs 'id' and 'session_id'");
@@ -29,7 +30,7 @@ parse_file_ref(const cJSON *f, struct kcr_file_ref *ref, struct verr *v)
 		return api_fail(v, 400, "body -> files", "invalid file or session id in files");
 	if (ref->name && api_bad_name_reason(ref->name))
 		return api_fail(v, 400, "body -> files -> name", "file name '%.64s' %s", ref->name,
-			    api_bad_name_reason(ref->name));
+				api_bad_name_reason(ref->name));
 	return 0;
 }
 
@@ -43,8 +44,7 @@ parse_files(const cJSON *o, struct kcr_exec_request *c, struct verr *v)
 	if (!cJSON_IsArray(files))
 		return api_fail(v, 422, "body -> files", "'files' must be an array");
 	c->files = kcr_xzalloc(((size_t)cJSON_GetArraySize(files) + 1) * sizeof(*c->files));
-	cJSON_ArrayForEach(f, files)
-	{
+	cJSON_ArrayForEach (f, files) {
 		if (parse_file_ref(f, &c->files[c->n_files++], v) < 0)
 			return -1;
 	}
@@ -64,8 +64,7 @@ parse_args(const cJSON *o, struct kcr_exec_request *c)
 	}
 	if (!cJSON_IsArray(args))
 		return;
-	cJSON_ArrayForEach(a, args)
-	{
+	cJSON_ArrayForEach (a, args) {
 		if (cJSON_IsString(a))
 			kcr_strv_push(&c->args, a->valuestring);
 	}
@@ -79,7 +78,8 @@ parse_timeout(const cJSON *o, struct kcr_exec_request *c, struct verr *v)
 	if (t == NULL || cJSON_IsNull(t))
 		return 0;
 	if (!cJSON_IsNumber(t))
-		return api_fail(v, 422, "body -> timeout", "'timeout' must be a number of milliseconds");
+		return api_fail(v, 422, "body -> timeout",
+				"'timeout' must be a number of milliseconds");
 	if (t->valuedouble < 1000 || t->valuedouble > 300000)
 		return api_fail(v, 400, "body -> timeout", "'timeout' must be 1000..300000 ms");
 	c->limits.timeout_ms = (uint32_t)t->valuedouble;
@@ -97,7 +97,7 @@ parse_ids(const cJSON *o, struct kcr_exec_request *c, struct verr *v)
 		return api_fail(v, 400, "body -> session_id", "invalid session id");
 	if (c->entity_id && !api_valid_entity_id(c->entity_id))
 		return api_fail(v, 400, "body -> entity_id",
-			    "entity_id must be 1..40 characters of [A-Za-z0-9_-]");
+				"entity_id must be 1..40 characters of [A-Za-z0-9_-]");
 	return 0;
 }
 
@@ -114,7 +114,7 @@ parse_lang_code(const cJSON *o, struct kcr_exec_request *c, struct verr *v)
 	c->lang = kcr_lang_find(lang->valuestring);
 	if (c->lang == NULL)
 		return api_fail(v, 400, "body -> lang", "Unsupported programming language: %.40s",
-			    lang->valuestring);
+				lang->valuestring);
 	c->code = kcr_xstrdup(code->valuestring);
 	c->code_len = strlen(code->valuestring);
 	return 0;
@@ -191,6 +191,7 @@ api_h_exec(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 	struct verr v = { 0 };
 	kcr_error_t err = NULL;
 
+	c.tenant = kcr_xstrdup(req->tenant);
 	if (parse_exec(req, &c, &v) < 0)
 		api_reply_verr(resp, req, &v);
 	else if (kcr_service_exec(api->svc, &c, &r, &err) < 0)

@@ -32,19 +32,22 @@ check_upload(const struct kcr_http_req *req, const struct kcr_api *api, size_t *
 			continue;
 		if (api_bad_name_reason(p->filename))
 			return api_fail(v, 400, "file", "file name '%.64s' %s", p->filename,
-				    api_bad_name_reason(p->filename));
+					api_bad_name_reason(p->filename));
 		if (p->data.len > api->file_max)
-			return api_fail(v, 413, "file", "'%.64s' is %zu bytes, over the limit of %llu",
-				    p->filename, p->data.len, (unsigned long long)api->file_max);
+			return api_fail(v, 413, "file",
+					"'%.64s' is %zu bytes, over the limit of %llu", p->filename,
+					p->data.len, (unsigned long long)api->file_max);
 		(*n_files)++;
 	}
 	if (*n_files == 0)
-		return api_fail(v, 422, "file", "no file part (send the file as multipart field 'file')");
+		return api_fail(v, 422, "file",
+				"no file part (send the file as multipart field 'file')");
 	if (*n_files > api->files_per_upload)
 		return api_fail(v, 413, "file", "%zu files in one upload, over the limit of %zu",
-			    *n_files, api->files_per_upload);
+				*n_files, api->files_per_upload);
 	if (ent && (ent->data.len == 0 || !api_valid_entity_id(ent->data.data)))
-		return api_fail(v, 400, "entity_id", "entity_id must be 1..40 characters of [A-Za-z0-9_-]");
+		return api_fail(v, 400, "entity_id",
+				"entity_id must be 1..40 characters of [A-Za-z0-9_-]");
 	return 0;
 }
 
@@ -54,7 +57,9 @@ upload_reply(const char *sid, cJSON *files, bool batch, size_t ok, size_t failed
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "message",
-				!batch || failed == 0 ? "success" : ok ? "partial" : "error");
+				!batch || failed == 0 ? "success"
+				: ok                  ? "partial"
+						      : "error");
 	cJSON_AddStringToObject(o, "session_id", sid);
 	cJSON_AddStringToObject(o, "storage_session_id", sid);
 	cJSON_AddItemToObject(o, "files", files);
@@ -87,26 +92,25 @@ upload_entry(const struct kcr_file_meta *m, const char *filename, const struct k
 
 /* Removes what a failed upload had stored already, so nothing half-done stays. */
 static void
-undo_upload(struct kcr_api *api, cJSON *files)
+undo_upload(struct kcr_api *api, const char *tenant, cJSON *files)
 {
 	const cJSON *f;
 
-	cJSON_ArrayForEach(f, files)
-	{
+	cJSON_ArrayForEach (f, files) {
 		const cJSON *fid = cJSON_GetObjectItemCaseSensitive(f, "fileId");
 		const cJSON *sid = cJSON_GetObjectItemCaseSensitive(f, "session_id");
 		kcr_error_t e = NULL;
 
 		if (cJSON_IsString(fid) && cJSON_IsString(sid) &&
-		    kcr_service_delete_file(api->svc, sid->valuestring, fid->valuestring, &e) < 0)
+		    kcr_service_delete_file(api->svc, tenant, sid->valuestring, fid->valuestring,
+					    &e) < 0)
 			kcr_error_warn_release(&e);
 	}
 	cJSON_Delete(files);
 }
 
 static void
-handle_upload(struct kcr_http_req *req, struct kcr_http_resp *resp, struct kcr_api *api,
-	      bool batch)
+handle_upload(struct kcr_http_req *req, struct kcr_http_resp *resp, struct kcr_api *api, bool batch)
 {
 	const struct kcr_http_part *ent = kcr_http_part(req, "entity_id");
 	const struct kcr_http_part *sess = kcr_http_part(req, "session_id");
@@ -127,12 +131,12 @@ handle_upload(struct kcr_http_req *req, struct kcr_http_resp *resp, struct kcr_a
 		return;
 	}
 	if (sess && !kcr_id_valid(sess->data.data ? sess->data.data : "")) {
-		kcr_http_reply_error(resp, req, 400, "validation", "session_id", "invalid session id");
+		kcr_http_reply_error(resp, req, 400, "validation", "session_id",
+				     "invalid session id");
 		return;
 	}
-	if (kcr_service_upload_session(api->svc, sess ? sess->data.data : NULL,
-				       ent ? ent->data.data : NULL, user, sid,
-				       &err) < 0) {
+	if (kcr_service_upload_session(api->svc, req->tenant, sess ? sess->data.data : NULL,
+				       ent ? ent->data.data : NULL, user, sid, &err) < 0) {
 		api_reply_service_error(resp, req, err);
 		return;
 	}
@@ -143,11 +147,12 @@ handle_upload(struct kcr_http_req *req, struct kcr_http_resp *resp, struct kcr_a
 
 		if (!is_file_part(p))
 			continue;
-		if (kcr_service_put_file(api->svc, sid, p->filename, p->data.data ? p->data.data : "",
-					 p->data.len, &m, &err) < 0) {
+		if (kcr_service_put_file(api->svc, sid, p->filename,
+					 p->data.data ? p->data.data : "", p->data.len, &m,
+					 &err) < 0) {
 			failed++;
 			if (!batch) { /* one file failed: the whole upload fails */
-				undo_upload(api, files);
+				undo_upload(api, req->tenant, files);
 				api_reply_service_error(resp, req, err);
 				return;
 			}
@@ -232,11 +237,17 @@ api_h_files(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 				     "detail must be summary, simple or full");
 		return;
 	}
-	if (!kcr_id_valid(req->params[0])) {
-		kcr_http_reply_error(resp, req, 400, "validation", "session_id", "invalid session id");
+	if (!api_id_plausible(req->params[0])) {
+		kcr_http_reply_error(resp, req, 400, "validation", "session_id",
+				     "invalid session id");
 		return;
 	}
-	if (kcr_service_list(api->svc, req->params[0], &files, &n, &active, &err) < 0) {
+	if (!kcr_id_valid(req->params[0])) { /* unknown, as LibreChat expects: no files */
+		kcr_http_reply_json(resp, 200, cJSON_CreateArray());
+		return;
+	}
+	if (kcr_service_list(api->svc, req->tenant, req->params[0], &files, &n, &active, &err) <
+	    0) {
 		api_reply_service_error(resp, req, err);
 		return;
 	}
@@ -282,8 +293,8 @@ api_h_download(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 
 	if (!api_check_ids(req, resp))
 		return;
-	if (kcr_service_get_file(api->svc, req->params[0], req->params[1], &m, &data, &len,
-				 &err) < 0) {
+	if (kcr_service_get_file(api->svc, req->tenant, req->params[0], req->params[1], &m, &data,
+				 &len, &err) < 0) {
 		api_reply_service_error(resp, req, err);
 		return;
 	}
@@ -312,7 +323,8 @@ api_h_delete(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 
 	if (!api_check_ids(req, resp))
 		return;
-	if (kcr_service_delete_file(api->svc, req->params[0], req->params[1], &err) < 0)
+	if (kcr_service_delete_file(api->svc, req->tenant, req->params[0], req->params[1], &err) <
+	    0)
 		api_reply_service_error(resp, req, err);
 	else
 		kcr_http_reply_bytes(resp, 200, NULL, 0, "text/plain");

@@ -126,7 +126,23 @@ api_check_ids(struct kcr_http_req *req, struct kcr_http_resp *resp)
 {
 	if (kcr_id_valid(req->params[0]) && kcr_id_valid(req->params[1]))
 		return true;
-	kcr_http_reply_error(resp, req, 400, "validation", "path",
-			     "invalid session or file id (expected 21 characters of [A-Za-z0-9_-])");
+	if (api_id_plausible(req->params[0]) && api_id_plausible(req->params[1]))
+		kcr_http_reply_error(resp, req, 404, "resource_not_found", NULL,
+				     "file %s/%s not found", req->params[0], req->params[1]);
+	else
+		kcr_http_reply_error(resp, req, 400, "validation", "path",
+				     "invalid session or file id (expected [A-Za-z0-9_-])");
 	return false;
+}
+
+/* Unknown is not malformed: an id of another length may name nothing
+ * here, but only characters outside [A-Za-z0-9_-] make it one that never
+ * could (KubeCodeRun answers the former as unknown). */
+bool
+api_id_plausible(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	return n > 0 && n <= 128 &&
+	       strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
 }

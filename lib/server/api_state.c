@@ -68,14 +68,16 @@ api_h_state_get(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 	if (!check_sid(req, resp))
 		return;
 	/* the client has it already: no need to read the bytes */
-	if (inm && kcr_service_state_info(api->svc, req->params[0], &info, &err) == 0 &&
+	if (inm &&
+	    kcr_service_state_info(api->svc, req->tenant, req->params[0], &info, &err) == 0 &&
 	    etag_matches(inm, info.hash)) {
 		kcr_http_reply_bytes(resp, 304, NULL, 0, "application/octet-stream");
 		add_etag(resp, info.hash);
 		return;
 	}
 	kcr_error_release(&err);
-	if (kcr_service_state_get(api->svc, req->params[0], &data, &len, &info, &err) < 0) {
+	if (kcr_service_state_get(api->svc, req->tenant, req->params[0], &data, &len, &info, &err) <
+	    0) {
 		if (err->code == KCR_E_NOTFOUND)
 			reply_state_error(resp, req, "state_not_found", err);
 		else
@@ -104,13 +106,22 @@ api_h_state_post(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 		reply_state_error(resp, req, "invalid_state", err);
 		return;
 	}
-	if (kcr_service_state_put(api->svc, req->params[0], req->body.data ? req->body.data : "",
-				  req->body.len, &info, &err) < 0) {
+	if (kcr_service_state_put(api->svc, req->tenant, req->params[0],
+				  req->body.data ? req->body.data : "", req->body.len, &info,
+				  &err) < 0) {
 		switch (err->code) {
-		case KCR_E_NOTFOUND: reply_state_error(resp, req, "session_not_found", err); break;
-		case KCR_E_LIMIT: reply_state_error(resp, req, "state_too_large", err); break;
-		case KCR_E_INVALID: reply_state_error(resp, req, "invalid_state", err); break;
-		default: api_reply_service_error(resp, req, err); break;
+		case KCR_E_NOTFOUND:
+			reply_state_error(resp, req, "session_not_found", err);
+			break;
+		case KCR_E_LIMIT:
+			reply_state_error(resp, req, "state_too_large", err);
+			break;
+		case KCR_E_INVALID:
+			reply_state_error(resp, req, "invalid_state", err);
+			break;
+		default:
+			api_reply_service_error(resp, req, err);
+			break;
 		}
 		return;
 	}
@@ -128,7 +139,7 @@ api_h_state_delete(struct kcr_http_req *req, struct kcr_http_resp *resp, void *u
 
 	if (!check_sid(req, resp))
 		return;
-	if (kcr_service_state_delete(api->svc, req->params[0], &err) < 0)
+	if (kcr_service_state_delete(api->svc, req->tenant, req->params[0], &err) < 0)
 		api_reply_service_error(resp, req, err);
 	else
 		kcr_http_reply_bytes(resp, 204, NULL, 0, "text/plain");
@@ -144,7 +155,7 @@ api_h_state_info(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 
 	if (!check_sid(req, resp))
 		return;
-	exists = kcr_service_state_info(api->svc, req->params[0], &info, &err) == 0;
+	exists = kcr_service_state_info(api->svc, req->tenant, req->params[0], &info, &err) == 0;
 	if (!exists && err->code != KCR_E_NOTFOUND) {
 		api_reply_service_error(resp, req, err);
 		return;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 struct cidr {
+	char *text; /* as configured: the tenant's name */
 	int family;
 	unsigned char addr[16];
 	unsigned int bits;
@@ -23,6 +24,8 @@ struct kcr_auth {
 	size_t n_hashes;
 	struct cidr *nets;
 	size_t n_nets;
+	unsigned char admin[SHA256_DIGEST_LENGTH];
+	bool has_admin;
 };
 
 static void
@@ -43,11 +46,13 @@ parse_cidr(const char *s, struct cidr *c, kcr_error_t *err)
 		*slash = '\0';
 	c->family = strchr(addr, ':') ? AF_INET6 : AF_INET;
 	if (inet_pton(c->family, addr, c->addr) != 1)
-		return kcr_error_set(err, KCR_E_INVALID, 0, "trusted network '%s' is not a CIDR", s);
+		return kcr_error_set(err, KCR_E_INVALID, 0, "trusted network '%s' is not a CIDR",
+				     s);
 	bits = c->family == AF_INET ? 32 : 128;
 	if (slash && kcr_parse_u64(slash + 1, 0, bits, &bits, err) < 0)
 		return kcr_error_wrap(err, "trusted network '%s'", s);
 	c->bits = (unsigned int)bits;
+	c->text = kcr_xstrdup(s);
 	return 0;
 }
 
@@ -72,12 +77,17 @@ kcr_auth_new(const struct kcr_config *cfg, char **generated, kcr_error_t *err)
 	kcr_autostrv char **keys = kcr_config_list(cfg, "server.api_keys");
 	kcr_autostrv char **nets = kcr_config_list(cfg, "server.trusted_networks");
 	const char *one = kcr_config_str(cfg, "server.api_key");
+	const char *admin = kcr_config_str(cfg, "server.admin_key");
 
 	*generated = NULL;
 	for (size_t i = 0; keys[i]; i++)
 		add_key(a, keys[i]);
 	if (*one)
 		add_key(a, one);
+	if (*admin) {
+		SHA256((const unsigned char *)admin, strlen(admin), a->admin);
+		a->has_admin = true;
+	}
 	if (a->n_hashes == 0) {
 		*generated = generate_key();
 		add_key(a, *generated);
@@ -99,24 +109,28 @@ kcr_auth_free(struct kcr_auth *a)
 	if (a == NULL)
 		return;
 	OPENSSL_cleanse(a->hashes, a->n_hashes * sizeof(*a->hashes));
+	OPENSSL_cleanse(a->admin, sizeof(a->admin));
 	free(a->hashes);
+	for (size_t i = 0; i < a->n_nets; i++)
+		free(a->nets[i].text);
 	free(a->nets);
 	free(a);
 }
 
-bool
+enum kcr_auth_key
 kcr_auth_check_key(const struct kcr_auth *a, const char *key)
 {
 	unsigned char h[SHA256_DIGEST_LENGTH];
-	int match = 0;
+	int match = 0, admin;
 
 	if (key == NULL || *key == '\0')
-		return false;
+		return KCR_AUTH_KEY_NONE;
 	SHA256((const unsigned char *)key, strlen(key), h);
 	/* compare against every key, always: time does not tell which matched */
 	for (size_t i = 0; i < a->n_hashes; i++)
 		match |= CRYPTO_memcmp(h, a->hashes[i], sizeof(h)) == 0;
-	return match != 0;
+	admin = CRYPTO_memcmp(h, a->admin, sizeof(h)) == 0 && a->has_admin;
+	return admin ? KCR_AUTH_KEY_ADMIN : match ? KCR_AUTH_KEY_API : KCR_AUTH_KEY_NONE;
 }
 
 static bool
@@ -131,18 +145,18 @@ cidr_contains(const struct cidr *c, int family, const unsigned char *addr)
 	return rest == 0 || ((addr[full] ^ c->addr[full]) & (0xff << (8 - rest))) == 0;
 }
 
-bool
+const char *
 kcr_auth_trusted(const struct kcr_auth *a, const char *peer)
 {
 	unsigned char addr[16];
 	int family = strchr(peer, ':') ? AF_INET6 : AF_INET;
 
 	if (a->n_nets == 0 || inet_pton(family, peer, addr) != 1)
-		return false;
+		return NULL;
 	for (size_t i = 0; i < a->n_nets; i++)
 		if (cidr_contains(&a->nets[i], family, addr))
-			return true;
-	return false;
+			return a->nets[i].text;
+	return NULL;
 }
 
 void

@@ -10,13 +10,19 @@
 
 struct kcr_auth;
 
-/* Reads server.api_key(s) and server.trusted_networks. With no key
+/* Reads server.api_key(s), server.admin_key and server.trusted_networks. With no key
  * configured, generates one and returns it in *generated (caller prints
  * it once and frees it). */
 struct kcr_auth *kcr_auth_new(const struct kcr_config *cfg, char **generated, kcr_error_t *err);
 void kcr_auth_free(struct kcr_auth *a);
-bool kcr_auth_check_key(const struct kcr_auth *a, const char *key);
-bool kcr_auth_trusted(const struct kcr_auth *a, const char *peer);
+enum kcr_auth_key {
+	KCR_AUTH_KEY_NONE,  /* missing or unknown */
+	KCR_AUTH_KEY_API,   /* one of server.api_key(s) */
+	KCR_AUTH_KEY_ADMIN, /* server.admin_key: admin routes too */
+};
+enum kcr_auth_key kcr_auth_check_key(const struct kcr_auth *a, const char *key);
+/* The trusted network (as configured) that holds peer, or NULL. */
+const char *kcr_auth_trusted(const struct kcr_auth *a, const char *peer);
 /* The first 16 hex digits of the key's SHA-256, for logs. */
 void kcr_auth_key_hash(const char *key, char out[17]);
 

@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "base/ids.h"
+#include "base/tenant.h"
 #include "base/util.h"
 
 #include <cjson/cJSON.h>
@@ -20,31 +21,33 @@
 struct MHD_Connection;
 
 struct kcr_http_part {
-	char *name;      /* form field name */
-	char *filename;  /* NULL for a plain field */
+	char *name;     /* form field name */
+	char *filename; /* NULL for a plain field */
 	struct kcr_buf data;
 };
 
 struct kcr_http_req {
 	struct MHD_Connection *conn;
 	const char *method;
-	char *path;             /* without the base path */
-	char *params[3];        /* the "{}" captures of the route, decoded */
+	char *path;      /* without the base path */
+	char *params[3]; /* the "{}" captures of the route, decoded */
 	char request_id[KCR_ID_LEN + 1];
-	char peer[64];          /* client address */
-	struct kcr_buf body;    /* raw body (not for multipart) */
+	char peer[64];       /* client address */
+	struct kcr_buf body; /* raw body (not for multipart) */
 	struct kcr_http_part *parts;
 	size_t n_parts;
-	bool too_large;         /* the body went over the limit; it was dropped */
-	char *bad_body;         /* why the body could not be parsed, or NULL */
-	char key_hash[17];      /* first 16 hex of the caller's key's SHA-256, for logs */
+	bool too_large;                  /* the body went over the limit; it was dropped */
+	char *bad_body;                  /* why the body could not be parsed, or NULL */
+	char key_hash[17];               /* first 16 hex of the caller's key's SHA-256, for logs */
+	char tenant[KCR_TENANT_MAX + 1]; /* who asks, as the auth hook named it */
+	bool admin;                      /* the auth hook took the admin key */
 	uint64_t start_ns;
 	const void *route;
-	void *mp;               /* MHD post processor */
+	void *mp; /* MHD post processor */
 	size_t cur_part;
-	void *server;           /* the kcr_http_server it came to */
-	void *done;             /* a slow route's reply, once its worker finished */
-	bool working;           /* a worker thread owns the request */
+	void *server; /* the kcr_http_server it came to */
+	void *done;   /* a slow route's reply, once its worker finished */
+	bool working; /* a worker thread owns the request */
 };
 
 struct kcr_http_resp {
@@ -62,6 +65,7 @@ enum {
 	KCR_ROUTE_PUBLIC = 1 << 0,    /* no API key needed */
 	KCR_ROUTE_MULTIPART = 1 << 1, /* parse multipart/form-data into parts */
 	KCR_ROUTE_SLOW = 1 << 2,      /* runs in a thread of its own (executions) */
+	KCR_ROUTE_ADMIN = 1 << 3,     /* the auth hook lets only the admin in (403) */
 };
 
 struct kcr_http_route {
@@ -69,15 +73,15 @@ struct kcr_http_route {
 	const char *pattern; /* "/files/{}/{}": each {} captures one path segment */
 	kcr_http_handler fn;
 	unsigned int flags;
-	const char *name;    /* for logs and metrics */
+	const char *name; /* for logs and metrics */
 };
 
 /* Decides whether a request may proceed; fills resp (401...) if not. */
 typedef bool (*kcr_http_auth_fn)(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
 
 struct kcr_http_server_opts {
-	const char *listen;     /* "127.0.0.1:8000", "[::1]:0", "0.0.0.0:8000" */
-	const char *base_path;  /* "" or "/v1" */
+	const char *listen;                  /* "127.0.0.1:8000", "[::1]:0", "0.0.0.0:8000" */
+	const char *base_path;               /* "" or "/v1" */
 	const struct kcr_http_route *routes; /* terminated by { NULL } */
 	size_t max_body;
 	kcr_http_auth_fn auth;
@@ -104,9 +108,9 @@ const struct kcr_http_part *kcr_http_part(const struct kcr_http_req *r, const ch
 void kcr_http_reply_json(struct kcr_http_resp *resp, int status, cJSON *body);
 void kcr_http_reply_bytes(struct kcr_http_resp *resp, int status, char *data, size_t len,
 			  const char *ctype);
-void kcr_http_reply_error(struct kcr_http_resp *resp, const struct kcr_http_req *req,
-			  int status, const char *error_type, const char *field,
-			  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void kcr_http_reply_error(struct kcr_http_resp *resp, const struct kcr_http_req *req, int status,
+			  const char *error_type, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
 /* Maps a kcr error to its status and error_type. */
 void kcr_http_reply_kcr_error(struct kcr_http_resp *resp, const struct kcr_http_req *req,
 			      const struct kcr_error *err);

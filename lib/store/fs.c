@@ -8,7 +8,8 @@
  *   <state>/sessions/<sid>/files/<fid>.json
  *   <state>/sessions/<sid>/state.bin     Python state (fs_state.c)
  *   <state>/sessions/<sid>/state.json
- *   <state>/entities/<entity id>          newest session of an entity
+ *   <state>/owners/<owner key>            newest session of a (tenant,
+ *                                         entity, user): kcr_session_owner_key
  *   <state>/keys/<sha256 hex>.json        API keys (fs_keys.c)
  *   <state>/counters/<name>               counters (fs_keys.c)
  *   <state>/locks/<n>                     lock files (fs_lock)
@@ -38,7 +39,7 @@
 #define FS_LOCKS 32
 
 /* What the session store writes under the state dir; ping checks each. */
-static const char *const session_dirs[] = { "sessions", "entities", "keys", "counters", "locks" };
+static const char *const session_dirs[] = { "sessions", "owners", "keys", "counters", "locks" };
 
 int
 fs_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
@@ -208,23 +209,22 @@ session_path(const struct fs_store *fs, const char *sid)
 	return kcr_strdup_printf("%s/sessions/%s/session.json", fs->root, sid);
 }
 
-/* The record, and with entity the pointer that makes it its entity's
+/* The record, and with newest the pointer that makes it its owner's
  * newest session. Callers hold the session's lock. */
 static int
-session_write(const struct fs_store *fs, const struct kcr_session *s, bool entity, kcr_error_t *err)
+session_write(const struct fs_store *fs, const struct kcr_session *s, bool newest, kcr_error_t *err)
 {
 	kcr_autofree char *json = kcr_session_to_json(s);
 	kcr_autofree char *path = session_path(fs, s->id);
-	kcr_autofree char *epath = NULL;
+	kcr_autofree char *owner = kcr_session_owner_key(s->tenant, s->entity_id, s->user_id);
+	kcr_autofree char *opath = NULL;
 
-	if (s->entity_id && !kcr_name_is_safe(s->entity_id))
-		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid entity id");
 	if (fs_write_atomic(path, json, strlen(json), err) < 0)
 		return -1;
-	if (!entity || s->entity_id == NULL)
+	if (!newest || owner == NULL)
 		return 0;
-	epath = kcr_strdup_printf("%s/entities/%s", fs->root, s->entity_id);
-	return fs_write_atomic(epath, s->id, strlen(s->id), err);
+	opath = kcr_strdup_printf("%s/owners/%s", fs->root, owner);
+	return fs_write_atomic(opath, s->id, strlen(s->id), err);
 }
 
 static int
@@ -258,14 +258,6 @@ fs_session_get(void *self, const char *id, struct kcr_session *out, kcr_error_t 
 	return 0;
 }
 
-static void
-session_copy(struct kcr_session *dst, const struct kcr_session *src)
-{
-	*dst = *src;
-	dst->entity_id = src->entity_id ? kcr_xstrdup(src->entity_id) : NULL;
-	dst->user_id = src->user_id ? kcr_xstrdup(src->user_id) : NULL;
-}
-
 /* The session as it is now, or init's copy when there is none: *found
  * says which. Callers hold the session's lock. */
 static int
@@ -282,7 +274,7 @@ session_current(void *self, const struct kcr_session *init, struct kcr_session *
 		return -1;
 	}
 	kcr_error_free(e);
-	session_copy(cur, init);
+	kcr_session_copy(cur, init);
 	return 0;
 }
 
@@ -350,15 +342,17 @@ fs_session_delete(void *self, const char *id, kcr_error_t *err)
 }
 
 static int
-fs_session_by_entity(void *self, const char *entity_id, struct kcr_session *out, kcr_error_t *err)
+fs_session_by_owner(void *self, const char *tenant, const char *entity_id, const char *user_id,
+		    struct kcr_session *out, kcr_error_t *err)
 {
 	struct fs_store *fs = self;
+	kcr_autofree char *owner = kcr_session_owner_key(tenant, entity_id, user_id);
 	kcr_autofree char *path = NULL, *sid = NULL;
 	size_t len;
 
-	if (!kcr_name_is_safe(entity_id))
-		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "entity not found");
-	path = kcr_strdup_printf("%s/entities/%s", fs->root, entity_id);
+	if (owner == NULL)
+		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "no entity");
+	path = kcr_strdup_printf("%s/owners/%s", fs->root, owner);
 	if (fs_read_record(path, 64, &sid, &len, "entity", err) < 0)
 		return -1;
 	return fs_session_get(self, sid, out, err);
@@ -483,7 +477,7 @@ const struct kcr_session_store_ops kcr_session_store_fs_ops = {
 	.session_touch = fs_session_touch,
 	.session_expire = fs_session_expire,
 	.session_delete = fs_session_delete,
-	.session_by_entity = fs_session_by_entity,
+	.session_by_owner = fs_session_by_owner,
 	.sessions_expired = fs_sessions_expired,
 	.file_put = fs_file_put,
 	.file_get = fs_file_get,

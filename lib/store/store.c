@@ -97,14 +97,26 @@ kcr_stores_close(struct kcr_stores *st)
 }
 
 int
+kcr_store_ping_sessions(struct kcr_stores *st, kcr_error_t *err)
+{
+	return sess(st, st->sessions->ping(st->sessions_self, err), err);
+}
+
+int
+kcr_store_ping_files(struct kcr_stores *st, kcr_error_t *err)
+{
+	return file(st, st->files->ping(st->files_self, err), err);
+}
+
+int
 kcr_store_ping(struct kcr_stores *st, const char **which, kcr_error_t *err)
 {
-	if (sess(st, st->sessions->ping(st->sessions_self, err), err) < 0) {
+	if (kcr_store_ping_sessions(st, err) < 0) {
 		if (which)
 			*which = "sessions";
 		return -1;
 	}
-	if (file(st, st->files->ping(st->files_self, err), err) < 0) {
+	if (kcr_store_ping_files(st, err) < 0) {
 		if (which)
 			*which = "files";
 		return -1;
@@ -155,10 +167,12 @@ kcr_store_session_delete(struct kcr_stores *st, const char *id, kcr_error_t *err
 }
 
 int
-kcr_store_session_by_entity(struct kcr_stores *st, const char *entity_id, struct kcr_session *out,
-			    kcr_error_t *err)
+kcr_store_session_by_owner(struct kcr_stores *st, const char *tenant, const char *entity_id,
+			   const char *user_id, struct kcr_session *out, kcr_error_t *err)
 {
-	return sess(st, st->sessions->session_by_entity(st->sessions_self, entity_id, out, err),
+	return sess(st,
+		    st->sessions->session_by_owner(st->sessions_self, tenant, entity_id, user_id,
+						   out, err),
 		    err);
 }
 

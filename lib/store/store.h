@@ -53,6 +53,7 @@
 
 struct kcr_session {
 	char id[KCR_ID_LEN + 1];
+	char *tenant;                       /* who created it (base/tenant.h); may be NULL */
 	char *entity_id;                    /* may be NULL */
 	char *user_id;                      /* may be NULL */
 	double created, last_used, expires; /* epoch seconds; expires 0: never */
@@ -93,16 +94,16 @@ struct kcr_session_store_ops {
 	int (*ping)(void *self, kcr_error_t *err);
 
 	/* ---- sessions ---- */
-	/* Creates or replaces a session (and makes it its entity's newest). */
+	/* Creates or replaces a session (and makes it its owner's newest). */
 	int (*session_put)(void *self, const struct kcr_session *s, kcr_error_t *err);
 	/* KCR_E_NOTFOUND when missing, expired, or the id is malformed */
 	int (*session_get)(void *self, const char *id, struct kcr_session *out, kcr_error_t *err);
 	/* Touch-or-create, in one atomic step even between replicas: a
 	 * session that is missing (or expired) is created from init (id,
-	 * entity_id, user_id, created); one that exists keeps those and gets
+	 * tenant, entity_id, user_id, created); one that exists keeps those and gets
 	 * last_used = now and expires = now + ttl_s (ttl_s <= 0: never), now
 	 * being the backend's clock. Either way the session becomes its
-	 * entity's newest. out (may be NULL) receives the session as stored;
+	 * owner's newest. out (may be NULL) receives the session as stored;
 	 * *created (may be NULL) says whether this call created it. */
 	int (*session_touch)(void *self, const struct kcr_session *init, double ttl_s,
 			     struct kcr_session *out, bool *created, kcr_error_t *err);
@@ -114,9 +115,13 @@ struct kcr_session_store_ops {
 	 * an error (a malformed id: KCR_E_NOTFOUND). The bytes in the file
 	 * store are the caller's to delete. */
 	int (*session_delete)(void *self, const char *id, kcr_error_t *err);
-	/* The newest active session of an entity, or KCR_E_NOTFOUND. */
-	int (*session_by_entity)(void *self, const char *entity_id, struct kcr_session *out,
-				 kcr_error_t *err);
+	/* The newest active session of an owner, the (tenant, entity_id,
+	 * user_id) its record holds (kcr_session_owner_key), or
+	 * KCR_E_NOTFOUND; sessions without an entity_id have no owner index.
+	 * Two users of one agent, or two tenants with one agent id, never
+	 * find each other's session here. */
+	int (*session_by_owner)(void *self, const char *tenant, const char *entity_id,
+				const char *user_id, struct kcr_session *out, kcr_error_t *err);
 	/* Ids of sessions that expired before now (*ids: a NULL-terminated
 	 * vector, even when empty). May be NULL when native_ttl. */
 	int (*sessions_expired)(void *self, double now, char ***ids, kcr_error_t *err);
@@ -207,6 +212,8 @@ void kcr_stores_close(struct kcr_stores *st);
 /* Pings both stores; on failure *which (may be NULL) is "sessions" or
  * "files". */
 int kcr_store_ping(struct kcr_stores *st, const char **which, kcr_error_t *err);
+int kcr_store_ping_sessions(struct kcr_stores *st, kcr_error_t *err);
+int kcr_store_ping_files(struct kcr_stores *st, kcr_error_t *err);
 bool kcr_store_native_ttl(const struct kcr_stores *st);
 
 int kcr_store_session_put(struct kcr_stores *st, const struct kcr_session *s, kcr_error_t *err);
@@ -217,8 +224,8 @@ int kcr_store_session_touch(struct kcr_stores *st, const struct kcr_session *ini
 int kcr_store_session_expire(struct kcr_stores *st, const char *id, double expires_at,
 			     kcr_error_t *err);
 int kcr_store_session_delete(struct kcr_stores *st, const char *id, kcr_error_t *err);
-int kcr_store_session_by_entity(struct kcr_stores *st, const char *entity_id,
-				struct kcr_session *out, kcr_error_t *err);
+int kcr_store_session_by_owner(struct kcr_stores *st, const char *tenant, const char *entity_id,
+			       const char *user_id, struct kcr_session *out, kcr_error_t *err);
 int kcr_store_sessions_expired(struct kcr_stores *st, double now, char ***ids, kcr_error_t *err);
 
 int kcr_store_meta_put(struct kcr_stores *st, const struct kcr_file_meta *m, kcr_error_t *err);
@@ -258,6 +265,13 @@ int kcr_store_file_del(struct kcr_stores *st, const char *key, kcr_error_t *err)
 /* ---- records (lib/store/store_json.c) ------------------------------------ */
 
 void kcr_session_release(struct kcr_session *s);
+/* A deep copy of src (release it as any record). */
+void kcr_session_copy(struct kcr_session *dst, const struct kcr_session *src);
+/* The name of an owner's index entry: the SHA-256 (hex) of its tenant,
+ * entity and user, each length-prefixed so that no two triples share it;
+ * NULL when entity_id is NULL (no index). Backends key their owner index
+ * (session_by_owner) by it. */
+char *kcr_session_owner_key(const char *tenant, const char *entity_id, const char *user_id);
 void kcr_api_key_release(struct kcr_api_key_record *k);
 void kcr_api_key_list_free(struct kcr_api_key_record *list, size_t n);
 bool kcr_key_id_valid(const char *id);

@@ -4,6 +4,7 @@
 #include <config.h>
 
 #include "base/clock.h"
+#include "base/encode.h"
 #include "base/json.h"
 #include "store/store.h"
 
@@ -13,9 +14,35 @@
 void
 kcr_session_release(struct kcr_session *s)
 {
+	free(s->tenant);
 	free(s->entity_id);
 	free(s->user_id);
-	s->entity_id = s->user_id = NULL;
+	s->tenant = s->entity_id = s->user_id = NULL;
+}
+
+void
+kcr_session_copy(struct kcr_session *dst, const struct kcr_session *src)
+{
+	*dst = *src;
+	dst->tenant = kcr_xstrdup(src->tenant);
+	dst->entity_id = kcr_xstrdup(src->entity_id);
+	dst->user_id = kcr_xstrdup(src->user_id);
+}
+
+char *
+kcr_session_owner_key(const char *tenant, const char *entity_id, const char *user_id)
+{
+	kcr_autofree char *tuple = NULL;
+	char hex[65];
+
+	if (entity_id == NULL)
+		return NULL;
+	tenant = tenant ? tenant : "";
+	user_id = user_id ? user_id : "";
+	tuple = kcr_strdup_printf("%zu:%s,%zu:%s,%zu:%s", strlen(tenant), tenant, strlen(entity_id),
+				  entity_id, strlen(user_id), user_id);
+	kcr_sha256_hex(tuple, strlen(tuple), hex);
+	return kcr_xstrdup(hex);
 }
 
 void
@@ -64,6 +91,7 @@ kcr_session_to_json(const struct kcr_session *s)
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "id", s->id);
+	add_str(o, "tenant", s->tenant);
 	add_str(o, "entity_id", s->entity_id);
 	add_str(o, "user_id", s->user_id);
 	cJSON_AddNumberToObject(o, "created", s->created);
@@ -96,6 +124,7 @@ kcr_session_from_json(const char *json, size_t len, struct kcr_session *s, kcr_e
 		cJSON_Delete(o);
 		return kcr_error_set(err, KCR_E_BACKEND, 0, "corrupt session record");
 	}
+	s->tenant = kcr_xstrdup(kcr_json_str(o, "tenant"));
 	s->entity_id = kcr_xstrdup(kcr_json_str(o, "entity_id"));
 	s->user_id = kcr_xstrdup(kcr_json_str(o, "user_id"));
 	s->created = kcr_json_num(o, "created", 0);

@@ -35,15 +35,21 @@ assert r[1]["kcr"]["errors"] == 0 and "bare" not in r[1], r[1]'
 }
 
 @test "kcr bench: a compiled hello world and the state round trip, each with its bare baseline" {
+	# a pickle planted where an older kcr bench read its bare state: never loaded
+	local marker=$BATS_TEST_TMPDIR/pwned planted=/tmp/.kcr-bench-state.pkl
+	/usr/bin/python3 -c 'import os, pickle, sys
+class P:
+    def __reduce__(self): return (os.system, ("touch " + sys.argv[1],))
+pickle.dump(P(), open(sys.argv[2], "wb"))' "$marker" "$planted"
 	run_kcr bench --json -d 0.5 c state
+	rm -f "$planted"
+	[ ! -e "$marker" ] || fail "kcr bench loaded a pickle from /tmp"
 	echo "$output" | /usr/bin/python3 -c '
 import json, sys
 r = {x["scenario"]: x for x in json.load(sys.stdin)}
 for s in ("c", "state"):
     assert r[s]["kcr"]["errors"] == 0 and r[s]["kcr"]["executions"] > 0, r[s]
     assert r[s]["bare"]["errors"] == 0 and r[s]["bare"]["executions"] > 0, r[s]'
-	# the bare runs cleaned up after themselves
-	[ ! -e /tmp/.kcr-bench-state.pkl ]
 }
 
 @test "kcr bench: an unknown scenario or a bad value is a usage error" {

@@ -168,11 +168,16 @@ EOF
 	upload_lc a.txt a.txt agent_reuse_2
 	[ "$UP_SID" != "$s1" ] || fail "two entities share session $s1"
 
-	exec_json '{"lang":"py","code":"open(\"made.txt\", \"w\").write(\"m\")","entity_id":"agent_reuse_1"}'
+	# LibreChat sends the user's id in the body, the same as User-Id above
+	exec_json '{"lang":"py","code":"open(\"made.txt\", \"w\").write(\"m\")","entity_id":"agent_reuse_1","user_id":"6650c7e1f1a2b3c4d5e6f708"}'
 	assert_status 200
 	assert_json "j['session_id'] == '$s1'"
 	api GET "/files/$s1?detail=simple"
 	assert_json 'sorted(f["name"] for f in j) == ["a.txt", "b.txt", "made.txt"]'
+	# another user of the same agent works in a session of their own
+	exec_json '{"lang":"py","code":"print(1)","entity_id":"agent_reuse_1","user_id":"other-user"}'
+	assert_status 200
+	assert_json "j['session_id'] != '$s1'"
 }
 
 @test "files[] with storage_session_id instead of session_id (newer agents) works" {

@@ -135,15 +135,17 @@ EOF
 }
 
 @test "the state survives a server restart" {
-	local dir=$BATS_TEST_TMPDIR/restart-state
+	local dir=$BATS_TEST_TMPDIR/restart-state key
 	mkdir -p "$dir"
+	key=$(random_key)
 	SRV=st1
-	start_server st1 KCR_STATE_DIR="$dir" KCR_POOL_ENABLED=false
+	# the same key: sessions belong to the tenant that made them
+	start_server st1 --key "$key" KCR_STATE_DIR="$dir" KCR_POOL_ENABLED=false
 	py_run "" $'z = {"k": 42}\ndef get(key):\n    return z[key]'
 	exec_state
 	local sid=$SID hash=$HASH
 	stop_server st1
-	start_server st1 KCR_STATE_DIR="$dir" KCR_POOL_ENABLED=false
+	start_server st1 --key "$key" KCR_STATE_DIR="$dir" KCR_POOL_ENABLED=false
 	[ "$(state_hash_now "$sid")" = "$hash" ] || fail "the state changed over the restart"
 	py_run "$sid" 'print(get("k"))'
 	assert_json 'j["stdout"] == "42\n" and j["stderr"] == ""'

@@ -6,7 +6,7 @@
 load serve_helpers
 
 setup_file() {
-	start_server main
+	start_server main KCR_METRICS_PUBLIC=true
 }
 
 # A strict reader of the exposition format, then a check. The metrics text
@@ -129,7 +129,7 @@ assert_metrics() {
 	assert_status 400
 }
 
-@test "GET /metrics: the Prometheus content type, no key needed, a strict parse" {
+@test "GET /metrics: the Prometheus content type, no key needed when public, a strict parse" {
 	api --no-key GET /metrics
 	assert_status 200
 	[ "$(header Content-Type)" = 'text/plain; version=0.0.4; charset=utf-8' ] ||
@@ -186,8 +186,8 @@ assert_metrics() {
 	assert_metrics "v('kcr_build_info', version='$version') == 1"
 }
 
-@test "server.metrics_public=false: GET /metrics needs the API key" {
-	start_server private KCR_METRICS_PUBLIC=false
+@test "by default GET /metrics needs the API key (server.metrics_public)" {
+	start_server private
 	SRV=private
 	api --no-key GET /metrics
 	assert_error_reply 401

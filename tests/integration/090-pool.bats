@@ -7,8 +7,11 @@
 load serve_helpers
 
 setup_file() {
-	start_server main KCR_POOL_PY=2 KCR_POOL_JS=0 KCR_POOL_HEALTH_INTERVAL=1
-	start_server off KCR_POOL_ENABLED=false
+	ADMIN_KEY=$(random_key)
+	export ADMIN_KEY
+	start_server main KCR_POOL_PY=2 KCR_POOL_JS=0 KCR_POOL_HEALTH_INTERVAL=1 \
+		KCR_ADMIN_KEY="$ADMIN_KEY"
+	start_server off KCR_POOL_ENABLED=false KCR_ADMIN_KEY="$ADMIN_KEY"
 }
 
 # pool_field LANG FIELD: one number from GET /pool
@@ -206,7 +209,13 @@ sandbox_cgroups() {
 }
 
 @test "kcr pool warmup fills a pool to a new size and kcr pool status shows it" {
-	run_kcr_client() { KCR_SERVER=$(srv_url) KCR_API_KEY=$(srv_key) "$KCR" "$@"; }
+	# resizing is the admin's: an API key is refused, saying which key it needs
+	run --separate-stderr env KCR_SERVER="$(srv_url)" KCR_API_KEY="$(srv_key)" \
+		"$KCR" pool warmup -q -n 3 py
+	assert_failure 125
+	[[ $stderr == *"needs the admin key"*"client.admin_key or KCR_ADMIN_KEY"* ]] ||
+		fail "stderr: $stderr"
+	run_kcr_client() { KCR_SERVER=$(srv_url) KCR_ADMIN_KEY=$ADMIN_KEY "$KCR" "$@"; }
 	run run_kcr_client pool warmup -q -n 3 py
 	assert_success
 	assert_line --regexp '^py +3 +3 '
@@ -239,6 +248,8 @@ assert py["target"] == 3 and py["ready"] == 3, py'
 	assert_status 200
 	assert_json_eq 'j["stdout"]' '7'
 	SRV=off api POST /pool/warmup -d '{}'
+	assert_error_reply 403 'admin key'
+	SRV=off AS_KEY=$ADMIN_KEY api POST /pool/warmup -d '{}'
 	assert_status 409
 }
 

@@ -7,7 +7,9 @@
 #       starts a real `kcr serve` on 127.0.0.1 and a free port, with its own
 #       KCR_STATE_DIR (srv_dir NAME/state) and a random API key in
 #       KCR_API_KEYS (--no-default-key: KCR_API_KEYS is not set at all, so
-#       the keys come from a config file or are generated). Tokens starting
+#       the keys come from a config file or are generated; --key KEY: that
+#       key instead of a random one, e.g. to restart with the same tenant).
+#       Tokens starting
 #       with '-' before '--' are global kcr options (e.g. --config=FILE).
 #       Waits until
 #       GET /health answers 200. Called from setup_file, the server lives
@@ -20,7 +22,8 @@
 #
 # Requests (curl; the target server is $SRV, default "main")
 #   api [--no-key] METHOD PATH [CURL-ARGS...]
-#       sends the request with X-API-Key (unless --no-key) and sets
+#       sends the request with X-API-Key (the server's, or $AS_KEY when
+#       set; none with --no-key) and sets
 #       HTTP_STATUS, HTTP_TIME (seconds), BODY (the body as text), BODY_FILE
 #       and HDR_FILE (raw bytes and headers). Never fails by itself.
 #   exec_json JSON          POST /exec with that JSON body
@@ -104,10 +107,14 @@ _server_stderr_tail() {
 start_server() {
 	local name=$1
 	shift
-	local envs=() globals=() args=() d key port pid try i code keyenv=1
+	local envs=() globals=() args=() d key= port pid try i code keyenv=1
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--no-default-key) keyenv=0 ;;
+		--key)
+			key=$2
+			shift
+			;;
 		--)
 			shift
 			args=("$@")
@@ -125,7 +132,7 @@ start_server() {
 	d=$(srv_dir "$name")
 	rm -rf "$d"
 	mkdir -p "$d/state"
-	key=$(random_key)
+	[ -n "$key" ] || key=$(random_key)
 	echo "$key" >"$d/key"
 	local keyvar=()
 	[ $keyenv = 1 ] && keyvar=("KCR_API_KEYS=$key")
@@ -281,7 +288,7 @@ api() {
 	: >"$HDR_FILE"
 	local args=(-sS --path-as-is -X "$method" -o "$BODY_FILE" -D "$HDR_FILE"
 		-w '%{http_code} %{time_total}' --max-time 120)
-	[ $with_key = 1 ] && args+=(-H "X-API-Key: $(srv_key)")
+	[ $with_key = 1 ] && args+=(-H "X-API-Key: ${AS_KEY:-$(srv_key)}")
 	LAST_REQ="$method $path (server '$SRV')"
 	out=$(curl "${args[@]}" "$@" "$(srv_url)$path") || true
 	HTTP_STATUS=${out%% *}

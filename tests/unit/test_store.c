@@ -132,6 +132,7 @@ new_session(const char *entity, double expires)
 
 	kcr_id_generate(s.id);
 	s.last_used = s.created;
+	s.tenant = (char *)"key:t1";
 	s.entity_id = (char *)entity;
 	s.user_id = (char *)"user-1";
 	return s;
@@ -177,19 +178,39 @@ check_session_delete(struct kcr_stores *st)
 }
 
 static int
-check_session_by_entity(struct kcr_stores *st)
+check_session_by_owner(struct kcr_stores *st)
 {
 	struct kcr_session a = new_session("ent-2", 0), b = new_session("ent-2", 0), out;
+	struct kcr_session other_user = new_session("ent-2", 0);
+	struct kcr_session other_tenant = new_session("ent-2", 0);
 
-	FAILS(KCR_E_NOTFOUND, kcr_store_session_by_entity(st, "ent-2", &out, &e_));
+	other_user.user_id = (char *)"user-2";
+	other_tenant.tenant = (char *)"key:t2";
+	FAILS(KCR_E_NOTFOUND,
+	      kcr_store_session_by_owner(st, "key:t1", "ent-2", "user-1", &out, &e_));
 	OK(kcr_store_session_put(st, &a, &e_));
 	OK(kcr_store_session_put(st, &b, &e_));
-	OK(kcr_store_session_by_entity(st, "ent-2", &out, &e_));
-	TAP_STREQ(out.id, b.id);
+	OK(kcr_store_session_put(st, &other_user, &e_));
+	OK(kcr_store_session_put(st, &other_tenant, &e_));
+	OK(kcr_store_session_by_owner(st, "key:t1", "ent-2", "user-1", &out, &e_));
+	TAP_STREQ(out.id, b.id); /* the newest of its owner, not of the agent */
+	TAP_STREQ(out.tenant, "key:t1");
 	kcr_session_release(&out);
+	OK(kcr_store_session_by_owner(st, "key:t1", "ent-2", "user-2", &out, &e_));
+	TAP_STREQ(out.id, other_user.id);
+	kcr_session_release(&out);
+	OK(kcr_store_session_by_owner(st, "key:t2", "ent-2", "user-1", &out, &e_));
+	TAP_STREQ(out.id, other_tenant.id);
+	kcr_session_release(&out);
+	FAILS(KCR_E_NOTFOUND, kcr_store_session_by_owner(st, NULL, "ent-2", "user-1", &out, &e_));
+	FAILS(KCR_E_NOTFOUND, kcr_store_session_by_owner(st, "key:t1", "ent-2", NULL, &out, &e_));
 	OK(kcr_store_session_delete(st, b.id, &e_));
-	FAILS(KCR_E_NOTFOUND, kcr_store_session_by_entity(st, "ent-2", &out, &e_));
-	FAILS(KCR_E_NOTFOUND, kcr_store_session_by_entity(st, "no-such-entity", &out, &e_));
+	FAILS(KCR_E_NOTFOUND,
+	      kcr_store_session_by_owner(st, "key:t1", "ent-2", "user-1", &out, &e_));
+	FAILS(KCR_E_NOTFOUND,
+	      kcr_store_session_by_owner(st, "key:t1", "no-such-entity", "user-1", &out, &e_));
+	/* no owner index without an entity */
+	FAILS(KCR_E_NOTFOUND, kcr_store_session_by_owner(st, "key:t1", NULL, "user-1", &out, &e_));
 	return 0;
 }
 
@@ -244,7 +265,7 @@ check_session_touch(struct kcr_stores *st)
 	OK(kcr_store_session_get(st, init.id, &out, &e_));
 	TAP_ASSERT(out.created == 1000 && out.expires == 0);
 	kcr_session_release(&out);
-	OK(kcr_store_session_by_entity(st, "ent-3", &out, &e_));
+	OK(kcr_store_session_by_owner(st, "key:t1", "ent-3", "user-1", &out, &e_));
 	TAP_STREQ(out.id, init.id);
 	kcr_session_release(&out);
 	init.id[0] = '.';
@@ -675,7 +696,7 @@ static const struct {
 } checks[] = {
 	{ "session put/get", check_session_put_get },
 	{ "session delete", check_session_delete },
-	{ "session by entity", check_session_by_entity },
+	{ "session by owner", check_session_by_owner },
 	{ "sessions expired", check_sessions_expired },
 	{ "session touch-or-create", check_session_touch },
 	{ "session touch: N threads, one creates", check_touch_threads },
