@@ -143,6 +143,28 @@ kcr_mkdir_p(const char *path, mode_t mode, kcr_error_t *err)
 	return 0;
 }
 
+int
+kcr_private_dir(const char *dir, const char *what, kcr_error_t *err)
+{
+	struct stat st;
+
+	if (kcr_mkdir_p(dir, 0700, err) < 0)
+		return kcr_error_wrap(err, "%s", what);
+	if (stat(dir, &st) < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "%s '%s'", what, dir);
+	if (!S_ISDIR(st.st_mode))
+		return kcr_error_set(err, KCR_E_IO, ENOTDIR, "%s '%s'", what, dir);
+	if (st.st_uid != geteuid())
+		return kcr_error_set(err, KCR_E_IO, 0,
+				     "%s '%s' belongs to uid %u, not to kcr's uid %u: another user "
+				     "could read or plant what kcr keeps there; give kcr a "
+				     "directory of its own",
+				     what, dir, (unsigned int)st.st_uid, (unsigned int)geteuid());
+	if ((st.st_mode & 077) && chmod(dir, st.st_mode & 0700) < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot chmod '%s'", dir);
+	return 0;
+}
+
 static int
 rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {

@@ -24,6 +24,12 @@ int kcr_send_fds(int sock, const void *p, size_t len, const int *fds, int n);
  * without reaping it. */
 bool kcr_child_exited(pid_t pid);
 int kcr_mkdir_p(const char *path, mode_t mode, kcr_error_t *err);
+/* A directory of kcr's own (the state and run dirs): made 0700 when
+ * missing; refused when it is not a directory or another user owns it
+ * (who could read what kcr keeps there, or plant files it would trust);
+ * made 0700 when it is ours but open to others. what names it in errors
+ * ("state directory"). */
+int kcr_private_dir(const char *dir, const char *what, kcr_error_t *err);
 int kcr_rm_rf(const char *path);
 bool kcr_file_executable(const char *path);
 

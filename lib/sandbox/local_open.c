@@ -90,15 +90,7 @@ find_runner(const struct kcr_config *cfg, kcr_error_t *err)
 static int
 make_run_dir(const char *dir, kcr_error_t *err)
 {
-	struct stat st;
-
-	if (kcr_mkdir_p(dir, 0700, err) < 0)
-		return kcr_error_wrap(err, "run directory");
-	if (stat(dir, &st) < 0)
-		return kcr_error_set(err, KCR_E_IO, errno, "run directory '%s'", dir);
-	if (st.st_uid == geteuid() && (st.st_mode & 07777) != 0700 && chmod(dir, 0700) < 0)
-		return kcr_error_set(err, KCR_E_IO, errno, "cannot chmod '%s'", dir);
-	return 0;
+	return kcr_private_dir(dir, "run directory", err);
 }
 
 int

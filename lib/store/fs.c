@@ -47,7 +47,7 @@ fs_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
 	struct fs_store *s;
 	const char *dir = kcr_config_str(cfg, "state_dir");
 
-	if (kcr_mkdir_p(dir, 0700, err) < 0)
+	if (kcr_private_dir(dir, "state directory", err) < 0)
 		return -1;
 	s = kcr_xzalloc(sizeof(*s));
 	s->root = kcr_xstrdup(dir);

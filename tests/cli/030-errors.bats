@@ -139,3 +139,19 @@ EOF
 @test "an unknown command: exit 2 naming it" {
 	run_error 2 "'frobnicate'" frobnicate
 }
+
+@test "a state or run directory owned by another user is refused, naming it" {
+	local d=$BATS_TEST_TMPDIR/theirs
+	mkdir -p "$d/state" "$d/run"
+	chown 65534:65534 "$d/state" "$d/run"
+	KCR_STATE_DIR=$d/state run --separate-stderr "$KCR" exec --entity e1 -l bash -c 'echo hi'
+	[ "$status" -eq 125 ] || fail "exit $status: $stderr"
+	[[ $stderr == *"state directory '$d/state' belongs to uid 65534"* ]] || fail "stderr: $stderr"
+	KCR_RUN_DIR=$d/run run --separate-stderr "$KCR" exec -l bash -c 'echo hi'
+	[ "$status" -eq 125 ] || fail "exit $status: $stderr"
+	[[ $stderr == *"run directory '$d/run' belongs to uid 65534"* ]] || fail "stderr: $stderr"
+	# one of kcr's own but open to others is closed
+	mkdir -m 0777 "$d/mine"
+	KCR_STATE_DIR=$d/mine run "$KCR" exec --entity e1 -l bash -c 'echo hi'
+	[ "$(stat -c %a "$d/mine")" = 700 ]
+}
