@@ -324,6 +324,34 @@ fs_session_expire(void *self, const char *id, double expires_at, kcr_error_t *er
 	return r;
 }
 
+/* The owner's pointer, if it still names the session being deleted: so
+ * that owners/ does not grow with every (tenant, entity, user) ever seen.
+ * Best effort: a record that is gone or corrupt leaves its pointer, which
+ * then names a missing session (the same as none). */
+static void
+owner_pointer_remove(const struct fs_store *fs, const char *id)
+{
+	kcr_autofree char *path = session_path(fs, id), *data = NULL, *opath = NULL;
+	kcr_autofree char *owner = NULL, *sid = NULL;
+	struct kcr_session s;
+	kcr_error_t e = NULL;
+	size_t len;
+
+	if (fs_read_record(path, 1 << 20, &data, &len, "session", &e) < 0 ||
+	    kcr_session_from_json(data, len, &s, &e) < 0) {
+		kcr_error_free(e);
+		return;
+	}
+	owner = kcr_session_owner_key(s.tenant, s.entity_id, s.user_id);
+	kcr_session_release(&s);
+	if (owner == NULL)
+		return;
+	opath = kcr_strdup_printf("%s/owners/%s", fs->root, owner);
+	if (fs_read_record(opath, 64, &sid, &len, "owner", &e) == 0 && strcmp(sid, id) == 0)
+		unlink(opath);
+	kcr_error_free(e);
+}
+
 static int
 fs_session_delete(void *self, const char *id, kcr_error_t *err)
 {
@@ -335,6 +363,7 @@ fs_session_delete(void *self, const char *id, kcr_error_t *err)
 		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "session not found");
 	if (fs_lock(fs, id, &lock, err) < 0)
 		return -1;
+	owner_pointer_remove(fs, id);
 	dir = kcr_strdup_printf("%s/sessions/%s", fs->root, id);
 	if (kcr_rm_rf(dir) < 0 && errno != ENOENT)
 		return kcr_error_set(err, KCR_E_IO, errno, "cannot delete session %s", id);
