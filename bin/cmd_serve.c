@@ -14,8 +14,10 @@
 enum { O_LISTEN, O_BASE_PATH };
 
 static const struct kcr_opt serve_opts[] = {
-	[O_LISTEN] = { "listen", 0, "HOST:PORT", "address to listen on (default 127.0.0.1:8000)", NULL },
-	[O_BASE_PATH] = { "base-path", 0, "PATH", "also serve the routes under PATH (e.g. /v1)", NULL },
+	[O_LISTEN] = { "listen", 0, "HOST:PORT", "address to listen on (default 127.0.0.1:8000)",
+		       NULL },
+	[O_BASE_PATH] = { "base-path", 0, "PATH", "also serve the routes under PATH (e.g. /v1)",
+			  NULL },
 	{ NULL },
 };
 
@@ -55,8 +57,7 @@ reload(struct kcr_api *api, struct kcr_http_server *srv, const struct kcr_config
 	int r = kcr_config_load(cfg, kcr_config_file(old), &err);
 
 	kcr_config_copy_flags(cfg, old); /* --set and command-line flags still win */
-	if (r < 0 ||
-	    (auth = kcr_auth_new(cfg, &generated, &err)) == NULL) {
+	if (r < 0 || (auth = kcr_auth_new(cfg, &generated, &err)) == NULL) {
 		kcr_log_error("reload failed, keeping the old configuration: %s", err->msg);
 		kcr_error_free(err);
 		kcr_config_free(cfg);
@@ -102,13 +103,22 @@ wait_loop(struct kcr_api *api, struct kcr_http_server *srv, struct kcr_config *c
 }
 
 static struct kcr_http_server *
-start_http(struct kcr_api *api, const struct kcr_config *cfg, kcr_error_t *err)
+start_http(struct kcr_api *api, const struct kcr_config *cfg, char **cors, kcr_error_t *err)
 {
 	struct kcr_http_server_opts o = {
 		.listen = kcr_config_str(cfg, "server.listen"),
 		.base_path = kcr_config_str(cfg, "server.base_path"),
 		.routes = kcr_api_routes(),
 		.max_body = max_body(cfg),
+		.preauth_body = (size_t)kcr_config_int(cfg, "server.preauth_body_kb") << 10,
+		.max_parts = (size_t)kcr_config_int(cfg, "server.max_form_parts"),
+		.max_connections = (unsigned int)kcr_config_int(cfg, "server.max_connections"),
+		.max_per_peer =
+			(unsigned int)kcr_config_int(cfg, "server.max_connections_per_peer"),
+		.header_timeout_s = (unsigned int)kcr_config_int(cfg, "server.header_timeout"),
+		.body_timeout_s = (unsigned int)kcr_config_int(cfg, "server.body_timeout"),
+		.idle_timeout_s = (unsigned int)kcr_config_int(cfg, "server.idle_timeout"),
+		.cors_origins = cors,
 		.auth = kcr_api_authorize,
 		.ud = api,
 		.log_requests = true,
@@ -123,13 +133,15 @@ serve_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 	struct kcr_api api = { 0 };
 	struct kcr_http_server *srv = NULL;
 	kcr_autofree char *generated = NULL;
+	kcr_autostrv char **cors = kcr_config_list(ctx->cfg, "server.cors_origins");
 	sigset_t set;
 	int first, r = kcr_cmd_parse(&kcr_cmd_serve, argc, argv, on_opt, ctx->cfg, &first, err);
 
 	if (r != 0)
 		return r == 1 ? 0 : -1;
 	if (first < argc)
-		return kcr_cmd_usage_error(&kcr_cmd_serve, err, "unexpected argument '%s'", argv[first]);
+		return kcr_cmd_usage_error(&kcr_cmd_serve, err, "unexpected argument '%s'",
+					   argv[first]);
 	/* block the signals before any thread starts, so only sigtimedwait sees them */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -143,13 +155,14 @@ serve_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 	    (api.svc = kcr_service_new(ctx->cfg, err)) == NULL ||
 	    (kcr_config_bool(ctx->cfg, "pool.enabled") &&
 	     kcr_service_enable_pool(api.svc, ctx->cfg, err) < 0) ||
-	    (srv = start_http(&api, ctx->cfg, err)) == NULL)
+	    (srv = start_http(&api, ctx->cfg, cors, err)) == NULL)
 		goto out;
 	if (generated)
 		fprintf(stderr, "kcr: no API key configured; generated one for this run:\n%s\n",
 			generated);
-	fprintf(stderr, "kcr: serving on %s (port %d)%s%s\n", kcr_config_str(ctx->cfg, "server.listen"),
-		kcr_http_server_port(srv), *kcr_config_str(ctx->cfg, "server.base_path") ? " and under " : "",
+	fprintf(stderr, "kcr: serving on %s (port %d)%s%s\n",
+		kcr_config_str(ctx->cfg, "server.listen"), kcr_http_server_port(srv),
+		*kcr_config_str(ctx->cfg, "server.base_path") ? " and under " : "",
 		kcr_config_str(ctx->cfg, "server.base_path"));
 	r = wait_loop(&api, srv, ctx->cfg);
 	fprintf(stderr, "kcr: stopping; finishing requests in flight\n");
@@ -169,7 +182,8 @@ const struct kcr_cmd kcr_cmd_serve = {
 	.examples = "  kcr serve\n"
 		    "  KCR_API_KEYS=sk-one,sk-two kcr serve --listen 0.0.0.0:8000\n"
 		    "  kcr serve --base-path /v1\n"
-		    "  curl -H 'X-API-Key: sk-one' localhost:8000/exec -d '{\"lang\":\"py\",\"code\":\"print(1)\"}'",
+		    "  curl -H 'X-API-Key: sk-one' localhost:8000/exec -d "
+		    "'{\"lang\":\"py\",\"code\":\"print(1)\"}'",
 	.opts = serve_opts,
 	.run = serve_run,
 };

@@ -1,6 +1,7 @@
 #include <config.h>
 
 #include "server/api-internal.h"
+#include "server/body_key.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/metrics_kcr.h"
@@ -95,7 +96,7 @@ h_metrics(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 	size_t len;
 	char *text;
 
-	if (!api->metrics_public && !kcr_api_authorize(req, resp, ud))
+	if (!api->metrics_public && kcr_api_authorize(req, resp, ud) != KCR_HTTP_AUTH_OK)
 		return;
 	kcr_service_load(api->svc, &running, &waiting);
 	kcr_metrics_update_process(running, waiting);
@@ -137,16 +138,11 @@ kcr_api_routes(void)
 
 /* ---- auth ------------------------------------------------------------ */
 
-/* The key from X-API-Key, Authorization: Bearer|ApiKey, or, for JSON
- * bodies, LIBRECHAT_CODE_API_KEY (agents >= 3.1.68 send it only there). */
+/* The key from X-API-Key or Authorization: Bearer|ApiKey. */
 static char *
-find_key(struct kcr_http_req *req)
+header_key(struct kcr_http_req *req)
 {
 	const char *h = kcr_http_header(req, "X-API-Key");
-	const char *ct = kcr_http_header(req, "Content-Type");
-	static const char *const body_keys[] = { "LIBRECHAT_CODE_API_KEY", "api_key", "apiKey" };
-	char *key = NULL;
-	cJSON *o;
 
 	if (h && *h)
 		return kcr_xstrdup(h);
@@ -155,17 +151,28 @@ find_key(struct kcr_http_req *req)
 		return kcr_xstrdup(h + 7);
 	if (h && strncasecmp(h, "ApiKey ", 7) == 0)
 		return kcr_xstrdup(h + 7);
-	if (!ct || strncasecmp(ct, "application/json", 16) != 0 || req->body.len == 0)
-		return NULL;
-	o = cJSON_ParseWithLength(req->body.data, req->body.len);
-	for (size_t i = 0; cJSON_IsObject(o) && !key && i < KCR_ARRAY_SIZE(body_keys); i++) {
-		const cJSON *k = cJSON_GetObjectItemCaseSensitive(o, body_keys[i]);
+	return NULL;
+}
 
-		if (cJSON_IsString(k))
-			key = kcr_xstrdup(k->valuestring);
-	}
-	cJSON_Delete(o);
-	return key;
+static bool
+is_json(struct kcr_http_req *req)
+{
+	const char *ct = kcr_http_header(req, "Content-Type");
+
+	return ct && strncasecmp(ct, "application/json", 16) == 0;
+}
+
+/* For JSON bodies, LIBRECHAT_CODE_API_KEY (agents >= 3.1.68 send it only
+ * there): read only once the body is in, which the server bounds to
+ * server.preauth_body_kb for a request with no key in its headers. */
+static char *
+body_key(struct kcr_http_req *req)
+{
+	static const char *const names[] = { "LIBRECHAT_CODE_API_KEY", "api_key", "apiKey" };
+
+	if (!req->body_done || !is_json(req) || req->body.len == 0)
+		return NULL;
+	return kcr_body_key_find(req->body.data, req->body.len, names, KCR_ARRAY_SIZE(names));
 }
 
 /* Names the request's tenant (base/tenant.h) from what authenticated it:
@@ -173,12 +180,18 @@ find_key(struct kcr_http_req *req)
 static bool
 identify(struct kcr_api *api, struct kcr_http_req *req, const char *key)
 {
+	const char *xff = kcr_http_header(req, "X-Forwarded-For");
 	enum kcr_auth_key k;
-	const char *net;
+	const char *net = NULL;
+	char client[64];
 
 	pthread_rwlock_rdlock(&api->auth_lock);
 	k = kcr_auth_check_key(api->auth, key);
-	net = k == KCR_AUTH_KEY_NONE ? kcr_auth_trusted(api->auth, req->peer) : NULL;
+	if (k == KCR_AUTH_KEY_NONE) {
+		/* forwarded headers count only from server.trusted_proxies */
+		kcr_auth_client_address(api->auth, req->peer, xff, client);
+		net = kcr_auth_trusted(api->auth, client);
+	}
 	if (k != KCR_AUTH_KEY_NONE)
 		kcr_tenant_of_key(key, req->tenant);
 	else if (net)
@@ -188,23 +201,27 @@ identify(struct kcr_api *api, struct kcr_http_req *req, const char *key)
 	return req->tenant[0] != '\0';
 }
 
-bool
+enum kcr_http_auth
 kcr_api_authorize(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 {
 	const struct kcr_http_route *route = req->route;
-	kcr_autofree char *key = find_key(req);
+	kcr_autofree char *key = header_key(req);
 
+	if (key == NULL)
+		key = body_key(req);
 	if (key)
 		kcr_auth_key_hash(key, req->key_hash);
 	if (!identify(ud, req, key)) {
+		if (key == NULL && !req->body_done && is_json(req))
+			return KCR_HTTP_AUTH_NEED_BODY;
 		kcr_http_reply_error(resp, req, 401, "authentication", NULL,
 				     key ? "Invalid API key" : "Missing API key");
-		return false;
+		return KCR_HTTP_AUTH_DENIED;
 	}
 	if (route && (route->flags & KCR_ROUTE_ADMIN) && !req->admin) {
 		kcr_http_reply_error(resp, req, 403, "authorization", NULL,
 				     "this route needs the admin key (server.admin_key)");
-		return false;
+		return KCR_HTTP_AUTH_DENIED;
 	}
-	return true;
+	return KCR_HTTP_AUTH_OK;
 }

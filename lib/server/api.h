@@ -25,6 +25,10 @@ struct kcr_pool;
 cJSON *kcr_pool_stats_json(struct kcr_pool *p);
 void kcr_api_pool_status(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
 void kcr_api_pool_warmup(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
-bool kcr_api_authorize(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+/* The auth hook of the routes (http_server.h): the key from the headers,
+ * else from a small JSON body, else the trusted network; admin routes
+ * need the admin key. */
+enum kcr_http_auth kcr_api_authorize(struct kcr_http_req *req, struct kcr_http_resp *resp,
+				     void *ud);
 
 #endif

@@ -259,14 +259,6 @@ api_h_files(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 	kcr_http_reply_json(resp, 200, a);
 }
 
-static void
-cors(struct kcr_http_resp *resp)
-{
-	kcr_http_add_header(resp, "Access-Control-Allow-Origin", "*");
-	kcr_http_add_header(resp, "Access-Control-Allow-Methods", "GET, OPTIONS");
-	kcr_http_add_header(resp, "Access-Control-Allow-Headers", "X-API-Key, Authorization");
-}
-
 static char *
 content_disposition(const char *name)
 {
@@ -304,15 +296,15 @@ api_h_download(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 	kcr_http_add_header(resp, "Content-Disposition", disp);
 	kcr_http_add_header(resp, "Cache-Control", "private, max-age=3600");
 	kcr_http_add_header(resp, "ETag", m.sha256);
-	cors(resp);
 	kcr_file_meta_release(&m);
 }
 
+/* KubeCodeRun's preflight route: 204. The CORS headers, when
+ * server.cors_origins allows the origin, are the server's (http_server.c). */
 void
 api_h_download_options(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 {
 	kcr_http_reply_bytes(resp, 204, NULL, 0, "text/plain");
-	cors(resp);
 }
 
 void

@@ -24,6 +24,8 @@ struct kcr_auth {
 	size_t n_hashes;
 	struct cidr *nets;
 	size_t n_nets;
+	struct cidr *proxies;
+	size_t n_proxies;
 	unsigned char admin[SHA256_DIGEST_LENGTH];
 	bool has_admin;
 };
@@ -56,6 +58,24 @@ parse_cidr(const char *s, struct cidr *c, kcr_error_t *err)
 	return 0;
 }
 
+static int
+parse_cidrs(char **list, struct cidr **out, size_t *n, kcr_error_t *err)
+{
+	*out = kcr_xzalloc((kcr_strv_len(list) + 1) * sizeof(**out));
+	for (*n = 0; list[*n]; (*n)++)
+		if (parse_cidr(list[*n], &(*out)[*n], err) < 0)
+			return -1;
+	return 0;
+}
+
+static void
+free_cidrs(struct cidr *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(c[i].text);
+	free(c);
+}
+
 static char *
 generate_key(void)
 {
@@ -76,6 +96,7 @@ kcr_auth_new(const struct kcr_config *cfg, char **generated, kcr_error_t *err)
 	struct kcr_auth *a = kcr_xzalloc(sizeof(*a));
 	kcr_autostrv char **keys = kcr_config_list(cfg, "server.api_keys");
 	kcr_autostrv char **nets = kcr_config_list(cfg, "server.trusted_networks");
+	kcr_autostrv char **proxies = kcr_config_list(cfg, "server.trusted_proxies");
 	const char *one = kcr_config_str(cfg, "server.api_key");
 	const char *admin = kcr_config_str(cfg, "server.admin_key");
 
@@ -92,14 +113,13 @@ kcr_auth_new(const struct kcr_config *cfg, char **generated, kcr_error_t *err)
 		*generated = generate_key();
 		add_key(a, *generated);
 	}
-	a->nets = kcr_xzalloc((kcr_strv_len(nets) + 1) * sizeof(*a->nets));
-	for (size_t i = 0; nets[i]; i++, a->n_nets++)
-		if (parse_cidr(nets[i], &a->nets[i], err) < 0) {
-			kcr_auth_free(a);
-			free(*generated);
-			*generated = NULL;
-			return NULL;
-		}
+	if (parse_cidrs(nets, &a->nets, &a->n_nets, err) < 0 ||
+	    parse_cidrs(proxies, &a->proxies, &a->n_proxies, err) < 0) {
+		kcr_auth_free(a);
+		free(*generated);
+		*generated = NULL;
+		return NULL;
+	}
 	return a;
 }
 
@@ -111,9 +131,8 @@ kcr_auth_free(struct kcr_auth *a)
 	OPENSSL_cleanse(a->hashes, a->n_hashes * sizeof(*a->hashes));
 	OPENSSL_cleanse(a->admin, sizeof(a->admin));
 	free(a->hashes);
-	for (size_t i = 0; i < a->n_nets; i++)
-		free(a->nets[i].text);
-	free(a->nets);
+	free_cidrs(a->nets, a->n_nets);
+	free_cidrs(a->proxies, a->n_proxies);
 	free(a);
 }
 
@@ -145,18 +164,50 @@ cidr_contains(const struct cidr *c, int family, const unsigned char *addr)
 	return rest == 0 || ((addr[full] ^ c->addr[full]) & (0xff << (8 - rest))) == 0;
 }
 
+static const char *
+cidr_find(const struct cidr *c, size_t n, const char *addr_text)
+{
+	unsigned char addr[16];
+	int family = strchr(addr_text, ':') ? AF_INET6 : AF_INET;
+
+	if (n == 0 || inet_pton(family, addr_text, addr) != 1)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (cidr_contains(&c[i], family, addr))
+			return c[i].text;
+	return NULL;
+}
+
 const char *
 kcr_auth_trusted(const struct kcr_auth *a, const char *peer)
 {
-	unsigned char addr[16];
-	int family = strchr(peer, ':') ? AF_INET6 : AF_INET;
+	return cidr_find(a->nets, a->n_nets, peer);
+}
 
-	if (a->n_nets == 0 || inet_pton(family, peer, addr) != 1)
-		return NULL;
-	for (size_t i = 0; i < a->n_nets; i++)
-		if (cidr_contains(&a->nets[i], family, addr))
-			return a->nets[i].text;
-	return NULL;
+/* X-Forwarded-For is "client, proxy1, proxy2": each proxy appends the
+ * address it got the request from. Read from the right, the first hop
+ * that is not a trusted proxy is the client; anything left of it is what
+ * the client claimed, and not believed. */
+void
+kcr_auth_client_address(const struct kcr_auth *a, const char *peer, const char *xff, char out[64])
+{
+	kcr_autofree char *list = xff ? kcr_xstrdup(xff) : NULL;
+	char *end = list ? list + strlen(list) : NULL;
+
+	snprintf(out, 64, "%s", peer);
+	while (list && end > list && cidr_find(a->proxies, a->n_proxies, out)) {
+		char *hop;
+
+		*end = '\0';
+		hop = strrchr(list, ',');
+		end = hop ? hop : list; /* the next hop to the left ends here */
+		hop = hop ? hop + 1 : list;
+		hop += strspn(hop, " \t");
+		hop[strcspn(hop, " \t")] = '\0';
+		if (*hop == '\0')
+			return;
+		snprintf(out, 64, "%s", hop);
+	}
 }
 
 void

@@ -21,6 +21,10 @@ enum kcr_auth_key {
 	KCR_AUTH_KEY_ADMIN, /* server.admin_key: admin routes too */
 };
 enum kcr_auth_key kcr_auth_check_key(const struct kcr_auth *a, const char *key);
+/* The client's address: peer, unless peer is one of
+ * server.trusted_proxies: then the X-Forwarded-For hop they vouch for. */
+void kcr_auth_client_address(const struct kcr_auth *a, const char *peer, const char *xff,
+			     char out[64]);
 /* The trusted network (as configured) that holds peer, or NULL. */
 const char *kcr_auth_trusted(const struct kcr_auth *a, const char *peer);
 /* The first 16 hex digits of the key's SHA-256, for logs. */

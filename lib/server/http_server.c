@@ -1,6 +1,7 @@
 #include <config.h>
 
 #include "server/http_server.h"
+#include "server/http-internal.h"
 #include "base/clock.h"
 #include "base/ids.h"
 #include "base/json.h"
@@ -31,6 +32,7 @@ struct kcr_http_server {
 	int port;
 	atomic_size_t max_body;
 	atomic_int in_flight;
+	struct http_guard *guard;
 };
 
 /* ---- requests ------------------------------------------------------- */
@@ -195,15 +197,45 @@ kcr_http_reply_kcr_error(struct kcr_http_resp *resp, const struct kcr_http_req *
 
 /* ---- multipart ------------------------------------------------------ */
 
+static bool
+same_str_or_null(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+static bool
+same_part(const struct kcr_http_part *p, const char *key, const char *filename)
+{
+	return p->data.len == 0 && strcmp(p->name, key ? key : "") == 0 &&
+	       same_str_or_null(p->filename, filename);
+}
+
 static enum MHD_Result
 on_post_data(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
 	     const char *ctype, const char *enc, const char *data, uint64_t off, size_t size)
 {
 	struct kcr_http_req *r = cls;
 	struct kcr_http_part *p;
+	bool opened_empty = r->part_opened_empty;
 
 	(void)kind, (void)ctype, (void)enc;
+	r->part_opened_empty = off == 0 && size == 0;
+	/* When a chunk ends where a part's data begins, MHD calls once with
+	 * no data and again from offset 0 with it: the same part, not a new
+	 * (empty) one. */
+	if (off == 0 && opened_empty && r->n_parts &&
+	    same_part(&r->parts[r->n_parts - 1], key, filename))
+		off = 1;
 	if (off == 0) { /* a new part starts */
+		struct kcr_http_server *s = r->server;
+
+		if (s->o.max_parts && r->n_parts >= s->o.max_parts) {
+			if (r->bad_body == NULL)
+				r->bad_body = kcr_strdup_printf("more than %zu parts in a "
+								"multipart/form-data body",
+								s->o.max_parts);
+			return MHD_NO;
+		}
 		r->parts = kcr_xrealloc(r->parts, (r->n_parts + 1) * sizeof(*r->parts));
 		p = &r->parts[r->n_parts++];
 		memset(p, 0, sizeof(*p));
@@ -219,8 +251,7 @@ on_post_data(void *cls, enum MHD_ValueKind kind, const char *key, const char *fi
 /* ---- the access handler ----------------------------------------------- */
 
 static struct kcr_http_req *
-req_new(struct kcr_http_server *s, struct MHD_Connection *c, const char *url,
-	const char *method)
+req_new(struct kcr_http_server *s, struct MHD_Connection *c, const char *url, const char *method)
 {
 	struct kcr_http_req *r = kcr_xzalloc(sizeof(*r));
 	const union MHD_ConnectionInfo *ci =
@@ -248,6 +279,14 @@ req_new(struct kcr_http_server *s, struct MHD_Connection *c, const char *url,
 	return r;
 }
 
+/* The most bytes of this request's body kept: few before it is
+ * authenticated (only for a key inside it). */
+static size_t
+body_limit(struct kcr_http_server *s, const struct kcr_http_req *r)
+{
+	return r->preauth ? s->o.preauth_body : atomic_load(&s->max_body);
+}
+
 static void
 take_body(struct kcr_http_server *s, struct kcr_http_req *r, const char *data, size_t size)
 {
@@ -255,7 +294,7 @@ take_body(struct kcr_http_server *s, struct kcr_http_req *r, const char *data, s
 
 	for (size_t i = 0; i < r->n_parts; i++)
 		have += r->parts[i].data.len;
-	if (r->too_large || have + size > atomic_load(&s->max_body)) {
+	if (r->too_large || have + size > body_limit(s, r)) {
 		r->too_large = true; /* keep reading, drop the bytes */
 		return;
 	}
@@ -264,6 +303,49 @@ take_body(struct kcr_http_server *s, struct kcr_http_req *r, const char *data, s
 	} else if (MHD_post_process(r->mp, data, size) != MHD_YES && r->bad_body == NULL) {
 		r->bad_body = kcr_xstrdup("malformed multipart/form-data body");
 	}
+}
+
+/* The origin a browser sent, if it is one the operator allows. */
+static const char *
+cors_origin(const struct kcr_http_server *s, struct kcr_http_req *r)
+{
+	const char *origin = kcr_http_header(r, "Origin");
+
+	if (origin == NULL || s->o.cors_origins == NULL)
+		return NULL;
+	for (char *const *o = s->o.cors_origins; *o; o++)
+		if (strcmp(*o, "*") == 0 || strcasecmp(*o, origin) == 0)
+			return origin;
+	return NULL;
+}
+
+static void
+cors_headers(const struct kcr_http_server *s, struct kcr_http_req *r, struct MHD_Response *mr)
+{
+	const char *origin = cors_origin(s, r);
+
+	if (origin == NULL)
+		return;
+	MHD_add_response_header(mr, "Access-Control-Allow-Origin", origin);
+	MHD_add_response_header(mr, "Vary", "Origin");
+	MHD_add_response_header(mr, "Access-Control-Expose-Headers",
+				"Content-Disposition, ETag, X-Request-Id, Retry-After");
+}
+
+/* A preflight (OPTIONS with Access-Control-Request-Method) from an
+ * allowed origin, on any path: 204, no key (browsers send none). */
+static bool
+cors_preflight(struct kcr_http_server *s, struct kcr_http_req *r, struct kcr_http_resp *resp)
+{
+	if (strcmp(r->method, "OPTIONS") != 0 || cors_origin(s, r) == NULL ||
+	    kcr_http_header(r, "Access-Control-Request-Method") == NULL)
+		return false;
+	kcr_http_reply_bytes(resp, 204, NULL, 0, "text/plain");
+	kcr_http_add_header(resp, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+	kcr_http_add_header(resp, "Access-Control-Allow-Headers",
+			    "Content-Type, X-API-Key, Authorization, User-Id, If-None-Match");
+	kcr_http_add_header(resp, "Access-Control-Max-Age", "600");
+	return true;
 }
 
 static void
@@ -290,8 +372,8 @@ log_request(struct kcr_http_server *s, struct kcr_http_req *r, int status)
 	cJSON_AddStringToObject(o, "request_id", r->request_id);
 	cJSON_AddStringToObject(o, "key", r->key_hash[0] ? r->key_hash : "-");
 	cJSON_AddStringToObject(o, "method", r->method);
-	cJSON_AddStringToObject(o, "route",
-				r->route ? ((const struct kcr_http_route *)r->route)->name : r->path);
+	cJSON_AddStringToObject(
+		o, "route", r->route ? ((const struct kcr_http_route *)r->route)->name : r->path);
 	cJSON_AddNumberToObject(o, "status", status);
 	cJSON_AddNumberToObject(o, "duration_ms", (double)(kcr_now_ns() - r->start_ns) / 1e6);
 	cJSON_AddStringToObject(o, "peer", r->peer);
@@ -312,6 +394,7 @@ send_resp(struct kcr_http_server *s, struct kcr_http_req *r, struct kcr_http_res
 	MHD_add_response_header(mr, "Content-Type", resp->ctype ? resp->ctype : "text/plain");
 	MHD_add_response_header(mr, "X-Request-Id", r->request_id);
 	security_headers(mr);
+	cors_headers(s, r, mr);
 	for (size_t i = 0; i < resp->n_hdr; i++) {
 		MHD_add_response_header(mr, resp->hdr_name[i], resp->hdr_value[i]);
 		free(resp->hdr_name[i]);
@@ -361,21 +444,21 @@ start_slow(struct kcr_http_req *r)
 	return ok;
 }
 
+static bool authorize(struct kcr_http_server *s, struct kcr_http_req *r,
+		      struct kcr_http_resp *resp);
+
 /* Answers the request, or hands it to a worker (returns true then). */
 static bool
 dispatch(struct kcr_http_server *s, struct kcr_http_req *r, struct kcr_http_resp *resp)
 {
-	bool known;
-	const struct kcr_http_route *rt = route_find(s, r, &known);
+	const struct kcr_http_route *rt = r->route;
 
-	r->route = rt;
-	if (rt == NULL && known)
-		kcr_http_reply_error(resp, r, 405, "validation", NULL, "method %s not allowed on %s",
-				     r->method, r->path);
-	else if (rt == NULL)
-		kcr_http_reply_error(resp, r, 404, "resource_not_found", NULL, "no route %s %s",
-				     r->method, r->path);
-	else if (!(rt->flags & KCR_ROUTE_PUBLIC) && s->o.auth && !s->o.auth(r, resp, s->o.ud))
+	if (r->preauth && r->too_large)
+		kcr_http_reply_error(resp, r, 401, "authentication", NULL,
+				     "Missing API key (a key in the body is read only from bodies "
+				     "of at most %zu bytes; send it as X-API-Key)",
+				     s->o.preauth_body);
+	else if (r->preauth && !authorize(s, r, resp))
 		; /* auth filled resp */
 	else if (r->too_large)
 		kcr_http_reply_error(resp, r, 413, "validation", "body",
@@ -391,6 +474,60 @@ dispatch(struct kcr_http_server *s, struct kcr_http_req *r, struct kcr_http_resp
 		kcr_http_reply_error(resp, r, 503, "service_unavailable", NULL,
 				     "cannot start a worker thread");
 	return false;
+}
+
+/* Once the headers are in: the route, and whether the request may send
+ * its body (*resp filled when not: an unknown route, a refused key, a
+ * body too large to be read without one). */
+static bool
+authorize(struct kcr_http_server *s, struct kcr_http_req *r, struct kcr_http_resp *resp)
+{
+	enum kcr_http_auth a = s->o.auth(r, resp, s->o.ud);
+
+	if (a == KCR_HTTP_AUTH_NEED_BODY && r->body_done) {
+		kcr_http_reply_error(resp, r, 401, "authentication", NULL, "Missing API key");
+		a = KCR_HTTP_AUTH_DENIED;
+	}
+	r->authed = a == KCR_HTTP_AUTH_OK;
+	r->preauth = a == KCR_HTTP_AUTH_NEED_BODY;
+	return a != KCR_HTTP_AUTH_DENIED;
+}
+
+static bool
+admit(struct kcr_http_server *s, struct kcr_http_req *r, struct kcr_http_resp *resp)
+{
+	bool known;
+	const struct kcr_http_route *rt = route_find(s, r, &known);
+	const char *cl;
+
+	r->route = rt;
+	if (cors_preflight(s, r, resp))
+		return false;
+	if (rt == NULL && known) {
+		kcr_http_reply_error(resp, r, 405, "validation", NULL,
+				     "method %s not allowed on %s", r->method, r->path);
+		return false;
+	}
+	if (rt == NULL) {
+		kcr_http_reply_error(resp, r, 404, "resource_not_found", NULL, "no route %s %s",
+				     r->method, r->path);
+		return false;
+	}
+	if ((rt->flags & KCR_ROUTE_PUBLIC) || s->o.auth == NULL) {
+		r->authed = true;
+		return true;
+	}
+	if (!authorize(s, r, resp))
+		return false;
+	/* a body that says it is too large for its key to be read: refused
+	 * before a byte of it is (a chunked one is cut when it gets there) */
+	cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
+	if (r->preauth && cl && strtoull(cl, NULL, 10) > s->o.preauth_body) {
+		r->too_large = true;
+		dispatch(s, r, resp);
+		return false;
+	}
+	return true;
 }
 
 static void
@@ -417,8 +554,14 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	if (r == NULL) {
 		r = req_new(s, c, url, method);
 		atomic_fetch_add(&s->in_flight, 1);
-		start_body(r);
 		*con_cls = r;
+		if (s->guard)
+			http_guard_headers_done(c);
+		if (!admit(s, r, &resp)) {
+			r->body_done = true;
+			return send_resp(s, r, &resp);
+		}
+		start_body(r);
 		return MHD_YES;
 	}
 	if (*size) {
@@ -426,6 +569,9 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		*size = 0;
 		return MHD_YES;
 	}
+	if (!r->body_done && s->guard)
+		http_guard_body_done(c);
+	r->body_done = true;
 	if (r->done) { /* resumed: the worker's reply */
 		struct kcr_http_resp *done = r->done;
 		enum MHD_Result ret;
@@ -448,7 +594,9 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	struct kcr_http_server *s = cls;
 
-	(void)c, (void)code;
+	(void)code;
+	if (s->guard)
+		http_guard_request_done(c);
 	if (*con_cls == NULL)
 		return;
 	req_free(*con_cls);
@@ -466,8 +614,8 @@ parse_listen(const char *addr, struct sockaddr_storage *ss, socklen_t *len, kcr_
 	uint64_t port;
 
 	if (colon == NULL || kcr_parse_u64(colon + 1, 0, 65535, &port, err) < 0)
-		return kcr_error_set(err, KCR_E_INVALID, 0,
-				     "listen address '%s' is not HOST:PORT", addr);
+		return kcr_error_set(err, KCR_E_INVALID, 0, "listen address '%s' is not HOST:PORT",
+				     addr);
 	host = kcr_xstrndup(addr, (size_t)(colon - addr));
 	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
@@ -536,15 +684,21 @@ kcr_http_server_start(const struct kcr_http_server_opts *o, kcr_error_t *err)
 	if (s->base_path[0] && s->base_path[strlen(s->base_path) - 1] == '/')
 		s->base_path[strlen(s->base_path) - 1] = '\0';
 	atomic_store(&s->max_body, o->max_body);
-	s->d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-					MHD_USE_ITC,
-				0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
-				MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)HTTP_THREADS,
-				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)600,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
-				MHD_OPTION_END);
+	if (o->header_timeout_s || o->body_timeout_s)
+		s->guard = http_guard_new(o->header_timeout_s, o->body_timeout_s);
+	s->d = MHD_start_daemon(
+		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC, 0, NULL,
+		NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
+		(unsigned int)HTTP_THREADS, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		MHD_OPTION_NOTIFY_CONNECTION, s->guard ? http_guard_notify : NULL, s->guard,
+		MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout_s ? o->idle_timeout_s : 600,
+		MHD_OPTION_CONNECTION_LIMIT,
+		o->max_connections ? o->max_connections : FD_SETSIZE - 4,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_peer,
+		/* headers beyond this are refused (431) */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_END);
 	if (s->d == NULL) {
+		http_guard_free(s->guard);
 		close(fd);
 		free(s->base_path);
 		free(s);
@@ -582,6 +736,7 @@ kcr_http_server_stop(struct kcr_http_server *s, unsigned int grace_ms)
 	while (atomic_load(&s->in_flight) > 0 && kcr_now_ms() < deadline)
 		usleep(10000);
 	MHD_stop_daemon(s->d);
+	http_guard_free(s->guard);
 	free(s->base_path);
 	free(s);
 }

@@ -1,7 +1,13 @@
 /* A small HTTP server on libmicrohttpd: a route table, bounded request
  * bodies (raw or multipart/form-data through MHD's post processor), JSON
  * replies and errors in the LibreChat/KubeCodeRun shape, one JSON log line
- * per request, and a graceful stop. A few epoll threads parse requests and
+ * per request, and a graceful stop.
+ *
+ * Clients are hostile: a request is authenticated from its headers before
+ * its body is read (an unauthenticated body is read only up to a small
+ * bound, for the key some clients send in it); connections are capped in
+ * all and per peer address; headers and bodies have deadlines, so that
+ * a client trickling bytes cannot hold a connection (http_guard.c). A few epoll threads parse requests and
  * answer the quick routes; a slow route's connection is suspended and its
  * handler runs in a thread of its own, so neither an execution nor a burst
  * of them delays /health. */
@@ -37,6 +43,9 @@ struct kcr_http_req {
 	struct kcr_http_part *parts;
 	size_t n_parts;
 	bool too_large;                  /* the body went over the limit; it was dropped */
+	bool authed;                     /* the auth hook let it in */
+	bool preauth;                    /* not yet: the body may carry the key */
+	bool body_done;                  /* the whole body was read */
 	char *bad_body;                  /* why the body could not be parsed, or NULL */
 	char key_hash[17];               /* first 16 hex of the caller's key's SHA-256, for logs */
 	char tenant[KCR_TENANT_MAX + 1]; /* who asks, as the auth hook named it */
@@ -45,9 +54,10 @@ struct kcr_http_req {
 	const void *route;
 	void *mp; /* MHD post processor */
 	size_t cur_part;
-	void *server; /* the kcr_http_server it came to */
-	void *done;   /* a slow route's reply, once its worker finished */
-	bool working; /* a worker thread owns the request */
+	bool part_opened_empty; /* the last multipart call opened a part with no data */
+	void *server;           /* the kcr_http_server it came to */
+	void *done;             /* a slow route's reply, once its worker finished */
+	bool working;           /* a worker thread owns the request */
 };
 
 struct kcr_http_resp {
@@ -76,14 +86,31 @@ struct kcr_http_route {
 	const char *name; /* for logs and metrics */
 };
 
-/* Decides whether a request may proceed; fills resp (401...) if not. */
-typedef bool (*kcr_http_auth_fn)(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+/* What an auth hook decides. It is called once the headers are in
+ * (body_done false) and, if it asked for the body, again once the body
+ * is (body_done true: NEED_BODY is then taken as DENIED). */
+enum kcr_http_auth {
+	KCR_HTTP_AUTH_OK,
+	KCR_HTTP_AUTH_DENIED,    /* resp filled (401, 403) */
+	KCR_HTTP_AUTH_NEED_BODY, /* no key in the headers; the body (at most
+				  * opts.preauth_body bytes) may carry one */
+};
+typedef enum kcr_http_auth (*kcr_http_auth_fn)(struct kcr_http_req *req, struct kcr_http_resp *resp,
+					       void *ud);
 
 struct kcr_http_server_opts {
 	const char *listen;                  /* "127.0.0.1:8000", "[::1]:0", "0.0.0.0:8000" */
 	const char *base_path;               /* "" or "/v1" */
 	const struct kcr_http_route *routes; /* terminated by { NULL } */
 	size_t max_body;
+	size_t preauth_body;                        /* most bytes read of an unauthenticated body */
+	size_t max_parts;                           /* most parts of a multipart body */
+	unsigned int max_connections, max_per_peer; /* 0: MHD's defaults */
+	unsigned int header_timeout_s; /* from accept (or the last reply) to the headers */
+	unsigned int body_timeout_s;   /* from the headers to the end of the body */
+	unsigned int idle_timeout_s;   /* no byte either way */
+	char *const *cors_origins;     /* origins a browser may call from ("*": any);
+				    * NULL or empty: no CORS headers at all */
 	kcr_http_auth_fn auth;
 	void *ud;
 	bool log_requests;

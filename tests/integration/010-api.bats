@@ -199,7 +199,10 @@ upload_two() {
 	cmp blob.bin "$BODY_FILE" || fail "downloaded bytes differ from the upload"
 	assert_equal "$(header Content-Disposition)" "attachment; filename=\"blob.bin\"; filename*=UTF-8''blob.bin"
 	assert_equal "$(header Cache-Control)" 'private, max-age=3600'
-	assert_equal "$(header Access-Control-Allow-Origin)" '*'
+	# no CORS unless server.cors_origins says so
+	api GET "/download/$sid/$fid" -H 'Origin: https://evil.example'
+	assert_status 200
+	assert_equal "$(header Access-Control-Allow-Origin)" ''
 }
 
 @test "GET /download: a non-ASCII name is percent-encoded in filename*" {
@@ -216,11 +219,34 @@ upload_two() {
 		fail "Content-Disposition: $(header Content-Disposition)"
 }
 
-@test "OPTIONS /download/{sid}/{fid}: 204 CORS preflight, no key needed" {
-	api --no-key OPTIONS /download/AAAAAAAAAAAAAAAAAAAAA/BBBBBBBBBBBBBBBBBBBBB
+@test "OPTIONS /download/{sid}/{fid}: 204, no key needed; CORS headers only for configured origins" {
+	api --no-key OPTIONS /download/AAAAAAAAAAAAAAAAAAAAA/BBBBBBBBBBBBBBBBBBBBB \
+		-H 'Origin: https://chat.example' -H 'Access-Control-Request-Method: GET'
 	assert_status 204
-	assert_equal "$(header Access-Control-Allow-Origin)" '*'
+	assert_equal "$(header Access-Control-Allow-Origin)" ''
 	assert_equal "$BODY" ''
+
+	start_server cors KCR_POOL_ENABLED=false KCR_CORS_ORIGINS=https://chat.example
+	SRV=cors
+	# a preflight from the allowed origin, on any route, with no key
+	api --no-key OPTIONS /exec -H 'Origin: https://chat.example' \
+		-H 'Access-Control-Request-Method: POST'
+	assert_status 204
+	assert_equal "$(header Access-Control-Allow-Origin)" 'https://chat.example'
+	[[ $(header Access-Control-Allow-Headers) == *X-API-Key* ]]
+	# the replies carry it too, errors included
+	exec_code py 'print(1)' >/dev/null
+	api GET /files/AAAAAAAAAAAAAAAAAAAAA -H 'Origin: https://chat.example'
+	assert_equal "$(header Access-Control-Allow-Origin)" 'https://chat.example'
+	api --no-key GET /files/AAAAAAAAAAAAAAAAAAAAA -H 'Origin: https://chat.example'
+	assert_status 401
+	assert_equal "$(header Access-Control-Allow-Origin)" 'https://chat.example'
+	# another origin gets none, and no preflight
+	api GET /files/AAAAAAAAAAAAAAAAAAAAA -H 'Origin: https://evil.example'
+	assert_equal "$(header Access-Control-Allow-Origin)" ''
+	api --no-key OPTIONS /exec -H 'Origin: https://evil.example' \
+		-H 'Access-Control-Request-Method: POST'
+	assert_status 405
 }
 
 # ---- DELETE /files/{sid}/{fid} ---------------------------------------------
