@@ -50,6 +50,9 @@ int svc_session_active(struct kcr_service *s, const char *tenant, const char *si
 		       kcr_error_t *err);
 int svc_session_need(struct kcr_service *s, const char *tenant, const char *sid, bool for_state,
 		     kcr_error_t *err);
+/* A session whose files a run read (an agent's uploads, through files[])
+ * lives on as if used: its TTL counts again from now. Best effort. */
+void svc_session_keep(struct kcr_service *s, const char *sid);
 int svc_resolve_session(struct kcr_service *s, const struct kcr_exec_request *c,
 			char sid[KCR_ID_LEN + 1], kcr_error_t *err);
 

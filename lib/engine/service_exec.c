@@ -46,6 +46,7 @@ load_input(struct kcr_service *s, const char *tenant, const char *sid,
 	if (strcmp(ref->session_id, sid) != 0) {
 		struct kcr_file_meta copy;
 
+		svc_session_keep(s, ref->session_id);
 		svc_new_meta(&copy, sid, in->name, "upload");
 		if (svc_store_file(s, &copy, in->data, in->len, err) < 0)
 			return -1;

@@ -163,6 +163,23 @@ take_if_owned(struct kcr_service *s, const struct owner *o, const char *candidat
 	return 0;
 }
 
+void
+svc_session_keep(struct kcr_service *s, const char *sid)
+{
+	kcr_error_t e = NULL;
+	double ttl_s;
+
+	pthread_mutex_lock(&s->lock);
+	ttl_s = s->ttl_s;
+	pthread_mutex_unlock(&s->lock);
+	if (ttl_s > 0 &&
+	    kcr_store_session_expire(&s->stores, sid, kcr_wall_time() + ttl_s, &e) < 0) {
+		if (e->code != KCR_E_NOTFOUND)
+			kcr_error_warn_release(&e);
+		kcr_error_free(e);
+	}
+}
+
 /* The rest of the resolution, once the explicit candidates failed: the
  * owner's newest session, else a new one; then touch it. */
 static int

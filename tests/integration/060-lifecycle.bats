@@ -15,13 +15,15 @@ load serve_helpers
 	port=$(srv_port term)
 	curl -sS --max-time 60 -o "$d/slow.body" -w '%{http_code}\n' \
 		-H "X-API-Key: $(srv_key)" -H 'Content-Type: application/json' \
-		--data-binary '{"lang":"bash","code":"sleep 2; echo done"}' \
+		--data-binary '{"lang":"bash","code":"sleep 3; echo done"}' \
 		"$(srv_url)/exec" >"$d/slow.code" 2>"$d/slow.err" &
-	local client=$!
-	# wait until the execution is really running
-	for i in $(seq 1 100); do
+	local client=$! until=$((SECONDS + 60))
+	# wait until the execution is really running (its sandbox may take a
+	# while on a loaded machine; the 3 s it then runs are plenty to see it)
+	while [ $SECONDS -lt $until ]; do
 		api --no-key GET /health
 		[ "$(jget 'j.get("executions_running", 0)' 2>/dev/null)" = 1 ] && break
+		pid_alive "$client" || fail "the /exec ended before it was seen running: $(cat "$d/slow.code" "$d/slow.body")"
 		sleep 0.05
 	done
 	assert_json 'j["executions_running"] == 1'
@@ -54,12 +56,14 @@ load serve_helpers
 		-H "X-API-Key: $(srv_key)" -H 'Content-Type: application/json' \
 		--data-binary '{"lang":"bash","code":"sleep 3; echo done"}' \
 		"$(srv_url)/exec" >"$d/slow.code" 2>"$d/slow.err" &
-	local client=$!
-	for i in $(seq 1 100); do
+	local client=$! until=$((SECONDS + 60))
+	while [ $SECONDS -lt $until ]; do
 		api --no-key GET /health
 		[ "$(jget 'j.get("executions_running", 0)' 2>/dev/null)" = 1 ] && break
+		pid_alive "$client" || fail "the /exec ended before it was seen running"
 		sleep 0.05
 	done
+	assert_json 'j["executions_running"] == 1'
 	kill -TERM "$pid"
 	touch "$(srv_dir drain)/stopped"
 	sleep 0.3
