@@ -45,7 +45,6 @@ struct step_res {
 	uint64_t out_over, err_over; /* bytes discarded past the cap */
 	int status;
 	bool timed_out;
-	bool reaped; /* false: a cell said how it ended; its zombie is left */
 };
 
 /* Parent ends: fd[0] writes stdin, fd[1] and fd[2] read stdout and
@@ -53,9 +52,7 @@ struct step_res {
 struct io {
 	int fd[3], child[3];
 	int pidfd;
-	int done_fd;     /* a cell: "X<status>\n" when its program is done */
-	bool said_done;
-	int done_status;
+	int done_fd;     /* a cell: "X<status>\n" when its program is done (a hint) */
 	const char *in;
 	size_t in_left;
 };
@@ -82,7 +79,6 @@ struct snapshot {
 /* An interpreter waiting for its program (runner/proc.h). */
 struct kcr_proc_warm {
 	bool active;
-	bool zombie; /* a cell that said it was done, not reaped yet */
 	bool cell; /* adopted: pid 1 of its own pid namespace, set up by a zygote */
 	const struct kcr_lang *lang;
 	struct kcr_limits limits; /* the child's rlimits came from these */

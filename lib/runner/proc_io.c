@@ -225,29 +225,20 @@ io_read(int *fd, struct kcr_buf *b, uint64_t *over, uint64_t cap)
 	}
 }
 
-/* A cell's word that its program is done, with the status: its output is
- * complete then (it closed stdout and stderr first), and the runner need
- * not wait for the kernel to tear the process down. Anything else, or
- * nothing, leaves it to the pidfd. */
+/* A cell's word that its program is done ("X<status>"), read and
+ * dropped: the program runs in that very process and can write the same
+ * bytes to the same pipe, so the status the runner reports is always the
+ * kernel's (waitpid, once the pidfd says it exited), never this one. */
 static void
 io_read_done(struct io *io)
 {
 	char buf[16];
-	ssize_t n = read(io->done_fd, buf, sizeof(buf) - 1);
-	char *end;
-	long v;
+	ssize_t n = read(io->done_fd, buf, sizeof(buf));
 
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
-	kcr_closep(&io->done_fd);
-	if (n < 3 || buf[0] != 'X')
-		return;
-	buf[n] = '\0';
-	v = strtol(buf + 1, &end, 10);
-	if (*end == '\n' && v >= 0 && v <= 255) {
-		io->said_done = true;
-		io->done_status = (int)v;
-	}
+	if (n <= 0)
+		kcr_closep(&io->done_fd);
 }
 
 /* One poll() round over the pipes (and the pidfd while the program runs). */
@@ -303,18 +294,15 @@ proc_supervise(const struct proc_ctx *pc, pid_t pid, struct io *io, struct step_
 		uint64_t now = kcr_now_ms();
 
 		if (!exited) {
-			bool done = io->said_done || kcr_child_exited(pid);
+			bool done = kcr_child_exited(pid);
 
 			if (done || now >= pc->deadline_ms) {
 				sr->timed_out = !done;
+				/* a program that ended is a zombie: the kill leaves its
+				 * status as it was */
 				proc_kill_tree(pc, pid);
-				if (io->said_done && !sr->timed_out) {
-					sr->status = W_EXITCODE(io->done_status, 0);
-				} else {
-					while (waitpid(pid, &sr->status, __WALL) < 0 && errno == EINTR)
-						;
-					sr->reaped = true;
-				}
+				while (waitpid(pid, &sr->status, __WALL) < 0 && errno == EINTR)
+					;
 				kcr_closep(&io->fd[0]);
 				exited = true;
 				until = now + GRACE_MS;

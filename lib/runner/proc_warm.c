@@ -172,9 +172,6 @@ kcr_proc_warm_free(struct kcr_proc_warm *w)
 	if (w == NULL)
 		return;
 	proc_warm_discard(w);
-	if (w->zombie)
-		while (waitpid(w->pid, NULL, __WALL) < 0 && errno == EINTR)
-			;
 	free(w);
 }
 
@@ -238,7 +235,6 @@ proc_run_warm(struct kcr_proc_warm *w, struct proc_ctx *pc, const struct kcr_exe
 	proc_io_close(&w->io);
 	kcr_strv_free(kcr_steal(&w->pc.envp));
 	w->active = false;
-	w->zombie = !sr.reaped;
 	w->pc.limits = &w->limits;
 	proc_set_result(res, &sr, pc->limits);
 	return 0;

@@ -114,8 +114,8 @@ def _kcr_exit(status):
             pass
     if _kcr_done is not None:
 
-        # the output is complete: the runner answers without waiting for
-        # the kernel to tear this process down (milliseconds with pandas)
+        # the output is complete; the runner takes the status from the
+        # kernel, never from this pipe (the program could write it too)
         for fd in (1, 2):
             try:
                 os.close(fd)

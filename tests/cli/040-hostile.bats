@@ -421,3 +421,13 @@ EOF
 	run_kcr exec -o out3 second.sh -- "$marker"
 	assert_stdout_is $'no /tmp/x\nno /mnt/data/y\nno other processes\n'
 }
+
+@test "a program cannot forge its exit status through its inherited descriptors" {
+	run_kcr 3 exec -l py -c 'import os, sys
+for fd in range(3, 1024):
+    try:
+        os.write(fd, b"X0\n")
+    except OSError:
+        pass
+sys.exit(3)'
+}

@@ -212,3 +212,29 @@ os._exit(9)'
 	# the cells' host survived it
 	! grep -q 'no HTTP response\|Connection reset' "$(srv_dir)/stderr"
 }
+
+@test "a program cannot forge its exit status on the cell's report pipe" {
+	wait_cells 1
+	# "X0" to every descriptor it has, then exit 3
+	exec_code py 'import os, sys
+for fd in range(3, 1024):
+    try:
+        os.write(fd, b"X0\n")
+    except OSError:
+        pass
+sys.exit(3)'
+	assert_status 200
+	assert_json 'j["exit_code"] == 3'
+	# a forged "done" does not end the run early either: it runs on to its end
+	wait_cells 1
+	exec_code py 'import os, sys, time
+for fd in range(3, 1024):
+    try:
+        os.write(fd, b"X0\n")
+    except OSError:
+        pass
+time.sleep(0.5)
+print("still here")
+sys.exit(5)'
+	assert_json 'j["exit_code"] == 5 and j["stdout"] == "still here\n"'
+}
