@@ -24,23 +24,40 @@
 #include <unistd.h>
 
 enum {
-	O_LANG, O_CODE, O_STDIN, O_FILE, O_OUTDIR, O_FORCE, O_TIMEOUT, O_MEMORY, O_JSON,
-	O_SERVER, O_SESSION, O_ENTITY,
+	O_LANG,
+	O_CODE,
+	O_STDIN,
+	O_FILE,
+	O_OUTDIR,
+	O_FORCE,
+	O_TIMEOUT,
+	O_MEMORY,
+	O_JSON,
+	O_SERVER,
+	O_SESSION,
+	O_ENTITY,
 };
 
 static const struct kcr_opt exec_opts[] = {
-	[O_LANG] = { "lang", 'l', "LANG", "language (see 'kcr languages'); default: from FILE's extension", "lang" },
+	[O_LANG] = { "lang", 'l', "LANG",
+		     "language (see 'kcr languages'); default: from FILE's extension", "lang" },
 	[O_CODE] = { "code", 'c', "CODE", "run CODE instead of a file", NULL },
 	[O_STDIN] = { "stdin", 0, "FILE", "feed FILE to the program's standard input", "file" },
 	[O_FILE] = { "file", 'f', "PATH", "place PATH in /mnt/data (repeatable)", "file" },
-	[O_OUTDIR] = { "output-dir", 'o', "DIR", "write created or changed files to DIR (default: .)", "dir" },
+	[O_OUTDIR] = { "output-dir", 'o', "DIR",
+		       "write created or changed files to DIR (default: .)", "dir" },
 	[O_FORCE] = { "force", 0, NULL, "overwrite existing files in the output dir", NULL },
-	[O_TIMEOUT] = { "timeout", 0, "SECONDS", "wall-clock limit (default: the language's)", NULL },
+	[O_TIMEOUT] = { "timeout", 0, "SECONDS", "wall-clock limit (default: the language's)",
+			NULL },
 	[O_MEMORY] = { "memory", 0, "MB", "memory limit in MiB (default: the language's)", NULL },
-	[O_JSON] = { "json", 0, NULL, "print the result as JSON instead of the program's output", NULL },
-	[O_SERVER] = { "server", 0, "URL", "run on the kcr server at URL (default: client.server)", NULL },
-	[O_SESSION] = { "session", 0, "ID", "run in session ID, keeping inputs and outputs there", NULL },
-	[O_ENTITY] = { "entity", 0, "ID", "run in the newest session of entity ID (an agent)", NULL },
+	[O_JSON] = { "json", 0, NULL, "print the result as JSON instead of the program's output",
+		     NULL },
+	[O_SERVER] = { "server", 0, "URL", "run on the kcr server at URL (default: client.server)",
+		       NULL },
+	[O_SESSION] = { "session", 0, "ID", "run in session ID, keeping inputs and outputs there",
+			NULL },
+	[O_ENTITY] = { "entity", 0, "ID", "run in the newest session of entity ID (an agent)",
+		       NULL },
 	{ NULL },
 };
 
@@ -58,19 +75,43 @@ on_opt(int id, const char *arg, void *data, kcr_error_t *err)
 	struct exec_args *a = data;
 
 	switch (id) {
-	case O_LANG: a->lang = arg; break;
-	case O_CODE: a->code = arg; break;
-	case O_STDIN: a->stdin_path = arg; break;
-	case O_FILE: kcr_strv_push(&a->files, arg); break;
-	case O_OUTDIR: a->outdir = arg; break;
-	case O_FORCE: a->force = true; break;
-	case O_TIMEOUT: a->timeout = arg; break;
-	case O_MEMORY: a->memory = arg; break;
-	case O_JSON: a->json = true; break;
-	case O_SERVER: return kcr_config_set(a->cfg, "client.server", arg, KCR_SRC_FLAG, err);
-	case O_SESSION: a->session = arg; break;
-	case O_ENTITY: a->entity = arg; break;
-	default: return -1;
+	case O_LANG:
+		a->lang = arg;
+		break;
+	case O_CODE:
+		a->code = arg;
+		break;
+	case O_STDIN:
+		a->stdin_path = arg;
+		break;
+	case O_FILE:
+		kcr_strv_push(&a->files, arg);
+		break;
+	case O_OUTDIR:
+		a->outdir = arg;
+		break;
+	case O_FORCE:
+		a->force = true;
+		break;
+	case O_TIMEOUT:
+		a->timeout = arg;
+		break;
+	case O_MEMORY:
+		a->memory = arg;
+		break;
+	case O_JSON:
+		a->json = true;
+		break;
+	case O_SERVER:
+		return kcr_config_set(a->cfg, "client.server", arg, KCR_SRC_FLAG, err);
+	case O_SESSION:
+		a->session = arg;
+		break;
+	case O_ENTITY:
+		a->entity = arg;
+		break;
+	default:
+		return -1;
 	}
 	return 0;
 }
@@ -103,7 +144,8 @@ pick_lang(const struct exec_args *a, const char *path, struct kcr_exec_request *
 		return kcr_cmd_usage_error(&kcr_cmd_exec, err,
 					   path && strcmp(path, "-")
 						   ? "cannot tell the language of '%s'; use -l LANG"
-						   : "no language given%s; use -l LANG", path && strcmp(path, "-") ? path : "");
+						   : "no language given%s; use -l LANG",
+					   path && strcmp(path, "-") ? path : "");
 	return 0;
 }
 
@@ -226,8 +268,9 @@ write_outputs(const struct exec_args *a, const struct kcr_file *files, size_t n,
 			cJSON_AddNumberToObject(j, "size", (double)f->len);
 			cJSON_AddItemToArray(jfiles, j);
 		} else if (strcmp(want, path) != 0) {
-			fprintf(stderr, "kcr: wrote %s (%zu bytes; %s exists, --force overwrites)\n",
-				path, f->len, want);
+			fprintf(stderr,
+				"kcr: wrote %s (%zu bytes; %s exists, --force overwrites)\n", path,
+				f->len, want);
 		} else {
 			fprintf(stderr, "kcr: wrote %s (%zu bytes)\n", path, f->len);
 		}
@@ -321,7 +364,8 @@ check_session_args(const struct kcr_ctx *ctx, const struct exec_args *a, kcr_err
 	if (remote(ctx) && a->timeout && !api_timeout_ok(a->timeout))
 		return kcr_cmd_usage_error(&kcr_cmd_exec, err,
 					   "--timeout '%s': with --server it must be 1 to 300 "
-					   "seconds (the API's range)", a->timeout);
+					   "seconds (the API's range)",
+					   a->timeout);
 	if (a->session && kcr_client_check_id("session", a->session, err) < 0)
 		return -1;
 	if (a->entity && kcr_client_check_entity(a->entity, err) < 0)
@@ -428,12 +472,27 @@ fetch_outputs(struct kcr_client *c, const struct kcr_exec_result *res, struct kc
 	return 0;
 }
 
+/* kcr's words about the state, after the program's own stderr. */
+static void
+print_state_note(const char *note)
+{
+	kcr_autofree char *copy = kcr_xstrdup(note);
+
+	for (char *line = copy, *nl; line && *line; line = nl) {
+		if ((nl = strchr(line, '\n')) != NULL)
+			*nl++ = '\0';
+		fprintf(stderr, "kcr: state: %s\n", line);
+	}
+}
+
 static void
 print_session_json(const struct kcr_exec_result *res, cJSON *jfiles)
 {
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "session_id", res->session_id);
+	if (res->state_note)
+		cJSON_AddStringToObject(o, "state_note", res->state_note);
 	print_json(res, res->total_us / 1000.0, jfiles, o);
 }
 
@@ -458,7 +517,8 @@ report_session(struct kcr_client *c, const struct exec_args *a, const struct kcr
 		kcr_write_all(2, res->err, res->err_len);
 	}
 	if (a->session && strcmp(a->session, res->session_id) != 0)
-		fprintf(stderr, "kcr: session %s not found (unknown or expired); ran in a new one\n",
+		fprintf(stderr,
+			"kcr: session %s not found (unknown or expired); ran in a new one\n",
 			a->session);
 	if (fetch_outputs(c, res, out, err) == 0 &&
 	    write_outputs(a, out, res->n_files, res->files, jfiles, err) == 0)
@@ -467,6 +527,7 @@ report_session(struct kcr_client *c, const struct exec_args *a, const struct kcr
 		print_session_json(res, jfiles);
 		jfiles = NULL;
 	} else if (r >= 0) {
+		print_state_note(res->state_note);
 		fprintf(stderr, "kcr: session %s\n", res->session_id);
 	}
 	cJSON_Delete(jfiles);
@@ -496,8 +557,8 @@ session_exec(struct kcr_ctx *ctx, const struct exec_args *a, struct kcr_exec_req
 	    (c = kcr_client_open(ctx->cfg, err)) == NULL ||
 	    (a->session && kcr_client_list(c, a->session, &sess, &n_sess, err) < 0))
 		goto out;
-	if (req->n_inputs && kcr_client_upload(c, NULL, a->entity, req->inputs, req->n_inputs,
-					       up_sid, &up, err) < 0)
+	if (req->n_inputs &&
+	    kcr_client_upload(c, NULL, a->entity, req->inputs, req->n_inputs, up_sid, &up, err) < 0)
 		goto out;
 	refer_to_session(a, req, up, sess, n_sess);
 	if (kcr_client_exec(c, req, &res, err) < 0)
@@ -547,9 +608,9 @@ exec_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 		    build_request(ctx, &a, path, argv + first, &req, err) == 0)
 			r = session_exec(ctx, &a, &req, err);
 	} else if (build_request(ctx, &a, path, argv + first, &req, err) == 0 &&
-		 kcr_engine_check_request(&req, err) == 0 &&
-		 (engine = kcr_engine_new(ctx->cfg, err)) != NULL &&
-		 kcr_engine_run(engine, &req, &res, err) == 0)
+		   kcr_engine_check_request(&req, err) == 0 &&
+		   (engine = kcr_engine_new(ctx->cfg, err)) != NULL &&
+		   kcr_engine_run(engine, &req, &res, err) == 0)
 		r = report(&a, &res, err);
 out:
 	kcr_exec_result_release(&res);
@@ -572,7 +633,8 @@ const struct kcr_cmd kcr_cmd_exec = {
 		    "  kcr exec plot.py -f data.csv -o out/\n"
 		    "  kcr exec -l c prog.c --stdin input.txt -- arg1 arg2\n"
 		    "  kcr exec --server http://127.0.0.1:8000 plot.py -f data.csv\n"
-		    "  kcr exec --session Gq7Lm2Nx9PzR4tY8kWc3D -l py -c 'print(open(\"data.csv\").read())'",
+		    "  kcr exec --session Gq7Lm2Nx9PzR4tY8kWc3D -l py -c "
+		    "'print(open(\"data.csv\").read())'",
 	.opts = exec_opts,
 	.run = exec_run,
 };

@@ -77,6 +77,7 @@ kcr_exec_result_clear_program(struct kcr_exec_result *r)
 	for (size_t i = 0; i < r->n_changed; i++)
 		kcr_file_info_release(&r->changed[i]);
 	free(r->changed);
+	free(r->state_note);
 	free(r->state_out);
 	/* the program's part runs from the first member to state_out_len */
 	memset(r, 0, offsetof(struct kcr_exec_result, state_out_len) + sizeof(r->state_out_len));
@@ -110,4 +111,20 @@ kcr_exec_result_append_err(struct kcr_exec_result *r, const char *fmt, ...)
 		kcr_buf_add(&b, "\n", 1);
 	kcr_buf_addf(&b, "%s\n", line);
 	r->err = kcr_buf_steal(&b, &r->err_len);
+}
+
+void
+kcr_exec_result_state_note(struct kcr_exec_result *r, const char *fmt, ...)
+{
+	kcr_autofree char *line = NULL;
+	char *all;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&line, fmt, ap) < 0)
+		kcr_oom();
+	va_end(ap);
+	all = r->state_note ? kcr_strdup_printf("%s\n%s", r->state_note, line) : kcr_steal(&line);
+	free(r->state_note);
+	r->state_note = all;
 }

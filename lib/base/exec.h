@@ -111,7 +111,10 @@ struct kcr_exec_result {
 	uint64_t duration_ms;          /* compile + run, inside the sandbox */
 	struct kcr_file_info *changed; /* files in /mnt/data it created or changed */
 	size_t n_changed;
-	char *state_out; /* the pickled globals (want_state), or NULL */
+	char *state_note; /* what of the globals was not saved and why (one line
+			       * each), or NULL: for the caller and the log, never
+			       * the program's own stderr */
+	char *state_out;  /* the pickled globals (want_state), or NULL */
 	size_t state_out_len;
 	/* the engine */
 	struct kcr_file *outputs; /* the changed files' bytes */
@@ -133,6 +136,9 @@ void kcr_exec_result_release(struct kcr_exec_result *r);
 /* Frees and zeroes only the program's part (what kcr-runner reports),
  * leaving what the engine and the service filled. */
 void kcr_exec_result_clear_program(struct kcr_exec_result *r);
+/* Appends a line to state_note. */
+void kcr_exec_result_state_note(struct kcr_exec_result *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* Appends a line of text to the captured stderr (kcr's own messages). */
 void kcr_exec_result_append_err(struct kcr_exec_result *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

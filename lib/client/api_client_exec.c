@@ -84,12 +84,12 @@ parse_exec_reply(const struct kcr_api_client *c, const cJSON *o, struct kcr_exec
 	res->timed_out = kcr_json_bool(o, "timed_out", false);
 	res->has_state = kcr_json_bool(o, "has_state", false);
 	res->state_size = kcr_json_u64(o, "state_size", 0);
+	res->state_note = kcr_xstrdup(kcr_json_str(o, "state_note"));
 	if (kcr_json_str(o, "state_hash") && strlen(kcr_json_str(o, "state_hash")) == 64)
 		memcpy(res->state_hash, kcr_json_str(o, "state_hash"), sizeof(res->state_hash));
 	res->total_us = (uint64_t)(kcr_json_num(o, "duration_ms", 0) * 1000);
 	res->files = kcr_xzalloc(((size_t)cJSON_GetArraySize(files) + 1) * sizeof(*res->files));
-	cJSON_ArrayForEach(f, files)
-	{
+	cJSON_ArrayForEach (f, files) {
 		if (parse_output_file(c, f, sid, &res->files[res->n_files], err) < 0)
 			return -1;
 		res->n_files++;

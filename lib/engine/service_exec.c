@@ -158,7 +158,7 @@ run_call(struct kcr_service *s, struct kcr_exec_request *req, struct kcr_exec_re
 		r = store_outputs(s, res->session_id, req, origins, res, err);
 	if (r == 0) {
 		if (state_note)
-			kcr_exec_result_append_err(res, "%s", state_note);
+			kcr_exec_result_state_note(res, "%s", state_note);
 		if (svc_state_applies(&sc, req))
 			svc_save_state(s, res->session_id, &sc, res);
 	}

@@ -117,19 +117,19 @@ svc_load_state(struct kcr_service *s, const char *sid, const struct state_cfg *s
 			return kcr_error_wrap(err, "loading the Python state");
 		}
 		if (e->code == KCR_E_LIMIT)
-			*note = kcr_strdup_printf("kcr: state: not restored: %s", e->msg);
+			*note = kcr_strdup_printf("not restored: %s", e->msg);
 		kcr_error_free(e);
 		return 0;
 	}
 	if (kcr_pystate_blob_decode(blob, len, sc->max, &x->state_in, &x->state_in_len, &e) < 0) {
-		*note = kcr_strdup_printf("kcr: state: not restored: %s", e->msg);
+		*note = kcr_strdup_printf("not restored: %s", e->msg);
 		kcr_error_free(e);
 	}
 	return 0;
 }
 
 /* After a run: the globals it left become the session's state (over the
- * limit, or failing to store: a line on its stderr, and the old state
+ * limit, or failing to store: a line of its state_note, and the old state
  * stays); the result tells what state the session has now. */
 void
 svc_save_state(struct kcr_service *s, const char *sid, const struct state_cfg *sc,
@@ -149,7 +149,7 @@ svc_save_state(struct kcr_service *s, const char *sid, const struct state_cfg *s
 		if (r < 0) {
 			if (e->code != KCR_E_LIMIT)
 				kcr_log_warn("session %s: %s", sid, e->msg);
-			kcr_exec_result_append_err(res, "kcr: state: not saved: %s", e->msg);
+			kcr_exec_result_state_note(res, "not saved: %s", e->msg);
 			kcr_error_release(&e);
 		}
 		free(kcr_steal(&res->state_out));

@@ -32,8 +32,7 @@
 
 /* The language's argv template with src_dir for KCR_SRC_DIR, plus args. */
 static char **
-expand(const char *const *tmpl, const struct kcr_lang *l, const char *src_dir,
-       char *const *args)
+expand(const char *const *tmpl, const struct kcr_lang *l, const char *src_dir, char *const *args)
 {
 	char **v = kcr_lang_expand_in(tmpl, l, src_dir);
 
@@ -46,8 +45,8 @@ char **
 proc_clean_env(const struct kcr_lang *l)
 {
 	static const char *const base[] = {
-		"PATH=" KCR_SANDBOX_PATH, "HOME=/tmp", "TMPDIR=/tmp", "LANG=C.UTF-8",
-		"USER=sandbox", "LOGNAME=sandbox",
+		"PATH=" KCR_SANDBOX_PATH, "HOME=/tmp",    "TMPDIR=/tmp",
+		"LANG=C.UTF-8",           "USER=sandbox", "LOGNAME=sandbox",
 	};
 	char **env = kcr_xzalloc(sizeof(char *));
 
@@ -63,20 +62,19 @@ proc_clean_env(const struct kcr_lang *l)
 static int
 give_to_program(const struct proc_ctx *pc, int fd, const char *what, kcr_error_t *err)
 {
-	if (!pc->switch_id || fchown(fd, KCR_SANDBOX_UID, KCR_SANDBOX_GID) == 0 ||
-	    errno == EINVAL)
+	if (!pc->switch_id || fchown(fd, KCR_SANDBOX_UID, KCR_SANDBOX_GID) == 0 || errno == EINVAL)
 		return 0;
 	return kcr_error_set(err, KCR_E_IO, errno, "chown %s", what);
 }
 
 /* Writes dir/name (0600, the program's). */
 static int
-write_owned(const struct proc_ctx *pc, int dfd, const char *dir, const char *name,
-	    const void *data, size_t len, kcr_error_t *err)
+write_owned(const struct proc_ctx *pc, int dfd, const char *dir, const char *name, const void *data,
+	    size_t len, kcr_error_t *err)
 {
 	kcr_autofree char *path = kcr_strdup_printf("%s/%s", dir, name);
-	kcr_autoclose int fd = openat(dfd, name,
-				      O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	kcr_autoclose int fd =
+		openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 	if (fd < 0 || kcr_write_all(fd, data, len) < 0)
 		return kcr_error_set(err, KCR_E_IO, errno, "writing %s", path);
@@ -92,13 +90,14 @@ prepare_pystate(const struct proc_ctx *pc, const struct kcr_exec_request *req, i
 	kcr_autoclose int hfd = -1;
 
 	if (mkdirat(dfd, KCR_PYSTATE_DIR, 0700) < 0 ||
-	    (hfd = openat(dfd, KCR_PYSTATE_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+	    (hfd = openat(dfd, KCR_PYSTATE_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
+		    0)
 		return kcr_error_set(err, KCR_E_IO, errno, "creating %s", dir);
 	if (give_to_program(pc, hfd, dir, err) < 0 ||
-	    write_owned(pc, hfd, dir, KCR_PYSTATE_HOOK, kcr_pystate_hook,
-			strlen(kcr_pystate_hook), err) < 0 ||
-	    write_owned(pc, hfd, dir, KCR_PYSTATE_IMPL, kcr_pystate_impl,
-			strlen(kcr_pystate_impl), err) < 0)
+	    write_owned(pc, hfd, dir, KCR_PYSTATE_HOOK, kcr_pystate_hook, strlen(kcr_pystate_hook),
+			err) < 0 ||
+	    write_owned(pc, hfd, dir, KCR_PYSTATE_IMPL, kcr_pystate_impl, strlen(kcr_pystate_impl),
+			err) < 0)
 		return -1;
 	if (req->state_in == NULL)
 		return 0;
@@ -140,15 +139,18 @@ read_src_file(const char *src_dir, const char *name, uint64_t max, char **out, s
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "%s is not a regular file", name);
 	if ((uint64_t)st.st_size > max)
-		return kcr_error_set(err, KCR_E_LIMIT, 0, "%s is %lld bytes, over the limit of %llu",
-				     name, (long long)st.st_size, (unsigned long long)max);
+		return kcr_error_set(err, KCR_E_LIMIT, 0,
+				     "%s is %lld bytes, over the limit of %llu", name,
+				     (long long)st.st_size, (unsigned long long)max);
 	return kcr_read_fd(fd, (size_t)max, out, len, err);
 }
 
 /* After a run that exited with 0: the globals the hook pickled, and what
- * it could not save (its notes) at the end of stderr. */
+ * it could not save (its notes) in the result's state_note: the program's
+ * stderr stays its own. */
 static void
-collect_pystate(const struct kcr_exec_request *req, const char *src_dir, struct kcr_exec_result *res)
+collect_pystate(const struct kcr_exec_request *req, const char *src_dir,
+		struct kcr_exec_result *res)
 {
 	uint64_t limit = kcr_pystate_limit(req);
 	kcr_autofree char *notes = NULL;
@@ -161,13 +163,17 @@ collect_pystate(const struct kcr_exec_request *req, const char *src_dir, struct 
 		for (char *line = notes, *nl; line && *line; line = nl) {
 			if ((nl = strchr(line, '\n')) != NULL)
 				*nl++ = '\0';
-			kcr_exec_result_append_err(res, "%s", line);
+			if (strncmp(line, "kcr: state: ", 12) == 0)
+				line += 12; /* the hook's prefix, for its lines on stderr */
+			if (*line)
+				kcr_exec_result_state_note(res, "%s", line);
 		}
 	}
 	kcr_error_release(&err);
 	if (read_src_file(src_dir, KCR_PYSTATE_OUT, limit, &res->state_out, &res->state_out_len,
-			  &err) < 0 && err->code != KCR_E_NOTFOUND)
-		kcr_exec_result_append_err(res, "kcr: state: not saved: %s", err->msg);
+			  &err) < 0 &&
+	    err->code != KCR_E_NOTFOUND)
+		kcr_exec_result_state_note(res, "not saved: %s", err->msg);
 	kcr_error_release(&err);
 }
 
@@ -180,9 +186,8 @@ step_ok(const struct step_res *sr)
 /* Compiles (in src_dir) if the language needs it, then runs (in data_dir).
  * A failed compile is the result: its status and output, nothing run. */
 static int
-compile_and_run(const struct proc_ctx *pc, const struct kcr_exec_request *req,
-		const char *data_dir, const char *src_dir, struct kcr_exec_result *res,
-		kcr_error_t *err)
+compile_and_run(const struct proc_ctx *pc, const struct kcr_exec_request *req, const char *data_dir,
+		const char *src_dir, struct kcr_exec_result *res, kcr_error_t *err)
 {
 	const struct kcr_lang *l = req->lang;
 	kcr_autostrv char **argv = NULL;
@@ -242,7 +247,8 @@ run_with(struct kcr_proc_warm *w, const struct kcr_exec_request *req, const char
 				      : "this cell is gone");
 		goto out;
 	}
-	if (proc_snapshot_take(data_dir, &before, err) < 0 || prepare_src(&pc, req, src_dir, err) < 0)
+	if (proc_snapshot_take(data_dir, &before, err) < 0 ||
+	    prepare_src(&pc, req, src_dir, err) < 0)
 		goto out;
 	start = kcr_now_ms();
 	pc.deadline_ms = start + lim.timeout_ms;
@@ -280,9 +286,9 @@ kcr_proc_run(const struct kcr_exec_request *req, const char *data_dir, const cha
 }
 
 int
-kcr_proc_run_cell(struct kcr_proc_warm *w, const struct kcr_exec_request *req,
-		  const char *data_dir, const char *src_dir, const char *inner_src,
-		  struct kcr_exec_result *res, kcr_error_t *err)
+kcr_proc_run_cell(struct kcr_proc_warm *w, const struct kcr_exec_request *req, const char *data_dir,
+		  const char *src_dir, const char *inner_src, struct kcr_exec_result *res,
+		  kcr_error_t *err)
 {
 	return run_with(w, req, data_dir, src_dir, inner_src, res, err);
 }

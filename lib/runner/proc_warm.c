@@ -57,7 +57,6 @@ static const char js_bootstrap[] =
 	"process.argv = [process.argv[0], ...msg.argv];\n"
 	"require('module').runMain();\n";
 
-
 /* The runner's own pre-warmed interpreter (kcr_proc_prewarm). */
 struct kcr_proc_warm proc_own_warm;
 
@@ -109,10 +108,15 @@ kcr_proc_prewarm(const struct kcr_lang *l, const struct kcr_limits *lim, const c
 	proc_warm_discard(&proc_own_warm);
 	proc_own_warm.limits = *lim;
 	proc_normalize_limits(&proc_own_warm.limits);
-	proc_own_warm.pc = (struct proc_ctx){ .limits = &proc_own_warm.limits, .runner = getpid(),
-				     .is_init = getpid() == 1, .switch_id = geteuid() == 0,
-				     .envp = proc_clean_env(l) };
-	kcr_strv_push(&proc_own_warm.pc.envp, pre);
+	proc_own_warm.pc = (struct proc_ctx){ .limits = &proc_own_warm.limits,
+					      .runner = getpid(),
+					      .is_init = getpid() == 1,
+					      .switch_id = geteuid() == 0,
+					      .envp = proc_clean_env(l) };
+	/* for the bootstrap that imports the modules (and takes it out of the
+	 * environment); the program of any other language never sees it */
+	if (l->caps & KCR_LANG_PRELOAD)
+		kcr_strv_push(&proc_own_warm.pc.envp, pre);
 	if (proc_io_open(&proc_own_warm.io, "", 0, err) < 0)
 		goto fail;
 	proc_own_warm.pid = proc_spawn(&proc_own_warm.pc, argv, data_dir, &proc_own_warm.io, err);
@@ -140,8 +144,10 @@ kcr_proc_warm_adopt(const struct kcr_lang *l, const struct kcr_limits *lim, pid_
 
 	w->limits = *lim;
 	proc_normalize_limits(&w->limits);
-	w->pc = (struct proc_ctx){ .limits = &w->limits, .runner = getpid(),
-				   .switch_id = geteuid() == 0, .own_pidns = true };
+	w->pc = (struct proc_ctx){ .limits = &w->limits,
+				   .runner = getpid(),
+				   .switch_id = geteuid() == 0,
+				   .own_pidns = true };
 	w->io.pidfd = -1;
 	for (int i = 0; i < 3; i++) {
 		w->io.fd[i] = fds[i];
@@ -200,8 +206,8 @@ warm_message(const struct kcr_exec_request *req, const char *src_dir, size_t *le
 	for (size_t i = 0; req->args && req->args[i]; i++)
 		cJSON_AddItemToArray(a, cJSON_CreateString(req->args[i]));
 	if (kcr_pystate_wanted(req)) {
-		kcr_autofree char *hook = kcr_strdup_printf("%s/" KCR_PYSTATE_DIR "/" KCR_PYSTATE_HOOK,
-							    src_dir);
+		kcr_autofree char *hook =
+			kcr_strdup_printf("%s/" KCR_PYSTATE_DIR "/" KCR_PYSTATE_HOOK, src_dir);
 		cJSON *st = cJSON_AddArrayToObject(o, "pystate");
 
 		cJSON_AddItemToArray(st, cJSON_CreateString(hook));
@@ -217,7 +223,7 @@ warm_message(const struct kcr_exec_request *req, const char *src_dir, size_t *le
 
 int
 proc_run_warm(struct kcr_proc_warm *w, struct proc_ctx *pc, const struct kcr_exec_request *req,
-	 const char *src_dir, struct kcr_exec_result *res)
+	      const char *src_dir, struct kcr_exec_result *res)
 {
 	size_t len;
 	kcr_autofree char *msg = warm_message(req, src_dir, &len);

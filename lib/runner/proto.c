@@ -45,8 +45,7 @@ kcr_proto_exec_req_encode(const struct kcr_exec_request *req)
 }
 
 static int
-get_b64(const cJSON *o, const char *name, bool required, char **out, size_t *len,
-	kcr_error_t *err)
+get_b64(const cJSON *o, const char *name, bool required, char **out, size_t *len, kcr_error_t *err)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
 
@@ -65,8 +64,7 @@ decode_args(const cJSON *o, char ***out, kcr_error_t *err)
 	const cJSON *args = cJSON_GetObjectItemCaseSensitive(o, "args"), *a;
 	char **v = kcr_xzalloc(sizeof(char *));
 
-	cJSON_ArrayForEach(a, args)
-	{
+	cJSON_ArrayForEach (a, args) {
 		if (!cJSON_IsString(a)) {
 			kcr_strv_free(v);
 			return kcr_error_set(err, KCR_E_INVALID, 0, "'args' must be strings");
@@ -161,6 +159,8 @@ kcr_proto_exec_res_encode(const struct kcr_exec_result *res)
 	cJSON_AddItemToObject(o, "changed", files_array(res->changed, res->n_changed));
 	if (res->state_out)
 		add_b64(o, "state_out_b64", res->state_out, res->state_out_len);
+	if (res->state_note)
+		cJSON_AddStringToObject(o, "state_note", res->state_note);
 	return kcr_json_print_free(o);
 }
 
@@ -171,8 +171,7 @@ decode_changed(const cJSON *o, struct kcr_exec_result *res, kcr_error_t *err)
 	size_t n = (size_t)cJSON_GetArraySize(a), i = 0;
 
 	res->changed = kcr_xzalloc((n ? n : 1) * sizeof(*res->changed));
-	cJSON_ArrayForEach(f, a)
-	{
+	cJSON_ArrayForEach (f, a) {
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "name");
 
 		if (!cJSON_IsString(name) || !kcr_name_is_safe(name->valuestring))
@@ -210,6 +209,7 @@ kcr_proto_exec_res_decode(const char *json, size_t len, struct kcr_exec_result *
 	res->out_truncated = kcr_json_bool(o, "stdout_truncated", false);
 	res->err_truncated = kcr_json_bool(o, "stderr_truncated", false);
 	res->duration_ms = kcr_json_u64(o, "duration_ms", 0);
+	res->state_note = kcr_xstrdup(kcr_json_str(o, "state_note"));
 	r = 0;
 out:
 	if (r < 0)

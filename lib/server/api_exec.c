@@ -4,6 +4,7 @@
 
 #include "base/encode.h"
 #include "server/api-internal.h"
+#include "base/log.h"
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -177,6 +178,10 @@ exec_reply(const struct kcr_exec_result *r)
 		cJSON_AddNumberToObject(o, "state_size", (double)r->state_size);
 		cJSON_AddStringToObject(o, "state_hash", r->state_hash);
 	}
+	/* what of the globals was not saved: for the client and the log, not
+	 * in the program's stderr (a chat would show it as an error) */
+	if (r->state_note)
+		cJSON_AddStringToObject(o, "state_note", r->state_note);
 	return o;
 }
 
@@ -196,8 +201,12 @@ api_h_exec(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 		api_reply_verr(resp, req, &v);
 	else if (kcr_service_exec(api->svc, &c, &r, &err) < 0)
 		api_reply_service_error(resp, req, err);
-	else
+	else {
+		if (r.state_note)
+			kcr_log_info("request %s, session %s: state: %s", req->request_id,
+				     r.session_id, r.state_note);
 		kcr_http_reply_json(resp, 200, exec_reply(&r));
+	}
 	kcr_exec_result_release(&r);
 	kcr_exec_request_release(&c);
 }

@@ -62,8 +62,9 @@ print("saved")
 EOF
 	)"
 	assert_json 'j["stdout"] == "saved\n"'
-	# the program's own stderr is empty: the only line is kcr's
-	assert_json 'j["stderr"] == "kcr: state: not saved (cannot be pickled): gen, log\n"'
+	# the program's own stderr stays empty: what was not kept is told apart
+	assert_json 'j["stderr"] == ""'
+	assert_json 'j["state_note"] == "not saved (cannot be pickled): gen, log"'
 	assert_json 'j["exit_code"] == 0'
 	exec_state
 	local sid=$SID
@@ -213,7 +214,8 @@ EOF
 	# a run whose globals pickle to more than the limit: said on stderr, old state kept
 	py_run "$sid" $'big = bytes(2 << 20)\nkeep = 8'
 	assert_json 'j["exit_code"] == 0'
-	assert_json 're.fullmatch(r"kcr: state: not saved: \d+ bytes pickled, over the limit of 1048576\n", j["stderr"])'
+	assert_json 'j["stderr"] == ""'
+	assert_json 're.fullmatch(r"not saved: \d+ bytes pickled, over the limit of 1048576", j["state_note"])'
 	assert_json "j['has_state'] is True and j['state_hash'] == '$hash'"
 	py_run "$sid" 'print(keep, "big" in globals())'
 	assert_json 'j["stdout"] == "7 False\n"'
@@ -306,4 +308,12 @@ EOF
 	assert_success
 	run --separate-stderr "$KCR" exec --session "$sid" -l py -c 'print("w" in globals())'
 	assert_output False
+}
+
+@test "kcr exec: what cannot be kept is kcr's own line after the program's stderr" {
+	export KCR_STATE_DIR=$BATS_TEST_TMPDIR/local
+	run --separate-stderr "$KCR" exec --entity note-test -l py -c $'import sys\nprint("err", file=sys.stderr)\ng = (i for i in ())\nk = 1'
+	assert_success
+	[[ $stderr == $'err\nkcr: state: not saved (cannot be pickled): g\nkcr: session '* ]] ||
+		fail "stderr: $stderr"
 }

@@ -238,3 +238,23 @@ print("still here")
 sys.exit(5)'
 	assert_json 'j["exit_code"] == 5 and j["stdout"] == "still here\n"'
 }
+
+@test "programs see only their documented environment: no KCR_* variable, cold or warm" {
+	wait_cells 1
+	exec_code py 'import os; print(sorted(k for k in os.environ if k.startswith("KCR")))'
+	assert_json_eq 'j["stdout"]' '[]'
+	exec_code bash 'env | grep -c ^KCR || true'
+	assert_json_eq 'j["stdout"]' '0'
+	start_server jsw KCR_POOL_PY=0 KCR_POOL_JS=1
+	SRV=jsw
+	local i
+	for i in $(seq 1 200); do
+		api GET /pool
+		[ "$(jget '[p["ready"] for p in j["pools"] if p["language"] == "js"][0]')" -ge 1 ] && break
+		sleep 0.05
+	done
+	exec_code js 'console.log(JSON.stringify(Object.keys(process.env).filter(k => k.startsWith("KCR"))))'
+	assert_json_eq 'j["stdout"]' '[]'
+	exec_code py 'import os; print(sorted(k for k in os.environ if k.startswith("KCR")))'
+	assert_json_eq 'j["stdout"]' '[]'
+}
