@@ -87,6 +87,17 @@ utf8_seq_len(const unsigned char *p, size_t n)
 	return len;
 }
 
+bool
+kcr_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (size_t i = 0, len; i < n; i += len)
+		if ((len = utf8_seq_len(p + i, n - i)) == 0)
+			return false;
+	return true;
+}
+
 char *
 kcr_utf8_clean(const char *s, size_t n)
 {

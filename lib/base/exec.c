@@ -46,6 +46,7 @@ kcr_limits_from_config(struct kcr_limits *l, const struct kcr_config *c,
 	l->tmp_size_mb = (uint32_t)kcr_config_int(c, "limits.tmp_size_mb");
 	l->data_size_mb = (uint32_t)kcr_config_int(c, "limits.data_size_mb");
 	l->max_output_files = (uint32_t)kcr_config_int(c, "limits.max_output_files");
+	l->output_total = (uint64_t)kcr_config_int(c, "limits.output_total_mb") << 20;
 	l->code_bytes = (uint64_t)kcr_config_int(c, "limits.code_bytes");
 }
 

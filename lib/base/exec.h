@@ -24,7 +24,8 @@ struct kcr_limits {
 	uint32_t tmp_size_mb;  /* tmpfs /tmp */
 	uint32_t data_size_mb; /* tmpfs /mnt/data */
 	uint32_t max_output_files;
-	uint64_t code_bytes; /* largest program accepted */
+	uint64_t output_total; /* bytes of files returned per run (0: the data size) */
+	uint64_t code_bytes;   /* largest program accepted */
 };
 
 /* The default limits, in one place: the configuration's defaults

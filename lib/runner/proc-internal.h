@@ -66,8 +66,11 @@ struct child_report {
 struct snap_ent {
 	char *name;
 	uint64_t size;
+	uint64_t allocated; /* bytes of blocks it occupies (st_blocks) */
 	int64_t mtime_ns, ctime_ns;
 	ino_t ino;
+	mode_t mode;
+	nlink_t nlink;
 };
 
 struct snapshot {
@@ -106,7 +109,8 @@ void proc_step_res_release(struct step_res *sr);
 void proc_set_result(struct kcr_exec_result *res, struct step_res *sr, const struct kcr_limits *l);
 void proc_snapshot_release(struct snapshot *s);
 int proc_snapshot_take(const char *dir, struct snapshot *s, kcr_error_t *err);
-void proc_changed_files(const struct snapshot *before, const struct snapshot *after, size_t max, struct kcr_exec_result *res);
+void proc_changed_files(const struct snapshot *before, const struct snapshot *after,
+			const struct kcr_limits *l, struct kcr_exec_result *res);
 void proc_warm_discard(struct kcr_proc_warm *w);
 bool proc_warm_fits(struct kcr_proc_warm *w, const struct kcr_exec_request *req);
 int proc_run_warm(struct kcr_proc_warm *w, struct proc_ctx *pc, const struct kcr_exec_request *req, const char *src_dir, struct kcr_exec_result *res);

@@ -267,7 +267,7 @@ run_with(struct kcr_proc_warm *w, const struct kcr_exec_request *req, const char
 	collect_pystate(req, src_dir, res);
 	if (proc_snapshot_take(data_dir, &after, err) < 0)
 		goto out;
-	proc_changed_files(&before, &after, lim.max_output_files, res);
+	proc_changed_files(&before, &after, &lim, res);
 	r = 0;
 out:
 	if (r < 0)

@@ -35,6 +35,11 @@ kcr_proto_exec_req_encode(const struct kcr_exec_request *req)
 	cJSON_AddNumberToObject(o, "file_size", (double)l->file_size);
 	cJSON_AddNumberToObject(o, "pids", l->pids);
 	cJSON_AddNumberToObject(o, "max_output_files", l->max_output_files);
+	/* the runner does not know the data size: the cap travels resolved */
+	if (l->output_total || l->data_size_mb)
+		cJSON_AddNumberToObject(o, "output_total",
+					(double)(l->output_total ? l->output_total
+								 : (uint64_t)l->data_size_mb << 20));
 	if (req->state_in)
 		add_b64(o, "state_in_b64", req->state_in, req->state_in_len);
 	if (req->want_state)
@@ -105,6 +110,7 @@ kcr_proto_exec_req_decode(const char *json, size_t len, struct kcr_exec_request 
 	l->pids = (uint32_t)kcr_json_u64(o, "pids", 0);
 	l->max_output_files =
 		(uint32_t)kcr_json_u64(o, "max_output_files", KCR_DEFAULT_MAX_OUTPUT_FILES);
+	l->output_total = kcr_json_u64(o, "output_total", 0);
 	req->want_state = kcr_json_bool(o, "want_state", false);
 	req->state_max = kcr_json_u64(o, "state_max", 0);
 	r = 0;
