@@ -24,8 +24,7 @@ struct doctor {
 	int failed;
 };
 
-static void
-line(struct doctor *d, bool ok, const char *what, const char *fmt, ...)
+static void line(struct doctor *d, bool ok, const char *what, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 static void
@@ -50,7 +49,9 @@ try_unshare(void)
 
 	if (pid == 0)
 		_exit(unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET |
-			      CLONE_NEWIPC | CLONE_NEWUTS) == 0 ? 0 : errno);
+			      CLONE_NEWIPC | CLONE_NEWUTS) == 0
+			      ? 0
+			      : errno);
 	if (pid < 0 || waitpid(pid, &status, 0) < 0)
 		return errno;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : EINVAL;
@@ -64,7 +65,8 @@ check_namespaces(struct doctor *d)
 	if (e == 0)
 		line(d, true, "namespaces", "user, pid, mount, net, ipc and uts");
 	else
-		line(d, false, "namespaces", "unshare failed: %s; fix: enable user namespaces "
+		line(d, false, "namespaces",
+		     "unshare failed: %s; fix: enable user namespaces "
 		     "(sysctl user.max_user_namespaces=15000, kernel.unprivileged_userns_clone=1)",
 		     strerror(e));
 }
@@ -77,23 +79,38 @@ check_seccomp(struct doctor *d)
 	if (api >= 1 && prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0)
 		line(d, true, "seccomp", "filter mode available (libseccomp API level %u)", api);
 	else
-		line(d, false, "seccomp", "not available; fix: a kernel with CONFIG_SECCOMP_FILTER");
+		line(d, false, "seccomp",
+		     "not available; fix: a kernel with CONFIG_SECCOMP_FILTER");
 }
 
 static void
-check_cgroups(struct doctor *d)
+check_cgroups(struct doctor *d, struct kcr_ctx *ctx)
 {
 	struct kcr_cgroup_info info;
+	bool enforced;
 
 	kcr_cgroup_probe(&info);
-	if (info.version != KCR_CGROUP_NONE && info.memory && info.pids && info.cpu)
+	enforced = info.version != KCR_CGROUP_NONE && info.memory && info.pids;
+	if (enforced && info.cpu)
 		line(d, true, "cgroups", "%s: memory%s, pids, cpu%s under %s",
 		     kcr_cgroup_version_name(info.version), info.swap ? "+swap" : "",
 		     info.kill ? ", cgroup.kill" : "", info.parent);
 	else
-		line(d, false, "cgroups", "%s; fix: run as root on a machine with the memory, "
+		line(d, false, "cgroups",
+		     "%s; fix: run as root on a machine with the memory, "
 		     "pids and cpu controllers (v1 or v2)",
 		     info.reason[0] ? info.reason : "memory, pids or cpu controller missing");
+	/* what kcr then does: limits fail closed */
+	if (enforced)
+		line(d, true, "limits", "memory and processes limited by cgroups in every sandbox");
+	else if (kcr_config_bool(ctx->cfg, "limits.allow_unlimited"))
+		line(d, true, "limits",
+		     "NOT enforced: sandboxes run without memory and process "
+		     "limits (limits.allow_unlimited is true; rlimits only)");
+	else
+		line(d, false, "limits",
+		     "not enforced: kcr refuses to create sandboxes; fix the "
+		     "cgroups above, or set limits.allow_unlimited: true to run without");
 }
 
 static void
@@ -173,7 +190,7 @@ doctor_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 		return kcr_cmd_usage_error(&kcr_cmd_doctor, err, "unexpected argument '%s'",
 					   argv[first]);
 	check_namespaces(&d);
-	check_cgroups(&d);
+	check_cgroups(&d, ctx);
 	check_seccomp(&d);
 	check_dirs(&d, ctx);
 	check_sandbox(&d, ctx);

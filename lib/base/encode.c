@@ -131,8 +131,8 @@ kcr_percent_encode(const char *s)
 	kcr_buf_init(&b);
 	kcr_buf_add(&b, "", 0);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
 			kcr_buf_add(&b, p, 1);
 		} else {
 			char e[3] = { '%', hex[*p >> 4], hex[*p & 15] };

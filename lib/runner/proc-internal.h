@@ -25,10 +25,10 @@
  * it kills the program's process group plus any child of this process
  * (orphans come back to it through PR_SET_CHILD_SUBREAPER). */
 
-#define GRACE_MS 500         /* draining the pipes after the tree was killed */
-#define REAP_MS 2000         /* waiting for a killed tree to go away */
-#define TICK_MS 50           /* exit polling without a pidfd */
-#define MAX_SNAPSHOT 100000  /* top-level entries looked at in data_dir */
+#define GRACE_MS     500    /* draining the pipes after the tree was killed */
+#define REAP_MS      2000   /* waiting for a killed tree to go away */
+#define TICK_MS      50     /* exit polling without a pidfd */
+#define MAX_SNAPSHOT 100000 /* top-level entries looked at in data_dir */
 
 struct proc_ctx {
 	const struct kcr_limits *limits;
@@ -52,7 +52,7 @@ struct step_res {
 struct io {
 	int fd[3], child[3];
 	int pidfd;
-	int done_fd;     /* a cell: "X<status>\n" when its program is done (a hint) */
+	int done_fd; /* a cell: "X<status>\n" when its program is done (a hint) */
 	const char *in;
 	size_t in_left;
 };
@@ -78,7 +78,6 @@ struct snapshot {
 	size_t n;
 };
 
-
 /* An interpreter waiting for its program (runner/proc.h). */
 struct kcr_proc_warm {
 	bool active;
@@ -95,8 +94,10 @@ extern struct kcr_proc_warm proc_own_warm;
 
 char **proc_clean_env(const struct kcr_lang *l);
 void proc_normalize_limits(struct kcr_limits *l);
-void proc_child_main(const struct proc_ctx *pc, char **argv, const char *cwd, const int child[3], int report) __attribute__((noreturn));
-pid_t proc_spawn(const struct proc_ctx *pc, char **argv, const char *cwd, const struct io *io, kcr_error_t *err);
+void proc_child_main(const struct proc_ctx *pc, char **argv, const char *cwd, const int child[3],
+		     int report) __attribute__((noreturn));
+pid_t proc_spawn(const struct proc_ctx *pc, char **argv, const char *cwd, const struct io *io,
+		 kcr_error_t *err);
 void proc_kill_tree(const struct proc_ctx *pc, pid_t pgid);
 void proc_reap_tree(const struct proc_ctx *pc, pid_t pgid);
 void proc_io_close(struct io *io);
@@ -104,7 +105,8 @@ int proc_io_open(struct io *io, const char *in, size_t in_len, kcr_error_t *err)
 void proc_supervise(const struct proc_ctx *pc, pid_t pid, struct io *io, struct step_res *sr);
 void proc_sigpipe_block(sigset_t *old);
 void proc_sigpipe_restore(const sigset_t *old);
-int proc_run_step(const struct proc_ctx *pc, char **argv, const char *cwd, const char *in, size_t in_len, struct step_res *sr, kcr_error_t *err);
+int proc_run_step(const struct proc_ctx *pc, char **argv, const char *cwd, const char *in,
+		  size_t in_len, struct step_res *sr, kcr_error_t *err);
 void proc_step_res_release(struct step_res *sr);
 void proc_set_result(struct kcr_exec_result *res, struct step_res *sr, const struct kcr_limits *l);
 void proc_snapshot_release(struct snapshot *s);
@@ -113,6 +115,7 @@ void proc_changed_files(const struct snapshot *before, const struct snapshot *af
 			const struct kcr_limits *l, struct kcr_exec_result *res);
 void proc_warm_discard(struct kcr_proc_warm *w);
 bool proc_warm_fits(struct kcr_proc_warm *w, const struct kcr_exec_request *req);
-int proc_run_warm(struct kcr_proc_warm *w, struct proc_ctx *pc, const struct kcr_exec_request *req, const char *src_dir, struct kcr_exec_result *res);
+int proc_run_warm(struct kcr_proc_warm *w, struct proc_ctx *pc, const struct kcr_exec_request *req,
+		  const char *src_dir, struct kcr_exec_result *res);
 
 #endif

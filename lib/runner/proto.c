@@ -38,8 +38,9 @@ kcr_proto_exec_req_encode(const struct kcr_exec_request *req)
 	/* the runner does not know the data size: the cap travels resolved */
 	if (l->output_total || l->data_size_mb)
 		cJSON_AddNumberToObject(o, "output_total",
-					(double)(l->output_total ? l->output_total
-								 : (uint64_t)l->data_size_mb << 20));
+					(double)(l->output_total
+							 ? l->output_total
+							 : (uint64_t)l->data_size_mb << 20));
 	if (req->state_in)
 		add_b64(o, "state_in_b64", req->state_in, req->state_in_len);
 	if (req->want_state)

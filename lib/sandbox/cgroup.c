@@ -164,8 +164,7 @@ cg_first(const struct kcr_cgroup *cg, int i)
 }
 
 static int
-cg_mkdirs(struct kcr_cgroup *cg, const struct cg_layout *l, const char *id,
-	  kcr_error_t *err)
+cg_mkdirs(struct kcr_cgroup *cg, const struct cg_layout *l, const char *id, kcr_error_t *err)
 {
 	for (int i = 0; i < CG_N; i++) {
 		if (l->dir[i] == NULL)
@@ -196,6 +195,11 @@ kcr_cgroup_create(const char *id, const struct kcr_limits *l, struct kcr_cgroup 
 				     lay->reason);
 	if (lay->version == KCR_CGROUP_V2 && v2_delegate(lay, err) < 0)
 		return -1;
+	/* a limit asked for and no controller to enforce it: not silently */
+	if ((l->memory_mb && lay->dir[CG_MEMORY] == NULL) || (l->pids && lay->dir[CG_PIDS] == NULL))
+		return kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
+				     "the %s controller is not available to kcr's cgroup",
+				     lay->dir[CG_MEMORY] == NULL ? "memory" : "pids");
 	cg = kcr_xzalloc(sizeof(*cg));
 	cg->version = lay->version;
 	cg->fd = -1;
@@ -223,8 +227,7 @@ kcr_cgroup_fd(const struct kcr_cgroup *cg)
 }
 
 int
-kcr_cgroup_open_tasks(const struct kcr_cgroup *cg, int fds[KCR_CGROUP_MAX_FDS],
-		      kcr_error_t *err)
+kcr_cgroup_open_tasks(const struct kcr_cgroup *cg, int fds[KCR_CGROUP_MAX_FDS], kcr_error_t *err)
 {
 	int n = 0;
 
@@ -393,8 +396,7 @@ kcr_cgroup_destroy(struct kcr_cgroup *cg, kcr_error_t *err)
 
 /* ---- what a dead kcr left behind ------------------------------------------- */
 
-typedef void (*sandbox_dir_fn)(const char *path, const char *id, const struct stat *st,
-			       void *arg);
+typedef void (*sandbox_dir_fn)(const char *path, const char *id, const struct stat *st, void *arg);
 
 /* Calls fn for each kcr-<id> directory under kcr's own cgroups, each
  * directory once (v2 has one for every controller). */
@@ -525,8 +527,9 @@ probe_one(const struct cg_layout *l, int i, bool *swap)
 	if (!cg_has_file(dir, file))
 		why = kcr_strdup_printf("%s has no %s", l->dir[i], file);
 	if (i == CG_MEMORY)
-		*swap = cg_has_file(dir, l->version == KCR_CGROUP_V2 ? "memory.swap.max"
-								   : "memory.memsw.limit_in_bytes");
+		*swap = cg_has_file(dir, l->version == KCR_CGROUP_V2
+						 ? "memory.swap.max"
+						 : "memory.memsw.limit_in_bytes");
 	rmdir(dir);
 	return why;
 }

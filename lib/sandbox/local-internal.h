@@ -21,20 +21,19 @@
 
 /* The ids a sandbox's user namespace maps when kcr runs as root: 0 inside
  * is kuid 100000 outside, programs (1000) are 101000. */
-#define SUBID_BASE 100000
+#define SUBID_BASE  100000
 #define SUBID_COUNT 65536
-#define SANDBOX_FLAGS                                                                    \
-	(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |      \
-	 CLONE_NEWUTS)
+#define SANDBOX_FLAGS                                                                              \
+	(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
 /* create() waits this long for a runner at most, or less up to its deadline */
 #define READY_TIMEOUT_MS 15000
-#define SANDBOX_NICE 5
+#define SANDBOX_NICE     5
 /* open() removes sockets and cgroups of dead sandboxes older than this */
 #define STALE_AGE_S 60
-#define LISTEN_FD 3
-#define ERROR_FD 4
-#define EXE_FD 5
-#define CHANNEL_FD 6 /* a cells host: where kcr sends a cell's cgroup files */
+#define LISTEN_FD   3
+#define ERROR_FD    4
+#define EXE_FD      5
+#define CHANNEL_FD  6 /* a cells host: where kcr sends a cell's cgroup files */
 #ifdef SYS_setresuid32
 #define SYS_SETRESUID SYS_setresuid32
 #define SYS_SETRESGID SYS_setresgid32
@@ -48,11 +47,12 @@
 struct local {
 	char *run_dir;
 	char *runner;
-	bool root;           /* map 65536 ids; else only our own id */
+	bool root; /* map 65536 ids; else only our own id */
 	uint32_t tmp_mb, data_mb;
-	char *py_preload;    /* modules a pre-warmed Python imports */
+	char *py_preload; /* modules a pre-warmed Python imports */
 	atomic_bool cg_warned;
-	bool fork_server;    /* warm Python comes from a host's zygote */
+	bool allow_unlimited; /* limits.allow_unlimited */
+	bool fork_server;     /* warm Python comes from a host's zygote */
 	pthread_mutex_t hosts_lock;
 	struct host *py_host;
 };
@@ -62,8 +62,8 @@ struct local {
  * when it breaks and freed when its last cell is gone. */
 struct host {
 	struct kcr_sandbox *sb;
-	int chan;             /* our end of the runner's fd channel */
-	unsigned int refs;    /* its cells, and the provider while it is current */
+	int chan;          /* our end of the runner's fd channel */
+	unsigned int refs; /* its cells, and the provider while it is current */
 	bool broken;
 };
 
@@ -78,7 +78,7 @@ struct local_sb {
 	char *sock;
 	struct kcr_cgroup *cg;
 	uint32_t memory_mb, pids;
-	struct host *host;   /* a cell of this host (no process of its own) */
+	struct host *host; /* a cell of this host (no process of its own) */
 };
 
 /* What the child needs, all prepared before clone. */
@@ -93,7 +93,12 @@ struct child_args {
 
 uint32_t local_tmp_mb(const struct local *lp, const struct kcr_limits *l);
 uint32_t local_data_mb(const struct local *lp, const struct kcr_limits *l);
-void local_make_cgroup(struct local *lp, struct local_sb *ls, const char *id, const struct kcr_limits *l);
+/* The sandbox's cgroups with its limits. Fails closed: without them (no
+ * cgroups, a controller missing, a write refused) the sandbox is refused,
+ * naming the cause, unless limits.allow_unlimited (then a warning, once,
+ * and rlimits only). */
+int local_make_cgroup(struct local *lp, struct local_sb *ls, const char *id,
+		      const struct kcr_limits *l, kcr_error_t *err);
 int local_sb_teardown(struct local_sb *ls, kcr_error_t *err);
 void local_sb_free(struct kcr_sandbox *sb);
 int local_create_sandbox(struct local *lp, const struct kcr_sandbox_spec *spec, int chan,

@@ -228,8 +228,8 @@ child_error(const char *msg, kcr_error_t *err)
 				     *end == ' ' ? end + 1 : "failed");
 	}
 	nl = strchrnul(msg, '\n');
-	return kcr_error_set(err, KCR_E_UNAVAILABLE, 0, "sandbox setup: %.*s",
-			     (int)(nl - msg), msg);
+	return kcr_error_set(err, KCR_E_UNAVAILABLE, 0, "sandbox setup: %.*s", (int)(nl - msg),
+			     msg);
 }
 
 /* when: "" or " during ..." */
@@ -257,9 +257,10 @@ read_report(int fd, uint64_t deadline, struct kcr_buf *msg, kcr_error_t *err)
 		ssize_t n;
 
 		if (now >= deadline || poll(&p, 1, (int)(deadline - now)) == 0)
-			return kcr_error_set(err, KCR_E_TIMEOUT, 0,
-					     "sandbox setup: kcr-runner not ready after %llu ms",
-					     (unsigned long long)(deadline > start ? deadline - start : 0));
+			return kcr_error_set(
+				err, KCR_E_TIMEOUT, 0,
+				"sandbox setup: kcr-runner not ready after %llu ms",
+				(unsigned long long)(deadline > start ? deadline - start : 0));
 		n = read(fd, buf, sizeof(buf));
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
@@ -340,11 +341,19 @@ spawn(const struct local *lp, struct local_sb *ls, const struct kcr_sandbox_spec
 
 	if (spawn_fds_open(&f, lp->runner, ls->cg, err) < 0)
 		return -1;
-	a = (struct child_args){ .sync_r = f.sync[0], .sync_w = f.sync[1], .err_r = f.err[0],
-				 .err_w = f.err[1], .lfd = lfd, .nul = f.nul, .exe = f.exe,
+	a = (struct child_args){ .sync_r = f.sync[0],
+				 .sync_w = f.sync[1],
+				 .err_r = f.err[0],
+				 .err_w = f.err[1],
+				 .lfd = lfd,
+				 .nul = f.nul,
+				 .exe = f.exe,
 				 .chan = chan,
-				 .cg_tasks = f.cg_tasks, .n_cg_tasks = f.n_cg_tasks,
-				 .setgroups = lp->root, .argv = argv, .envp = envp };
+				 .cg_tasks = f.cg_tasks,
+				 .n_cg_tasks = f.n_cg_tasks,
+				 .setgroups = lp->root,
+				 .argv = argv,
+				 .envp = envp };
 	pid = local_clone_sandbox(kcr_cgroup_fd(ls->cg), &a, ls, &in_cg);
 	if (pid < 0)
 		return kcr_error_set(err, KCR_E_UNAVAILABLE, errno,
@@ -355,7 +364,7 @@ spawn(const struct local *lp, struct local_sb *ls, const struct kcr_sandbox_spec
 					     : "");
 	ls->pid = (pid_t)pid;
 	if (start_child(lp, ls, &f, in_cg || f.n_cg_tasks > 0, err) < 0)
-		return -1; /* the caller kills and reaps the child, then frees its stack */
+		return -1;          /* the caller kills and reaps the child, then frees its stack */
 	local_free_child_stack(ls); /* the runner has exec'd: the stack is ours again */
 	return 0;
 }
@@ -380,19 +389,29 @@ listen_unix(const char *path, kcr_error_t *err)
 	return kcr_steal_fd(&fd);
 }
 
-void
-local_make_cgroup(struct local *lp, struct local_sb *ls, const char *id, const struct kcr_limits *l)
+int
+local_make_cgroup(struct local *lp, struct local_sb *ls, const char *id, const struct kcr_limits *l,
+		  kcr_error_t *err)
 {
 	kcr_error_t e = NULL;
 
+	ls->cg = NULL;
 	if (kcr_cgroup_create(id, l, &ls->cg, &e) == 0)
-		return;
+		return 0;
+	if (!lp->allow_unlimited) {
+		kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
+			      "no sandbox without its memory and process limits: %s (kcr doctor "
+			      "says why; limits.allow_unlimited: true runs without them)",
+			      e->msg);
+		kcr_error_free(e);
+		return -1;
+	}
 	if (!atomic_exchange(&lp->cg_warned, true))
 		kcr_log_warn("%s; sandboxes run without memory, process and cpu limits "
-			     "(rlimits still apply)",
+			     "(limits.allow_unlimited; rlimits still apply)",
 			     e->msg);
 	kcr_error_release(&e);
-	ls->cg = NULL;
+	return 0;
 }
 
 /* Kills and reaps the sandbox, removes its cgroups and socket. */
@@ -471,9 +490,8 @@ local_create_sandbox(struct local *lp, const struct kcr_sandbox_spec *spec, int 
 	ls->ready_by = ready_by(deadline_ms);
 	ls->sock = local_sock_path(lp, sb->id);
 	lfd = listen_unix(ls->sock, err);
-	if (lfd >= 0)
-		local_make_cgroup(lp, ls, sb->id, &spec->limits);
-	if (lfd < 0 || spawn(lp, ls, spec, lfd, chan, err) < 0) {
+	if (lfd < 0 || local_make_cgroup(lp, ls, sb->id, &spec->limits, err) < 0 ||
+	    spawn(lp, ls, spec, lfd, chan, err) < 0) {
 		local_sb_teardown(ls, NULL);
 		local_sb_free(sb);
 		return -1;
@@ -536,7 +554,7 @@ local_exec(void *self, struct kcr_sandbox *sb, const struct kcr_exec_request *re
 		res->oom_killed = true;
 		if (ls->memory_mb)
 			kcr_exec_result_append_err(res, "kcr: killed: out of memory (limit %u MiB)",
-						ls->memory_mb);
+						   ls->memory_mb);
 		else
 			kcr_exec_result_append_err(res, "kcr: killed: out of memory");
 	} else if (kcr_cgroup_pids_hit(ls->cg) > pids0) {
@@ -546,15 +564,15 @@ local_exec(void *self, struct kcr_sandbox *sb, const struct kcr_exec_request *re
 }
 
 static int
-local_put_file(void *self, struct kcr_sandbox *sb, const char *name, const void *buf,
-	       size_t len, kcr_error_t *err)
+local_put_file(void *self, struct kcr_sandbox *sb, const char *name, const void *buf, size_t len,
+	       kcr_error_t *err)
 {
 	return kcr_runner_put_file(sb->endpoint, name, buf, len, err);
 }
 
 static int
-local_get_file(void *self, struct kcr_sandbox *sb, const char *name, uint64_t max,
-	       char **buf, size_t *len, kcr_error_t *err)
+local_get_file(void *self, struct kcr_sandbox *sb, const char *name, uint64_t max, char **buf,
+	       size_t *len, kcr_error_t *err)
 {
 	return kcr_runner_get_file(sb->endpoint, name, max, buf, len, err);
 }

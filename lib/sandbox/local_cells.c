@@ -87,8 +87,8 @@ host_new(struct local *lp, const struct kcr_sandbox_spec *spec, uint64_t deadlin
 
 /* A reference to the current host, replacing a broken one. */
 static struct host *
-host_get(struct local *lp, const struct kcr_sandbox_spec *spec, bool create,
-	 uint64_t deadline_ms, kcr_error_t *err)
+host_get(struct local *lp, const struct kcr_sandbox_spec *spec, bool create, uint64_t deadline_ms,
+	 kcr_error_t *err)
 {
 	struct host *h, *old = NULL;
 
@@ -136,8 +136,8 @@ cell_start(struct local *lp, struct local_sb *ls, const char *id,
 	kcr_autofree char *body = NULL;
 	int n, r;
 
-	local_make_cgroup(lp, ls, id, &spec->limits);
-	if ((n = kcr_cgroup_open_join(ls->cg, fds, err)) < 0)
+	if (local_make_cgroup(lp, ls, id, &spec->limits, err) < 0 ||
+	    (n = kcr_cgroup_open_join(ls->cg, fds, err)) < 0)
 		return -1;
 	body = cell_body(id, lp, &spec->limits, n, spec->preload);
 	/* the files first: the runner reads them when the POST arrives (and
@@ -210,8 +210,8 @@ local_cell_destroy(struct local *lp, struct kcr_sandbox *sb, kcr_error_t *err)
 
 	/* a host that is gone, or exiting (its socket closed), took the cell
 	 * with it */
-	if (ret < 0 && (host_gone(ls->host) || e->sys_errno == ECONNREFUSED ||
-			 e->sys_errno == ECONNRESET))
+	if (ret < 0 &&
+	    (host_gone(ls->host) || e->sys_errno == ECONNREFUSED || e->sys_errno == ECONNRESET))
 		ret = 0;
 	if (ret < 0 && err && *err == NULL)
 		*err = kcr_steal(&e);

@@ -117,6 +117,7 @@ local_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
 	lp->fork_server = kcr_config_bool(cfg, "pool.fork_server") && lp->root;
 	pthread_mutex_init(&lp->hosts_lock, NULL);
 	atomic_init(&lp->cg_warned, false);
+	lp->allow_unlimited = kcr_config_bool(cfg, "limits.allow_unlimited");
 	local_prune(lp);
 	*self = lp;
 	return 0;

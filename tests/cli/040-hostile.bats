@@ -431,3 +431,26 @@ for fd in range(3, 1024):
         pass
 sys.exit(3)'
 }
+
+# in a mount namespace of its own where the memory controller is not mounted
+without_memory_cgroup() {
+	unshare -m sh -c 'umount -l /sys/fs/cgroup/memory 2>/dev/null || umount -l /sys/fs/cgroup
+exec "$@"' sh "$@"
+}
+
+@test "limits fail closed: without a memory cgroup no sandbox runs, unless allowed" {
+	[ "$(id -u)" = 0 ] || skip "needs root to unmount the cgroup"
+	run --separate-stderr without_memory_cgroup "$KCR" exec -l bash -c 'echo ran'
+	[ "$status" -eq 125 ] || fail "exit $status, output '$output', stderr: $stderr"
+	[ -z "$output" ]
+	[[ $stderr == *"no sandbox without its memory and process limits"*"limits.allow_unlimited"* ]] ||
+		fail "stderr: $stderr"
+	run --separate-stderr without_memory_cgroup "$KCR" doctor
+	assert_failure 1
+	assert_line --regexp '^FAIL +limits +not enforced: kcr refuses to create sandboxes'
+	# the operator's explicit choice: it runs, and kcr says so
+	KCR_ALLOW_UNLIMITED=true run --separate-stderr without_memory_cgroup "$KCR" exec -l bash -c 'echo ran'
+	assert_success
+	assert_output ran
+	[[ $stderr == *"run without memory, process and cpu limits"* ]] || fail "stderr: $stderr"
+}
