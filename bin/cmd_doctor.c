@@ -2,6 +2,7 @@
  * what is wrong and how to fix it. */
 #include <config.h>
 
+#include "runner/seccomp.h"
 #include "sandbox/cgroup.h"
 #include "base/files.h"
 #include "cmd.h"
@@ -77,7 +78,10 @@ check_seccomp(struct doctor *d)
 	unsigned int api = seccomp_api_get();
 
 	if (api >= 1 && prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0)
-		line(d, true, "seccomp", "filter mode available (libseccomp API level %u)", api);
+		line(d, true, "seccomp",
+		     "filter mode available (libseccomp API level %u); an allow-list of %zu "
+		     "syscalls, other ABIs killed",
+		     api, kcr_seccomp_allowed_count());
 	else
 		line(d, false, "seccomp",
 		     "not available; fix: a kernel with CONFIG_SECCOMP_FILTER");

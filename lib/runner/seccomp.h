@@ -7,9 +7,13 @@
 #include <stddef.h>
 
 /* Must be called after PR_SET_NO_NEW_PRIVS, in the child, right before
- * execve. Default allow; EPERM for the syscalls that reach the kernel's
- * privileged or namespace surfaces. */
+ * execve. An allow-list (seccomp.c): EPERM for the syscalls that reach the
+ * kernel's privileged or namespace surfaces, ENOSYS for any other not on
+ * the list, and another ABI (i386, x32) kills the process. */
 int kcr_seccomp_load(kcr_error_t *err);
+/* Syscalls the filter allows on this architecture (some for some
+ * arguments only), for kcr doctor. */
+size_t kcr_seccomp_allowed_count(void);
 
 /* The same filter as classic BPF (struct sock_filter[]), for a process
  * that loads it itself with prctl(PR_SET_SECCOMP): a zygote's cells. */
