@@ -8,6 +8,7 @@
 #include <config.h>
 
 #include "sandbox/runner_client.h"
+#include "base/clock.h"
 #include "base/encode.h"
 #include "base/files.h"
 #include "base/json.h"
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -29,6 +31,17 @@
  * runner sits next to untrusted code and must not make kcr run out of
  * memory (base64 output and state fit well below this). */
 #define REPLY_MAX (512ull << 20)
+/* How long a runner may take to answer, in all: a stalled or trickling
+ * peer must never hold a thread of kcr's for good. An execution may take
+ * its own timeout plus this (snapshots, the state, the outputs on a
+ * loaded machine); any other call this alone. */
+static uint64_t rc_timeout_ms = 120000;
+
+void
+kcr_runner_client_set_timeout(uint64_t ms)
+{
+	rc_timeout_ms = ms;
+}
 
 struct rc_response {
 	long status;
@@ -36,8 +49,18 @@ struct rc_response {
 	uint64_t max;
 };
 
+/* Every send, recv and connect on fd gives up after ms: EAGAIN. */
+static void
+set_io_timeout(int fd, uint64_t ms)
+{
+	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
 static int
-connect_unix(const char *path, kcr_error_t *err)
+connect_unix(const char *path, uint64_t timeout_ms, kcr_error_t *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
@@ -48,6 +71,7 @@ connect_unix(const char *path, kcr_error_t *err)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return kcr_error_set(err, KCR_E_IO, errno, "socket");
+	set_io_timeout(fd, timeout_ms); /* a full backlog blocks connect */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
 
@@ -59,7 +83,7 @@ connect_unix(const char *path, kcr_error_t *err)
 
 /* "http://host:port" (a pod's runner). */
 static int
-connect_tcp(const char *endpoint, kcr_error_t *err)
+connect_tcp(const char *endpoint, uint64_t timeout_ms, kcr_error_t *err)
 {
 	kcr_autofree char *host = NULL;
 	const char *hp = endpoint + 7, *colon = strrchr(hp, ':');
@@ -75,6 +99,8 @@ connect_tcp(const char *endpoint, kcr_error_t *err)
 				     gai_strerror(rc));
 	for (ai = res; ai && fd < 0; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd >= 0)
+			set_io_timeout(fd, timeout_ms);
 		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
 			close(fd);
 			fd = -1;
@@ -122,6 +148,9 @@ send_request(int fd, const char *method, const char *path, const void *body, siz
 	kcr_buf_release(&h);
 	if (r == 0 && body && len)
 		r = send_all(fd, body, len);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return kcr_error_set(err, KCR_E_TIMEOUT, 0, "runner %s %s: not read in time",
+				     method, path);
 	if (r < 0)
 		return kcr_error_set(err, KCR_E_BACKEND, errno, "runner %s %s", method, path);
 	return 0;
@@ -175,10 +204,35 @@ parse_response(struct kcr_buf *raw, struct rc_response *r, kcr_error_t *err)
 	return 0;
 }
 
-/* Reads to EOF (the runner closes: Connection: close), at most max bytes
- * of body beyond the headers. */
+/* Reads to EOF (the runner closes: Connection: close), at most limit
+ * bytes, before deadline (kcr_now_ms). */
 static int
-read_response(int fd, struct rc_response *r, kcr_error_t *err)
+recv_all(int fd, size_t limit, uint64_t deadline, struct kcr_buf *raw, kcr_error_t *err)
+{
+	char tmp[65536];
+
+	for (;;) {
+		ssize_t r = recv(fd, tmp, sizeof(tmp), 0);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if ((r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) ||
+		    (r > 0 && kcr_now_ms() > deadline))
+			return kcr_error_set(err, KCR_E_TIMEOUT, 0,
+					     "kcr-runner did not answer in time");
+		if (r < 0)
+			return kcr_error_set(err, KCR_E_BACKEND, errno, "reading from kcr-runner");
+		if (r == 0)
+			return 0;
+		if (raw->len + (size_t)r > limit)
+			return kcr_error_set(err, KCR_E_LIMIT, 0, "larger than the limit of %zu bytes",
+					     limit);
+		kcr_buf_add(raw, tmp, (size_t)r);
+	}
+}
+
+static int
+read_response(int fd, uint64_t deadline, struct rc_response *r, kcr_error_t *err)
 {
 	struct kcr_buf raw;
 	int ret;
@@ -186,12 +240,12 @@ read_response(int fd, struct rc_response *r, kcr_error_t *err)
 	if (r->max == 0 || r->max > REPLY_MAX)
 		r->max = REPLY_MAX;
 	kcr_buf_init(&raw);
-	if (kcr_read_fd(fd, (size_t)(r->max + HEADER_MAX), &raw.data, &raw.len, err) < 0) {
-		if ((*err)->code == KCR_E_IO)
-			(*err)->code = KCR_E_BACKEND; /* the runner's side failed */
+	if (recv_all(fd, (size_t)(r->max + HEADER_MAX), deadline, &raw, err) < 0) {
+		kcr_buf_release(&raw);
 		return kcr_error_wrap(err, "reading from kcr-runner");
 	}
-	raw.cap = raw.len + 1;
+	if (raw.data == NULL)
+		kcr_buf_add(&raw, "", 0);
 	ret = parse_response(&raw, r, err);
 	kcr_buf_release(&raw);
 	if (ret == 0 && r->body.len > r->max)
@@ -203,7 +257,7 @@ read_response(int fd, struct rc_response *r, kcr_error_t *err)
 /* An endpoint may name a part of its runner: "unix:/run/x.sock#/cells/ID"
  * or "http://10.0.0.5:8080/cells/ID"; requests go below that prefix. */
 static int
-rc_connect(const char *endpoint, const char **prefix, kcr_error_t *err)
+rc_connect(const char *endpoint, uint64_t timeout_ms, const char **prefix, kcr_error_t *err)
 {
 	if (strncmp(endpoint, "unix:", 5) == 0) {
 		const char *hash = strchr(endpoint, '#');
@@ -212,7 +266,7 @@ rc_connect(const char *endpoint, const char **prefix, kcr_error_t *err)
 					       : kcr_xstrdup(endpoint + 5);
 
 		*prefix = hash ? hash + 1 : "";
-		return connect_unix(path, err);
+		return connect_unix(path, timeout_ms, err);
 	}
 	if (strncmp(endpoint, "http://", 7) == 0) {
 		const char *slash = strchr(endpoint + 7, '/');
@@ -220,17 +274,20 @@ rc_connect(const char *endpoint, const char **prefix, kcr_error_t *err)
 					      : kcr_xstrdup(endpoint);
 
 		*prefix = slash ? slash : "";
-		return connect_tcp(hp, err);
+		return connect_tcp(hp, timeout_ms, err);
 	}
 	return kcr_error_set(err, KCR_E_INVALID, 0, "bad runner endpoint '%s'", endpoint);
 }
 
+/* One request and its reply, within timeout_ms in all (rc_timeout_ms). */
 static int
-rc_request(const char *endpoint, const char *method, const char *path, const void *body,
-	   size_t len, const char *ctype, struct rc_response *r, kcr_error_t *err)
+rc_request_within(const char *endpoint, uint64_t timeout_ms, const char *method, const char *path,
+		  const void *body, size_t len, const char *ctype, struct rc_response *r,
+		  kcr_error_t *err)
 {
 	const char *prefix = "";
-	kcr_autoclose int fd = rc_connect(endpoint, &prefix, err);
+	uint64_t deadline = kcr_now_ms() + timeout_ms;
+	kcr_autoclose int fd = rc_connect(endpoint, timeout_ms, &prefix, err);
 	kcr_autofree char *full = NULL;
 
 	if (fd < 0)
@@ -238,7 +295,14 @@ rc_request(const char *endpoint, const char *method, const char *path, const voi
 	full = kcr_strdup_printf("%s%s", prefix, path);
 	if (send_request(fd, method, full, body, len, ctype, err) < 0)
 		return -1;
-	return read_response(fd, r, err);
+	return read_response(fd, deadline, r, err);
+}
+
+static int
+rc_request(const char *endpoint, const char *method, const char *path, const void *body,
+	   size_t len, const char *ctype, struct rc_response *r, kcr_error_t *err)
+{
+	return rc_request_within(endpoint, rc_timeout_ms, method, path, body, len, ctype, r, err);
 }
 
 /* The runner's {"error": "..."} message, or the HTTP status. */
@@ -265,8 +329,10 @@ kcr_runner_execute(const char *endpoint, const struct kcr_exec_request *req,
 	struct rc_response r = { 0 };
 	int ret = -1;
 
-	if (rc_request(endpoint, "POST", "/execute", body, strlen(body), "application/json", &r,
-		       err) < 0)
+	uint64_t run_ms = req->limits.timeout_ms ? req->limits.timeout_ms : KCR_DEFAULT_TIMEOUT_MS;
+
+	if (rc_request_within(endpoint, run_ms + rc_timeout_ms, "POST", "/execute", body,
+			      strlen(body), "application/json", &r, err) < 0)
 		goto out;
 	if (r.status != 200) {
 		rc_fail(&r, "execute", err);

@@ -22,5 +22,8 @@ int kcr_runner_health(const char *endpoint, kcr_error_t *err);
  * reply is not NULL) the body. */
 int kcr_runner_call(const char *endpoint, const char *method, const char *path, const char *json,
 		    char **reply, kcr_error_t *err);
+/* How long a call may wait for the runner in all (KCR_E_TIMEOUT after);
+ * an execution gets its own timeout on top. Default 120 s; for tests. */
+void kcr_runner_client_set_timeout(uint64_t ms);
 
 #endif
