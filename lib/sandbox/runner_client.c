@@ -53,7 +53,8 @@ struct rc_response {
 static void
 set_io_timeout(int fd, uint64_t ms)
 {
-	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+	struct timeval tv = { .tv_sec = (time_t)(ms / 1000),
+			      .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -225,8 +226,8 @@ recv_all(int fd, size_t limit, uint64_t deadline, struct kcr_buf *raw, kcr_error
 		if (r == 0)
 			return 0;
 		if (raw->len + (size_t)r > limit)
-			return kcr_error_set(err, KCR_E_LIMIT, 0, "larger than the limit of %zu bytes",
-					     limit);
+			return kcr_error_set(err, KCR_E_LIMIT, 0,
+					     "larger than the limit of %zu bytes", limit);
 		kcr_buf_add(raw, tmp, (size_t)r);
 	}
 }
@@ -299,8 +300,8 @@ rc_request_within(const char *endpoint, uint64_t timeout_ms, const char *method,
 }
 
 static int
-rc_request(const char *endpoint, const char *method, const char *path, const void *body,
-	   size_t len, const char *ctype, struct rc_response *r, kcr_error_t *err)
+rc_request(const char *endpoint, const char *method, const char *path, const void *body, size_t len,
+	   const char *ctype, struct rc_response *r, kcr_error_t *err)
 {
 	return rc_request_within(endpoint, rc_timeout_ms, method, path, body, len, ctype, r, err);
 }

@@ -91,11 +91,20 @@ test_res_every_field(void)
 	kcr_autofree char *json = NULL;
 	char *skipped[] = { "gen", "caf\xc3\xa9", "bad\xff", NULL };
 
-	in = (struct kcr_exec_result){ .exit_code = 137, .signal = 9, .timed_out = true,
-				       .out = "o\0\xff", .out_len = 3, .err = "e\n", .err_len = 2,
-				       .out_truncated = true, .err_truncated = true,
-				       .duration_ms = 4321, .changed = ch, .n_changed = 2,
-				       .state_out = "\x80\0.", .state_out_len = 3,
+	in = (struct kcr_exec_result){ .exit_code = 137,
+				       .signal = 9,
+				       .timed_out = true,
+				       .out = "o\0\xff",
+				       .out_len = 3,
+				       .err = "e\n",
+				       .err_len = 2,
+				       .out_truncated = true,
+				       .err_truncated = true,
+				       .duration_ms = 4321,
+				       .changed = ch,
+				       .n_changed = 2,
+				       .state_out = "\x80\0.",
+				       .state_out_len = 3,
 				       .state_skipped = skipped };
 	memcpy(out.session_id, "SESSIONSESSIONSESSION", KCR_ID_LEN + 1);
 	out.queue_us = 42;

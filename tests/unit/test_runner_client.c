@@ -80,8 +80,10 @@ stalled_call(bool trickle, bool execute)
 	TAP_ASSERT(pthread_create(&t, NULL, peer_main, &p) == 0);
 	t0 = kcr_now_ms();
 	if (execute) {
-		struct kcr_exec_request req = { .lang = kcr_lang_find("py"), .code = "pass",
-						.code_len = 4, .limits = { .timeout_ms = 200 } };
+		struct kcr_exec_request req = { .lang = kcr_lang_find("py"),
+						.code = "pass",
+						.code_len = 4,
+						.limits = { .timeout_ms = 200 } };
 		struct kcr_exec_result res = { 0 };
 
 		r = kcr_runner_execute(ep, &req, &res, &err);
