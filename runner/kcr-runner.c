@@ -784,17 +784,35 @@ get_listen_fd(int argc, char **argv, struct opts *o, kcr_error_t *err)
 	return -2; /* MHD binds the port */
 }
 
+/* Waits for a stop signal. As pid 1 of a sandbox, one sent from inside
+ * it is a program's (which, kcr not root, shares our uid and may signal
+ * us): ignored. kcr's, the kubelet's, come from outside, where the
+ * kernel gives no pid (0). */
+static bool
+stop_wanted(const sigset_t *stop)
+{
+	siginfo_t si;
+
+	if (sigwaitinfo(stop, &si) < 0)
+		return false;
+	if (getpid() == 1 && si.si_pid != 0) {
+		fprintf(stderr, "kcr-runner: ignoring signal %d from pid %d of the sandbox\n",
+			si.si_signo, (int)si.si_pid);
+		return false;
+	}
+	return true;
+}
+
 static void
 serve(struct runner *r, int fd, int port, const sigset_t *stop)
 {
 	struct MHD_Daemon *d = start_daemon(r, fd >= 0 ? fd : -1, port);
-	int sig;
 
 	if (d == NULL) {
 		fprintf(stderr, "kcr-runner: cannot start the HTTP server\n");
 		exit(125);
 	}
-	while (sigwait(stop, &sig) != 0)
+	while (!stop_wanted(stop))
 		;
 	/* with an execution running, exit now: the program dies with us
 	 * (PR_SET_PDEATHSIG, or the pid namespace when we are its init) */

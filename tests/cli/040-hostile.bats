@@ -5,6 +5,8 @@
 
 load helpers
 
+bats_require_minimum_version 1.5.0
+
 setup() {
 	kcr_setup
 	require_sandbox
@@ -453,4 +455,28 @@ exec "$@"' sh "$@"
 	assert_success
 	assert_output ran
 	[[ $stderr == *"run without memory, process and cpu limits"* ]] || fail "stderr: $stderr"
+}
+
+# kcr as an unprivileged user (the sandbox a user namespace of its own):
+# the program shares the runner's uid there, and must still not stop it.
+@test "non-root: a program signalling its runner (TERM, INT, STOP, kill -9 -1) still gets its result" {
+	local as=()
+	if [ "$(id -u)" = 0 ]; then
+		command -v setpriv >/dev/null || fail "setpriv is needed to run kcr as a user"
+		as=(setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp)
+	fi
+	cd /tmp
+	run --separate-stderr timeout 60 "${as[@]}" "$KCR" exec -l bash --timeout 10 -c \
+		'kill -TERM 1; kill -INT 1; kill -STOP 1; kill -9 -1; kill -HUP 1; sleep 0.3; echo after; exit 4'
+	[ "$status" -eq 4 ] || fail "exit $status: $stderr"
+	assert_output after
+	run --separate-stderr timeout 60 "${as[@]}" "$KCR" exec -l py --timeout 10 -c 'import os, signal
+for s in (signal.SIGTERM, signal.SIGINT, signal.SIGSTOP, signal.SIGKILL):
+    try:
+        os.kill(os.getppid(), s)
+    except OSError:
+        pass
+print(os.getuid(), "alive")'
+	[ "$status" -eq 0 ] || fail "exit $status: $stderr"
+	assert_output '0 alive'
 }
