@@ -3,6 +3,7 @@
 #include "base/clock.h"
 #include "base/files.h"
 #include "runner/proc-internal.h"
+#include "base/encode.h"
 #include "runner/pystate_hook.h"
 #include "runner/sandbox_init.h"
 
@@ -163,10 +164,14 @@ collect_pystate(const struct kcr_exec_request *req, const char *src_dir,
 		for (char *line = notes, *nl; line && *line; line = nl) {
 			if ((nl = strchr(line, '\n')) != NULL)
 				*nl++ = '\0';
+			kcr_autofree char *clean = NULL;
+
 			if (strncmp(line, "kcr: state: ", 12) == 0)
 				line += 12; /* the hook's prefix, for its lines on stderr */
-			if (*line)
-				kcr_exec_result_state_note(res, "%s", line);
+			/* the program names its globals: valid UTF-8 for the JSON */
+			clean = kcr_utf8_clean(line, strlen(line));
+			if (*clean)
+				kcr_exec_result_state_note(res, "%s", clean);
 		}
 	}
 	kcr_error_release(&err);

@@ -37,6 +37,9 @@ cJSON *api_file_ref_json(const struct kcr_file_meta *m);
 bool api_check_ids(struct kcr_http_req *req, struct kcr_http_resp *resp);
 bool api_id_plausible(const char *id);
 
+/* api_exec.c: a POST /exec body into a request (fuzzed: tests/fuzz/). */
+int api_parse_exec(const char *body, size_t len, struct kcr_exec_request *c, struct verr *v);
+
 /* The handlers of the route table. */
 void api_h_exec(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
 void api_h_upload(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);

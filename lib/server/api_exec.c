@@ -121,15 +121,16 @@ parse_lang_code(const cJSON *o, struct kcr_exec_request *c, struct verr *v)
 	return 0;
 }
 
-static int
-parse_exec(const struct kcr_http_req *req, struct kcr_exec_request *c, struct verr *v)
+int
+api_parse_exec(const char *body, size_t len, struct kcr_exec_request *c, struct verr *v)
 {
 	cJSON *o;
 	int r = -1;
 
-	if (api_json_has_nul_escape(req->body.data ? req->body.data : "", req->body.len))
+	body = body ? body : "";
+	if (api_json_has_nul_escape(body, len))
 		return api_fail(v, 400, "body", "NUL characters are not allowed");
-	o = cJSON_ParseWithLength(req->body.data ? req->body.data : "", req->body.len);
+	o = cJSON_ParseWithLength(body, len);
 	if (o == NULL)
 		return api_fail(v, 400, "body", "malformed JSON");
 	if (!cJSON_IsObject(o))
@@ -197,7 +198,7 @@ api_h_exec(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 	kcr_error_t err = NULL;
 
 	c.tenant = kcr_xstrdup(req->tenant);
-	if (parse_exec(req, &c, &v) < 0)
+	if (api_parse_exec(req->body.data, req->body.len, &c, &v) < 0)
 		api_reply_verr(resp, req, &v);
 	else if (kcr_service_exec(api->svc, &c, &r, &err) < 0)
 		api_reply_service_error(resp, req, err);
