@@ -29,7 +29,7 @@ if [ ! -f "$b/Makefile" ]; then
 		LDFLAGS="$san" >/dev/null)
 fi
 make -C "$b" -j"$(nproc)" lib/libkcr.la >/dev/null
-libs=$(sed -n 's/^DEPS_LIBS = //p' "$b/Makefile")
+libs=$(make -s -C "$b" print-deps-libs)
 
 status=0
 for t in "${targets[@]}"; do
