@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/openat2.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,6 +29,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -187,6 +189,28 @@ list_files(const struct runner *r, struct kcr_file_info **out, size_t *n, kcr_er
 	return 0;
 }
 
+/* name beneath dfd, and nowhere else: openat2 refuses any symlink (magic
+ * /proc ones too) and any path out of dfd, whatever a program left in the
+ * data directory. A kernel before 5.6 (ENOSYS) gets openat with
+ * O_NOFOLLOW, the same for the one-component names kcr_name_is_safe lets
+ * through. */
+static int
+open_beneath(int dfd, const char *name, int flags)
+{
+#ifdef SYS_openat2
+	struct open_how how = {
+		.flags = (uint64_t)flags,
+		.mode = (flags & O_CREAT) ? 0644 : 0,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, dfd, name, &how, sizeof(how));
+
+	if (fd >= 0 || errno != ENOSYS)
+		return (int)fd;
+#endif
+	return openat(dfd, name, flags, 0644);
+}
+
 /* Opens name in the data directory without following a symlink and
  * without blocking on a FIFO, and checks that it is a regular file. */
 static int
@@ -198,7 +222,7 @@ open_file(const struct runner *r, const char *name, int flags, struct stat *st,
 
 	if (dfd < 0)
 		return -1;
-	fd = openat(dfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+	fd = open_beneath(dfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "no such file '%s'", name);
 	if (fd < 0 && (errno == ELOOP || errno == EISDIR || errno == ENXIO))
