@@ -187,7 +187,7 @@ static const char *const allowed[] = {
 	"pread64",
 	"preadv",
 	"preadv2",
-	"prlimit64",
+
 	"process_mrelease",
 	"pselect6",
 	"pwrite64",
@@ -224,10 +224,7 @@ static const char *const allowed[] = {
 	"sched_getparam",
 	"sched_getscheduler",
 	"sched_rr_get_interval",
-	"sched_setaffinity",
-	"sched_setattr",
-	"sched_setparam",
-	"sched_setscheduler",
+
 	"sched_yield",
 	"seccomp",
 	"select",
@@ -249,7 +246,7 @@ static const char *const allowed[] = {
 	"setgroups",
 	"setitimer",
 	"setpgid",
-	"setpriority",
+
 	"setregid",
 	"setresgid",
 	"setresuid",
@@ -456,6 +453,34 @@ add_personality(scmp_filter_ctx ctx, kcr_error_t *err)
 	return 0;
 }
 
+/* Calls that change another process's limits or scheduling: on itself
+ * only (pid 0), or to read them. Without a cgroup's own uid, kcr's runner
+ * shares the program's uid in the sandbox (kcr not root), and a program
+ * could otherwise lower the runner's limits (prlimit(1, RLIMIT_NOFILE)) or
+ * starve it. */
+static int
+add_self_only(scmp_filter_ctx ctx, kcr_error_t *err)
+{
+	static const struct {
+		const char *name;
+		unsigned int pid_arg;
+	} calls[] = {
+		{ "prlimit64", 0 },      { "sched_setaffinity", 0 }, { "sched_setscheduler", 0 },
+		{ "sched_setparam", 0 }, { "sched_setattr", 0 },     { "setpriority", 1 },
+	};
+	struct scmp_arg_cmp c;
+
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		c = (struct scmp_arg_cmp){ calls[i].pid_arg, SCMP_CMP_EQ, 0, 0 };
+		if (add_rule(ctx, SCMP_ACT_ALLOW, calls[i].name, 1, &c, err) < 0)
+			return -1;
+		c = (struct scmp_arg_cmp){ calls[i].pid_arg, SCMP_CMP_NE, 0, 0 };
+		if (add_rule(ctx, SCMP_ACT_ERRNO(EPERM), calls[i].name, 1, &c, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static scmp_filter_ctx
 build(kcr_error_t *err)
 {
@@ -470,7 +495,8 @@ build(kcr_error_t *err)
 	    add_list(ctx, SCMP_ACT_ALLOW, allowed, sizeof(allowed) / sizeof(allowed[0]), err) < 0 ||
 	    add_list(ctx, SCMP_ACT_ERRNO(EPERM), denied, sizeof(denied) / sizeof(denied[0]), err) <
 		    0 ||
-	    add_clone(ctx, err) < 0 || add_socket(ctx, err) < 0 || add_personality(ctx, err) < 0) {
+	    add_clone(ctx, err) < 0 || add_socket(ctx, err) < 0 || add_personality(ctx, err) < 0 ||
+	    add_self_only(ctx, err) < 0) {
 		if (err && *err == NULL)
 			kcr_error_set(err, KCR_E_INTERNAL, 0, "seccomp: cannot kill other ABIs");
 		seccomp_release(ctx);
@@ -482,7 +508,7 @@ build(kcr_error_t *err)
 size_t
 kcr_seccomp_allowed_count(void)
 {
-	size_t n = 3; /* clone, socket and personality, for some arguments */
+	size_t n = 9; /* clone, socket, personality and add_self_only's, for some arguments */
 
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
 		n += seccomp_syscall_resolve_name(allowed[i]) != __NR_SCMP_ERROR;

@@ -466,6 +466,11 @@ exec "$@"' sh "$@"
 		as=(setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp)
 	fi
 	cd /tmp
+	# no cgroup of its own: refused (limits fail closed) unless the user says
+	run --separate-stderr timeout 60 "${as[@]}" "$KCR" exec -l bash -c 'echo ran'
+	[ "$status" -eq 125 ] && [[ $stderr == *"limits.allow_unlimited"* ]] ||
+		fail "exit $status: $stderr"
+	as+=(KCR_ALLOW_UNLIMITED=true)
 	run --separate-stderr timeout 60 "${as[@]}" "$KCR" exec -l bash --timeout 10 -c \
 		'kill -TERM 1; kill -INT 1; kill -STOP 1; kill -9 -1; kill -HUP 1; sleep 0.3; echo after; exit 4'
 	[ "$status" -eq 4 ] || fail "exit $status: $stderr"
@@ -479,4 +484,17 @@ for s in (signal.SIGTERM, signal.SIGINT, signal.SIGSTOP, signal.SIGKILL):
 print(os.getuid(), "alive")'
 	[ "$status" -eq 0 ] || fail "exit $status: $stderr"
 	assert_output '0 alive'
+	# nor lower its runner's limits or starve it (the same uid here)
+	run --separate-stderr timeout 60 "${as[@]}" "$KCR" exec -l py --timeout 10 -c 'import os, resource
+for f in (lambda: resource.prlimit(1, resource.RLIMIT_NOFILE, (4, 4)),
+          lambda: os.setpriority(os.PRIO_PROCESS, 1, 19),
+          lambda: os.sched_setaffinity(1, {0})):
+    try:
+        f()
+        print("changed")
+    except OSError as e:
+        print(e.errno == 1)
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))  # its own: fine'
+	[ "$status" -eq 0 ] || fail "exit $status: $stderr"
+	assert_output $'True\nTrue\nTrue'
 }
