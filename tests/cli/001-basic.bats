@@ -64,7 +64,7 @@ load helpers
 @test "kcr doctor exits 0 with one 'ok' line per check" {
 	require_sandbox
 	run_kcr doctor
-	local want=(namespaces cgroups seccomp state_dir run_dir sandbox)
+	local want=(namespaces cgroups limits seccomp state_dir run_dir sandbox)
 	local id check n
 	for id in "${LANG_IDS[@]}"; do
 		want+=("runtime $id")
