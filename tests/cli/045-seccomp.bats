@@ -3,7 +3,7 @@
 # after container engines' default profile. Each denied family answers
 # EPERM (sockets of other families EAFNOSUPPORT), a syscall on no list
 # ENOSYS, and another ABI (x32, i386's int 0x80) kills the process. The
-# probe is a C program run in the sandbox (tests/cli/seccomp_probe.c).
+# probe is a C program run in the sandbox (tests/cli/sandbox/seccomp_probe.c).
 
 load helpers
 
@@ -13,7 +13,7 @@ setup() {
 }
 
 @test "every denied family of syscalls fails in the sandbox, other ABIs are killed" {
-	run --separate-stderr "$KCR" exec -l c "$BATS_TEST_DIRNAME/seccomp_probe.c"
+	run --separate-stderr "$KCR" exec -l c "$BATS_TEST_DIRNAME/sandbox/seccomp_probe.c"
 	assert_success
 	local name
 	for name in mount umount2 ptrace unshare setns clone-newns bpf keyctl add_key \
