@@ -10,7 +10,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_LANGS 32
 /* Replenishers: one destroys used sandboxes while another makes new ones
@@ -41,6 +43,7 @@ struct kcr_pool {
 	pthread_t threads[N_REPLENISHERS];
 	unsigned int started;
 	bool stop;
+	int stop_fd; /* readable once stop is set: cancels sandboxes being made */
 	uint64_t health_ms;
 	struct kcr_sandbox **dying; /* used sandboxes the replenisher destroys */
 	size_t n_dying, cap_dying;
@@ -193,8 +196,11 @@ add_ready(struct lang_pool *lp, struct kcr_sandbox *sb)
 static void
 fill_one(struct kcr_pool *p, struct lang_pool *lp)
 {
-	struct kcr_sandbox_spec spec = { .lang = lp->lang, .limits = lp->limits, .prewarm = true,
-					 .preload = gap(lp, true) > 0 };
+	struct kcr_sandbox_spec spec = { .lang = lp->lang,
+					 .limits = lp->limits,
+					 .prewarm = true,
+					 .preload = gap(lp, true) > 0,
+					 .cancel_fd = p->stop_fd };
 	struct kcr_sandbox *sb = NULL;
 	kcr_error_t err = NULL;
 	int r;
@@ -206,6 +212,10 @@ fill_one(struct kcr_pool *p, struct lang_pool *lp)
 	pthread_mutex_lock(&p->lock);
 	lp->creating--;
 	lp->creating_pre -= spec.preload;
+	if (r < 0 && p->stop) {
+		kcr_error_free(err); /* canceled: kcr is stopping */
+		return;
+	}
 	if (r < 0) {
 		lp->failed++;
 		kcr_log_warn("pool %s: %s", lp->lang->id, err->msg);
@@ -353,6 +363,12 @@ kcr_pool_new(const struct kcr_sandbox_provider *prov, const struct kcr_config *c
 	struct kcr_pool *p = kcr_xzalloc(sizeof(*p));
 
 	p->prov = prov;
+	p->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (p->stop_fd < 0) {
+		kcr_error_set(err, KCR_E_IO, errno, "eventfd");
+		free(p);
+		return NULL;
+	}
 	adopt_orphans(p);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->wake, NULL);
@@ -380,6 +396,8 @@ kcr_pool_free(struct kcr_pool *p)
 	p->stop = true;
 	pthread_cond_broadcast(&p->wake);
 	pthread_mutex_unlock(&p->lock);
+	if (eventfd_write(p->stop_fd, 1) < 0)
+		kcr_log_warn("pool: cannot cancel the sandboxes being made: %s", strerror(errno));
 	for (unsigned int i = 0; i < p->started; i++)
 		pthread_join(p->threads[i], NULL);
 	for (unsigned int i = 0; i < p->n_langs; i++) {
@@ -393,6 +411,7 @@ kcr_pool_free(struct kcr_pool *p)
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->wake);
 	pthread_cond_destroy(&p->changed);
+	close(p->stop_fd);
 	free(p);
 }
 

@@ -73,6 +73,7 @@ struct host {
 struct local_sb {
 	pid_t pid;           /* pid 1 of the sandbox, as kcr sees it; -1 when reaped */
 	uint64_t ready_by;   /* create(): kcr_now_ms() by which the runner is ready */
+	int cancel_fd;       /* create(): the spec's cancel_fd */
 	atomic_bool claimed; /* a pool handed it out (claim()) */
 	void *stack;         /* the clone's stack until it has exec'd (CLONE_VM) */
 	char *sock;

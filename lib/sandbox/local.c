@@ -244,23 +244,30 @@ exit_error(struct local_sb *ls, int st, const char *when, kcr_error_t *err)
 			     WEXITSTATUS(st), when);
 }
 
-/* Reads the error pipe to EOF (or the deadline) into msg. */
+/* Reads the error pipe to EOF (or the deadline, or cancel_fd readable)
+ * into msg. */
 static int
-read_report(int fd, uint64_t deadline, struct kcr_buf *msg, kcr_error_t *err)
+read_report(int fd, int cancel_fd, uint64_t deadline, struct kcr_buf *msg, kcr_error_t *err)
 {
 	uint64_t start = kcr_now_ms();
 	char buf[512];
 
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+				       { .fd = cancel_fd > 0 ? cancel_fd : -1, .events = POLLIN } };
 		uint64_t now = kcr_now_ms();
 		ssize_t n;
 
-		if (now >= deadline || poll(&p, 1, (int)(deadline - now)) == 0)
+		if (now >= deadline || poll(p, 2, (int)(deadline - now)) == 0)
 			return kcr_error_set(
 				err, KCR_E_TIMEOUT, 0,
 				"sandbox setup: kcr-runner not ready after %llu ms",
 				(unsigned long long)(deadline > start ? deadline - start : 0));
+		if (p[1].revents)
+			return kcr_error_set(err, KCR_E_UNAVAILABLE, ECANCELED,
+					     "sandbox setup: canceled");
+		if (!p[0].revents)
+			continue;
 		n = read(fd, buf, sizeof(buf));
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
@@ -296,7 +303,7 @@ wait_ready(struct local_sb *ls, int fd, kcr_error_t *err)
 	int ret;
 
 	kcr_buf_init(&msg);
-	ret = read_report(fd, ls->ready_by, &msg, err);
+	ret = read_report(fd, ls->cancel_fd, ls->ready_by, &msg, err);
 	if (ret == 0 && msg.len == 1 && msg.data[0] == KCR_SANDBOX_READY)
 		ret = 0;
 	else if (ret == 0 && msg.len > 0)
@@ -488,6 +495,7 @@ local_create_sandbox(struct local *lp, const struct kcr_sandbox_spec *spec, int 
 	sb = local_sb_new(&spec->limits);
 	ls = sb->priv;
 	ls->ready_by = ready_by(deadline_ms);
+	ls->cancel_fd = spec->cancel_fd;
 	ls->sock = local_sock_path(lp, sb->id);
 	lfd = listen_unix(ls->sock, err);
 	if (lfd < 0 || local_make_cgroup(lp, ls, sb->id, &spec->limits, err) < 0 ||

@@ -63,7 +63,9 @@ static struct host *
 host_new(struct local *lp, const struct kcr_sandbox_spec *spec, uint64_t deadline_ms,
 	 kcr_error_t *err)
 {
-	struct kcr_sandbox_spec hs = { .lang = spec->lang, .limits = spec->limits };
+	struct kcr_sandbox_spec hs = { .lang = spec->lang,
+				       .limits = spec->limits,
+				       .cancel_fd = spec->cancel_fd };
 	struct host *h;
 	int sv[2];
 
@@ -147,7 +149,8 @@ cell_start(struct local *lp, struct local_sb *ls, const char *id,
 		    ? kcr_error_set(err, KCR_E_UNAVAILABLE, errno, "cells host: fd channel")
 		    : 0;
 	if (r == 0)
-		r = kcr_runner_call(ls->host->sb->endpoint, "POST", "/cells", body, NULL, err);
+		r = kcr_runner_call_cancelable(ls->host->sb->endpoint, "POST", "/cells", body,
+					       spec->cancel_fd, NULL, err);
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
 	return r;

@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -47,6 +48,7 @@ struct rc_response {
 	long status;
 	struct kcr_buf body;
 	uint64_t max;
+	int cancel_fd; /* > 0: the wait for the reply ends when it is readable */
 };
 
 /* Every send, recv and connect on fd gives up after ms: EAGAIN. */
@@ -205,15 +207,45 @@ parse_response(struct kcr_buf *raw, struct rc_response *r, kcr_error_t *err)
 	return 0;
 }
 
-/* Reads to EOF (the runner closes: Connection: close), at most limit
- * bytes, before deadline (kcr_now_ms). */
+/* Waits until fd has data or cancel_fd is readable (ECANCELED), as long
+ * as a recv on fd would (its SO_RCVTIMEO: EAGAIN). */
 static int
-recv_all(int fd, size_t limit, uint64_t deadline, struct kcr_buf *raw, kcr_error_t *err)
+wait_readable(int fd, int cancel_fd)
+{
+	struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+			       { .fd = cancel_fd, .events = POLLIN } };
+	struct timeval tv;
+	socklen_t len = sizeof(tv);
+	int ms = -1, n;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len) == 0 &&
+	    (tv.tv_sec || tv.tv_usec))
+		ms = (int)(tv.tv_sec * 1000 + tv.tv_usec / 1000);
+	while ((n = poll(p, 2, ms)) < 0 && errno == EINTR)
+		;
+	if (n == 0)
+		errno = EAGAIN;
+	else if (n > 0 && p[1].revents)
+		errno = ECANCELED;
+	return n > 0 && !p[1].revents ? 0 : -1;
+}
+
+/* Reads to EOF (the runner closes: Connection: close), at most limit
+ * bytes, before deadline (kcr_now_ms), unless cancel_fd (> 0) turns
+ * readable first. */
+static int
+recv_all(int fd, int cancel_fd, size_t limit, uint64_t deadline, struct kcr_buf *raw,
+	 kcr_error_t *err)
 {
 	char tmp[65536];
 
 	for (;;) {
-		ssize_t r = recv(fd, tmp, sizeof(tmp), 0);
+		ssize_t r = cancel_fd > 0 && wait_readable(fd, cancel_fd) < 0
+				    ? -1
+				    : recv(fd, tmp, sizeof(tmp), 0);
+
+		if (r < 0 && errno == ECANCELED)
+			return kcr_error_set(err, KCR_E_UNAVAILABLE, ECANCELED, "canceled");
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -241,7 +273,7 @@ read_response(int fd, uint64_t deadline, struct rc_response *r, kcr_error_t *err
 	if (r->max == 0 || r->max > REPLY_MAX)
 		r->max = REPLY_MAX;
 	kcr_buf_init(&raw);
-	if (recv_all(fd, (size_t)(r->max + HEADER_MAX), deadline, &raw, err) < 0) {
+	if (recv_all(fd, r->cancel_fd, (size_t)(r->max + HEADER_MAX), deadline, &raw, err) < 0) {
 		kcr_buf_release(&raw);
 		return kcr_error_wrap(err, "reading from kcr-runner");
 	}
@@ -404,7 +436,14 @@ int
 kcr_runner_call(const char *endpoint, const char *method, const char *path, const char *json,
 		char **reply, kcr_error_t *err)
 {
-	struct rc_response r = { .max = 1 << 20 };
+	return kcr_runner_call_cancelable(endpoint, method, path, json, -1, reply, err);
+}
+
+int
+kcr_runner_call_cancelable(const char *endpoint, const char *method, const char *path,
+			   const char *json, int cancel_fd, char **reply, kcr_error_t *err)
+{
+	struct rc_response r = { .max = 1 << 20, .cancel_fd = cancel_fd };
 	int ret = -1;
 
 	if (rc_request(endpoint, method, path, json, json ? strlen(json) : 0,

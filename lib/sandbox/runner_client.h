@@ -22,6 +22,10 @@ int kcr_runner_health(const char *endpoint, kcr_error_t *err);
  * reply is not NULL) the body. */
 int kcr_runner_call(const char *endpoint, const char *method, const char *path, const char *json,
 		    char **reply, kcr_error_t *err);
+/* kcr_runner_call that gives up waiting for the reply (KCR_E_UNAVAILABLE,
+ * ECANCELED) once cancel_fd (> 0) is readable. */
+int kcr_runner_call_cancelable(const char *endpoint, const char *method, const char *path,
+			       const char *json, int cancel_fd, char **reply, kcr_error_t *err);
 /* How long a call may wait for the runner in all (KCR_E_TIMEOUT after);
  * an execution gets its own timeout on top. Default 120 s; for tests. */
 void kcr_runner_client_set_timeout(uint64_t ms);

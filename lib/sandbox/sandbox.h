@@ -25,6 +25,10 @@ struct kcr_sandbox_spec {
 	/* a language with KCR_LANG_PRELOAD: with pool.<lang>_preload imported
 	 * (the program imports some of it), or a bare interpreter */
 	bool preload;
+	/* > 0: setup gives up (KCR_E_UNAVAILABLE) once this fd is readable,
+	 * so a pool that stops need not wait for an interpreter to finish
+	 * importing (0 is stdin, never a cancel fd) */
+	int cancel_fd;
 };
 
 struct kcr_sandbox {
