@@ -219,7 +219,7 @@ write_output(const char *dir, const struct kcr_file *f, bool force, kcr_error_t 
 			free(p);
 			continue;
 		}
-		if (fd < 0 || kcr_write_all(fd, f->data, f->len) < 0) {
+		if (fd < 0 || kcr_file_write_to(f, fd) < 0) {
 			kcr_error_set(err, KCR_E_IO, errno, "cannot write '%s'", p);
 			free(p);
 			return NULL;

@@ -28,6 +28,9 @@ struct kcr_file {
 	char *name;
 	char *data;
 	size_t len;
+	/* > 0: the bytes are in this file (a spool; an output too large to
+	 * hold in memory), len of them, and data is NULL */
+	int fd;
 	bool was_input; /* an output that replaces an input of the same name */
 };
 
@@ -53,6 +56,8 @@ struct kcr_file_meta {
 
 void kcr_file_ref_release(struct kcr_file_ref *r);
 void kcr_file_release(struct kcr_file *f);
+/* Writes f's bytes (data, or its spool) to out; -1 with errno. */
+int kcr_file_write_to(const struct kcr_file *f, int out);
 void kcr_file_info_release(struct kcr_file_info *f);
 void kcr_file_meta_release(struct kcr_file_meta *m);
 /* Releases n records and frees the array. */

@@ -69,6 +69,56 @@ kcr_write_all(int fd, const void *p, size_t n)
 }
 
 int
+kcr_copy_fd(int in, int out, uint64_t *copied, kcr_error_t *err)
+{
+	char buf[65536];
+	off_t off = 0;
+
+	for (;;) {
+		ssize_t r = pread(in, buf, sizeof(buf), off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return kcr_error_set(err, KCR_E_IO, errno, "reading a spool file");
+		if (r == 0)
+			break;
+		if (kcr_write_all(out, buf, (size_t)r) < 0)
+			return kcr_error_set(err, KCR_E_IO, errno, "writing a copy");
+		off += r;
+	}
+	if (copied)
+		*copied = (uint64_t)off;
+	return 0;
+}
+
+int
+kcr_spool_open(const char *dir, kcr_error_t *err)
+{
+	kcr_autofree char *tmpl = NULL;
+	int fd;
+
+	if (kcr_private_dir(dir, "spool directory", err) < 0)
+		return -1;
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 && errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot spool in '%s'", dir);
+	if (fd < 0) { /* a file system without O_TMPFILE: a named file, unlinked at once */
+		tmpl = kcr_strdup_printf("%s/.spool-XXXXXX", dir);
+		if ((fd = mkostemp(tmpl, O_CLOEXEC)) < 0)
+			return kcr_error_set(err, KCR_E_IO, errno, "cannot spool in '%s'", dir);
+		unlink(tmpl);
+	}
+	if (fd == 0) { /* stdin was closed; 0 means "no spool" to struct kcr_file */
+		fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
+		close(0);
+		if (fd < 0)
+			return kcr_error_set(err, KCR_E_IO, errno, "cannot spool in '%s'", dir);
+	}
+	return fd;
+}
+
+int
 kcr_read_fd(int fd, size_t max, char **out, size_t *len, kcr_error_t *err)
 {
 	struct kcr_buf b;

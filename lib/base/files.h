@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Reads to EOF, at most max bytes (more is KCR_E_LIMIT); *out is the
@@ -16,6 +17,12 @@ int kcr_read_file(const char *path, size_t max, char **out, size_t *len, kcr_err
 int kcr_write_file(const char *path, const void *p, size_t n, mode_t mode, kcr_error_t *err);
 /* Writes all n bytes, retrying on EINTR; -1 with errno. */
 int kcr_write_all(int fd, const void *p, size_t n);
+/* Copies in's bytes from offset 0 to EOF to out's current offset (in's
+ * own offset is left alone); *copied (may be NULL) counts them. */
+int kcr_copy_fd(int in, int out, uint64_t *copied, kcr_error_t *err);
+/* A spool for bytes too many to hold in memory: an anonymous file in dir
+ * (made private when missing), gone once closed. */
+int kcr_spool_open(const char *dir, kcr_error_t *err);
 /* One message of len bytes on a unix socket, with n descriptors
  * (SCM_RIGHTS, at most KCR_SEND_FDS_MAX). -1 with errno. */
 #define KCR_SEND_FDS_MAX 16

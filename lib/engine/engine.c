@@ -2,6 +2,7 @@
 
 #include "engine/engine.h"
 #include "base/clock.h"
+#include "base/files.h"
 #include "base/ids.h"
 #include "base/log.h"
 #include "engine/pool.h"
@@ -21,6 +22,7 @@
 struct kcr_engine {
 	struct kcr_sandbox_provider provider;
 	char *py_preload;      /* pool.py_preload */
+	char *spool_dir;       /* <state_dir>/spool: outputs on their way to a store */
 	struct kcr_pool *pool; /* NULL: every execution creates its sandbox */
 };
 
@@ -43,6 +45,8 @@ kcr_engine_new_with_provider(struct kcr_sandbox_provider *prov, const struct kcr
 	prov->ops = NULL;
 	prov->self = NULL;
 	e->py_preload = kcr_xstrdup(kcr_config_str(cfg, "pool.py_preload"));
+	/* on the fs store's file system, so that a spool links in there */
+	e->spool_dir = kcr_strdup_printf("%s/spool", kcr_config_str(cfg, "state_dir"));
 	return e;
 }
 
@@ -102,6 +106,7 @@ kcr_engine_free(struct kcr_engine *e)
 	kcr_pool_free(e->pool);
 	kcr_sandbox_provider_close(&e->provider);
 	free(e->py_preload);
+	free(e->spool_dir);
 	free(e);
 }
 
@@ -178,10 +183,19 @@ collect_outputs(struct kcr_engine *e, struct kcr_sandbox *sb, const struct kcr_e
 	res->outputs = kcr_xzalloc((res->n_changed ? res->n_changed : 1) * sizeof(*res->outputs));
 	for (size_t i = 0; i < res->n_changed; i++) {
 		struct kcr_file *f = &res->outputs[res->n_outputs];
+		uint64_t len = 0;
 
-		if (kcr_sandbox_get_file(&e->provider, sb, res->changed[i].name, max, &f->data,
-					 &f->len, err) < 0)
+		if ((f->fd = kcr_spool_open(e->spool_dir, err)) < 0) {
+			f->fd = 0;
 			return kcr_error_wrap(err, "collecting output");
+		}
+		if (kcr_sandbox_get_file(&e->provider, sb, res->changed[i].name, max, f->fd, &len,
+					 err) < 0) {
+			kcr_closep(&f->fd);
+			f->fd = 0;
+			return kcr_error_wrap(err, "collecting output");
+		}
+		f->len = (size_t)len;
 		f->name = kcr_xstrdup(res->changed[i].name);
 		f->was_input = is_input(req, f->name);
 		res->n_outputs++;

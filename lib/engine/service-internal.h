@@ -57,7 +57,8 @@ int svc_resolve_session(struct kcr_service *s, const struct kcr_exec_request *c,
 			char sid[KCR_ID_LEN + 1], kcr_error_t *err);
 
 /* service_files.c */
-int svc_store_file(struct kcr_service *s, struct kcr_file_meta *m, const void *data, size_t len,
+int svc_store_file(struct kcr_service *s, struct kcr_file_meta *m, const void *data, int fd,
+		   uint64_t len,
 		   kcr_error_t *err);
 void svc_new_meta(struct kcr_file_meta *m, const char *sid, const char *name, const char *kind);
 char *svc_blob_key(const char *sid, const char *fid);

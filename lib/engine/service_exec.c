@@ -48,7 +48,7 @@ load_input(struct kcr_service *s, const char *tenant, const char *sid,
 
 		svc_session_keep(s, ref->session_id);
 		svc_new_meta(&copy, sid, in->name, "upload");
-		if (svc_store_file(s, &copy, in->data, in->len, err) < 0)
+		if (svc_store_file(s, &copy, in->data, -1, in->len, err) < 0)
 			return -1;
 		memcpy(origin->id, copy.id, sizeof(origin->id));
 		memcpy(origin->sid, sid, sizeof(origin->sid));
@@ -112,7 +112,7 @@ store_outputs(struct kcr_service *s, const char *sid, const struct kcr_exec_requ
 				memcpy(m->modified_from_session, origins[j].sid,
 				       sizeof(m->modified_from_session));
 			}
-		if (svc_store_file(s, m, f->data, f->len, err) < 0) {
+		if (svc_store_file(s, m, f->data, f->fd, f->len, err) < 0) {
 			kcr_file_meta_release(m);
 			return -1;
 		}

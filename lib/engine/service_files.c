@@ -19,18 +19,23 @@ svc_blob_key(const char *sid, const char *fid)
 	return kcr_strdup_printf("%s/%s", sid, fid);
 }
 
-/* Stores bytes, then the record: a record never points at missing bytes. */
+/* Stores bytes (data, or the file fd > 0 holds), then the record: a
+ * record never points at missing bytes. */
 int
-svc_store_file(struct kcr_service *s, struct kcr_file_meta *m, const void *data, size_t len,
-	       kcr_error_t *err)
+svc_store_file(struct kcr_service *s, struct kcr_file_meta *m, const void *data, int fd,
+	       uint64_t len, kcr_error_t *err)
 {
 	kcr_autofree char *key = svc_blob_key(m->session_id, m->id);
 
 	m->size = len;
-	kcr_sha256_hex(data, len, m->sha256);
+	if (fd <= 0)
+		kcr_sha256_hex(data, (size_t)len, m->sha256);
+	else if (kcr_sha256_hex_fd(fd, m->sha256) < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "reading the output '%s'", m->name);
 	if (m->content_type == NULL)
 		m->content_type = kcr_xstrdup(kcr_content_type_for(m->name));
-	if (kcr_store_file_put(&s->stores, key, data, len, err) < 0)
+	if ((fd > 0 ? kcr_store_file_put_fd(&s->stores, key, fd, len, err)
+		    : kcr_store_file_put(&s->stores, key, data, (size_t)len, err)) < 0)
 		return kcr_error_wrap(err, "storing '%s'", m->name);
 	if (kcr_store_meta_put(&s->stores, m, err) < 0) {
 		kcr_error_t e = NULL;
@@ -67,7 +72,7 @@ kcr_service_put_file(struct kcr_service *s, const char *sid, const char *name, c
 	free(out->name);
 	out->name = kcr_sanitize_filename(name);
 	out->original_name = kcr_xstrdup(name);
-	if (svc_store_file(s, out, data, len, err) < 0) {
+	if (svc_store_file(s, out, data, -1, len, err) < 0) {
 		kcr_file_meta_release(out);
 		return -1;
 	}

@@ -579,10 +579,10 @@ local_put_file(void *self, struct kcr_sandbox *sb, const char *name, const void 
 }
 
 static int
-local_get_file(void *self, struct kcr_sandbox *sb, const char *name, uint64_t max, char **buf,
-	       size_t *len, kcr_error_t *err)
+local_get_file(void *self, struct kcr_sandbox *sb, const char *name, uint64_t max, int out,
+	       uint64_t *len, kcr_error_t *err)
 {
-	return kcr_runner_get_file(sb->endpoint, name, max, buf, len, err);
+	return kcr_runner_get_file(sb->endpoint, name, max, out, len, err);
 }
 
 static int

@@ -399,25 +399,142 @@ out:
 	return ret;
 }
 
+/* Reads up to the end of a response's headers (at most HEADER_MAX) into
+ * head; what came after them stays in head past *hdr_len. */
+static int
+recv_head(int fd, uint64_t deadline, struct kcr_buf *head, size_t *hdr_len, kcr_error_t *err)
+{
+	char tmp[16384];
+
+	for (;;) {
+		char *end = head->data ? strstr(head->data, "\r\n\r\n") : NULL;
+		ssize_t r;
+
+		if (end) {
+			*hdr_len = (size_t)(end + 4 - head->data);
+			return 0;
+		}
+		if (head->len > HEADER_MAX)
+			return kcr_error_set(err, KCR_E_BACKEND, 0, "runner sent headers too large");
+		r = recv(fd, tmp, sizeof(tmp), 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if ((r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) ||
+		    (r > 0 && kcr_now_ms() > deadline))
+			return kcr_error_set(err, KCR_E_TIMEOUT, 0, "kcr-runner did not answer in time");
+		if (r <= 0)
+			return kcr_error_set(err, KCR_E_BACKEND, r < 0 ? errno : 0,
+					     "runner sent no HTTP response");
+		kcr_buf_add(head, tmp, (size_t)r);
+	}
+}
+
+/* n bytes of a file's body: to out, counted against max. */
+static int
+body_out(int out, const void *p, size_t n, uint64_t *len, uint64_t max, kcr_error_t *err)
+{
+	if (*len + n > max)
+		return kcr_error_set(err, KCR_E_LIMIT, 0, "larger than the limit of %llu bytes",
+				     (unsigned long long)max);
+	if (kcr_write_all(out, p, n) < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "spooling a file");
+	*len += n;
+	return 0;
+}
+
+/* The rest of a 200's body, to EOF (Connection: close), which must be
+ * Content-Length bytes when the runner sent one. */
+static int
+recv_body_to(int fd, int out, uint64_t deadline, uint64_t max, int64_t clen, uint64_t *len,
+	     kcr_error_t *err)
+{
+	char tmp[65536];
+
+	for (;;) {
+		ssize_t r = recv(fd, tmp, sizeof(tmp), 0);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if ((r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) ||
+		    (r > 0 && kcr_now_ms() > deadline))
+			return kcr_error_set(err, KCR_E_TIMEOUT, 0, "kcr-runner did not answer in time");
+		if (r < 0)
+			return kcr_error_set(err, KCR_E_BACKEND, errno, "reading from kcr-runner");
+		if (r == 0)
+			break;
+		if (body_out(out, tmp, (size_t)r, len, max, err) < 0)
+			return -1;
+	}
+	if (clen >= 0 && *len != (uint64_t)clen)
+		return kcr_error_set(err, KCR_E_BACKEND, 0,
+				     "runner sent %llu of the file's %lld bytes",
+				     (unsigned long long)*len, (long long)clen);
+	return 0;
+}
+
+/* A response's Content-Length (-1 when none); head is NUL-terminated. */
+static int64_t
+content_length(const char *head)
+{
+	const char *h = strcasestr(head, "\r\nContent-Length:");
+
+	return h ? strtoll(h + 17, NULL, 10) : -1;
+}
+
+/* Not a 200: the runner's {"error": ...}, read whole (it is small). */
+static int
+file_error(int fd, uint64_t deadline, struct kcr_buf *head, const char *name, kcr_error_t *err)
+{
+	struct rc_response r = { .max = 1 << 20 };
+	int ret;
+
+	if (recv_all(fd, -1, HEADER_MAX + (1 << 20), deadline, head, err) < 0)
+		return kcr_error_wrap(err, "'%s'", name);
+	ret = parse_response(head, &r, err);
+	if (ret == 0)
+		ret = rc_fail(&r, name, err);
+	kcr_buf_release(&r.body);
+	return ret;
+}
+
 int
-kcr_runner_get_file(const char *endpoint, const char *name, uint64_t max, char **buf,
-		    size_t *len, kcr_error_t *err)
+kcr_runner_get_file(const char *endpoint, const char *name, uint64_t max, int out, uint64_t *len,
+		    kcr_error_t *err)
 {
 	kcr_autofree char *esc = kcr_percent_encode(name);
-	kcr_autofree char *path = kcr_strdup_printf("/files/%s", esc);
-	struct rc_response r = { .max = max };
+	kcr_autofree char *path = kcr_strdup_printf("/files/%s", esc), *full = NULL;
+	uint64_t deadline = kcr_now_ms() + rc_timeout_ms;
+	const char *prefix = "";
+	kcr_autoclose int fd = rc_connect(endpoint, rc_timeout_ms, &prefix, err);
+	struct kcr_buf head;
+	size_t hdr_len = 0;
+	int ret = -1;
 
-	if (rc_request(endpoint, "GET", path, NULL, 0, NULL, &r, err) < 0) {
-		kcr_buf_release(&r.body);
+	*len = 0;
+	if (fd < 0)
 		return kcr_error_wrap(err, "'%s'", name);
+	full = kcr_strdup_printf("%s%s", prefix, path);
+	kcr_buf_init(&head);
+	if (send_request(fd, "GET", full, NULL, 0, NULL, err) < 0 ||
+	    recv_head(fd, deadline, &head, &hdr_len, err) < 0)
+		goto out;
+	if (strncmp(head.data, "HTTP/1.", 7) != 0 || strtol(head.data + 9, NULL, 10) != 200) {
+		ret = file_error(fd, deadline, &head, name, err);
+		kcr_buf_release(&head);
+		return ret;
 	}
-	if (r.status != 200) {
-		rc_fail(&r, name, err);
-		kcr_buf_release(&r.body);
-		return -1;
+	head.data[hdr_len - 2] = '\0'; /* the headers, for the lookups below */
+	if (strcasestr(head.data, "\r\nTransfer-Encoding:")) {
+		kcr_error_set(err, KCR_E_BACKEND, 0, "runner sent a file with a transfer encoding");
+		goto out;
 	}
-	*buf = kcr_buf_steal(&r.body, len);
-	return 0;
+	if (body_out(out, head.data + hdr_len, head.len - hdr_len, len, max, err) < 0 ||
+	    recv_body_to(fd, out, deadline, max, content_length(head.data), len, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	kcr_buf_release(&head);
+	return ret < 0 ? kcr_error_wrap(err, "'%s'", name) : ret;
 }
 
 int

@@ -15,8 +15,10 @@ int kcr_runner_execute(const char *endpoint, const struct kcr_exec_request *req,
 		       struct kcr_exec_result *res, kcr_error_t *err);
 int kcr_runner_put_file(const char *endpoint, const char *name, const void *buf,
 			size_t len, kcr_error_t *err);
-int kcr_runner_get_file(const char *endpoint, const char *name, uint64_t max, char **buf,
-			size_t *len, kcr_error_t *err);
+/* Streams name from the sandbox's /mnt/data to out: at most max bytes
+ * (KCR_E_LIMIT beyond), never all of them in memory; *len counts them. */
+int kcr_runner_get_file(const char *endpoint, const char *name, uint64_t max, int out,
+			uint64_t *len, kcr_error_t *err);
 int kcr_runner_health(const char *endpoint, kcr_error_t *err);
 /* Any other request; json may be NULL. A 2xx is success, and *reply (if
  * reply is not NULL) the body. */

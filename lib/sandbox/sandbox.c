@@ -112,9 +112,9 @@ kcr_sandbox_put_file(const struct kcr_sandbox_provider *p, struct kcr_sandbox *s
 
 int
 kcr_sandbox_get_file(const struct kcr_sandbox_provider *p, struct kcr_sandbox *sb,
-		     const char *name, uint64_t max, char **buf, size_t *len, kcr_error_t *err)
+		     const char *name, uint64_t max, int out, uint64_t *len, kcr_error_t *err)
 {
-	return p->ops->get_file(p->self, sb, name, max, buf, len, err);
+	return p->ops->get_file(p->self, sb, name, max, out, len, err);
 }
 
 int

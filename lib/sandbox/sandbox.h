@@ -81,10 +81,11 @@ struct kcr_sandbox_ops {
 	/* Writes name (one path component) into the sandbox's /mnt/data. */
 	int (*put_file)(void *self, struct kcr_sandbox *sb, const char *name,
 			const void *buf, size_t len, kcr_error_t *err);
-	/* Reads name from /mnt/data, at most max bytes (KCR_E_LIMIT beyond);
-	 * *buf (NUL-terminated after *len bytes) is the caller's to free(). */
-	int (*get_file)(void *self, struct kcr_sandbox *sb, const char *name,
-			uint64_t max, char **buf, size_t *len, kcr_error_t *err);
+	/* Copies name from /mnt/data to out as it arrives, at most max
+	 * bytes (KCR_E_LIMIT beyond); *len counts them. An output is never
+	 * held in kcr's memory whole: a program decides its size. */
+	int (*get_file)(void *self, struct kcr_sandbox *sb, const char *name, uint64_t max,
+			int out, uint64_t *len, kcr_error_t *err);
 	/* The provider's sandboxes that no live pool owns; *out (an array of
 	 * *n, NULL when none) is the caller's to free(). */
 	int (*list)(void *self, struct kcr_sandbox_ref **out, size_t *n, kcr_error_t *err);
@@ -132,8 +133,7 @@ int kcr_sandbox_exec(const struct kcr_sandbox_provider *p, struct kcr_sandbox *s
 int kcr_sandbox_put_file(const struct kcr_sandbox_provider *p, struct kcr_sandbox *sb,
 			 const char *name, const void *buf, size_t len, kcr_error_t *err);
 int kcr_sandbox_get_file(const struct kcr_sandbox_provider *p, struct kcr_sandbox *sb,
-			 const char *name, uint64_t max, char **buf, size_t *len,
-			 kcr_error_t *err);
+			 const char *name, uint64_t max, int out, uint64_t *len, kcr_error_t *err);
 int kcr_sandbox_list(const struct kcr_sandbox_provider *p, struct kcr_sandbox_ref **out,
 		     size_t *n, kcr_error_t *err);
 int kcr_sandbox_adopt(const struct kcr_sandbox_provider *p, const struct kcr_sandbox_ref *ref,

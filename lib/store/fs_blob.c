@@ -2,10 +2,16 @@
  * <state>/blobs/<sid>/<fid>, written whole by a rename. */
 #include <config.h>
 
+#include "base/clock.h"
+#include "base/files.h"
 #include "base/ids.h"
 #include "store/fs-internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const blob_dirs[] = { "blobs" };
 
@@ -36,6 +42,51 @@ fs_blob_put(void *self, const char *key, const void *data, size_t len, kcr_error
 	return path ? fs_write_atomic(path, data, len, err) : -1;
 }
 
+/* The spool becomes the blob when both are on one file system (an
+ * O_TMPFILE spool links in: no copy); else its bytes are copied. Either
+ * way the blob appears whole, by a rename. */
+static int
+fs_blob_put_fd(void *self, const char *key, int fd, uint64_t len, kcr_error_t *err)
+{
+	kcr_autofree char *path = blob_path(self, key, err), *dir = NULL, *tmp = NULL;
+	char proc[64];
+	uint64_t copied = 0;
+	int ret = -1;
+
+	if (path == NULL)
+		return -1;
+	dir = kcr_xstrdup(path);
+	*strrchr(dir, '/') = '\0';
+	if (kcr_mkdir_p(dir, 0700, err) < 0)
+		return -1;
+	tmp = kcr_strdup_printf("%s/.tmp-%d-%lx", dir, (int)getpid(), (unsigned long)kcr_now_ns());
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) < 0) {
+		kcr_autoclose int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+		if (out < 0) {
+			kcr_error_set(err, KCR_E_IO, errno, "cannot create '%s'", tmp);
+			goto out;
+		}
+		if (kcr_copy_fd(fd, out, &copied, err) < 0)
+			goto out;
+		if (copied != len) {
+			kcr_error_set(err, KCR_E_IO, 0, "the spool holds %llu bytes, not %llu",
+				      (unsigned long long)copied, (unsigned long long)len);
+			goto out;
+		}
+	}
+	if (rename(tmp, path) < 0) {
+		kcr_error_set(err, KCR_E_IO, errno, "cannot store '%s'", path);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (ret < 0)
+		unlink(tmp);
+	return ret;
+}
+
 static int
 fs_blob_get(void *self, const char *key, uint64_t max, char **data, size_t *len, kcr_error_t *err)
 {
@@ -59,6 +110,7 @@ const struct kcr_file_store_ops kcr_file_store_fs_ops = {
 	.open = fs_open,
 	.ping = fs_blob_ping,
 	.put = fs_blob_put,
+	.put_fd = fs_blob_put_fd,
 	.get = fs_blob_get,
 	.del = fs_blob_del,
 	.close = fs_close,

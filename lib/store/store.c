@@ -301,6 +301,13 @@ kcr_store_file_put(struct kcr_stores *st, const char *key, const void *data, siz
 }
 
 int
+kcr_store_file_put_fd(struct kcr_stores *st, const char *key, int fd, uint64_t len,
+		      kcr_error_t *err)
+{
+	return file(st, st->files->put_fd(st->files_self, key, fd, len, err), err);
+}
+
+int
 kcr_store_file_get(struct kcr_stores *st, const char *key, uint64_t max, char **data, size_t *len,
 		   kcr_error_t *err)
 {

@@ -183,6 +183,9 @@ struct kcr_file_store_ops {
 	 * all-or-nothing; get: KCR_E_NOTFOUND when missing, KCR_E_LIMIT over
 	 * max; del: missing is not an error. Bytes may hold NULs. */
 	int (*put)(void *self, const char *key, const void *data, size_t len, kcr_error_t *err);
+	/* put of the len bytes of fd from offset 0 (a spool): a program's
+	 * output, never read into memory whole. fd stays the caller's. */
+	int (*put_fd)(void *self, const char *key, int fd, uint64_t len, kcr_error_t *err);
 	int (*get)(void *self, const char *key, uint64_t max, char **data, size_t *len,
 		   kcr_error_t *err);
 	int (*del)(void *self, const char *key, kcr_error_t *err);
@@ -258,6 +261,8 @@ int kcr_store_counters_sweep(struct kcr_stores *st, double now, kcr_error_t *err
 /* The file store: bytes by "<sid>/<fid>". */
 int kcr_store_file_put(struct kcr_stores *st, const char *key, const void *data, size_t len,
 		       kcr_error_t *err);
+int kcr_store_file_put_fd(struct kcr_stores *st, const char *key, int fd, uint64_t len,
+			  kcr_error_t *err);
 int kcr_store_file_get(struct kcr_stores *st, const char *key, uint64_t max, char **data,
 		       size_t *len, kcr_error_t *err);
 int kcr_store_file_del(struct kcr_stores *st, const char *key, kcr_error_t *err);

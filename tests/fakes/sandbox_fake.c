@@ -5,6 +5,7 @@
 
 #include "fakes/sandbox_fake.h"
 #include "base/clock.h"
+#include "base/files.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -251,8 +252,8 @@ fake_put_file(void *self, struct kcr_sandbox *sb, const char *name, const void *
 }
 
 static int
-fake_get_file(void *self, struct kcr_sandbox *sb, const char *name, uint64_t max, char **buf,
-	      size_t *len, kcr_error_t *err)
+fake_get_file(void *self, struct kcr_sandbox *sb, const char *name, uint64_t max, int out,
+	      uint64_t *len, kcr_error_t *err)
 {
 	struct fake_file *ff = find_file(sb->priv, name);
 
@@ -262,7 +263,8 @@ fake_get_file(void *self, struct kcr_sandbox *sb, const char *name, uint64_t max
 	if (max && ff->len > max)
 		return kcr_error_set(err, KCR_E_LIMIT, 0, "fake: '%s' is over %llu bytes", name,
 				     (unsigned long long)max);
-	*buf = kcr_xstrndup(ff->data, ff->len);
+	if (kcr_write_all(out, ff->data, ff->len) < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "fake: writing '%s'", name);
 	*len = ff->len;
 	return 0;
 }

@@ -82,3 +82,23 @@ open("good-é.txt", "w").write("y")'
 	assert_json '[f["name"] for f in j["files"]] == ["a.bin", "b.bin"]'
 	assert_json '"output '"'"'c.bin'"'"' not returned: over the 2097152 bytes a run may return" in j["stderr"]'
 }
+
+@test "a 90 MiB output streams to the file store: kcr serve never holds it, the download is whole" {
+	local sid fid got want
+	run_cheaply 'import hashlib
+block, h = bytes(range(256)) * 4096, hashlib.sha256()
+with open("big.bin", "wb") as f:
+    for i in range(90):
+        f.write(block)
+        h.update(block)
+print(h.hexdigest())'
+	assert_json '[f["name"] for f in j["files"]] == ["big.bin"]'
+	want=$(jget 'j["stdout"].strip()')
+	sid=$(jget 'j["session_id"]')
+	fid=$(jget 'j["files"][0]["id"]')
+	got=$(curl -sS --max-time 120 -H "X-API-Key: $(srv_key)" "$(srv_url)/download/$sid/$fid" |
+		sha256sum | cut -d' ' -f1)
+	assert_equal "$got" "$want"
+	# the spool is anonymous: nothing is left behind
+	assert_equal "$(ls -A "$(srv_dir)/state/spool")" ""
+}

@@ -1,6 +1,7 @@
 /* The runner client against runners that misbehave: a runner that never
  * answers, or answers a byte at a time, costs a bounded wait (the client's
- * timeout), never a thread of kcr's for good. */
+ * timeout), never a thread of kcr's for good; a file it sends streams to
+ * a descriptor, within its limit, and a short one is an error. */
 #include <config.h>
 
 #include "base/clock.h"
@@ -8,6 +9,7 @@
 #include "sandbox/runner_client.h"
 #include "tap.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +22,8 @@
 
 struct peer {
 	int lfd;
-	bool trickle; /* one byte of a never-ending header every 50 ms */
+	bool trickle;      /* one byte of a never-ending header every 50 ms */
+	const char *reply; /* else: sends this, then hangs up */
 };
 
 /* Accepts one connection, reads the request, then stalls or trickles
@@ -36,6 +39,13 @@ peer_main(void *arg)
 		return NULL;
 	if (read(fd, buf, sizeof(buf)) < 0) {
 		/* the client went away */
+	}
+	if (p->reply) {
+		if (send(fd, p->reply, strlen(p->reply), MSG_NOSIGNAL) < 0) {
+			/* the client went away */
+		}
+		close(fd);
+		return NULL;
 	}
 	for (int i = 0; i < 400; i++) {
 		if (p->trickle && send(fd, "H", 1, MSG_NOSIGNAL) < 0)
@@ -120,13 +130,112 @@ test_silent_execute(void)
 	return stalled_call(false, true);
 }
 
+/* GET /files/f.bin from a peer that answers reply, into a spool: the
+ * call's result, *err, and what the spool holds (NUL-terminated). */
+static int
+get_file_from(const char *reply, uint64_t max, char *got, size_t size, kcr_error_t *err)
+{
+	char path[64];
+	struct peer p = { .reply = reply };
+	pthread_t t;
+	kcr_autofree char *ep = NULL;
+	FILE *spool = tmpfile();
+	uint64_t len = 0;
+	size_t n;
+	int r;
+
+	snprintf(path, sizeof(path), "/tmp/kcr-test-rc-%d.sock", (int)getpid());
+	if (spool == NULL || (p.lfd = listen_at(path)) < 0 ||
+	    pthread_create(&t, NULL, peer_main, &p) != 0)
+		return -2;
+	ep = kcr_strdup_printf("unix:%s", path);
+	r = kcr_runner_get_file(ep, "f.bin", max, fileno(spool), &len, err);
+	pthread_join(t, NULL);
+	close(p.lfd);
+	unlink(path);
+	rewind(spool);
+	n = fread(got, 1, size - 1, spool);
+	got[n] = '\0';
+	fclose(spool);
+	return r == 0 && len != n ? -3 : r;
+}
+
+static int
+test_file_streams(void)
+{
+	char got[256];
+	kcr_error_t err = NULL;
+
+	TAP_ASSERT(get_file_from("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world",
+				 100, got, sizeof(got), &err) == 0);
+	TAP_ASSERT(strcmp(got, "hello world") == 0);
+	return 0;
+}
+
+static int
+test_file_short_or_over(void)
+{
+	char got[256];
+	kcr_error_t err = NULL;
+
+	/* the runner died mid-file: never a short file taken for whole */
+	TAP_ASSERT(get_file_from("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello", 1000,
+				 got, sizeof(got), &err) < 0);
+	TAP_ASSERT(err->code == KCR_E_BACKEND && strstr(err->msg, "5 of the file's 100 bytes"));
+	kcr_error_release(&err);
+	/* over the limit: stops there */
+	TAP_ASSERT(get_file_from("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world", 5,
+				 got, sizeof(got), &err) < 0);
+	TAP_ASSERT(err->code == KCR_E_LIMIT && strlen(got) <= 5);
+	kcr_error_release(&err);
+	/* the runner's error, as an error */
+	TAP_ASSERT(get_file_from("HTTP/1.1 404 Not Found\r\nContent-Length: 24\r\n\r\n"
+				 "{\"error\":\"no such file\"}",
+				 100, got, sizeof(got), &err) < 0);
+	TAP_ASSERT(err->code == KCR_E_NOTFOUND && strstr(err->msg, "no such file"));
+	kcr_error_release(&err);
+	return 0;
+}
+
+/* A call whose cancel descriptor is readable gives up waiting at once:
+ * a pool that stops does not wait for a warm-up. */
+static int
+test_canceled_call(void)
+{
+	char path[64];
+	struct peer p = { 0 };
+	pthread_t t;
+	kcr_error_t err = NULL;
+	kcr_autofree char *ep = NULL;
+	int cancel[2];
+
+	snprintf(path, sizeof(path), "/tmp/kcr-test-rc-%d.sock", (int)getpid());
+	TAP_ASSERT(pipe(cancel) == 0 && write(cancel[1], "x", 1) == 1);
+	TAP_ASSERT((p.lfd = listen_at(path)) >= 0);
+	TAP_ASSERT(pthread_create(&t, NULL, peer_main, &p) == 0);
+	ep = kcr_strdup_printf("unix:%s", path);
+	TAP_ASSERT(kcr_runner_call_cancelable(ep, "POST", "/cells", "{}", cancel[0], NULL, &err) <
+		   0);
+	TAP_ASSERT(err->code == KCR_E_UNAVAILABLE && err->sys_errno == ECANCELED);
+	kcr_error_release(&err);
+	pthread_join(t, NULL);
+	close(p.lfd);
+	close(cancel[0]);
+	close(cancel[1]);
+	unlink(path);
+	return 0;
+}
+
 int
 main(void)
 {
 	kcr_runner_client_set_timeout(TIMEOUT_MS);
-	TAP_PLAN(3);
+	TAP_PLAN(6);
 	RUN_TEST(test_silent_runner);
 	RUN_TEST(test_trickling_runner);
 	RUN_TEST(test_silent_execute);
+	RUN_TEST(test_file_streams);
+	RUN_TEST(test_file_short_or_over);
+	RUN_TEST(test_canceled_call);
 	return TAP_DONE();
 }

@@ -652,6 +652,63 @@ check_file_store(struct kcr_stores *st)
 	return 0;
 }
 
+/* A spool of n bytes of pattern, its offset at the end (as after the
+ * writes that filled it): put_fd reads from offset 0 all the same.
+ * anonymous: O_TMPFILE (what kcr_spool_open makes), else a named file
+ * unlinked at once (the fallback, which cannot be linked back). */
+static int
+spool_of(const char *dir, size_t n, bool anonymous)
+{
+	char tmpl[] = "/tmp/kcr-test-spool.XXXXXX";
+	int fd = anonymous ? kcr_spool_open(dir, NULL) : mkstemp(tmpl);
+
+	if (!anonymous && fd >= 0)
+		unlink(tmpl);
+	for (size_t i = 0; fd >= 0 && i < n; i += sizeof(binary))
+		if (kcr_write_all(fd, binary, n - i < sizeof(binary) ? n - i : sizeof(binary)) < 0)
+			return -1;
+	return fd;
+}
+
+static int
+check_file_store_fd(struct kcr_stores *st)
+{
+	const size_t n = 3 * 65536 + 7; /* several reads of a copy, and a part */
+	char sid[KCR_ID_LEN + 1], fid[KCR_ID_LEN + 1];
+	kcr_autofree char *key = NULL;
+	kcr_autofree char *spools = kcr_strdup_printf("/tmp/kcr-test-spools-%d", (int)getpid());
+
+	kcr_id_generate(sid);
+	kcr_id_generate(fid);
+	key = kcr_strdup_printf("%s/%s", sid, fid);
+	for (int anonymous = 0; anonymous < 2; anonymous++) {
+		kcr_autoclose int fd = spool_of(spools, n, anonymous);
+		kcr_autofree char *data = NULL;
+		size_t len;
+
+		TAP_ASSERT(fd > 0);
+		OK(kcr_store_file_put_fd(st, key, fd, n, &e_));
+		OK(kcr_store_file_get(st, key, 1 << 20, &data, &len, &e_));
+		TAP_ASSERT(len == n);
+		for (size_t i = 0; i < n; i += sizeof(binary))
+			TAP_ASSERT(memcmp(data + i, binary,
+					  n - i < sizeof(binary) ? n - i : sizeof(binary)) == 0);
+	}
+	{ /* empty, and a bad key */
+		kcr_autoclose int fd = spool_of(spools, 0, true);
+		kcr_autofree char *data = NULL;
+		size_t len = 1;
+
+		OK(kcr_store_file_put_fd(st, key, fd, 0, &e_));
+		OK(kcr_store_file_get(st, key, 1 << 20, &data, &len, &e_));
+		TAP_ASSERT(len == 0);
+		FAILS(KCR_E_INVALID, kcr_store_file_put_fd(st, "../../etc/passwd", fd, 0, &e_));
+	}
+	OK(kcr_store_file_del(st, key, &e_));
+	kcr_rm_rf(spools);
+	return 0;
+}
+
 static int
 check_ping(struct kcr_stores *st)
 {
@@ -708,6 +765,7 @@ static const struct {
 	{ "counter add and TTL", check_counter },
 	{ "counter: N threads, no add lost", check_counter_threads },
 	{ "file store: binary, max, missing", check_file_store },
+	{ "file store: put from a spool", check_file_store_fd },
 	{ "ping", check_ping },
 	{ "a failing store is UNAVAILABLE, never NOTFOUND", check_failure },
 };
