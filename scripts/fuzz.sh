@@ -1,7 +1,7 @@
 #!/bin/bash
 # Fuzzes kcr's parsers with libFuzzer (clang): scripts/fuzz.sh TARGET|all SECONDS
 #
-# Targets (tests/fuzz/fuzz_<target>.c): exec_request body_key proto
+# Targets (tests/fuzz/fuzz_<target>.c): exec_request body_key proto multipart
 # state_blob config. Builds libkcr with clang and ASan+UBSan in build-fuzz/
 # (once), runs each target for SECONDS on a copy of its corpus, merges what
 # it found that covers new code into tests/fuzz/corpus/<target>/ (commit
@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
-all=(exec_request body_key proto state_blob config)
+all=(exec_request body_key proto state_blob config multipart)
 what=${1:-all}
 secs=${2:-60}
 [ "$what" = all ] && targets=("${all[@]}") || targets=("$what")
@@ -29,7 +29,7 @@ if [ ! -f "$b/Makefile" ]; then
 		LDFLAGS="$san" >/dev/null)
 fi
 make -C "$b" -j"$(nproc)" lib/libkcr.la >/dev/null
-libs=$(make -s -C "$b" print-deps-libs)
+libs=$(make -s -C "$b" print-deps-libs | tail -1)
 
 status=0
 for t in "${targets[@]}"; do

@@ -53,6 +53,7 @@ main(void)
 {
 	int n = 0;
 
+	setvbuf(stdout, NULL, _IOLBF, 0); /* the last line names an input that crashed */
 	replay_dir(FUZZ_SRCDIR "/tests/fuzz/corpus/" FUZZ_TARGET, &n);
 	replay_dir(FUZZ_SRCDIR "/tests/fuzz/regress/" FUZZ_TARGET, &n);
 	if (n == 0)
