@@ -17,6 +17,7 @@
 #include "server/http_server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -91,7 +92,19 @@ server_port(void)
 static bool
 send_all(int fd, const void *p, size_t n)
 {
-	return n == 0 || send(fd, p, n, MSG_NOSIGNAL) == (ssize_t)n;
+	const char *c = p;
+
+	while (n > 0) { /* libFuzzer's SIGALRM interrupts calls */
+		ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		c += w;
+		n -= (size_t)w;
+	}
+	return true;
 }
 
 /* The body, whole or in chunks of chunk bytes. */
@@ -134,7 +147,10 @@ read_status(int fd)
 	size_t have = 0;
 	ssize_t r;
 
-	while ((r = recv(fd, buf, sizeof(buf), 0)) > 0) {
+	errno = 0;
+	while ((r = recv(fd, buf, sizeof(buf), 0)) > 0 || (r < 0 && errno == EINTR)) {
+		if (r < 0) /* libFuzzer's SIGALRM */
+			continue;
 		if (getenv("KCR_FUZZ_VERBOSE"))
 			fprintf(stderr, "%.*s\n", (int)r, buf);
 		for (ssize_t i = 0; i < r && have + 1 < sizeof(first); i++)
@@ -159,14 +175,24 @@ post(const uint8_t *body, size_t n, size_t chunk)
 	memset(&got, 0, sizeof(got));
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		perror("fuzz_multipart: connect");
 		abort();
+	}
 	send_request(fd, body, n, chunk);
 	status = read_status(fd);
+	/* a reset, not a close: thousands of requests a second would leave
+	 * loopback's ports in TIME_WAIT until connect() finds none free */
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &(struct linger){ .l_onoff = 1, .l_linger = 0 },
+		   sizeof(struct linger));
 	if (getenv("KCR_FUZZ_VERBOSE")) /* to see what a corpus exercises */
 		fprintf(stderr, "%zu bytes, chunks of %zu: %d\n", n, chunk, status);
-	if (status != 200 && status != 400 && status != 413)
-		abort(); /* no answer, or one no client could act on */
+	if (status != 200 && status != 400 && status != 413) {
+		/* no answer, or one no client could act on */
+		fprintf(stderr, "fuzz_multipart: %zu bytes in chunks of %zu: status %d (%s)\n", n,
+			chunk, status, status < 0 ? strerror(errno) : "");
+		abort();
+	}
 	return status;
 }
 
