@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +162,28 @@ read_status(int fd)
 }
 
 /* The status of one POST of body, whole (chunk 0) or in chunks. */
+/* libFuzzer's SIGALRM can interrupt connect(); the connection then goes on
+ * in the background, so wait for it rather than connect again (EALREADY) */
+static int
+connect_loopback(int fd, const struct sockaddr_in *sa)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	socklen_t len = sizeof(int);
+	int soerr = 0;
+
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+		return 0;
+	if (errno != EINTR)
+		return -1;
+	while (poll(&p, 1, 20000) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+		return -1;
+	errno = soerr;
+	return soerr ? -1 : 0;
+}
+
 static int
 post(const uint8_t *body, size_t n, size_t chunk)
 {
@@ -175,7 +198,7 @@ post(const uint8_t *body, size_t n, size_t chunk)
 	memset(&got, 0, sizeof(got));
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	    connect_loopback(fd, &sa) < 0) {
 		perror("fuzz_multipart: connect");
 		abort();
 	}
