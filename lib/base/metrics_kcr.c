@@ -17,7 +17,7 @@
 
 static struct {
 	struct kcr_metric *exec_total, *exec_seconds, *setup_seconds;
-	struct kcr_metric *http_total, *http_seconds;
+	struct kcr_metric *http_total, *http_seconds, *store_ops;
 	struct kcr_metric *running, *waiting, *rss, *fds, *build;
 } kcr_m;
 
@@ -55,6 +55,11 @@ register_kcr(void)
 		"kcr_http_request_duration_seconds",
 		"Time from a request's arrival to its reply being queued.", "route", http_buckets,
 		KCR_ARRAY_SIZE(http_buckets));
+	kcr_m.store_ops = kcr_metrics_counter(
+		"kcr_store_operations_total",
+		"Operations on the session and file stores, by store, backend and result "
+		"(error: the store failed and the request got 503).",
+		"store,backend,result");
 	kcr_m.rss = kcr_metrics_gauge("kcr_process_resident_memory_bytes",
 				      "Resident memory of the kcr process.", NULL);
 	kcr_m.fds = kcr_metrics_gauge("kcr_process_open_fds",
@@ -93,6 +98,13 @@ kcr_metrics_http_request(const char *route, int status, double seconds)
 		route = "none";
 	kcr_metrics_inc(kcr_m.http_total, route, cls);
 	kcr_metrics_observe(kcr_m.http_seconds, seconds, route);
+}
+
+void
+kcr_metrics_store_op(const char *store, const char *backend, const char *result)
+{
+	kcr_metrics_init();
+	kcr_metrics_inc(kcr_m.store_ops, store, backend, result);
 }
 
 static double

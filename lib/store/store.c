@@ -2,6 +2,7 @@
  * goes through, which apply the error rule of store.h. */
 #include <config.h>
 
+#include "base/metrics_kcr.h"
 #include "store/store.h"
 
 #include <stdlib.h>
@@ -33,17 +34,44 @@ failed(kcr_error_t *err, const char *kind, const char *name)
 	}
 }
 
-/* What a session store op returned (r), under the rule. */
+/* The result label of an op for /metrics: its answer, or "error" when the
+ * store failed (after failed() applied the rule). */
+static const char *
+result_name(int rc, const kcr_error_t *err)
+{
+	if (rc == 0)
+		return "ok";
+	if (err == NULL || *err == NULL)
+		return "error";
+	switch ((*err)->code) {
+	case KCR_E_NOTFOUND:
+		return "notfound";
+	case KCR_E_INVALID:
+		return "invalid";
+	case KCR_E_LIMIT:
+		return "limit";
+	default:
+		return "error";
+	}
+}
+
+/* What a session store op returned (r), under the rule, counted by backend. */
 static int
 sess(const struct kcr_stores *st, int r, kcr_error_t *err)
 {
-	return r < 0 ? failed(err, "session", st->sessions->name) : 0;
+	int rc = r < 0 ? failed(err, "session", st->sessions->name) : 0;
+
+	kcr_metrics_store_op("sessions", st->sessions->name, result_name(rc, err));
+	return rc;
 }
 
 static int
 file(const struct kcr_stores *st, int r, kcr_error_t *err)
 {
-	return r < 0 ? failed(err, "file", st->files->name) : 0;
+	int rc = r < 0 ? failed(err, "file", st->files->name) : 0;
+
+	kcr_metrics_store_op("files", st->files->name, result_name(rc, err));
+	return rc;
 }
 
 int

@@ -198,3 +198,13 @@ assert_metrics() {
 	[ "$(header Content-Type)" = 'text/plain; version=0.0.4; charset=utf-8' ]
 	grep -q '^# TYPE kcr_executions_total counter$' "$BODY_FILE"
 }
+
+@test "store operations by store, backend and result" {
+	api GET /download/NoSuchSessionIdXXXXXX/NoSuchFileIdXXXXXXXXX
+	assert_status 404
+	# the backend label is the store's name, whichever store is configured
+	assert_metrics 'sum(x for n, ls, x in samples if n == "kcr_store_operations_total" and ls["store"] == "sessions" and ls["result"] == "ok") > 0'
+	assert_metrics 'sum(x for n, ls, x in samples if n == "kcr_store_operations_total" and ls["result"] == "notfound") >= 1'
+	assert_metrics 'not any(n == "kcr_store_operations_total" and ls["result"] == "error" for n, ls, x in samples)'
+	assert_metrics 'all(ls["backend"] in ("fs", "redis", "s3") for n, ls, x in samples if n == "kcr_store_operations_total")'
+}
