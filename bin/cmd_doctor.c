@@ -9,6 +9,8 @@
 #include "base/lang.h"
 #include "engine/engine.h"
 #include "base/util.h"
+#include "base/clock.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -158,6 +160,37 @@ check_dirs(struct doctor *d, struct kcr_ctx *ctx)
 	}
 }
 
+/* Each store answers its ping, and how fast: a replica's first question
+ * about a Redis or S3 it cannot reach. */
+static void
+check_stores(struct doctor *d, struct kcr_ctx *ctx)
+{
+	struct kcr_stores st;
+	kcr_error_t err = NULL;
+	uint64_t t0;
+
+	if (kcr_stores_open(&st, ctx->cfg, &err) < 0) {
+		line(d, false, "stores", "%s; fix: see store.* in kcr.yaml(5)", err->msg);
+		kcr_error_free(err);
+		return;
+	}
+	t0 = kcr_now_ns();
+	if (kcr_store_ping_sessions(&st, &err) == 0)
+		line(d, true, "session store", "%s answered in %.1f ms", st.sessions->name,
+		     (double)(kcr_now_ns() - t0) / 1e6);
+	else
+		line(d, false, "session store", "%s", err->msg);
+	kcr_error_release(&err);
+	t0 = kcr_now_ns();
+	if (kcr_store_ping_files(&st, &err) == 0)
+		line(d, true, "file store", "%s answered in %.1f ms", st.files->name,
+		     (double)(kcr_now_ns() - t0) / 1e6);
+	else
+		line(d, false, "file store", "%s", err->msg);
+	kcr_error_release(&err);
+	kcr_stores_close(&st);
+}
+
 static void
 check_runtimes(struct doctor *d)
 {
@@ -197,6 +230,7 @@ doctor_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 	check_cgroups(&d, ctx);
 	check_seccomp(&d);
 	check_dirs(&d, ctx);
+	check_stores(&d, ctx);
 	check_sandbox(&d, ctx);
 	check_runtimes(&d);
 	if (d.failed)

@@ -64,7 +64,8 @@ load helpers
 @test "kcr doctor exits 0 with one 'ok' line per check" {
 	require_sandbox
 	run_kcr doctor
-	local want=(namespaces cgroups limits seccomp state_dir run_dir sandbox)
+	local want=(namespaces cgroups limits seccomp state_dir run_dir "session store" "file store"
+		sandbox)
 	local id check n
 	for id in "${LANG_IDS[@]}"; do
 		want+=("runtime $id")
@@ -79,6 +80,13 @@ load helpers
 	assert_equal "$(grep -cv '^ok ' <<<"$output")" 0
 	# the sandbox check really ran a program in a sandbox
 	assert_line --regexp '^ok +sandbox +ran a program in .* hostname sandbox$'
+	assert_line --regexp '^ok +session store +fs answered in [0-9.]+ ms$'
+	assert_line --regexp '^ok +file store +fs answered in [0-9.]+ ms$'
+}
+
+@test "kcr doctor: a store it cannot open is a failed check that says how to fix it" {
+	run_kcr 1 --set store.sessions=nosuch doctor
+	assert_line --regexp "^FAIL +stores +unknown session store 'nosuch'; fix: see store\.\* in kcr\.yaml\(5\)$"
 }
 
 @test "kcr config show: limits.timeout and its default source" {
