@@ -160,6 +160,21 @@ check_dirs(struct doctor *d, struct kcr_ctx *ctx)
 	}
 }
 
+static void
+ping_store(struct doctor *d, struct kcr_stores *st, const char *what, const char *backend,
+	   int (*ping)(struct kcr_stores *, kcr_error_t *))
+{
+	kcr_error_t err = NULL;
+	uint64_t t0 = kcr_now_ns();
+
+	if (ping(st, &err) == 0)
+		line(d, true, what, "%s answered in %.1f ms", backend,
+		     (double)(kcr_now_ns() - t0) / 1e6);
+	else
+		line(d, false, what, "%s", err->msg);
+	kcr_error_free(err);
+}
+
 /* Each store answers its ping, and how fast: a replica's first question
  * about a Redis or S3 it cannot reach. */
 static void
@@ -167,27 +182,14 @@ check_stores(struct doctor *d, struct kcr_ctx *ctx)
 {
 	struct kcr_stores st;
 	kcr_error_t err = NULL;
-	uint64_t t0;
 
 	if (kcr_stores_open(&st, ctx->cfg, &err) < 0) {
 		line(d, false, "stores", "%s; fix: see store.* in kcr.yaml(5)", err->msg);
 		kcr_error_free(err);
 		return;
 	}
-	t0 = kcr_now_ns();
-	if (kcr_store_ping_sessions(&st, &err) == 0)
-		line(d, true, "session store", "%s answered in %.1f ms", st.sessions->name,
-		     (double)(kcr_now_ns() - t0) / 1e6);
-	else
-		line(d, false, "session store", "%s", err->msg);
-	kcr_error_release(&err);
-	t0 = kcr_now_ns();
-	if (kcr_store_ping_files(&st, &err) == 0)
-		line(d, true, "file store", "%s answered in %.1f ms", st.files->name,
-		     (double)(kcr_now_ns() - t0) / 1e6);
-	else
-		line(d, false, "file store", "%s", err->msg);
-	kcr_error_release(&err);
+	ping_store(d, &st, "session store", st.sessions->name, kcr_store_ping_sessions);
+	ping_store(d, &st, "file store", st.files->name, kcr_store_ping_files);
 	kcr_stores_close(&st);
 }
 
