@@ -97,7 +97,7 @@ wait_loop(struct kcr_api *api, struct kcr_http_server *srv, struct kcr_config *c
 			return 0;
 		if (sig == SIGHUP)
 			reload(api, srv, cfg);
-		else if (kcr_service_cleanup(api->svc, &err) < 0)
+		else if (kcr_service_cleanup(api->svc, (double)every, &err) < 0)
 			kcr_error_warn_release(&err);
 	}
 }

@@ -59,8 +59,10 @@ int kcr_service_state_delete(struct kcr_service *s, const char *tenant, const ch
 			     kcr_error_t *err);
 int kcr_service_state_info(struct kcr_service *s, const char *tenant, const char *sid,
 			   struct kcr_state_info *info, kcr_error_t *err);
-/* Deletes expired sessions and their files; returns how many. */
-int kcr_service_cleanup(struct kcr_service *s, kcr_error_t *err);
+/* Deletes expired sessions and their files; returns how many. Called
+ * every period_s seconds by each replica; only the one holding this
+ * period's lease (kcr_store_lease) sweeps, the others return 0. */
+int kcr_service_cleanup(struct kcr_service *s, double period_s, kcr_error_t *err);
 /* Whether the stores answer and take writes, for /ready; on failure
  * *store (may be NULL) is the one that failed, "sessions" or "files", and
  * the error (KCR_E_UNAVAILABLE) names its backend. */

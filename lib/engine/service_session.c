@@ -249,16 +249,26 @@ delete_session(struct kcr_service *s, const char *sid, kcr_error_t *err)
 
 /* A store that expires natively (store.h, native_ttl) drops sessions and
  * counters by itself, and is not swept; the bytes of its sessions' files
- * are then the file store's to expire (s3: a lifecycle rule). */
+ * are then the file store's to expire (s3: a lifecycle rule). Replicas on
+ * one store take turns: the sweep runs where the lease of this period
+ * was taken, once, not once per replica. */
 int
-kcr_service_cleanup(struct kcr_service *s, kcr_error_t *err)
+kcr_service_cleanup(struct kcr_service *s, double period_s, kcr_error_t *err)
 {
 	kcr_autostrv char **ids = NULL;
 	double now = kcr_wall_time();
+	bool mine;
 	int n = 0;
 
 	if (kcr_store_native_ttl(&s->stores))
 		return 0;
+	/* a little under the period, so the holder's next turn finds it lapsed */
+	if (kcr_store_lease(&s->stores, "cleanup", period_s * 0.9, &mine, err) < 0)
+		return -1;
+	if (!mine) {
+		kcr_log_debug("cleanup: another replica sweeps this period");
+		return 0;
+	}
 	if (kcr_store_sessions_expired(&s->stores, now, &ids, err) < 0)
 		return -1;
 	for (size_t i = 0; ids[i]; i++) {
@@ -271,6 +281,8 @@ kcr_service_cleanup(struct kcr_service *s, kcr_error_t *err)
 	}
 	if (n)
 		kcr_log_info("removed %d expired session%s", n, n == 1 ? "" : "s");
+	else
+		kcr_log_debug("cleanup: swept, nothing expired");
 	if (kcr_store_counters_sweep(&s->stores, now, err) < 0)
 		return -1;
 	return n;

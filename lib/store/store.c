@@ -312,6 +312,20 @@ kcr_store_counter_add(struct kcr_stores *st, const char *name, int64_t delta, do
 }
 
 int
+kcr_store_lease(struct kcr_stores *st, const char *name, double ttl_s, bool *mine,
+		kcr_error_t *err)
+{
+	kcr_autofree char *counter = kcr_strdup_printf("lease:%s", name);
+	int64_t v;
+
+	*mine = false;
+	if (kcr_store_counter_add(st, counter, 1, ttl_s, &v, err) < 0)
+		return -1;
+	*mine = v == 1;
+	return 0;
+}
+
+int
 kcr_store_counters_sweep(struct kcr_stores *st, double now, kcr_error_t *err)
 {
 	if (st->sessions->counters_sweep == NULL)

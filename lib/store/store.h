@@ -257,6 +257,13 @@ int kcr_store_key_delete(struct kcr_stores *st, const char *id, kcr_error_t *err
 int kcr_store_counter_add(struct kcr_stores *st, const char *name, int64_t delta, double ttl_s,
 			  int64_t *value_out, kcr_error_t *err);
 int kcr_store_counters_sweep(struct kcr_stores *st, double now, kcr_error_t *err);
+/* A lease on a job that replicas sharing the store take turns at (the
+ * sweeps): *mine says whether this caller holds it for the next ttl_s
+ * seconds. The first caller of a window gets it; every other caller,
+ * in this process or another replica, is refused until it lapses. Built
+ * on counter_add (the counter "lease:<name>"), so every backend has it. */
+int kcr_store_lease(struct kcr_stores *st, const char *name, double ttl_s, bool *mine,
+		    kcr_error_t *err);
 
 /* The file store: bytes by "<sid>/<fid>". */
 int kcr_store_file_put(struct kcr_stores *st, const char *key, const void *data, size_t len,

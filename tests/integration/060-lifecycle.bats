@@ -216,3 +216,22 @@ load serve_helpers
 	exec_code py 'print(1)'
 	assert_status 200
 }
+
+@test "two replicas on one state dir sweep once per period, not once each" {
+	local shared="$BATS_TEST_TMPDIR/shared-state"
+	mkdir -p "$shared"
+	start_server r1 KCR_STATE_DIR="$shared" KCR_CLEANUP_INTERVAL=1 KCR_LOG_LEVEL=debug
+	start_server r2 KCR_STATE_DIR="$shared" KCR_CLEANUP_INTERVAL=1 KCR_LOG_LEVEL=debug
+	local t0 t1 swept refused
+	t0=$(date +%s.%N)
+	sleep 6
+	t1=$(date +%s.%N)
+	swept=$(cat "$(srv_dir r1)/stderr" "$(srv_dir r2)/stderr" | grep -cE 'cleanup: swept|removed [0-9]+ expired' || true)
+	refused=$(cat "$(srv_dir r1)/stderr" "$(srv_dir r2)/stderr" | grep -c 'another replica sweeps' || true)
+	echo "# $swept sweeps, $refused turns left to the other replica, in $(echo "$t1 - $t0" | bc) s"
+	# each sweep holds the lease for 0.9 of the 1 s period: at most one
+	# sweep per 0.9 s between both (two each second without the lease)
+	[ "$swept" -ge 1 ] || fail "no sweep ran"
+	[ "$refused" -ge 1 ] || fail "neither replica left a period to the other"
+	[ "$(echo "$swept <= ($t1 - $t0) / 0.9 + 2" | bc)" = 1 ] || fail "$swept sweeps: both replicas swept"
+}

@@ -625,6 +625,41 @@ check_counter_threads(struct kcr_stores *st)
 	return 0;
 }
 
+/* Two handles on one store, as two replicas: one lease holder per
+ * window, and another may take it once it lapsed. */
+static int
+check_lease(struct kcr_stores *st)
+{
+	struct kcr_stores other;
+	kcr_error_t e = NULL;
+	bool a, b;
+	int ret = -1;
+
+	if (kcr_stores_open_ops(&other, cur_backend->sessions, cur_backend->files, cur_cfg,
+				&e) < 0) {
+		fprintf(stderr, "# open: %s\n", e->msg);
+		kcr_error_free(e);
+		return -1;
+	}
+	if (kcr_store_lease(st, "sweep", 0.3, &a, &e) < 0 ||
+	    kcr_store_lease(&other, "sweep", 0.3, &b, &e) < 0 || !a || b)
+		goto out;
+	if (kcr_store_lease(st, "sweep", 0.3, &a, &e) < 0 || a) /* not twice either */
+		goto out;
+	if (kcr_store_lease(&other, "other-job", 0.3, &b, &e) < 0 || !b)
+		goto out;
+	nanosleep(&(struct timespec){ 0, 500 * 1000 * 1000 }, NULL);
+	if (kcr_store_lease(&other, "sweep", 0.3, &b, &e) < 0 || !b)
+		goto out;
+	ret = 0;
+out:
+	if (e)
+		fprintf(stderr, "# lease: %s\n", e->msg);
+	kcr_error_free(e);
+	kcr_stores_close(&other);
+	return ret;
+}
+
 /* ---- the file store, ping, failures ----------------------------------------- */
 
 static int
@@ -764,6 +799,7 @@ static const struct {
 	{ "API keys", check_keys },
 	{ "counter add and TTL", check_counter },
 	{ "counter: N threads, no add lost", check_counter_threads },
+	{ "lease: one holder per window across handles", check_lease },
 	{ "file store: binary, max, missing", check_file_store },
 	{ "file store: put from a spool", check_file_store_fd },
 	{ "ping", check_ping },
