@@ -312,8 +312,7 @@ kcr_store_counter_add(struct kcr_stores *st, const char *name, int64_t delta, do
 }
 
 int
-kcr_store_lease(struct kcr_stores *st, const char *name, double ttl_s, bool *mine,
-		kcr_error_t *err)
+kcr_store_lease(struct kcr_stores *st, const char *name, double ttl_s, bool *mine, kcr_error_t *err)
 {
 	kcr_autofree char *counter = kcr_strdup_printf("lease:%s", name);
 	int64_t v;

@@ -635,8 +635,8 @@ check_lease(struct kcr_stores *st)
 	bool a, b;
 	int ret = -1;
 
-	if (kcr_stores_open_ops(&other, cur_backend->sessions, cur_backend->files, cur_cfg,
-				&e) < 0) {
+	if (kcr_stores_open_ops(&other, cur_backend->sessions, cur_backend->files, cur_cfg, &e) <
+	    0) {
 		fprintf(stderr, "# open: %s\n", e->msg);
 		kcr_error_free(e);
 		return -1;
