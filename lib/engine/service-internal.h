@@ -27,6 +27,7 @@ struct kcr_service {
 	bool state_enabled;           /* Python state (lib/base/pystate_blob.h) */
 	uint64_t state_max;
 	double state_ttl_s;
+	double state_archive_s; /* 0: states are not archived */
 };
 
 /* The most bytes of a stored state read back, whatever state.max_size_mb
@@ -70,5 +71,10 @@ int svc_load_state(struct kcr_service *s, const char *sid, const struct state_cf
 		   struct kcr_exec_request *x, char **note, kcr_error_t *err);
 void svc_save_state(struct kcr_service *s, const char *sid, const struct state_cfg *sc,
 		    struct kcr_exec_result *res);
+/* The file-store key of a session's archived state (beside its files). */
+char *svc_state_archive_key(const char *sid);
+/* Moves states idle longer than state.archive_after_seconds to the file
+ * store; returns how many. */
+int svc_archive_states(struct kcr_service *s, kcr_error_t *err);
 
 #endif

@@ -31,6 +31,9 @@ kcr_service_reload(struct kcr_service *s, const struct kcr_config *cfg)
 	s->state_enabled = kcr_config_bool(cfg, "state.enabled");
 	s->state_max = (uint64_t)kcr_config_int(cfg, "state.max_size_mb") << 20;
 	s->state_ttl_s = (double)kcr_config_int(cfg, "state.ttl_seconds");
+	s->state_archive_s = kcr_config_bool(cfg, "state.archive")
+				     ? (double)kcr_config_int(cfg, "state.archive_after_seconds")
+				     : 0;
 	for (unsigned int i = 0; i < kcr_lang_count() && i < KCR_ARRAY_SIZE(s->limits); i++)
 		kcr_limits_from_config(&s->limits[i], cfg, kcr_lang_at(i));
 	pthread_cond_broadcast(&s->slot_free);

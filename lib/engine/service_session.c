@@ -232,43 +232,33 @@ static int
 delete_session(struct kcr_service *s, const char *sid, kcr_error_t *err)
 {
 	struct kcr_file_meta *files = NULL;
+	kcr_autofree char *archive = NULL;
+	kcr_error_t e = NULL;
 	size_t n = 0;
 
 	if (kcr_store_meta_list(&s->stores, sid, &files, &n, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		kcr_autofree char *key = svc_blob_key(sid, files[i].id);
-		kcr_error_t e = NULL;
 
 		if (kcr_store_file_del(&s->stores, key, &e) < 0)
 			kcr_error_warn_release(&e);
 	}
 	kcr_file_meta_list_free(files, n);
+	archive = svc_state_archive_key(sid);
+	if (kcr_store_file_del(&s->stores, archive, &e) < 0)
+		kcr_error_warn_release(&e);
 	return kcr_store_session_delete(&s->stores, sid, err);
 }
 
-/* A store that expires natively (store.h, native_ttl) drops sessions and
- * counters by itself, and is not swept; the bytes of its sessions' files
- * are then the file store's to expire (s3: a lifecycle rule). Replicas on
- * one store take turns: the sweep runs where the lease of this period
- * was taken, once, not once per replica. */
-int
-kcr_service_cleanup(struct kcr_service *s, double period_s, kcr_error_t *err)
+/* Deletes the sessions that expired, with their files; returns how many. */
+static int
+sweep_expired(struct kcr_service *s, kcr_error_t *err)
 {
 	kcr_autostrv char **ids = NULL;
 	double now = kcr_wall_time();
-	bool mine;
 	int n = 0;
 
-	if (kcr_store_native_ttl(&s->stores))
-		return 0;
-	/* a little under the period, so the holder's next turn finds it lapsed */
-	if (kcr_store_lease(&s->stores, "cleanup", period_s * 0.9, &mine, err) < 0)
-		return -1;
-	if (!mine) {
-		kcr_log_debug("cleanup: another replica sweeps this period");
-		return 0;
-	}
 	if (kcr_store_sessions_expired(&s->stores, now, &ids, err) < 0)
 		return -1;
 	for (size_t i = 0; ids[i]; i++) {
@@ -284,6 +274,31 @@ kcr_service_cleanup(struct kcr_service *s, double period_s, kcr_error_t *err)
 	else
 		kcr_log_debug("cleanup: swept, nothing expired");
 	if (kcr_store_counters_sweep(&s->stores, now, err) < 0)
+		return -1;
+	return n;
+}
+
+/* Replicas on one store take turns: the sweep runs where the lease of
+ * this period was taken, once, not once per replica. A store that
+ * expires natively (store.h, native_ttl) drops sessions and counters by
+ * itself and is not swept for them; idle Python states are archived
+ * whatever the store. */
+int
+kcr_service_cleanup(struct kcr_service *s, double period_s, kcr_error_t *err)
+{
+	bool mine;
+	int n = 0;
+
+	/* a little under the period, so the holder's next turn finds it lapsed */
+	if (kcr_store_lease(&s->stores, "cleanup", period_s * 0.9, &mine, err) < 0)
+		return -1;
+	if (!mine) {
+		kcr_log_debug("cleanup: another replica sweeps this period");
+		return 0;
+	}
+	if (!kcr_store_native_ttl(&s->stores) && (n = sweep_expired(s, err)) < 0)
+		return -1;
+	if (svc_archive_states(s, err) < 0)
 		return -1;
 	return n;
 }

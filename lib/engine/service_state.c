@@ -3,6 +3,7 @@
 #include <config.h>
 
 #include "base/clock.h"
+#include "base/encode.h"
 #include "base/log.h"
 #include "base/pystate_blob.h"
 #include "engine/service-internal.h"
@@ -35,6 +36,75 @@ state_store(struct kcr_service *s, const char *sid, const void *blob, size_t len
 	return kcr_store_state_put(&s->stores, sid, blob, len, info, err);
 }
 
+/* An archived state's bytes sit in the file store under this key, beside
+ * the session's files: a fixed file id no generated one takes (ids are
+ * 21 random characters), with no file record, so no listing shows it. */
+#define ARCHIVE_FID "_python_state_archive"
+
+char *
+svc_state_archive_key(const char *sid)
+{
+	return svc_blob_key(sid, ARCHIVE_FID);
+}
+
+/* The archived bytes back into the session store, if they still are what
+ * the record says; the copy in the file store stays (a sweep on another
+ * replica may be archiving it again) and goes with the session. */
+static int
+state_restore(struct kcr_service *s, const char *sid, const struct kcr_state_info *info,
+	      char **data, size_t *len, kcr_error_t *err)
+{
+	kcr_autofree char *key = svc_state_archive_key(sid);
+	char hash[65];
+
+	if (kcr_store_file_get(&s->stores, key, STATE_READ_MAX, data, len, err) < 0)
+		return kcr_error_wrap(err, "the archived state of session %s", sid);
+	kcr_sha256_hex(*data, *len, hash);
+	if (strcmp(hash, info->hash) != 0) {
+		free(kcr_steal(data));
+		return kcr_error_set(err, KCR_E_BACKEND, 0,
+				     "the archived state of session %s is not the one its record "
+				     "names",
+				     sid);
+	}
+	if (kcr_store_state_unarchive(&s->stores, sid, *data, *len, info->hash, err) < 0) {
+		free(kcr_steal(data));
+		return -1;
+	}
+	kcr_log_info("session %s: Python state restored from the archive (%zu bytes)", sid, *len);
+	return 0;
+}
+
+/* state_get, with an archived state brought back first. A conflict means
+ * another request restored it, or saved a newer one: read it again. */
+static int
+state_get_live(struct kcr_service *s, const char *sid, char **data, size_t *len,
+	       struct kcr_state_info *info, kcr_error_t *err)
+{
+	struct kcr_state_info tmp;
+
+	if (info == NULL)
+		info = &tmp;
+	for (int tries = 0;; tries++) {
+		kcr_error_t e = NULL;
+
+		if (kcr_store_state_get(&s->stores, sid, STATE_READ_MAX, data, len, info, err) < 0)
+			return -1;
+		if (!info->archived)
+			return 0;
+		free(kcr_steal(data));
+		if (state_restore(s, sid, info, data, len, &e) == 0) {
+			info->archived = false;
+			return 0;
+		}
+		if (e->code != KCR_E_CONFLICT || tries == 3) {
+			*err = e;
+			return -1;
+		}
+		kcr_error_free(e);
+	}
+}
+
 int
 kcr_service_state_get(struct kcr_service *s, const char *tenant, const char *sid, char **data,
 		      size_t *len, struct kcr_state_info *info, kcr_error_t *err)
@@ -43,7 +113,7 @@ kcr_service_state_get(struct kcr_service *s, const char *tenant, const char *sid
 		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
 	if (svc_session_need(s, tenant, sid, true, err) < 0)
 		return -1;
-	return kcr_store_state_get(&s->stores, sid, STATE_READ_MAX, data, len, info, err);
+	return state_get_live(s, sid, data, len, info, err);
 }
 
 int
@@ -111,7 +181,7 @@ svc_load_state(struct kcr_service *s, const char *sid, const struct state_cfg *s
 
 	x->want_state = true;
 	x->state_max = sc->max;
-	if (kcr_store_state_get(&s->stores, sid, STATE_READ_MAX, &blob, &len, NULL, &e) < 0) {
+	if (state_get_live(s, sid, &blob, &len, NULL, &e) < 0) {
 		if (e->code != KCR_E_NOTFOUND && e->code != KCR_E_LIMIT) {
 			*err = e;
 			return kcr_error_wrap(err, "loading the Python state");
@@ -162,4 +232,54 @@ svc_save_state(struct kcr_service *s, const char *sid, const struct state_cfg *s
 	res->has_state = true;
 	res->state_size = info.size;
 	memcpy(res->state_hash, info.hash, sizeof(res->state_hash));
+}
+
+/* One state to the archive: its bytes into the file store, then the
+ * record marked, if the state did not change meanwhile (a conflict: a
+ * newer save won, and it stays where it is). */
+static int
+archive_one(struct kcr_service *s, const char *sid, kcr_error_t *err)
+{
+	kcr_autofree char *blob = NULL, *key = svc_state_archive_key(sid);
+	struct kcr_state_info info;
+	size_t len;
+
+	if (kcr_store_state_get(&s->stores, sid, STATE_READ_MAX, &blob, &len, &info, err) < 0)
+		return -1;
+	if (info.archived)
+		return 0;
+	if (kcr_store_file_put(&s->stores, key, blob, len, err) < 0 ||
+	    kcr_store_state_archive(&s->stores, sid, info.hash, err) < 0)
+		return -1;
+	return 1;
+}
+
+int
+svc_archive_states(struct kcr_service *s, kcr_error_t *err)
+{
+	kcr_autostrv char **sids = NULL;
+	double after;
+	int n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	after = s->state_archive_s;
+	pthread_mutex_unlock(&s->lock);
+	if (after <= 0)
+		return 0;
+	/* a bounded batch per sweep: the next sweep takes the rest */
+	if (kcr_store_states_idle(&s->stores, kcr_wall_time() - after, 1000, &sids, err) < 0)
+		return -1;
+	for (size_t i = 0; sids[i]; i++) {
+		kcr_error_t e = NULL;
+		int r = archive_one(s, sids[i], &e);
+
+		if (r > 0)
+			n++;
+		else if (r < 0 && e->code != KCR_E_CONFLICT && e->code != KCR_E_NOTFOUND)
+			kcr_log_warn("session %s: archiving its state: %s", sids[i], e->msg);
+		kcr_error_free(e);
+	}
+	if (n)
+		kcr_log_info("archived %d idle Python state%s", n, n == 1 ? "" : "s");
+	return n;
 }

@@ -45,6 +45,10 @@ int fs_state_get(void *self, const char *sid, uint64_t max, char **data, size_t 
 		 struct kcr_state_info *info, kcr_error_t *err);
 int fs_state_delete(void *self, const char *sid, kcr_error_t *err);
 int fs_state_info(void *self, const char *sid, struct kcr_state_info *info, kcr_error_t *err);
+int fs_state_archive(void *self, const char *sid, const char *hash, kcr_error_t *err);
+int fs_state_unarchive(void *self, const char *sid, const void *data, size_t len, const char *hash,
+		       kcr_error_t *err);
+int fs_states_idle(void *self, double before, size_t max, char ***sids, kcr_error_t *err);
 
 /* fs_keys.c */
 int fs_key_put(void *self, const struct kcr_api_key_record *k, kcr_error_t *err);

@@ -4,7 +4,8 @@
  * state.bin is written before state.json, and state.json goes first on
  * delete: a record never points at missing bytes. A reader racing a
  * writer may pair a new state.bin with the old record, so get takes the
- * size and hash from the bytes it read. */
+ * size and hash from the bytes it read. put and archive hold the lock of
+ * "state:<sid>", so an archive never drops the bytes of a newer save. */
 #include <config.h>
 
 #include "base/clock.h"
@@ -20,14 +21,25 @@ state_path(const struct fs_store *fs, const char *sid, const char *file)
 	return kcr_strdup_printf("%s/sessions/%s/%s", fs->root, sid, file);
 }
 
+static int
+state_lock(const struct fs_store *fs, const char *sid, int *fd, kcr_error_t *err)
+{
+	kcr_autofree char *name = kcr_strdup_printf("state:%s", sid);
+
+	return fs_lock(fs, name, fd, err);
+}
+
 int
 fs_state_put(void *self, const char *sid, const void *data, size_t len,
 	     const struct kcr_state_info *info, kcr_error_t *err)
 {
 	kcr_autofree char *bin = NULL, *rec = NULL, *json = NULL;
+	kcr_autoclose int lock = -1;
 
 	if (!kcr_id_valid(sid))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
+	if (state_lock(self, sid, &lock, err) < 0)
+		return -1;
 	bin = state_path(self, sid, "state.bin");
 	rec = state_path(self, sid, "state.json");
 	json = kcr_state_record_to_json(info);
@@ -65,6 +77,11 @@ fs_state_get(void *self, const char *sid, uint64_t max, char **data, size_t *len
 		info = &tmp;
 	if (fs_state_info(self, sid, info, err) < 0)
 		return -1;
+	if (info->archived) {
+		*data = kcr_xstrdup("");
+		*len = 0;
+		return 0;
+	}
 	bin = state_path(self, sid, "state.bin");
 	if (fs_read_record(bin, (size_t)max, data, len, "state", err) < 0)
 		return -1;
@@ -84,5 +101,89 @@ fs_state_delete(void *self, const char *sid, kcr_error_t *err)
 	rec = state_path(self, sid, "state.json");
 	if (fs_remove(rec, "state", true, err) < 0 || fs_remove(bin, "state", true, err) < 0)
 		return kcr_error_wrap(err, "deleting the state of session %s", sid);
+	return 0;
+}
+
+/* Under the state's lock (*lock), its record, if it is (archived) with
+ * that hash: the compare of state_archive's and state_unarchive's
+ * compare-and-set. */
+static int
+state_expect(struct fs_store *fs, const char *sid, const char *hash, bool archived, int *lock,
+	     struct kcr_state_info *info, kcr_error_t *err)
+{
+	if (!kcr_id_valid(sid))
+		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "state not found");
+	if (state_lock(fs, sid, lock, err) < 0 || fs_state_info(fs, sid, info, err) < 0)
+		return -1;
+	if (info->archived != archived || strcmp(info->hash, hash) != 0)
+		return kcr_error_set(err, KCR_E_CONFLICT, 0, "the state changed");
+	return 0;
+}
+
+int
+fs_state_archive(void *self, const char *sid, const char *hash, kcr_error_t *err)
+{
+	struct kcr_state_info info;
+	kcr_autofree char *bin = NULL, *rec = NULL, *json = NULL;
+	kcr_autoclose int lock = -1;
+
+	if (state_expect(self, sid, hash, false, &lock, &info, err) < 0)
+		return -1;
+	info.archived = true;
+	bin = state_path(self, sid, "state.bin");
+	rec = state_path(self, sid, "state.json");
+	json = kcr_state_record_to_json(&info);
+	if (fs_write_atomic(rec, json, strlen(json), err) < 0 ||
+	    fs_remove(bin, "state", true, err) < 0)
+		return kcr_error_wrap(err, "archiving the state of session %s", sid);
+	return 0;
+}
+
+int
+fs_state_unarchive(void *self, const char *sid, const void *data, size_t len, const char *hash,
+		   kcr_error_t *err)
+{
+	struct kcr_state_info info;
+	kcr_autofree char *bin = NULL, *rec = NULL, *json = NULL;
+	kcr_autoclose int lock = -1;
+
+	if (state_expect(self, sid, hash, true, &lock, &info, err) < 0)
+		return -1;
+	info.archived = false;
+	bin = state_path(self, sid, "state.bin");
+	rec = state_path(self, sid, "state.json");
+	json = kcr_state_record_to_json(&info);
+	if (fs_write_atomic(bin, data, len, err) < 0 ||
+	    fs_write_atomic(rec, json, strlen(json), err) < 0)
+		return kcr_error_wrap(err, "restoring the state of session %s", sid);
+	return 0;
+}
+
+int
+fs_states_idle(void *self, double before, size_t max, char ***sids, kcr_error_t *err)
+{
+	const struct fs_store *fs = self;
+	kcr_autofree char *dir = kcr_strdup_printf("%s/sessions", fs->root);
+	kcr_autostrv char **all = NULL;
+	size_t n = 0;
+
+	if (fs_dir_names(dir, "", kcr_id_valid, &all, err) < 0)
+		return -1;
+	*sids = kcr_xzalloc(sizeof(char *));
+	for (size_t i = 0; all[i] && n < max; i++) {
+		struct kcr_state_info info;
+		kcr_error_t e = NULL;
+
+		/* absent, expired or unreadable: not this sweep's to move */
+		if (fs_state_info(self, all[i], &info, &e) < 0) {
+			kcr_error_free(e);
+			continue;
+		}
+		if (info.archived || info.created >= before)
+			continue;
+		*sids = kcr_xrealloc(*sids, (n + 2) * sizeof(char *));
+		(*sids)[n++] = kcr_xstrdup(all[i]);
+		(*sids)[n] = NULL;
+	}
 	return 0;
 }

@@ -27,6 +27,7 @@ failed(kcr_error_t *err, const char *kind, const char *name)
 	case KCR_E_NOTFOUND:
 	case KCR_E_INVALID:
 	case KCR_E_LIMIT:
+	case KCR_E_CONFLICT:
 		return -1;
 	default:
 		(*err)->code = KCR_E_UNAVAILABLE;
@@ -50,6 +51,8 @@ result_name(int rc, const kcr_error_t *err)
 		return "invalid";
 	case KCR_E_LIMIT:
 		return "limit";
+	case KCR_E_CONFLICT:
+		return "conflict";
 	default:
 		return "error";
 	}
@@ -271,6 +274,28 @@ kcr_store_state_info(struct kcr_stores *st, const char *sid, struct kcr_state_in
 		     kcr_error_t *err)
 {
 	return sess(st, st->sessions->state_info(st->sessions_self, sid, info, err), err);
+}
+
+int
+kcr_store_state_archive(struct kcr_stores *st, const char *sid, const char *hash, kcr_error_t *err)
+{
+	return sess(st, st->sessions->state_archive(st->sessions_self, sid, hash, err), err);
+}
+
+int
+kcr_store_state_unarchive(struct kcr_stores *st, const char *sid, const void *data, size_t len,
+			  const char *hash, kcr_error_t *err)
+{
+	return sess(st, st->sessions->state_unarchive(st->sessions_self, sid, data, len, hash, err),
+		    err);
+}
+
+int
+kcr_store_states_idle(struct kcr_stores *st, double before, size_t max, char ***sids,
+		      kcr_error_t *err)
+{
+	*sids = NULL;
+	return sess(st, st->sessions->states_idle(st->sessions_self, before, max, sids, err), err);
 }
 
 /* ---- API keys and counters ------------------------------------------------ */

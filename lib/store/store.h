@@ -12,7 +12,8 @@
  *                   comment says so; the only code that may mean "no
  *                   such session";
  *   KCR_E_INVALID   a malformed argument (an id, key or name);
- *   KCR_E_LIMIT     a read over the caller's max.
+ *   KCR_E_LIMIT     a read over the caller's max;
+ *   KCR_E_CONFLICT  the thing changed under a compare-and-set (state_archive).
  * Any other code is a failure of the store itself (a disk, a network, a
  * corrupt record): the wrappers turn it into KCR_E_UNAVAILABLE (HTTP 503
  * service_unavailable, exit 125) prefixed with the store that failed,
@@ -65,6 +66,10 @@ struct kcr_state_info {
 	uint64_t size;
 	char hash[65];           /* SHA-256 of the bytes, hex */
 	double created, expires; /* epoch seconds; expires 0: with the session */
+	/* The bytes were moved to the file store (state_archive): the record
+	 * stays, so the session still has its state; the service brings the
+	 * bytes back on first use. */
+	bool archived;
 };
 
 /* An API key as the rate limits see it: never the key, only its hash. */
@@ -149,6 +154,23 @@ struct kcr_session_store_ops {
 	int (*state_delete)(void *self, const char *sid, kcr_error_t *err);
 	int (*state_info)(void *self, const char *sid, struct kcr_state_info *info,
 			  kcr_error_t *err);
+	/* An archived state (info->archived) has no bytes here: state_get
+	 * gives *len 0 (and an empty string) with the record's size and hash.
+	 * state_archive drops the bytes and marks the record archived, in one
+	 * step against state_put, if the state's hash is still `hash`:
+	 * KCR_E_CONFLICT when it changed or is archived already (a newer save
+	 * won: keep it), KCR_E_NOTFOUND when there is none. The caller put the
+	 * bytes in the file store first. */
+	int (*state_archive)(void *self, const char *sid, const char *hash, kcr_error_t *err);
+	/* The way back: the bytes (of that hash) become the state again, in
+	 * one step against state_put, if the state is still archived with
+	 * `hash`; else KCR_E_CONFLICT (a newer save won, or another replica
+	 * restored it first) or KCR_E_NOTFOUND. */
+	int (*state_unarchive)(void *self, const char *sid, const void *data, size_t len,
+			       const char *hash, kcr_error_t *err);
+	/* Sessions (at most max) whose state is not archived and was saved
+	 * before `before` (epoch seconds); *sids NULL-terminated. */
+	int (*states_idle)(void *self, double before, size_t max, char ***sids, kcr_error_t *err);
 
 	/* ---- API keys, by id (the key's hash) ---- */
 	/* put creates or replaces. get and delete: KCR_E_NOTFOUND when
@@ -246,6 +268,12 @@ int kcr_store_state_get(struct kcr_stores *st, const char *sid, uint64_t max, ch
 int kcr_store_state_delete(struct kcr_stores *st, const char *sid, kcr_error_t *err);
 int kcr_store_state_info(struct kcr_stores *st, const char *sid, struct kcr_state_info *info,
 			 kcr_error_t *err);
+int kcr_store_state_archive(struct kcr_stores *st, const char *sid, const char *hash,
+			    kcr_error_t *err);
+int kcr_store_state_unarchive(struct kcr_stores *st, const char *sid, const void *data, size_t len,
+			      const char *hash, kcr_error_t *err);
+int kcr_store_states_idle(struct kcr_stores *st, double before, size_t max, char ***sids,
+			  kcr_error_t *err);
 
 int kcr_store_key_put(struct kcr_stores *st, const struct kcr_api_key_record *k, kcr_error_t *err);
 int kcr_store_key_get(struct kcr_stores *st, const char *id, struct kcr_api_key_record *out,

@@ -192,6 +192,8 @@ kcr_state_record_to_json(const struct kcr_state_info *i)
 	cJSON_AddStringToObject(o, "hash", i->hash);
 	cJSON_AddNumberToObject(o, "created", i->created);
 	cJSON_AddNumberToObject(o, "expires", i->expires);
+	if (i->archived)
+		cJSON_AddTrueToObject(o, "archived");
 	return kcr_json_print_free(o);
 }
 
@@ -214,6 +216,7 @@ kcr_state_record_from_json(const char *json, size_t len, struct kcr_state_info *
 		memcpy(i->hash, hash->valuestring, sizeof(i->hash));
 		i->created = created->valuedouble;
 		i->expires = expires->valuedouble;
+		i->archived = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "archived"));
 	}
 	cJSON_Delete(o);
 	return r;
@@ -249,6 +252,9 @@ kcr_state_info_json(const char *sid, const struct kcr_state_info *info)
 	}
 	add_time_or_null(o, "created_at", info ? info->created : 0);
 	add_time_or_null(o, "expires_at", info ? info->expires : 0);
+	/* KubeCodeRun's: where the bytes are now */
+	if (info)
+		cJSON_AddStringToObject(o, "source", info->archived ? "archive" : "store");
 	return o;
 }
 

@@ -317,3 +317,47 @@ EOF
 	[[ $stderr == $'err\nkcr: state: not saved (cannot be pickled): g\nkcr: session '* ]] ||
 		fail "stderr: $stderr"
 }
+
+@test "an idle state moves to the file store and comes back on first use, invisibly" {
+	start_server arch KCR_STATE_ARCHIVE_AFTER_SECONDS=1 KCR_CLEANUP_INTERVAL=1
+	SRV=arch
+	py_run "" 'x = 41; words = ["a", "b"] * 1000'
+	exec_state
+	local sid=$SID hash=$HASH size=$SIZE state
+	state="$(srv_dir arch)/state"
+	# saved 1 s ago at the next sweep (every 1 s): wait for it, bounded
+	local i
+	for i in $(seq 1 60); do
+		api GET "/state/$sid/info"
+		[ "$(jget 'j["source"]')" = archive ] && break
+		sleep 0.5
+	done
+	assert_json_eq 'j["source"]' archive
+	# the client sees the same state: it exists, with its size and hash
+	assert_json 'j["exists"] is True'
+	assert_json_eq 'j["hash"]' "$hash"
+	assert_json_eq 'j["size_bytes"]' "$size"
+	# the bytes left the session store for the file store
+	[ ! -e "$state/sessions/$sid/state.bin" ] || fail "state.bin is still there"
+	[ -s "$state/blobs/$sid/_python_state_archive" ] || fail "no archive in the file store"
+	# and no listing shows it as a file
+	api GET "/files/$sid"
+	assert_json 'all(f["id"] != "_python_state_archive" for f in j)'
+	# first use: GET /state brings it back, the same bytes
+	api GET "/state/$sid"
+	assert_status 200
+	[ "$(sha256sum <"$BODY_FILE" | cut -d' ' -f1)" = "$hash" ] || fail "other bytes came back"
+	api GET "/state/$sid/info"
+	assert_json_eq 'j["source"]' store
+	[ -e "$state/sessions/$sid/state.bin" ] || fail "state.bin was not restored"
+	# archived again, then a run in the session finds its globals
+	for i in $(seq 1 60); do
+		api GET "/state/$sid/info"
+		[ "$(jget 'j["source"]')" = archive ] && break
+		sleep 0.5
+	done
+	assert_json_eq 'j["source"]' archive
+	py_run "$sid" 'print(x + 1, len(words))'
+	assert_json 'j["stdout"] == "42 2000\n"'
+	assert_json 'j["has_state"] is True'
+}

@@ -497,6 +497,58 @@ check_state(struct kcr_stores *st)
 	return 0;
 }
 
+static const char zero_hash[] = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/* Archiving: a compare-and-set on the hash, listed while idle, the record
+ * kept without its bytes, and a newer save always wins. */
+static int
+check_state_archive(struct kcr_stores *st)
+{
+	struct kcr_session s = new_session(NULL, 0), idle_s = new_session(NULL, 0);
+	struct kcr_state_info info = { .size = sizeof(binary), .created = kcr_wall_time() - 100 };
+	struct kcr_state_info got, fresh = info;
+	kcr_autofree char *data = NULL, *data2 = NULL;
+	kcr_autostrv char **idle = NULL, **idle2 = NULL;
+	size_t len;
+
+	kcr_sha256_hex(binary, sizeof(binary), info.hash);
+	fresh.created = kcr_wall_time();
+	OK(kcr_store_session_put(st, &s, &e_));
+	OK(kcr_store_session_put(st, &idle_s, &e_));
+	FAILS(KCR_E_NOTFOUND, kcr_store_state_archive(st, s.id, info.hash, &e_));
+	OK(kcr_store_state_put(st, s.id, binary, sizeof(binary), &info, &e_));
+	OK(kcr_store_state_put(st, idle_s.id, binary, sizeof(binary), &fresh, &e_));
+	OK(kcr_store_states_idle(st, kcr_wall_time() - 50, 100, &idle, &e_));
+	TAP_ASSERT(strv_has(idle, s.id) && !strv_has(idle, idle_s.id));
+	FAILS(KCR_E_CONFLICT, kcr_store_state_archive(st, s.id, zero_hash, &e_));
+	OK(kcr_store_state_archive(st, s.id, info.hash, &e_));
+	FAILS(KCR_E_CONFLICT, kcr_store_state_archive(st, s.id, info.hash, &e_));
+	OK(kcr_store_state_info(st, s.id, &got, &e_));
+	TAP_ASSERT(got.archived && got.size == sizeof(binary));
+	TAP_STREQ(got.hash, info.hash);
+	OK(kcr_store_state_get(st, s.id, 1 << 20, &data, &len, &got, &e_));
+	TAP_ASSERT(len == 0 && got.archived && got.size == sizeof(binary));
+	TAP_STREQ(got.hash, info.hash);
+	OK(kcr_store_states_idle(st, kcr_wall_time() - 50, 100, &idle2, &e_));
+	TAP_ASSERT(!strv_has(idle2, s.id));
+	/* back: only with the archived hash, and only once */
+	FAILS(KCR_E_CONFLICT, kcr_store_state_unarchive(st, s.id, binary, 3, zero_hash, &e_));
+	OK(kcr_store_state_unarchive(st, s.id, binary, sizeof(binary), info.hash, &e_));
+	FAILS(KCR_E_CONFLICT,
+	      kcr_store_state_unarchive(st, s.id, binary, sizeof(binary), info.hash, &e_));
+	OK(kcr_store_state_get(st, s.id, 1 << 20, &data2, &len, &got, &e_));
+	TAP_ASSERT(!got.archived && len == sizeof(binary) && memcmp(data2, binary, len) == 0);
+	TAP_ASSERT(same_time(got.created, info.created));
+	free(kcr_steal(&data2));
+	OK(kcr_store_state_archive(st, s.id, info.hash, &e_));
+	/* a save after the archive: live bytes again, and the old hash no
+	 * longer archives them */
+	OK(kcr_store_state_put(st, s.id, binary, sizeof(binary), &info, &e_));
+	OK(kcr_store_state_get(st, s.id, 1 << 20, &data2, &len, &got, &e_));
+	TAP_ASSERT(!got.archived && len == sizeof(binary) && memcmp(data2, binary, len) == 0);
+	return 0;
+}
+
 /* ---- API keys -------------------------------------------------------------- */
 
 static void
@@ -796,6 +848,7 @@ static const struct {
 	{ "session expire", check_session_expire },
 	{ "file records", check_meta },
 	{ "state: binary, max, expiry", check_state },
+	{ "state archive: compare-and-set, idle list", check_state_archive },
 	{ "API keys", check_keys },
 	{ "counter add and TTL", check_counter },
 	{ "counter: N threads, no add lost", check_counter_threads },
