@@ -120,43 +120,43 @@ state_expect(struct fs_store *fs, const char *sid, const char *hash, bool archiv
 	return 0;
 }
 
-int
-fs_state_archive(void *self, const char *sid, const char *hash, kcr_error_t *err)
+/* Archive (data NULL: drop the bytes) or unarchive (put data back), under
+ * the state's lock and only from the expected record. The order keeps
+ * the rule of this file: bytes before their record, record before the
+ * bytes go. */
+static int
+state_move(struct fs_store *fs, const char *sid, const char *hash, const void *data, size_t len,
+	   bool archive, kcr_error_t *err)
 {
 	struct kcr_state_info info;
 	kcr_autofree char *bin = NULL, *rec = NULL, *json = NULL;
 	kcr_autoclose int lock = -1;
 
-	if (state_expect(self, sid, hash, false, &lock, &info, err) < 0)
+	if (state_expect(fs, sid, hash, !archive, &lock, &info, err) < 0)
 		return -1;
-	info.archived = true;
-	bin = state_path(self, sid, "state.bin");
-	rec = state_path(self, sid, "state.json");
+	info.archived = archive;
+	bin = state_path(fs, sid, "state.bin");
+	rec = state_path(fs, sid, "state.json");
 	json = kcr_state_record_to_json(&info);
-	if (fs_write_atomic(rec, json, strlen(json), err) < 0 ||
-	    fs_remove(bin, "state", true, err) < 0)
-		return kcr_error_wrap(err, "archiving the state of session %s", sid);
+	if ((!archive && fs_write_atomic(bin, data, len, err) < 0) ||
+	    fs_write_atomic(rec, json, strlen(json), err) < 0 ||
+	    (archive && fs_remove(bin, "state", true, err) < 0))
+		return kcr_error_wrap(err, "%s the state of session %s",
+				      archive ? "archiving" : "restoring", sid);
 	return 0;
+}
+
+int
+fs_state_archive(void *self, const char *sid, const char *hash, kcr_error_t *err)
+{
+	return state_move(self, sid, hash, NULL, 0, true, err);
 }
 
 int
 fs_state_unarchive(void *self, const char *sid, const void *data, size_t len, const char *hash,
 		   kcr_error_t *err)
 {
-	struct kcr_state_info info;
-	kcr_autofree char *bin = NULL, *rec = NULL, *json = NULL;
-	kcr_autoclose int lock = -1;
-
-	if (state_expect(self, sid, hash, true, &lock, &info, err) < 0)
-		return -1;
-	info.archived = false;
-	bin = state_path(self, sid, "state.bin");
-	rec = state_path(self, sid, "state.json");
-	json = kcr_state_record_to_json(&info);
-	if (fs_write_atomic(bin, data, len, err) < 0 ||
-	    fs_write_atomic(rec, json, strlen(json), err) < 0)
-		return kcr_error_wrap(err, "restoring the state of session %s", sid);
-	return 0;
+	return state_move(self, sid, hash, data, len, false, err);
 }
 
 int

@@ -318,6 +318,16 @@ EOF
 		fail "stderr: $stderr"
 }
 
+wait_archived() { # SID: until /state/SID/info says source "archive" (30 s at most)
+	local i
+	for i in $(seq 1 60); do
+		api GET "/state/$1/info"
+		[ "$(jget 'j["source"]')" = archive ] && break
+		sleep 0.5
+	done
+	assert_json_eq 'j["source"]' archive
+}
+
 @test "an idle state moves to the file store and comes back on first use, invisibly" {
 	start_server arch KCR_STATE_ARCHIVE_AFTER_SECONDS=1 KCR_CLEANUP_INTERVAL=1
 	SRV=arch
@@ -326,13 +336,7 @@ EOF
 	local sid=$SID hash=$HASH size=$SIZE state
 	state="$(srv_dir arch)/state"
 	# saved 1 s ago at the next sweep (every 1 s): wait for it, bounded
-	local i
-	for i in $(seq 1 60); do
-		api GET "/state/$sid/info"
-		[ "$(jget 'j["source"]')" = archive ] && break
-		sleep 0.5
-	done
-	assert_json_eq 'j["source"]' archive
+	wait_archived "$sid"
 	# the client sees the same state: it exists, with its size and hash
 	assert_json 'j["exists"] is True'
 	assert_json_eq 'j["hash"]' "$hash"
@@ -351,12 +355,7 @@ EOF
 	assert_json_eq 'j["source"]' store
 	[ -e "$state/sessions/$sid/state.bin" ] || fail "state.bin was not restored"
 	# archived again, then a run in the session finds its globals
-	for i in $(seq 1 60); do
-		api GET "/state/$sid/info"
-		[ "$(jget 'j["source"]')" = archive ] && break
-		sleep 0.5
-	done
-	assert_json_eq 'j["source"]' archive
+	wait_archived "$sid"
 	py_run "$sid" 'print(x + 1, len(words))'
 	assert_json 'j["stdout"] == "42 2000\n"'
 	assert_json 'j["has_state"] is True'
