@@ -16,6 +16,11 @@
 #       for the whole file and teardown_file stops it; called from a test,
 #       teardown stops it. Either way a server that has died before it is
 #       stopped fails the test (or the file): a crash is never silent.
+#       With TEST_STORES set (the env file of tests/servers.sh, as `make
+#       check-stores` does), every server uses the redis session store and
+#       the s3 file store of those servers, under a Redis key prefix and an
+#       S3 object prefix of its own (store_prefix NAME); a VAR=VALUE given
+#       here overrides them (two replicas sharing one prefix).
 #   stop_server NAME        SIGTERM, wait, fail if it had crashed.
 #   srv_url NAME / srv_key NAME / srv_pid NAME / srv_dir NAME / srv_port NAME
 #   server_alive NAME
@@ -136,6 +141,7 @@ start_server() {
 	echo "$key" >"$d/key"
 	local keyvar=()
 	[ $keyenv = 1 ] && keyvar=("KCR_API_KEYS=$key")
+	[ -n "${TEST_STORES:-}" ] && keyvar+=($(store_envs "$(store_prefix "$name")"))
 	if [ -n "${BATS_TEST_NUMBER:-}" ] && [ -n "${BATS_TEST_TMPDIR:-}" ]; then
 		echo test >"$d/scope"
 	else
@@ -411,7 +417,32 @@ assert_fresh_iso() { # EXPR [MAX]
 # Files under the server's state dir holding file bytes (the fs store's
 # blobs/), to check that a refused upload stored nothing.
 count_stored() {
-	find "$(srv_dir "${1:-$SRV}")/state" -path '*/blobs/*' -type f 2>/dev/null | wc -l
+	if [ -n "${TEST_STORES:-}" ]; then
+		(
+			. "$TEST_STORES"
+			find "$TEST_S3_DATA/$TEST_S3_BUCKET/$(store_prefix "${1:-$SRV}")" \
+				-name '*._S3rver_object' -type f 2>/dev/null | wc -l
+		)
+	else
+		find "$(srv_dir "${1:-$SRV}")/state" -path '*/blobs/*' -type f 2>/dev/null | wc -l
+	fi
+}
+
+# The Redis key prefix and S3 object prefix of server NAME under
+# TEST_STORES ("t<12 hex>", the same for the same NAME in one file, so a
+# restarted server finds its sessions), without the separator.
+store_prefix() {
+	printf 't%s' "$(printf '%s' "$(srv_dir "$1")" | sha256sum | cut -c1-12)"
+}
+
+# The settings that put a server on the TEST_STORES servers, under PREFIX.
+store_envs() {
+	(
+		. "$TEST_STORES"
+		echo "KCR_SESSION_STORE=redis KCR_REDIS_URL=$TEST_REDIS_URL KCR_REDIS_PREFIX=$1:"
+		echo "KCR_FILE_STORE=s3 KCR_S3_ENDPOINT=$TEST_S3_ENDPOINT KCR_S3_BUCKET=$TEST_S3_BUCKET"
+		echo "KCR_S3_PREFIX=$1/ KCR_S3_ACCESS_KEY=S3RVER KCR_S3_SECRET_KEY=S3RVER"
+	)
 }
 
 # Writes N bytes of random data to PATH.
