@@ -197,7 +197,7 @@ upload_input(struct bench_run *b, struct kcr_api_client *api, struct kcr_file_re
 		m = metas[0];
 		free(metas);
 	} else if (kcr_service_upload_session(b->svc, NULL, NULL, NULL, NULL, sid, err) < 0 ||
-		   kcr_service_put_file(b->svc, sid, f.name, f.data, f.len, &m, err) < 0) {
+		   kcr_service_put_file(b->svc, sid, f.name, f.data, -1, f.len, &m, err) < 0) {
 		return -1;
 	}
 	ref->id = kcr_xstrdup(m.id);

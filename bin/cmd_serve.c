@@ -105,6 +105,8 @@ wait_loop(struct kcr_api *api, struct kcr_http_server *srv, struct kcr_config *c
 static struct kcr_http_server *
 start_http(struct kcr_api *api, const struct kcr_config *cfg, char **cors, kcr_error_t *err)
 {
+	/* uploads pass through the same spool as outputs (kcr.yaml(5), state_dir) */
+	kcr_autofree char *spool = kcr_strdup_printf("%s/spool", kcr_config_str(cfg, "state_dir"));
 	struct kcr_http_server_opts o = {
 		.listen = kcr_config_str(cfg, "server.listen"),
 		.base_path = kcr_config_str(cfg, "server.base_path"),
@@ -119,6 +121,7 @@ start_http(struct kcr_api *api, const struct kcr_config *cfg, char **cors, kcr_e
 		.body_timeout_s = (unsigned int)kcr_config_int(cfg, "server.body_timeout"),
 		.idle_timeout_s = (unsigned int)kcr_config_int(cfg, "server.idle_timeout"),
 		.cors_origins = cors,
+		.spool_dir = spool,
 		.auth = kcr_api_authorize,
 		.ud = api,
 		.log_requests = true,

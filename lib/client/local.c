@@ -85,8 +85,8 @@ local_upload(void *self, const char *session_id, const char *entity_id,
 	m = kcr_xzalloc((n + 1) * sizeof(*m));
 	for (size_t i = 0; i < n; i++)
 		if (kcr_service_put_file(l->svc, sid, files[i].name,
-					 files[i].data ? files[i].data : "", files[i].len, &m[i],
-					 err) < 0) {
+					 files[i].data ? files[i].data : "", files[i].fd,
+					 files[i].len, &m[i], err) < 0) {
 			undo_upload(l, m, i);
 			return -1;
 		}

@@ -35,9 +35,11 @@ int kcr_service_exec(struct kcr_service *s, struct kcr_exec_request *call,
 int kcr_service_upload_session(struct kcr_service *s, const char *tenant, const char *session_id,
 			       const char *entity_id, const char *user_id, char sid[KCR_ID_LEN + 1],
 			       kcr_error_t *err);
-/* Into sid as kcr_service_upload_session gave it (not checked again). */
+/* Into sid as kcr_service_upload_session gave it (not checked again):
+ * the len bytes of data, or of the spool fd (> 0, from offset 0; it stays
+ * the caller's) when the upload was never held in memory. */
 int kcr_service_put_file(struct kcr_service *s, const char *sid, const char *name, const void *data,
-			 size_t len, struct kcr_file_meta *out, kcr_error_t *err);
+			 int fd, uint64_t len, struct kcr_file_meta *out, kcr_error_t *err);
 int kcr_service_list(struct kcr_service *s, const char *tenant, const char *sid,
 		     struct kcr_file_meta **files, size_t *n, bool *active, kcr_error_t *err);
 int kcr_service_get_file(struct kcr_service *s, const char *tenant, const char *sid,

@@ -62,17 +62,17 @@ svc_new_meta(struct kcr_file_meta *m, const char *sid, const char *name, const c
 
 int
 kcr_service_put_file(struct kcr_service *s, const char *sid, const char *name, const void *data,
-		     size_t len, struct kcr_file_meta *out, kcr_error_t *err)
+		     int fd, uint64_t len, struct kcr_file_meta *out, kcr_error_t *err)
 {
 	if (len > s->file_max)
 		return kcr_error_set(err, KCR_E_LIMIT, 0,
-				     "'%s' is %zu bytes, over the limit of %llu", name, len,
-				     (unsigned long long)s->file_max);
+				     "'%s' is %llu bytes, over the limit of %llu", name,
+				     (unsigned long long)len, (unsigned long long)s->file_max);
 	svc_new_meta(out, sid, "", "upload");
 	free(out->name);
 	out->name = kcr_sanitize_filename(name);
 	out->original_name = kcr_xstrdup(name);
-	if (svc_store_file(s, out, data, -1, len, err) < 0) {
+	if (svc_store_file(s, out, data, fd, len, err) < 0) {
 		kcr_file_meta_release(out);
 		return -1;
 	}

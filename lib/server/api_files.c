@@ -33,10 +33,11 @@ check_upload(const struct kcr_http_req *req, const struct kcr_api *api, size_t *
 		if (api_bad_name_reason(p->filename))
 			return api_fail(v, 400, "file", "file name '%.64s' %s", p->filename,
 					api_bad_name_reason(p->filename));
-		if (p->data.len > api->file_max)
+		if (p->size > api->file_max)
 			return api_fail(v, 413, "file",
-					"'%.64s' is %zu bytes, over the limit of %llu", p->filename,
-					p->data.len, (unsigned long long)api->file_max);
+					"'%.64s' is %llu bytes, over the limit of %llu",
+					p->filename, (unsigned long long)p->size,
+					(unsigned long long)api->file_max);
 		(*n_files)++;
 	}
 	if (*n_files == 0)
@@ -148,7 +149,7 @@ handle_upload(struct kcr_http_req *req, struct kcr_http_resp *resp, struct kcr_a
 		if (!is_file_part(p))
 			continue;
 		if (kcr_service_put_file(api->svc, sid, p->filename,
-					 p->data.data ? p->data.data : "", p->data.len, &m,
+					 p->data.data ? p->data.data : "", p->fd, p->size, &m,
 					 &err) < 0) {
 			failed++;
 			if (!batch) { /* one file failed: the whole upload fails */

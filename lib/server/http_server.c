@@ -3,6 +3,7 @@
 #include "server/http_server.h"
 #include "server/http-internal.h"
 #include "base/clock.h"
+#include "base/files.h"
 #include "base/ids.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <unistd.h>
 
 /* Threads parsing requests and answering the quick routes. */
@@ -48,10 +50,13 @@ req_free(struct kcr_http_req *r)
 		free(r->parts[i].name);
 		free(r->parts[i].filename);
 		kcr_buf_release(&r->parts[i].data);
+		if (r->parts[i].fd > 0)
+			close(r->parts[i].fd);
 	}
 	free(r->parts);
 	free(r->path);
 	free(r->bad_body);
+	free(r->spool_err);
 	kcr_buf_release(&r->body);
 	free(r);
 }
@@ -210,6 +215,22 @@ same_part(const struct kcr_http_part *p, const char *key, const char *filename)
 	       same_str_or_null(p->filename, filename);
 }
 
+/* A file part goes to a spool as it arrives; failing that, the request
+ * fails (503), rather than holding the file in memory after all. */
+static int
+spool_part(struct kcr_http_req *r, struct kcr_http_part *p)
+{
+	struct kcr_http_server *s = r->server;
+	kcr_error_t e = NULL;
+
+	if ((p->fd = kcr_spool_open(s->o.spool_dir, &e)) >= 0)
+		return 0;
+	p->fd = 0;
+	r->spool_err = kcr_strdup_printf("cannot spool the upload: %s", e->msg);
+	kcr_error_free(e);
+	return -1;
+}
+
 static enum MHD_Result
 on_post_data(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
 	     const char *ctype, const char *enc, const char *data, uint64_t off, size_t size)
@@ -241,10 +262,22 @@ on_post_data(void *cls, enum MHD_ValueKind kind, const char *key, const char *fi
 		memset(p, 0, sizeof(*p));
 		p->name = kcr_xstrdup(key ? key : "");
 		p->filename = filename ? kcr_xstrdup(filename) : NULL;
+		if (p->filename && s->o.spool_dir && spool_part(r, p) < 0)
+			return MHD_NO;
 	}
 	if (r->n_parts == 0)
 		return MHD_NO;
-	kcr_buf_add(&r->parts[r->n_parts - 1].data, data, size);
+	p = &r->parts[r->n_parts - 1];
+	p->size += size;
+	if (p->fd <= 0) {
+		kcr_buf_add(&p->data, data, size);
+		return MHD_YES;
+	}
+	if (kcr_write_all(p->fd, data, size) < 0) {
+		r->spool_err =
+			kcr_strdup_printf("cannot write the upload's spool: %s", strerror(errno));
+		return MHD_NO;
+	}
 	return MHD_YES;
 }
 
@@ -293,14 +326,15 @@ take_body(struct kcr_http_server *s, struct kcr_http_req *r, const char *data, s
 	size_t have = r->body.len;
 
 	for (size_t i = 0; i < r->n_parts; i++)
-		have += r->parts[i].data.len;
+		have += r->parts[i].size; /* spooled or held */
 	if (r->too_large || have + size > body_limit(s, r)) {
 		r->too_large = true; /* keep reading, drop the bytes */
 		return;
 	}
 	if (r->mp == NULL) {
 		kcr_buf_add(&r->body, data, size);
-	} else if (MHD_post_process(r->mp, data, size) != MHD_YES && r->bad_body == NULL) {
+	} else if (MHD_post_process(r->mp, data, size) != MHD_YES && r->bad_body == NULL &&
+		   r->spool_err == NULL) {
 		r->bad_body = kcr_xstrdup("malformed multipart/form-data body");
 	}
 }
@@ -464,7 +498,10 @@ dispatch(struct kcr_http_server *s, struct kcr_http_req *r, struct kcr_http_resp
 		kcr_http_reply_error(resp, r, 413, "validation", "body",
 				     "request body larger than %zu bytes",
 				     atomic_load(&s->max_body));
-	else if (r->bad_body)
+	else if (r->spool_err) {
+		kcr_log_error("%s", r->spool_err);
+		kcr_http_reply_error(resp, r, 503, "service_unavailable", NULL, "%s", r->spool_err);
+	} else if (r->bad_body)
 		kcr_http_reply_error(resp, r, 400, "validation", "body", "%s", r->bad_body);
 	else if (!(rt->flags & KCR_ROUTE_SLOW))
 		rt->fn(r, resp, s->o.ud);

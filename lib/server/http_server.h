@@ -29,7 +29,12 @@ struct MHD_Connection;
 struct kcr_http_part {
 	char *name;     /* form field name */
 	char *filename; /* NULL for a plain field */
+	/* A plain field's value; a file's bytes unless they were spooled. */
 	struct kcr_buf data;
+	/* > 0: a file part's bytes, in a spool of spool_dir (never in
+	 * memory); the server closes it after the reply. */
+	int fd;
+	uint64_t size; /* a file part's size, spooled or not */
 };
 
 struct kcr_http_req {
@@ -47,6 +52,7 @@ struct kcr_http_req {
 	bool preauth;                    /* not yet: the body may carry the key */
 	bool body_done;                  /* the whole body was read */
 	char *bad_body;                  /* why the body could not be parsed, or NULL */
+	char *spool_err;                 /* why a file part could not be spooled, or NULL */
 	char key_hash[17];               /* first 16 hex of the caller's key's SHA-256, for logs */
 	char tenant[KCR_TENANT_MAX + 1]; /* who asks, as the auth hook named it */
 	bool admin;                      /* the auth hook took the admin key */
@@ -111,6 +117,10 @@ struct kcr_http_server_opts {
 	unsigned int idle_timeout_s;   /* no byte either way */
 	char *const *cors_origins;     /* origins a browser may call from ("*": any);
 				    * NULL or empty: no CORS headers at all */
+	/* Where the file parts of multipart bodies go as they arrive
+	 * (anonymous files, base/files.h kcr_spool_open), so an upload costs
+	 * disk, not memory; NULL: they are held in memory. */
+	const char *spool_dir;
 	kcr_http_auth_fn auth;
 	void *ud;
 	bool log_requests;

@@ -102,3 +102,22 @@ print(h.hexdigest())'
 	# the spool is anonymous: nothing is left behind
 	assert_equal "$(ls -A "$(srv_dir)/state/spool")" ""
 }
+
+@test "a 90 MiB upload is spooled as it arrives: kcr serve never holds it, the download is whole" {
+	local before after sid fid want got
+	random_file up.bin $((90 << 20))
+	want=$(sha256sum <up.bin | cut -d' ' -f1)
+	before=$(hwm)
+	upload_file up.bin up.bin
+	after=$(hwm)
+	assert_status 200
+	note "peak RSS $((before / 1024)) MiB before, $((after / 1024)) MiB after"
+	[ $((after - before)) -lt $((64 * 1024)) ] || fail "kcr serve grew from $before to $after KiB"
+	sid=$(jget 'j["session_id"]')
+	fid=$(jget 'j["files"][0]["fileId"]')
+	assert_json 'j["files"][0]["size"] == 90 << 20'
+	got=$(curl -sS --max-time 120 -H "X-API-Key: $(srv_key)" "$(srv_url)/download/$sid/$fid" |
+		sha256sum | cut -d' ' -f1)
+	assert_equal "$got" "$want"
+	assert_equal "$(ls -A "$(srv_dir)/state/spool")" ""
+}
