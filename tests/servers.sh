@@ -43,9 +43,9 @@ redis_up() { # port: answers PING
 }
 
 redis_start() { # dir [port]
-	local d=$1 port=${2:-} try i
+	local d=$1 port=${2:-} i
 	mkdir -p "$d/redis"
-	for try in 1 2 3 4 5; do
+	for _ in 1 2 3 4 5; do
 		[ -n "$port" ] || port=$(free_port)
 		redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
 			--daemonize yes --pidfile "$d/redis/pid" --logfile "$d/redis/log" \
@@ -96,11 +96,11 @@ s3_start() { # dir [port]
 }
 
 s3_stop() { # dir
-	local d=$1 pid i
+	local d=$1 pid
 	[ -f "$d/s3/pid" ] || return 0
 	pid=$(cat "$d/s3/pid")
 	kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05
 	done
