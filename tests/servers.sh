@@ -75,7 +75,7 @@ redis_stop() { # dir: a saved shutdown, so redis-start brings the data back
 }
 
 s3_start() { # dir [port]
-	local d=$1 port=${2:-0} bin i
+	local d=$1 port=${2:-0} bin
 	bin=$(s3rver_bin) || exit 77
 	mkdir -p "$d/s3/data"
 	: >"$d/s3/log"
@@ -83,7 +83,7 @@ s3_start() { # dir [port]
 	setsid "$bin" -d "$d/s3/data" -a 127.0.0.1 -p "$port" --configure-bucket kcr-test \
 		>"$d/s3/log" 2>&1 </dev/null &
 	echo $! >"$d/s3/pid"
-	for i in $(seq 1 200); do
+	for _ in $(seq 1 200); do
 		port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$d/s3/log" | head -1)
 		if [ -n "$port" ]; then
 			echo "$port" >"$d/s3/port"
