@@ -94,12 +94,6 @@ kcr_service_load(struct kcr_service *s, unsigned int *running, unsigned int *wai
 	pthread_mutex_unlock(&s->lock);
 }
 
-int
-kcr_service_ping(struct kcr_service *s, const char **store, kcr_error_t *err)
-{
-	return kcr_store_ping(&s->stores, store, err);
-}
-
 typedef int (*check_fn)(struct kcr_service *s, const char **backend, kcr_error_t *err);
 
 static int
@@ -140,21 +134,34 @@ run_check(struct kcr_service *s, const char *name, check_fn fn, struct kcr_healt
 }
 
 int
-kcr_service_health(struct kcr_service *s, struct kcr_health_check checks[KCR_HEALTH_CHECKS])
+kcr_service_store_checks(struct kcr_service *s, struct kcr_health_check checks[2])
 {
 	int failed = 0;
 
-	failed += !run_check(s, "sandbox", check_sandbox, &checks[0]);
-	failed += !run_check(s, "session_store", check_sessions, &checks[1]);
-	failed += !run_check(s, "file_store", check_files, &checks[2]);
+	failed += !run_check(s, "session_store", check_sessions, &checks[0]);
+	failed += !run_check(s, "file_store", check_files, &checks[1]);
 	return failed;
+}
+
+int
+kcr_service_health(struct kcr_service *s, struct kcr_health_check checks[KCR_HEALTH_CHECKS])
+{
+	int failed = !run_check(s, "sandbox", check_sandbox, &checks[0]);
+
+	return failed + kcr_service_store_checks(s, &checks[1]);
+}
+
+void
+kcr_health_checks_release_n(struct kcr_health_check *checks, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(kcr_steal(&checks[i].error));
 }
 
 void
 kcr_health_checks_release(struct kcr_health_check checks[KCR_HEALTH_CHECKS])
 {
-	for (size_t i = 0; i < KCR_HEALTH_CHECKS; i++)
-		free(kcr_steal(&checks[i].error));
+	kcr_health_checks_release_n(checks, KCR_HEALTH_CHECKS);
 }
 
 /* ---- the execution slots: a bounded queue in front of the engine ------ */

@@ -65,10 +65,6 @@ int kcr_service_state_info(struct kcr_service *s, const char *tenant, const char
  * every period_s seconds by each replica; only the one holding this
  * period's lease (kcr_store_lease) sweeps, the others return 0. */
 int kcr_service_cleanup(struct kcr_service *s, double period_s, kcr_error_t *err);
-/* Whether the stores answer and take writes, for /ready; on failure
- * *store (may be NULL) is the one that failed, "sessions" or "files", and
- * the error (KCR_E_UNAVAILABLE) names its backend. */
-int kcr_service_ping(struct kcr_service *s, const char **store, kcr_error_t *err);
 /* One dependency as GET /health/detailed reports it. */
 struct kcr_health_check {
 	const char *name;    /* "sandbox", "session_store", "file_store" */
@@ -82,6 +78,11 @@ struct kcr_health_check {
  * Release with kcr_health_checks_release. */
 int kcr_service_health(struct kcr_service *s, struct kcr_health_check checks[KCR_HEALTH_CHECKS]);
 void kcr_health_checks_release(struct kcr_health_check checks[KCR_HEALTH_CHECKS]);
+/* The two store checks of kcr_service_health alone (session_store,
+ * file_store: whether each answers and takes writes), for /ready;
+ * release them with kcr_health_checks_release_n(checks, 2). */
+int kcr_service_store_checks(struct kcr_service *s, struct kcr_health_check checks[2]);
+void kcr_health_checks_release_n(struct kcr_health_check *checks, size_t n);
 /* Executions running and waiting, for /health and metrics. */
 void kcr_service_load(struct kcr_service *s, unsigned int *running, unsigned int *waiting);
 

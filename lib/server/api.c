@@ -55,34 +55,50 @@ h_health_detailed(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud
 	kcr_http_reply_json(resp, failed ? 503 : 200, o);
 }
 
+/* "session store redis: unavailable (see the server's log)" from the
+ * error "session store redis: <details>". */
+static char *
+ready_error(const char *err)
+{
+	const char *prefix = strstr(err, ": ");
+
+	return kcr_strdup_printf("%.*sunavailable (see the server's log)",
+				 prefix ? (int)(prefix - err) + 2 : 0, err);
+}
+
 /* Ready when the stores answer: a replica that cannot reach its store is
- * taken out of the load balancer, while /health keeps saying it lives. */
+ * taken out of the load balancer, while /health keeps saying it lives.
+ * Each store with its backend and the latency of its ping. */
 static void
 h_ready(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 {
+	static const char *const names[] = { "sessions", "files" };
 	struct kcr_api *api = ud;
-	cJSON *o = cJSON_CreateObject();
-	const char *store = NULL, *prefix;
-	kcr_autofree char *msg = NULL;
-	kcr_error_t err = NULL;
+	struct kcr_health_check checks[2];
+	cJSON *o = cJSON_CreateObject(), *stores;
+	int failed = kcr_service_store_checks(api->svc, checks);
 
-	if (kcr_service_ping(api->svc, &store, &err) == 0) {
-		cJSON_AddStringToObject(o, "status", "ready");
-		kcr_http_reply_json(resp, 200, o);
-		return;
+	cJSON_AddStringToObject(o, "status", failed ? "unavailable" : "ready");
+	stores = cJSON_AddObjectToObject(o, "stores");
+	for (size_t i = 0; i < 2; i++) {
+		cJSON *c = cJSON_AddObjectToObject(stores, names[i]);
+		kcr_autofree char *msg = NULL;
+
+		cJSON_AddStringToObject(c, "backend", checks[i].backend ? checks[i].backend : "");
+		cJSON_AddBoolToObject(c, "ok", checks[i].ok);
+		cJSON_AddNumberToObject(c, "latency_ms", checks[i].latency_ms);
+		if (checks[i].ok || cJSON_GetObjectItem(o, "store"))
+			continue;
+		/* /ready needs no key: it names the failing store, as the store
+		 * wrappers prefix their errors ("session store fs: "), and leaves
+		 * the rest (paths, addresses) to the server's log */
+		kcr_log_warn("not ready: %s", checks[i].error);
+		msg = ready_error(checks[i].error);
+		cJSON_AddStringToObject(o, "store", names[i]);
+		cJSON_AddStringToObject(o, "error", msg);
 	}
-	/* /ready needs no key: it names the failing store, as the store
-	 * wrappers prefix their errors ("session store fs: "), and leaves the
-	 * rest (paths, addresses) to the server's log */
-	kcr_log_warn("not ready: %s", err->msg);
-	prefix = strstr(err->msg, ": ");
-	cJSON_AddStringToObject(o, "status", "unavailable");
-	cJSON_AddStringToObject(o, "store", store ? store : "unknown");
-	msg = kcr_strdup_printf("%.*sunavailable (see the server's log)",
-				prefix ? (int)(prefix - err->msg) + 2 : 0, err->msg);
-	cJSON_AddStringToObject(o, "error", msg);
-	kcr_error_free(err);
-	kcr_http_reply_json(resp, 503, o);
+	kcr_health_checks_release_n(checks, 2);
+	kcr_http_reply_json(resp, failed ? 503 : 200, o);
 }
 
 /* Public (KCR_ROUTE_PUBLIC) so that a Prometheus scraper needs no key,

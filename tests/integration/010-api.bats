@@ -279,6 +279,9 @@ upload_two() {
 	api --no-key GET /ready
 	assert_status 200
 	assert_json 'j["status"] == "ready"'
+	# each store with its backend and the latency of its ping
+	assert_json 'set(j["stores"]) == {"sessions", "files"}'
+	assert_json 'all(s["ok"] is True and s["backend"] in ("fs", "redis", "s3") and s["latency_ms"] >= 0 for s in j["stores"].values())'
 }
 
 @test "unknown route: 404 JSON; wrong method: 405 JSON" {

@@ -71,13 +71,14 @@ teardown() {
 	assert_json 'j["error"].startswith("session store fs: ")'
 	# no key needed, so nothing of the server's file system in it
 	assert_json '"/" not in j["error"]'
+	assert_json 'j["stores"]["sessions"]["ok"] is False and j["stores"]["files"]["ok"] is True'
 	api --no-key GET /health
 	assert_status 200
 
 	repair_sessions
 	api --no-key GET /ready
 	assert_status 200
-	assert_json_eq 'j' '{"status": "ready"}'
+	assert_json_eq 'j["status"]' ready
 	exec_code bash 'echo three' "\"session_id\":\"$sid\""
 	assert_status 200
 	assert_json_eq 'j["session_id"]' "$sid"
