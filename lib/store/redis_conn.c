@@ -103,12 +103,12 @@ static int
 parse_num(const char *s, size_t n, const char *what, uint64_t max, int *out, kcr_error_t *err)
 {
 	kcr_autofree char *text = kcr_xstrndup(s, n);
-	uint64_t v;
+	uint64_t min = strcmp(what, "port") == 0 ? 1 : 0, v;
 
-	if (n == 0 || kcr_parse_u64(text, what[0] == 'p' ? 1 : 0, max, &v, err) < 0) {
+	if (n == 0 || kcr_parse_u64(text, min, max, &v, err) < 0) {
 		kcr_error_release(err);
-		return kcr_error_set(err, KCR_E_INVALID, 0, "bad %s '%s' (0 to %llu)", what, text,
-				     (unsigned long long)max);
+		return kcr_error_set(err, KCR_E_INVALID, 0, "bad %s '%s' (%llu to %llu)", what,
+				     text, (unsigned long long)min, (unsigned long long)max);
 	}
 	*out = (int)v;
 	return 0;

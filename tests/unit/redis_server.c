@@ -224,11 +224,15 @@ test_redis_stop(struct test_redis *r)
 	r->password = NULL;
 }
 
+void
+test_redis_kill(struct test_redis *r)
+{
+	kill_server(r);
+}
+
 int
 test_redis_restart(struct test_redis *r)
 {
-	if (r->pid > 0)
-		kill(r->pid, SIGCONT);
 	kill_server(r);
 	return spawn(r);
 }
@@ -245,24 +249,30 @@ test_redis_resume(struct test_redis *r)
 	return kill(r->pid, SIGCONT);
 }
 
-int
-test_redis_cmd(struct test_redis *r, const char *cmd)
+redisReply *
+test_redis_call(struct test_redis *r, int argc, const char **argv)
 {
 	redisContext *c = connect_unix(r);
 	redisReply *rep = NULL;
-	int ret = -1;
 
 	if (c == NULL)
-		return -1;
+		return NULL;
 	if (r->password)
 		rep = redisCommand(c, "AUTH %s", r->password);
 	if (rep)
 		freeReplyObject(rep);
-	rep = redisCommandArgv(c, 1, &cmd, NULL);
-	if (rep && rep->type != REDIS_REPLY_ERROR)
-		ret = 0;
+	rep = redisCommandArgv(c, argc, argv, NULL);
+	redisFree(c);
+	return rep;
+}
+
+int
+test_redis_cmd(struct test_redis *r, const char *cmd)
+{
+	redisReply *rep = test_redis_call(r, 1, &cmd);
+	int ret = rep && rep->type != REDIS_REPLY_ERROR ? 0 : -1;
+
 	if (rep)
 		freeReplyObject(rep);
-	redisFree(c);
 	return ret;
 }

@@ -23,11 +23,16 @@ struct test_redis {
 int test_redis_start(struct test_redis *r, bool tcp, const char *password);
 /* Kills it (a paused one too) and removes its directory. */
 void test_redis_stop(struct test_redis *r);
-/* Kills it and starts it again on the same socket and port, empty. */
+/* Kills it, and leaves its directory for test_redis_restart. */
+void test_redis_kill(struct test_redis *r);
+/* Kills it (if it runs) and starts it again on the same socket and port, empty. */
 int test_redis_restart(struct test_redis *r);
 /* SIGSTOP and SIGCONT: a server that takes connections and never answers. */
 int test_redis_pause(struct test_redis *r);
 int test_redis_resume(struct test_redis *r);
+/* Runs one command on a connection of its own (after AUTH, with a
+ * password): its reply (freeReplyObject), or NULL. */
+struct redisReply *test_redis_call(struct test_redis *r, int argc, const char **argv);
 /* Runs a command without arguments ("FLUSHALL"); 0 when it answered
  * without an error. */
 int test_redis_cmd(struct test_redis *r, const char *cmd);
