@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/time.h>
 #include <sys/types.h>
 
@@ -53,6 +54,9 @@ struct redis_store {
 	pthread_cond_t freed;
 	redisContext **idle;
 	size_t n_idle, n_open, max;
+	/* after a failed connect: no other until down_until (kcr_now_ms) */
+	uint64_t down_until, backoff_ms;
+	char *down_error;
 };
 
 /* redis_conn.c */

@@ -304,6 +304,7 @@ redis_store_close(struct redis_store *rs)
 	pthread_cond_destroy(&rs->freed);
 	pthread_mutex_destroy(&rs->lock);
 	redis_url_release(&rs->url);
+	free(rs->down_error);
 	free(rs->addr);
 	free(rs->prefix);
 	free(rs);
@@ -387,6 +388,46 @@ fail:
 	return NULL;
 }
 
+/* After a failed connect, ops fail at once with the error that made it
+ * until down_until, instead of each waiting out a connect timeout; each
+ * failure in a row doubles the wait, up to BACKOFF_MAX_MS, and a connect
+ * that works ends it. So a Redis that is away costs a request nothing,
+ * and one that is back is used again within BACKOFF_MAX_MS. */
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 1000
+
+static redisContext *
+conn_new_backoff(struct redis_store *rs, kcr_error_t *err)
+{
+	kcr_error_t e = NULL;
+	redisContext *c;
+	uint64_t now = kcr_now_ms();
+
+	pthread_mutex_lock(&rs->lock);
+	if (now < rs->down_until) {
+		kcr_error_set(err, KCR_E_BACKEND, 0, "%s (not tried again for %llu ms)",
+			      rs->down_error, (unsigned long long)(rs->down_until - now));
+		pthread_mutex_unlock(&rs->lock);
+		return NULL;
+	}
+	pthread_mutex_unlock(&rs->lock);
+	c = conn_new(rs, &e);
+	pthread_mutex_lock(&rs->lock);
+	if (c != NULL) {
+		rs->backoff_ms = rs->down_until = 0;
+	} else {
+		rs->backoff_ms = rs->backoff_ms ? rs->backoff_ms * 2 : BACKOFF_MIN_MS;
+		if (rs->backoff_ms > BACKOFF_MAX_MS)
+			rs->backoff_ms = BACKOFF_MAX_MS;
+		rs->down_until = kcr_now_ms() + rs->backoff_ms;
+		free(rs->down_error);
+		rs->down_error = kcr_xstrdup(e->msg);
+		*err = e;
+	}
+	pthread_mutex_unlock(&rs->lock);
+	return c;
+}
+
 /* Frees the idle contexts: after a fork (they are the parent's), or when
  * one of them turned out dead (so are the others, most likely). Called
  * with the lock held. */
@@ -430,7 +471,7 @@ pool_take(struct redis_store *rs, bool *reused, kcr_error_t *err)
 	else
 		rs->n_open++;
 	pthread_mutex_unlock(&rs->lock);
-	if (c != NULL || (c = conn_new(rs, err)) != NULL)
+	if (c != NULL || (c = conn_new_backoff(rs, err)) != NULL)
 		return c;
 	pthread_mutex_lock(&rs->lock);
 	rs->n_open--;
