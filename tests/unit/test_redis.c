@@ -363,6 +363,21 @@ wait_recovered(struct kcr_stores *st)
 	return -1;
 }
 
+/* session_get of sid fails with code, and a message that says says
+ * (NULL: anything); *e holds the error. */
+static bool
+get_fails(struct kcr_stores *st, const char *sid, enum kcr_errc code, const char *says,
+	  kcr_error_t *e)
+{
+	struct kcr_session out;
+
+	if (kcr_store_session_get(st, sid, &out, e) == 0) {
+		kcr_session_release(&out);
+		return false;
+	}
+	return (*e)->code == code && (says == NULL || strstr((*e)->msg, says) != NULL);
+}
+
 /* The server restarts (empty): the pooled connections are dead, and the
  * next op uses a new one without an error. While it is gone, ops fail at
  * once, naming it; when it is back, the store works again by itself. */
@@ -370,7 +385,7 @@ static int
 test_restart(void)
 {
 	struct kcr_stores *st;
-	struct kcr_session s = new_session("ent", 0), out;
+	struct kcr_session s = new_session("ent", 0);
 	kcr_error_t e = NULL;
 	uint64_t t0;
 	int r = srv_need();
@@ -382,15 +397,14 @@ test_restart(void)
 	r = -1;
 	if (put_get(st) < 0 || test_redis_restart(&srv) < 0)
 		goto out;
-	if (kcr_store_session_get(st, s.id, &out, &e) == 0 || e->code != KCR_E_NOTFOUND)
+	if (!get_fails(st, s.id, KCR_E_NOTFOUND, NULL, &e))
 		goto out; /* an empty server: truly not there, and no error */
 	kcr_error_release(&e);
 	if (put_get(st) < 0)
 		goto out;
 	test_redis_kill(&srv);
 	t0 = kcr_now_ms();
-	if (kcr_store_session_get(st, s.id, &out, &e) == 0 || e->code != KCR_E_UNAVAILABLE ||
-	    strstr(e->msg, "session store redis: redis at unix:") == NULL)
+	if (!get_fails(st, s.id, KCR_E_UNAVAILABLE, "session store redis: redis at unix:", &e))
 		goto out;
 	kcr_error_release(&e);
 	if (kcr_store_ping(st, NULL, &e) == 0 || e->code != KCR_E_UNAVAILABLE ||
@@ -404,6 +418,39 @@ out:
 	if (r < 0 && e)
 		fprintf(stderr, "# %s\n", e->msg);
 	kcr_error_free(e);
+	close_store(st);
+	return r;
+}
+
+/* A server that takes connections and never answers (SIGSTOP): an op
+ * fails after the command timeout, saying so, rather than hanging; when
+ * it answers again, so does the store. */
+static int
+test_paused(void)
+{
+	struct kcr_stores *st;
+	struct kcr_session s = new_session("ent", 0);
+	kcr_error_t e = NULL;
+	int r = srv_need();
+
+	if (r != 0)
+		return r;
+	if ((st = open_store(srv.url, NULL, "1000")) == NULL)
+		return -1;
+	r = -1;
+	if (put_get(st) < 0 || test_redis_pause(&srv) < 0)
+		goto out;
+	if (!get_fails(st, s.id, KCR_E_UNAVAILABLE, "no answer to HMGET within 1000 ms", &e))
+		goto out;
+	kcr_error_release(&e);
+	if (test_redis_resume(&srv) < 0 || wait_recovered(st) < 0 || put_get(st) < 0)
+		goto out;
+	r = 0;
+out:
+	if (r < 0 && e)
+		fprintf(stderr, "# %s\n", e->msg);
+	kcr_error_free(e);
+	test_redis_resume(&srv);
 	close_store(st);
 	return r;
 }
@@ -636,13 +683,14 @@ test_binary_state(void)
 int
 main(void)
 {
-	TAP_PLAN(11);
+	TAP_PLAN(12);
 	RUN_TEST(test_url_good);
 	RUN_TEST(test_url_bad);
 	RUN_TEST(test_url_addr);
 	RUN_TEST(test_config_address);
 	RUN_TEST(test_tcp_password_db);
 	RUN_TEST(test_restart);
+	RUN_TEST(test_paused);
 	RUN_TEST(test_flushdb);
 	RUN_TEST(test_native_expiry);
 	RUN_TEST(test_prefix);
