@@ -523,18 +523,20 @@ command_raw(struct redis_store *rs, int argc, const char **argv, const size_t *a
 	    kcr_error_t *err)
 {
 	for (int attempt = 0;; attempt++) {
-		bool reused, timeout;
-		redisContext *c = pool_take(rs, &reused, err);
-		redisReply *r;
+		bool reused = false, timeout;
+		redisContext *c;
+		redisReply *r = NULL;
 		sigset_t old;
 		int e;
 
-		if (c == NULL)
-			return NULL;
-		sigpipe_block(&old);
-		r = redisCommandArgv(c, argc, argv, argl);
+		sigpipe_block(&old); /* a connect's AUTH and SELECT write too */
+		c = pool_take(rs, &reused, err);
+		if (c != NULL)
+			r = redisCommandArgv(c, argc, argv, argl);
 		e = errno;
 		sigpipe_restore(&old);
+		if (c == NULL)
+			return NULL;
 		if (r != NULL) {
 			pool_give(rs, c);
 			return r;
