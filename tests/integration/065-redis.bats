@@ -5,6 +5,7 @@
 # naming it, never a new session; and the replicas recover by themselves
 # when it answers again. The Redis is the test's own, on a unix socket.
 # shellcheck disable=SC2154 # status, output: set by run
+# shellcheck disable=SC2034 # SRV: read by serve_helpers' api
 
 load serve_helpers
 
@@ -14,7 +15,7 @@ redis_dir() { echo "$BATS_FILE_TMPDIR/redis"; }
 redis_pid() { cat "$(redis_dir)/pid"; }
 
 setup_file() {
-	local d key i
+	local d key
 	if ! command -v redis-server >/dev/null; then
 		echo "redis-server is not installed" >"$BATS_FILE_TMPDIR/skip"
 		return 0
@@ -30,7 +31,7 @@ setup_file() {
 	mkdir -p "$d" "$BATS_FILE_TMPDIR/shared"
 	redis-server --port 0 --unixsocket "$d/sock" --unixsocketperm 700 --save '' \
 		--appendonly no --dir "$d" --daemonize yes --pidfile "$d/pid" --logfile "$d/log"
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		redis-cli -s "$d/sock" ping 2>/dev/null | grep -q PONG && break
 		sleep 0.05
 	done
