@@ -17,6 +17,7 @@
 #include "store/redis-internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -370,6 +371,12 @@ conn_new(struct redis_store *rs, kcr_error_t *err)
 	if (c->err) {
 		kcr_error_set(err, KCR_E_BACKEND, 0, "redis at %s: cannot connect: %s", rs->addr,
 			      c->errstr);
+		goto fail;
+	}
+	/* hiredis 0.14 does not ask for SOCK_CLOEXEC: no program kcr starts
+	 * (a sandbox among them) inherits a connection to Redis */
+	if (fcntl(c->fd, F_SETFD, FD_CLOEXEC) < 0) {
+		kcr_error_set(err, KCR_E_BACKEND, errno, "redis at %s: FD_CLOEXEC", rs->addr);
 		goto fail;
 	}
 	if (redisSetTimeout(c, rs->command_tv) != REDIS_OK) {

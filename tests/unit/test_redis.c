@@ -15,6 +15,7 @@
 #include "store/redis-internal.h"
 #include "tap.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -583,6 +584,26 @@ test_prefix(void)
 	return 0;
 }
 
+/* A pooled connection is close-on-exec: no program kcr starts inherits
+ * it. */
+static int
+test_cloexec(void)
+{
+	struct kcr_stores *st;
+	struct redis_store *rs;
+	int r = srv_need();
+
+	if (r != 0)
+		return r;
+	TAP_ASSERT((st = open_store(srv.url, NULL, "5000")) != NULL);
+	OK(kcr_store_ping(st, NULL, &e_));
+	rs = st->sessions_self;
+	TAP_ASSERT(rs->n_idle == 1);
+	TAP_ASSERT(fcntl(rs->idle[0]->fd, F_GETFD) & FD_CLOEXEC);
+	close_store(st);
+	return 0;
+}
+
 #define ROUNDS 30
 
 struct racer {
@@ -683,7 +704,7 @@ test_binary_state(void)
 int
 main(void)
 {
-	TAP_PLAN(12);
+	TAP_PLAN(13);
 	RUN_TEST(test_url_good);
 	RUN_TEST(test_url_bad);
 	RUN_TEST(test_url_addr);
@@ -694,6 +715,7 @@ main(void)
 	RUN_TEST(test_flushdb);
 	RUN_TEST(test_native_expiry);
 	RUN_TEST(test_prefix);
+	RUN_TEST(test_cloexec);
 	RUN_TEST(test_two_replicas);
 	RUN_TEST(test_binary_state);
 	return TAP_DONE();
