@@ -16,6 +16,9 @@
 /* Shared by the scripts below. KEYS[1..4] of a session's scripts are its
  * record, file records, state bytes and state record, in that order. */
 #define PRELUDE                                                                                    \
+	"-- TIME, then writes: replicated by their effects (the default from\n"                    \
+	"-- Redis 5, a no-op in 7; needed by 3.2 and 4)\n"                                         \
+	"redis.replicate_commands()\n"                                                             \
 	"local function fmt(t) return string.format('%.6f', t) end\n"                              \
 	"local function now_s()\n"                                                                 \
 	"  local t = redis.call('TIME')\n"                                                         \
