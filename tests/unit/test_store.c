@@ -121,11 +121,10 @@ redis_setup(struct kcr_config *cfg)
 	if (test_redis_cmd(&redis, "FLUSHALL") < 0 || fs_setup(cfg) != 0)
 		return -1;
 	/* short: the failure check waits for a paused server's timeouts */
-	return kcr_config_set(cfg, "store.redis.url", redis.url, KCR_SRC_FLAG, NULL) < 0 ||
-			       kcr_config_set(cfg, "store.redis.command_timeout_ms", "2000",
-					      KCR_SRC_FLAG, NULL) < 0
-		       ? -1
-		       : 0;
+	if (kcr_config_set(cfg, "store.redis.url", redis.url, KCR_SRC_FLAG, NULL) < 0 ||
+	    kcr_config_set(cfg, "store.redis.command_timeout_ms", "2000", KCR_SRC_FLAG, NULL) < 0)
+		return -1;
+	return 0;
 }
 
 static int
