@@ -8,6 +8,7 @@
 
 #include "base/clock.h"
 #include "base/encode.h"
+#include "base/files.h"
 #include "base/ids.h"
 #include "base/settings.h"
 #include "base/util.h"
@@ -215,11 +216,15 @@ static struct test_redis srv; /* unix socket; restarted by some tests */
 static bool srv_up;
 static pid_t srv_owner;
 
+static char fs_dir[] = "/tmp/kcr-test-redis-fs.XXXXXX"; /* the file store's */
+
 static void
 srv_stop_at_exit(void)
 {
-	if (getpid() == srv_owner)
-		test_redis_stop(&srv);
+	if (getpid() != srv_owner)
+		return;
+	test_redis_stop(&srv);
+	kcr_rm_rf(fs_dir);
 }
 
 /* The shared server, emptied. 77: no redis-server here. */
@@ -244,10 +249,10 @@ open_store(const char *url, const char *prefix, const char *timeout_ms)
 {
 	struct kcr_config *cfg = kcr_config_new();
 	struct kcr_stores *st = kcr_xzalloc(sizeof(*st));
-	char dir[] = "/tmp/kcr-test-redis-fs.XXXXXX";
 	kcr_error_t e = NULL;
 
-	if (mkdtemp(dir) == NULL || kcr_config_set(cfg, "state_dir", dir, KCR_SRC_FLAG, &e) < 0 ||
+	if ((fs_dir[strlen(fs_dir) - 1] == 'X' && mkdtemp(fs_dir) == NULL) ||
+	    kcr_config_set(cfg, "state_dir", fs_dir, KCR_SRC_FLAG, &e) < 0 ||
 	    kcr_config_set(cfg, "store.redis.url", url, KCR_SRC_FLAG, &e) < 0 ||
 	    (prefix && kcr_config_set(cfg, "store.redis.prefix", prefix, KCR_SRC_FLAG, &e) < 0) ||
 	    kcr_config_set(cfg, "store.redis.command_timeout_ms", timeout_ms, KCR_SRC_FLAG, &e) <
@@ -261,7 +266,6 @@ open_store(const char *url, const char *prefix, const char *timeout_ms)
 		free(st);
 		st = NULL;
 	}
-	rmdir(dir); /* fs makes its directories on use; nothing here uses them */
 	kcr_config_free(cfg);
 	return st;
 }
