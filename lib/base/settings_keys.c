@@ -162,8 +162,27 @@ static const struct kcr_cfg_key keys[] = {
 	  "sessions and files (default /var/lib/kcr as root)" },
 	{ "store.files", KCR_CFG_STR, "fs", "KCR_FILE_STORE", NOALIAS, 0, 0, false,
 	  "where file bytes live: fs" },
+	{ "store.redis.command_timeout_ms", KCR_CFG_INT, "5000", "KCR_REDIS_COMMAND_TIMEOUT_MS",
+	  NOALIAS, 1, 600000, false, "milliseconds a Redis command may take to answer" },
+	{ "store.redis.connect_timeout_ms", KCR_CFG_INT, "5000", "KCR_REDIS_CONNECT_TIMEOUT_MS",
+	  NOALIAS, 1, 600000, false, "milliseconds a connection to Redis may take" },
+	{ "store.redis.db", KCR_CFG_INT, "0", "KCR_REDIS_DB", A("REDIS_DB"), 0, 1000000, false,
+	  "Redis database number, when store.redis.url is empty" },
+	{ "store.redis.host", KCR_CFG_STR, "localhost", "KCR_REDIS_HOST", A("REDIS_HOST"), 0, 0,
+	  false, "Redis host, when store.redis.url is empty" },
+	{ "store.redis.password", KCR_CFG_STR, "", "KCR_REDIS_PASSWORD", A("REDIS_PASSWORD"), 0, 0,
+	  true, "Redis password, when store.redis.url is empty" },
+	{ "store.redis.pool_size", KCR_CFG_INT, "16", "KCR_REDIS_POOL_SIZE",
+	  A("REDIS_MAX_CONNECTIONS"), 1, 1024, false, "connections to Redis open at most" },
+	{ "store.redis.port", KCR_CFG_INT, "6379", "KCR_REDIS_PORT", A("REDIS_PORT"), 1, 65535,
+	  false, "Redis port, when store.redis.url is empty" },
+	{ "store.redis.prefix", KCR_CFG_STR, "kcr:", "KCR_REDIS_PREFIX", A("REDIS_KEY_PREFIX"), 0,
+	  0, false, "prefix of every Redis key kcr writes" },
+	{ "store.redis.url", KCR_CFG_STR, "", "KCR_REDIS_URL", A("REDIS_URL"), 0, 0, true,
+	  "redis://[[user]:password@]host[:port][/db] or unix:///path/to/socket[?db=N] "
+	  "(empty: store.redis.host, port, password and db)" },
 	{ "store.sessions", KCR_CFG_STR, "fs", "KCR_SESSION_STORE", NOALIAS, 0, 0, false,
-	  "where sessions and file records live: fs" },
+	  "where sessions and file records live: fs or redis" },
 };
 
 const struct kcr_cfg_key *

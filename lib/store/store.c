@@ -10,6 +10,9 @@
 
 static const struct kcr_session_store_ops *const session_stores[] = {
 	&kcr_session_store_fs_ops,
+#ifdef HAVE_REDIS
+	&kcr_session_store_redis_ops,
+#endif
 };
 static const struct kcr_file_store_ops *const file_stores[] = {
 	&kcr_file_store_fs_ops,
@@ -110,6 +113,10 @@ kcr_stores_open(struct kcr_stores *st, const struct kcr_config *cfg, kcr_error_t
 	for (size_t i = 0; i < KCR_ARRAY_SIZE(file_stores); i++)
 		if (strcmp(file_stores[i]->name, fname) == 0)
 			files = file_stores[i];
+	if (sessions == NULL && strcmp(sname, "redis") == 0)
+		return kcr_error_set(err, KCR_E_INVALID, 0,
+				     "this kcr was built without the redis session store "
+				     "(configure --with-redis, with hiredis)");
 	if (sessions == NULL)
 		return kcr_error_set(err, KCR_E_INVALID, 0, "unknown session store '%s'", sname);
 	if (files == NULL)

@@ -215,6 +215,8 @@ struct kcr_file_store_ops {
 };
 
 extern const struct kcr_session_store_ops kcr_session_store_fs_ops;
+/* lib/store/redis.c: only in a build with hiredis (HAVE_REDIS) */
+extern const struct kcr_session_store_ops kcr_session_store_redis_ops;
 extern const struct kcr_file_store_ops kcr_file_store_fs_ops;
 
 struct kcr_stores {

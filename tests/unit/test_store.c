@@ -13,6 +13,9 @@
 #include "base/util.h"
 #include "store/store.h"
 #include "tap.h"
+#ifdef HAVE_REDIS
+#include "redis_server.h"
+#endif
 
 #include <errno.h>
 #include <pthread.h>
@@ -89,9 +92,63 @@ fs_repair(const struct kcr_config *cfg)
 	return unlink(dir) < 0 || rename(off, dir) < 0 ? -1 : 0;
 }
 
+/* ---- redis ---------------------------------------------------------------- */
+
+#ifdef HAVE_REDIS
+/* One server for the whole run, emptied before each check; the file
+ * store beside it is fs. */
+static struct test_redis redis;
+static pid_t redis_owner;
+
+static void
+redis_at_exit(void)
+{
+	if (getpid() == redis_owner)
+		test_redis_stop(&redis);
+}
+
+static int
+redis_setup(struct kcr_config *cfg)
+{
+	if (redis.pid == 0) {
+		int r = test_redis_start(&redis, false, NULL);
+
+		if (r != 0)
+			return r == 77 ? 77 : -1;
+		redis_owner = getpid();
+		atexit(redis_at_exit);
+	}
+	if (test_redis_cmd(&redis, "FLUSHALL") < 0 || fs_setup(cfg) != 0)
+		return -1;
+	/* short: the failure check waits for a paused server's timeouts */
+	if (kcr_config_set(cfg, "store.redis.url", redis.url, KCR_SRC_FLAG, NULL) < 0 ||
+	    kcr_config_set(cfg, "store.redis.command_timeout_ms", "2000", KCR_SRC_FLAG, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+redis_sabotage(const struct kcr_config *cfg)
+{
+	(void)cfg;
+	return test_redis_pause(&redis);
+}
+
+static int
+redis_repair(const struct kcr_config *cfg)
+{
+	(void)cfg;
+	return test_redis_resume(&redis);
+}
+#endif
+
 static const struct backend backends[] = {
 	{ "fs", &kcr_session_store_fs_ops, &kcr_file_store_fs_ops, fs_setup, fs_teardown,
 	  fs_sabotage, fs_repair },
+#ifdef HAVE_REDIS
+	{ "redis", &kcr_session_store_redis_ops, &kcr_file_store_fs_ops, redis_setup, fs_teardown,
+	  redis_sabotage, redis_repair },
+#endif
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -868,9 +925,9 @@ run_check(const struct backend *b, size_t i)
 
 	cur_backend = b;
 	cur_cfg = kcr_config_new();
-	if (b->setup(cur_cfg) != 0) {
+	if ((r = b->setup(cur_cfg)) != 0) {
 		kcr_config_free(cur_cfg);
-		return 77; /* the backend is not there */
+		return r == 77 ? 77 : -1; /* 77: the backend is not there */
 	}
 	if (kcr_stores_open_ops(&st, b->sessions, b->files, cur_cfg, &e) < 0) {
 		fprintf(stderr, "# open: %s\n", e->msg);
