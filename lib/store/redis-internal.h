@@ -76,6 +76,39 @@ redisReply *redis_script(struct redis_store *rs, const char *src, int argc, cons
 void redis_reply_freep(redisReply **r);
 #define redis_autoreply __attribute__((cleanup(redis_reply_freep)))
 
+/* How long the records of a session that is not there live. */
+#define ORPHAN_TTL_S "86400"
+
+/* "<prefix><kind>:<id>" */
+char *redis_key_of(const struct redis_store *rs, const char *kind, const char *id);
+/* A session's keys, in the order its scripts take them (KEYS[1..4]):
+ * record, file records, state bytes, state record. */
+struct sess_keys {
+	char *k[4];
+};
+void redis_sess_keys_init(struct sess_keys *sk, const struct redis_store *rs, const char *sid);
+void redis_sess_keys_release(struct sess_keys *sk);
+#define sess_autokeys __attribute__((cleanup(redis_sess_keys_release)))
+/* KCR_E_BACKEND: "redis at <addr>: unexpected reply to <what>"; -1 */
+int redis_unexpected(const struct redis_store *rs, const char *what, kcr_error_t *err);
+bool redis_is_str(const redisReply *r);
+/* A string value: GET key, or HGET key field (field not NULL); none is
+ * KCR_E_NOTFOUND "<what> not found". */
+redisReply *redis_get_value(struct redis_store *rs, const char *key, const char *field,
+			    const char *what, kcr_error_t *err);
+
+/* redis_state.c: the Python state's ops */
+int redis_state_put(void *self, const char *sid, const void *data, size_t len,
+		    const struct kcr_state_info *info, kcr_error_t *err);
+int redis_state_get(void *self, const char *sid, uint64_t max, char **data, size_t *len,
+		    struct kcr_state_info *info, kcr_error_t *err);
+int redis_state_delete(void *self, const char *sid, kcr_error_t *err);
+int redis_state_info(void *self, const char *sid, struct kcr_state_info *info, kcr_error_t *err);
+int redis_state_archive(void *self, const char *sid, const char *hash, kcr_error_t *err);
+int redis_state_unarchive(void *self, const char *sid, const void *data, size_t len,
+			  const char *hash, kcr_error_t *err);
+int redis_states_idle(void *self, double before, size_t max, char ***sids, kcr_error_t *err);
+
 /* redis_scripts.c: the Lua of the ops that must be atomic */
 extern const char redis_lua_session_put[];
 extern const char redis_lua_session_touch[];
@@ -84,6 +117,7 @@ extern const char redis_lua_session_delete[];
 extern const char redis_lua_file_put[];
 extern const char redis_lua_state_put[];
 extern const char redis_lua_state_get[];
+extern const char redis_lua_state_move[];
 extern const char redis_lua_key_put[];
 extern const char redis_lua_key_list[];
 extern const char redis_lua_key_delete[];

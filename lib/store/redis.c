@@ -33,9 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* How long the records of a session that is not there live. */
-#define ORPHAN_TTL_S "86400"
-
 static int
 redis_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
 {
@@ -46,66 +43,6 @@ static void
 redis_close(void *self)
 {
 	redis_store_close(self);
-}
-
-static char *
-key_of(const struct redis_store *rs, const char *kind, const char *id)
-{
-	return kcr_strdup_printf("%s%s:%s", rs->prefix, kind, id);
-}
-
-/* A session's keys, in the order its scripts take them (KEYS[1..4]). */
-struct sess_keys {
-	char *k[4];
-};
-
-static void
-sess_keys_init(struct sess_keys *sk, const struct redis_store *rs, const char *sid)
-{
-	sk->k[0] = key_of(rs, "session", sid);
-	sk->k[1] = key_of(rs, "files", sid);
-	sk->k[2] = key_of(rs, "state", sid);
-	sk->k[3] = key_of(rs, "stateinfo", sid);
-}
-
-static void
-sess_keys_release(struct sess_keys *sk)
-{
-	for (size_t i = 0; i < KCR_ARRAY_SIZE(sk->k); i++)
-		free(sk->k[i]);
-}
-#define sess_autokeys __attribute__((cleanup(sess_keys_release)))
-
-static int
-unexpected(const struct redis_store *rs, const char *what, kcr_error_t *err)
-{
-	return kcr_error_set(err, KCR_E_BACKEND, 0, "redis at %s: unexpected reply to %s", rs->addr,
-			     what);
-}
-
-static bool
-is_str(const redisReply *r)
-{
-	return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
-}
-
-/* A string value: GET key, or HGET key field (field not NULL); none is
- * KCR_E_NOTFOUND "<what> not found". */
-static redisReply *
-get_value(struct redis_store *rs, const char *key, const char *field, const char *what,
-	  kcr_error_t *err)
-{
-	const char *argv[3] = { field ? "HGET" : "GET", key, field };
-	redisReply *r = redis_command(rs, field ? 3 : 2, argv, NULL, err);
-
-	if (r == NULL || is_str(r))
-		return r;
-	if (r->type == REDIS_REPLY_NIL)
-		kcr_error_set(err, KCR_E_NOTFOUND, 0, "%s not found", what);
-	else
-		unexpected(rs, argv[0], err);
-	freeReplyObject(r);
-	return NULL;
 }
 
 static void
@@ -139,8 +76,8 @@ session_from(const struct redis_store *rs, redisReply **el, struct kcr_session *
 {
 	if (el[0]->type == REDIS_REPLY_NIL)
 		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "session not found");
-	if (!is_str(el[0]) || !is_str(el[1]) || !is_str(el[2]))
-		return unexpected(rs, "a session read", err);
+	if (!redis_is_str(el[0]) || !redis_is_str(el[1]) || !redis_is_str(el[2]))
+		return redis_unexpected(rs, "a session read", err);
 	if (kcr_session_from_json(el[0]->str, el[0]->len, out, err) < 0)
 		return -1;
 	out->last_used = strtod(el[1]->str, NULL);
@@ -151,7 +88,7 @@ session_from(const struct redis_store *rs, redisReply **el, struct kcr_session *
 static int
 session_read(struct redis_store *rs, const char *id, struct kcr_session *out, kcr_error_t *err)
 {
-	kcr_autofree char *key = key_of(rs, "session", id);
+	kcr_autofree char *key = redis_key_of(rs, "session", id);
 	const char *argv[] = { "HMGET", key, "json", "last_used", "expires" };
 	redis_autoreply redisReply *r = NULL;
 
@@ -160,7 +97,7 @@ session_read(struct redis_store *rs, const char *id, struct kcr_session *out, kc
 	if ((r = redis_command(rs, 5, argv, NULL, err)) == NULL)
 		return -1;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 3)
-		return unexpected(rs, "HMGET", err);
+		return redis_unexpected(rs, "HMGET", err);
 	return session_from(rs, r->element, out, err);
 }
 
@@ -182,7 +119,7 @@ redis_session_put(void *self, const struct kcr_session *s, kcr_error_t *err)
 
 	if (!kcr_id_valid(s->id))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
-	sess_keys_init(&sk, rs, s->id);
+	redis_sess_keys_init(&sk, rs, s->id);
 	json = kcr_session_to_json(s);
 	owner = kcr_session_owner_key(s->tenant, s->entity_id, s->user_id);
 	fmt_time(last_used, s->last_used);
@@ -212,7 +149,7 @@ redis_session_touch(void *self, const struct kcr_session *init, double ttl_s,
 
 	if (!kcr_id_valid(init->id))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
-	sess_keys_init(&sk, rs, init->id);
+	redis_sess_keys_init(&sk, rs, init->id);
 	json = kcr_session_to_json(init);
 	owner = kcr_session_owner_key(init->tenant, init->entity_id, init->user_id);
 	fmt_time(ttl, ttl_s > 0 ? ttl_s : 0);
@@ -226,7 +163,7 @@ redis_session_touch(void *self, const struct kcr_session *init, double ttl_s,
 		return -1;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
 	    r->element[0]->type != REDIS_REPLY_INTEGER)
-		return unexpected(rs, "the touch script", err);
+		return redis_unexpected(rs, "the touch script", err);
 	if (session_from(rs, r->element + 1, &s, err) < 0)
 		return -1;
 	if (created)
@@ -249,7 +186,7 @@ redis_session_expire(void *self, const char *id, double expires_at, kcr_error_t 
 
 	if (!kcr_id_valid(id))
 		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "session not found");
-	sess_keys_init(&sk, rs, id);
+	redis_sess_keys_init(&sk, rs, id);
 	fmt_time(expires, expires_at);
 	memcpy(argv, sk.k, sizeof(sk.k));
 	argv[4] = expires;
@@ -258,7 +195,7 @@ redis_session_expire(void *self, const char *id, double expires_at, kcr_error_t 
 	if ((r = redis_script(rs, redis_lua_session_expire, 7, argv, NULL, 4, err)) == NULL)
 		return -1;
 	if (r->type != REDIS_REPLY_INTEGER)
-		return unexpected(rs, "the expire script", err);
+		return redis_unexpected(rs, "the expire script", err);
 	return r->integer == 1 ? 0 : kcr_error_set(err, KCR_E_NOTFOUND, 0, "session not found");
 }
 
@@ -272,7 +209,7 @@ redis_session_delete(void *self, const char *id, kcr_error_t *err)
 
 	if (!kcr_id_valid(id))
 		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "session not found");
-	sess_keys_init(&sk, rs, id);
+	redis_sess_keys_init(&sk, rs, id);
 	memcpy(argv, sk.k, sizeof(sk.k));
 	argv[4] = rs->prefix;
 	argv[5] = id;
@@ -293,8 +230,8 @@ redis_session_by_owner(void *self, const char *tenant, const char *entity_id, co
 
 	if (owner == NULL)
 		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "no entity");
-	key = key_of(rs, "owner", owner);
-	if ((r = get_value(rs, key, NULL, "entity", err)) == NULL)
+	key = redis_key_of(rs, "owner", owner);
+	if ((r = redis_get_value(rs, key, NULL, "entity", err)) == NULL)
 		return -1;
 	if (session_read(rs, r->str, out, err) < 0)
 		return -1;
@@ -318,8 +255,8 @@ redis_file_put(void *self, const struct kcr_file_meta *m, kcr_error_t *err)
 
 	if (!kcr_id_valid(m->session_id) || !kcr_id_valid(m->id))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session or file id");
-	files = key_of(rs, "files", m->session_id);
-	session = key_of(rs, "session", m->session_id);
+	files = redis_key_of(rs, "files", m->session_id);
+	session = redis_key_of(rs, "session", m->session_id);
 	json = kcr_file_meta_to_json(m);
 	argv[0] = files;
 	argv[1] = session;
@@ -340,8 +277,8 @@ redis_file_get(void *self, const char *sid, const char *fid, struct kcr_file_met
 
 	if (!kcr_id_valid(sid) || !kcr_id_valid(fid))
 		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "file not found");
-	files = key_of(rs, "files", sid);
-	if ((r = get_value(rs, files, fid, "file", err)) == NULL)
+	files = redis_key_of(rs, "files", sid);
+	if ((r = redis_get_value(rs, files, fid, "file", err)) == NULL)
 		return -1;
 	return kcr_file_meta_from_json(r->str, r->len, out, err);
 }
@@ -367,10 +304,10 @@ redis_file_list(void *self, const char *sid, struct kcr_file_meta **out, size_t 
 	*out = kcr_xzalloc(sizeof(**out));
 	if (!kcr_id_valid(sid))
 		return 0;
-	files = key_of(rs, "files", sid);
+	files = redis_key_of(rs, "files", sid);
 	argv[1] = files;
 	if ((r = redis_command(rs, 2, argv, NULL, err)) == NULL ||
-	    (r->type != REDIS_REPLY_ARRAY && unexpected(rs, "HVALS", err) < 0)) {
+	    (r->type != REDIS_REPLY_ARRAY && redis_unexpected(rs, "HVALS", err) < 0)) {
 		free(kcr_steal(out));
 		return -1;
 	}
@@ -378,7 +315,7 @@ redis_file_list(void *self, const char *sid, struct kcr_file_meta **out, size_t 
 	for (size_t i = 0; i < r->elements; i++) {
 		const redisReply *e = r->element[i];
 
-		if ((!is_str(e) && unexpected(rs, "HVALS", err) < 0) ||
+		if ((!redis_is_str(e) && redis_unexpected(rs, "HVALS", err) < 0) ||
 		    kcr_file_meta_from_json(e->str, e->len, &(*out)[*n], err) < 0) {
 			kcr_file_meta_list_free(kcr_steal(out), *n);
 			*n = 0;
@@ -400,123 +337,14 @@ redis_file_delete(void *self, const char *sid, const char *fid, kcr_error_t *err
 
 	if (!kcr_id_valid(sid) || !kcr_id_valid(fid))
 		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "file not found");
-	files = key_of(rs, "files", sid);
+	files = redis_key_of(rs, "files", sid);
 	argv[1] = files;
 	argv[2] = fid;
 	if ((r = redis_command(rs, 3, argv, NULL, err)) == NULL)
 		return -1;
 	if (r->type != REDIS_REPLY_INTEGER)
-		return unexpected(rs, "HDEL", err);
+		return redis_unexpected(rs, "HDEL", err);
 	return r->integer > 0 ? 0 : kcr_error_set(err, KCR_E_NOTFOUND, 0, "file not found");
-}
-
-/* ---- the Python state ----------------------------------------------------------- */
-
-static int
-redis_state_put(void *self, const char *sid, const void *data, size_t len,
-		const struct kcr_state_info *info, kcr_error_t *err)
-{
-	struct redis_store *rs = self;
-	sess_autokeys struct sess_keys sk = { { NULL } };
-	kcr_autofree char *json = NULL;
-	const char *argv[7];
-	size_t argl[7];
-	redis_autoreply redisReply *r = NULL;
-
-	if (!kcr_id_valid(sid))
-		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
-	sess_keys_init(&sk, rs, sid);
-	json = kcr_state_record_to_json(info);
-	memcpy(argv, sk.k, sizeof(sk.k));
-	argv[4] = len ? (const char *)data : "";
-	argv[5] = json;
-	argv[6] = ORPHAN_TTL_S;
-	for (size_t i = 0; i < KCR_ARRAY_SIZE(argv); i++)
-		argl[i] = i == 4 ? len : strlen(argv[i]);
-	r = redis_script(rs, redis_lua_state_put, 7, argv, argl, 4, err);
-	if (r == NULL)
-		return kcr_error_wrap(err, "storing the state of session %s", sid);
-	return 0;
-}
-
-static int
-redis_state_info(void *self, const char *sid, struct kcr_state_info *info, kcr_error_t *err)
-{
-	struct redis_store *rs = self;
-	kcr_autofree char *key = NULL;
-	redis_autoreply redisReply *r = NULL;
-
-	if (!kcr_id_valid(sid))
-		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "state not found");
-	key = key_of(rs, "stateinfo", sid);
-	if ((r = get_value(rs, key, NULL, "state", err)) == NULL)
-		return -1;
-	return kcr_state_record_from_json(r->str, r->len, info, err);
-}
-
-/* The record and the bytes in one script: never a new record with old
- * bytes. size and hash come from the bytes read, as with fs. */
-static int
-redis_state_get(void *self, const char *sid, uint64_t max, char **data, size_t *len,
-		struct kcr_state_info *info, kcr_error_t *err)
-{
-	struct redis_store *rs = self;
-	kcr_autofree char *rec = NULL, *bin = NULL;
-	char maxs[32];
-	const char *argv[3];
-	struct kcr_state_info tmp;
-	redis_autoreply redisReply *r = NULL;
-
-	if (!kcr_id_valid(sid))
-		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "state not found");
-	rec = key_of(rs, "stateinfo", sid);
-	bin = key_of(rs, "state", sid);
-	snprintf(maxs, sizeof(maxs), "%" PRIu64, max);
-	argv[0] = rec;
-	argv[1] = bin;
-	argv[2] = maxs;
-	if ((r = redis_script(rs, redis_lua_state_get, 3, argv, NULL, 2, err)) == NULL)
-		return -1;
-	if (r->type == REDIS_REPLY_NIL)
-		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "state not found");
-	if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 || !is_str(r->element[0]) ||
-	    r->element[1]->type != REDIS_REPLY_INTEGER)
-		return unexpected(rs, "the state script", err);
-	if (r->elements == 2)
-		return kcr_error_set(err, KCR_E_LIMIT, 0, "the state is %lld bytes, over %" PRIu64,
-				     r->element[1]->integer, max);
-	if (!is_str(r->element[2]))
-		return unexpected(rs, "the state script", err);
-	if (kcr_state_record_from_json(r->element[0]->str, r->element[0]->len, info ? info : &tmp,
-				       err) < 0)
-		return -1;
-	*len = r->element[2]->len;
-	*data = kcr_xmalloc(*len + 1);
-	memcpy(*data, r->element[2]->str, *len);
-	(*data)[*len] = '\0';
-	if (info) {
-		info->size = *len;
-		kcr_sha256_hex(*data, *len, info->hash);
-	}
-	return 0;
-}
-
-static int
-redis_state_delete(void *self, const char *sid, kcr_error_t *err)
-{
-	struct redis_store *rs = self;
-	kcr_autofree char *rec = NULL, *bin = NULL;
-	const char *argv[3] = { "DEL" };
-	redis_autoreply redisReply *r = NULL;
-
-	if (!kcr_id_valid(sid))
-		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid session id");
-	rec = key_of(rs, "stateinfo", sid);
-	bin = key_of(rs, "state", sid);
-	argv[1] = rec;
-	argv[2] = bin;
-	r = redis_command(rs, 3, argv, NULL, err);
-	return r ? 0 : kcr_error_wrap(err, "deleting the state of session %s", sid);
 }
 
 /* ---- API keys ------------------------------------------------------------------- */
@@ -531,7 +359,7 @@ redis_key_put(void *self, const struct kcr_api_key_record *k, kcr_error_t *err)
 
 	if (!kcr_key_id_valid(k->id))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid key id");
-	key = key_of(rs, "apikey", k->id);
+	key = redis_key_of(rs, "apikey", k->id);
 	index = kcr_strdup_printf("%sapikeys", rs->prefix);
 	json = kcr_api_key_to_json(k);
 	argv[0] = key;
@@ -551,8 +379,8 @@ redis_key_get(void *self, const char *id, struct kcr_api_key_record *out, kcr_er
 
 	if (!kcr_key_id_valid(id))
 		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "key not found");
-	key = key_of(rs, "apikey", id);
-	if ((r = get_value(rs, key, NULL, "key", err)) == NULL)
+	key = redis_key_of(rs, "apikey", id);
+	if ((r = redis_get_value(rs, key, NULL, "key", err)) == NULL)
 		return -1;
 	return kcr_api_key_from_json(r->str, r->len, out, err);
 }
@@ -580,12 +408,12 @@ redis_key_list(void *self, struct kcr_api_key_record **out, size_t *n, kcr_error
 	if ((r = redis_script(rs, redis_lua_key_list, 2, argv, NULL, 1, err)) == NULL)
 		return -1;
 	if (r->type != REDIS_REPLY_ARRAY)
-		return unexpected(rs, "the key list script", err);
+		return redis_unexpected(rs, "the key list script", err);
 	*out = kcr_xzalloc((r->elements + 1) * sizeof(**out));
 	for (size_t i = 0; i < r->elements; i++) {
 		const redisReply *e = r->element[i];
 
-		if ((!is_str(e) && unexpected(rs, "the key list script", err) < 0) ||
+		if ((!redis_is_str(e) && redis_unexpected(rs, "the key list script", err) < 0) ||
 		    kcr_api_key_from_json(e->str, e->len, &(*out)[*n], err) < 0) {
 			kcr_api_key_list_free(kcr_steal(out), *n);
 			*n = 0;
@@ -607,7 +435,7 @@ redis_key_delete(void *self, const char *id, kcr_error_t *err)
 
 	if (!kcr_key_id_valid(id))
 		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "key not found");
-	key = key_of(rs, "apikey", id);
+	key = redis_key_of(rs, "apikey", id);
 	index = kcr_strdup_printf("%sapikeys", rs->prefix);
 	argv[0] = key;
 	argv[1] = index;
@@ -615,7 +443,7 @@ redis_key_delete(void *self, const char *id, kcr_error_t *err)
 	if ((r = redis_script(rs, redis_lua_key_delete, 3, argv, NULL, 2, err)) == NULL)
 		return -1;
 	if (r->type != REDIS_REPLY_INTEGER)
-		return unexpected(rs, "the key delete script", err);
+		return redis_unexpected(rs, "the key delete script", err);
 	return r->integer > 0 ? 0 : kcr_error_set(err, KCR_E_NOTFOUND, 0, "key not found");
 }
 
@@ -635,7 +463,7 @@ redis_counter_add(void *self, const char *name, int64_t delta, double ttl_s, int
 
 	if (!kcr_counter_name_valid(name))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid counter name");
-	key = key_of(rs, "counter", name);
+	key = redis_key_of(rs, "counter", name);
 	snprintf(d, sizeof(d), "%" PRId64, delta);
 	/* at least 1 ms: a tiny window still ends */
 	snprintf(ttl, sizeof(ttl), "%.0f", ttl_s > 0 ? fmax(1, ceil(ttl_s * 1000)) : 0);
@@ -644,11 +472,11 @@ redis_counter_add(void *self, const char *name, int64_t delta, double ttl_s, int
 	argv[2] = ttl;
 	if ((r = redis_script(rs, redis_lua_counter_add, 3, argv, NULL, 1, err)) == NULL)
 		return -1;
-	if (!is_str(r))
-		return unexpected(rs, "the counter script", err);
+	if (!redis_is_str(r))
+		return redis_unexpected(rs, "the counter script", err);
 	v = strtoll(r->str, &end, 10);
 	if (*end != '\0')
-		return unexpected(rs, "the counter script", err);
+		return redis_unexpected(rs, "the counter script", err);
 	if (value_out)
 		*value_out = (int64_t)v;
 	return 0;
@@ -674,6 +502,9 @@ const struct kcr_session_store_ops kcr_session_store_redis_ops = {
 	.state_get = redis_state_get,
 	.state_delete = redis_state_delete,
 	.state_info = redis_state_info,
+	.state_archive = redis_state_archive,
+	.state_unarchive = redis_state_unarchive,
+	.states_idle = redis_states_idle,
 	.key_put = redis_key_put,
 	.key_get = redis_key_get,
 	.key_list = redis_key_list,

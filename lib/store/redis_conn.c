@@ -631,3 +631,57 @@ redis_script(struct redis_store *rs, const char *src, int argc, const char **arg
 	}
 	return no_error_reply(rs, r, err);
 }
+
+/* ---- helpers of the ops (redis.c, redis_state.c) -------------------------------- */
+
+char *
+redis_key_of(const struct redis_store *rs, const char *kind, const char *id)
+{
+	return kcr_strdup_printf("%s%s:%s", rs->prefix, kind, id);
+}
+
+void
+redis_sess_keys_init(struct sess_keys *sk, const struct redis_store *rs, const char *sid)
+{
+	sk->k[0] = redis_key_of(rs, "session", sid);
+	sk->k[1] = redis_key_of(rs, "files", sid);
+	sk->k[2] = redis_key_of(rs, "state", sid);
+	sk->k[3] = redis_key_of(rs, "stateinfo", sid);
+}
+
+void
+redis_sess_keys_release(struct sess_keys *sk)
+{
+	for (size_t i = 0; i < KCR_ARRAY_SIZE(sk->k); i++)
+		free(sk->k[i]);
+}
+
+int
+redis_unexpected(const struct redis_store *rs, const char *what, kcr_error_t *err)
+{
+	return kcr_error_set(err, KCR_E_BACKEND, 0, "redis at %s: unexpected reply to %s", rs->addr,
+			     what);
+}
+
+bool
+redis_is_str(const redisReply *r)
+{
+	return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
+}
+
+redisReply *
+redis_get_value(struct redis_store *rs, const char *key, const char *field, const char *what,
+		kcr_error_t *err)
+{
+	const char *argv[3] = { field ? "HGET" : "GET", key, field };
+	redisReply *r = redis_command(rs, field ? 3 : 2, argv, NULL, err);
+
+	if (r == NULL || redis_is_str(r))
+		return r;
+	if (r->type == REDIS_REPLY_NIL)
+		kcr_error_set(err, KCR_E_NOTFOUND, 0, "%s not found", what);
+	else
+		redis_unexpected(rs, argv[0], err);
+	freeReplyObject(r);
+	return NULL;
+}

@@ -130,15 +130,36 @@ const char redis_lua_state_put[] =
 		"expire_at(KEYS[4], st)\n"
 		"return 1\n";
 
-/* KEYS: state record, state bytes. ARGV: max. nil: no state; {record,
- * size}: over max; else {record, size, bytes}. */
+/* KEYS: state record, state bytes. ARGV: max. nil: no state; {record}:
+ * archived; {record, size}: over max; else {record, size, bytes}. */
 const char redis_lua_state_get[] = "local info = redis.call('GET', KEYS[1])\n"
 				   "if not info then return false end\n"
+				   "if cjson.decode(info).archived then return {info} end\n"
 				   "local n = redis.call('STRLEN', KEYS[2])\n"
 				   "if n > tonumber(ARGV[1]) then return {info, n} end\n"
 				   "local b = redis.call('GET', KEYS[2])\n"
 				   "if not b then return false end\n"
 				   "return {info, n, b}\n";
+
+/* KEYS: state record, state bytes. ARGV: the record as it must be now,
+ * the new record, "drop" (archive) or "put" (unarchive), bytes. 0: no
+ * state; -1: the record changed; 1: moved. The keys keep their expiry. */
+const char redis_lua_state_move[] =
+	"local cur = redis.call('GET', KEYS[1])\n"
+	"if not cur then return 0 end\n"
+	"if cur ~= ARGV[1] then return -1 end\n"
+	"local ttl = redis.call('PTTL', KEYS[1])\n"
+	"redis.call('SET', KEYS[1], ARGV[2])\n"
+	"if ARGV[3] == 'put' then\n"
+	"  redis.call('SET', KEYS[2], ARGV[4])\n"
+	"else\n"
+	"  redis.call('DEL', KEYS[2])\n"
+	"end\n"
+	"if ttl > 0 then\n"
+	"  redis.call('PEXPIRE', KEYS[1], ttl)\n"
+	"  if ARGV[3] == 'put' then redis.call('PEXPIRE', KEYS[2], ttl) end\n"
+	"end\n"
+	"return 1\n";
 
 /* KEYS: key record, index. ARGV: record, id. */
 const char redis_lua_key_put[] = "redis.call('SET', KEYS[1], ARGV[1])\n"
