@@ -352,22 +352,23 @@ http_error(const struct s3_store *s, const struct s3_req *req, const char *body,
 {
 	kcr_autofree char *code = s3_xml_text(body, "Code", NULL);
 	kcr_autofree char *msg = s3_xml_text(body, "Message", NULL);
-	const char *c = code ? code : "", *m = msg ? msg : "";
+	/* " Code: Message", or less when the body (a HEAD's) has none */
+	kcr_autofree char *words = kcr_strdup_printf("%s%s%s%s", code ? " " : "", code ? code : "",
+						     msg ? ": " : "", msg ? msg : "");
 
 	if (req->status == 404 && (code ? strcmp(code, "NoSuchKey") == 0 : req->key != NULL))
 		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "no such file '%s'", req->key);
 	if (req->status == 404 && (code == NULL || strcmp(code, "NoSuchBucket") == 0))
 		return kcr_error_set(err, KCR_E_BACKEND, 0,
-				     "bucket '%s' does not exist (HTTP 404 %s) at %s://%s",
-				     s->bucket, code ? code : "NoSuchBucket", s->scheme,
-				     s->authority);
+				     "bucket '%s' does not exist (HTTP 404%s) at %s://%s",
+				     s->bucket, words, s->scheme, s->authority);
 	if (req->status == 403)
 		return kcr_error_set(err, KCR_E_BACKEND, 0,
-				     "access denied to bucket '%s' (HTTP 403 %s%s%s): check "
+				     "access denied to bucket '%s' (HTTP 403%s): check "
 				     "store.s3.access_key and store.s3.secret_key",
-				     s->bucket, c, *m ? ": " : "", m);
-	return kcr_error_set(err, KCR_E_BACKEND, 0, "%s %s: HTTP %ld%s%s%s%s", req->method,
-			     what(req), req->status, *c ? " " : "", c, *m ? ": " : "", m);
+				     s->bucket, words);
+	return kcr_error_set(err, KCR_E_BACKEND, 0, "%s %s: HTTP %ld%s", req->method, what(req),
+			     req->status, words);
 }
 
 static int

@@ -1,0 +1,153 @@
+#!/usr/bin/python3
+"""A small S3 that fails on purpose, for tests/unit/test_s3.c. It keeps
+objects in memory and answers path-style requests; the bucket's name says
+how it misbehaves:
+
+  ok-*      a plain S3
+  flaky-*   the first request of each method and path: 500 InternalError
+  broken-*  every request but for the bucket: 500 InternalError
+  slowdown-* the first two of each: 503 SlowDown
+  denied-*  403 AccessDenied, always
+  nobucket-* 404 NoSuchBucket, always
+  slow-*    GET of an object answers after 3 s
+  dropput-* PUT of an object: half its body read, then the connection closed
+  dropget-* GET of an object: its headers and half its bytes, then closed
+
+GET /_count/<bucket> (unsigned) gives the requests that bucket got.
+Signatures are not checked (test_sigv4 checks them against botocore).
+Prints "listening on 127.0.0.1:PORT" when ready."""
+import hashlib
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOCK = threading.Lock()
+OBJECTS = {}
+SEEN = {}
+COUNT = {}
+
+
+def error_xml(code, message):
+    return ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code>"
+            "<Message>%s</Message><RequestId>1</RequestId></Error>" % (code, message)).encode()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body=b"", headers=()):
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def fail(self, status, code, message):
+        self.reply(status, error_xml(code, message), [("Content-Type", "application/xml")])
+
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def drop(self):
+        self.close_connection = True
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(2)
+        except OSError:
+            pass
+
+    def first(self, bucket, times):
+        """Whether this method and path came fewer than times times."""
+        with LOCK:
+            k = (self.command, self.path)
+            SEEN[k] = SEEN.get(k, 0) + 1
+            return SEEN[k] <= times
+
+    def handle_any(self):
+        path = self.path.split("?", 1)[0]
+        parts = path.lstrip("/").split("/", 1)
+        bucket, key = parts[0], parts[1] if len(parts) > 1 else ""
+        if bucket == "_count":
+            self.reply(200, str(COUNT.get(key, 0)).encode())
+            return
+        with LOCK:
+            COUNT[bucket] = COUNT.get(bucket, 0) + 1
+        kind = bucket.split("-", 1)[0]
+        if kind == "denied":
+            self.body()
+            self.fail(403, "AccessDenied", "Access Denied")
+            return
+        if kind == "nobucket":
+            self.body()
+            self.fail(404, "NoSuchBucket", "The specified bucket does not exist")
+            return
+        if kind == "flaky" and self.first(bucket, 1):
+            self.body()
+            self.fail(500, "InternalError", "We encountered an internal error")
+            return
+        if kind == "broken" and key:
+            self.body()
+            self.fail(500, "InternalError", "We encountered an internal error")
+            return
+        if kind == "slowdown" and self.first(bucket, 2):
+            self.body()
+            self.fail(503, "SlowDown", "Please reduce your request rate.")
+            return
+        if not key:
+            self.body()
+            self.reply(200)
+            return
+        self.object(kind, bucket, key)
+
+    def object(self, kind, bucket, key):
+        if self.command == "PUT":
+            if kind == "dropput":
+                n = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(n // 2)
+                self.drop()
+                return
+            data = self.body()
+            with LOCK:
+                OBJECTS[(bucket, key)] = data
+            self.reply(200, headers=[("ETag", '"%s"' % hashlib.md5(data).hexdigest())])
+            return
+        if self.command == "DELETE":
+            with LOCK:
+                OBJECTS.pop((bucket, key), None)
+            self.reply(204)
+            return
+        with LOCK:
+            data = OBJECTS.get((bucket, key))
+        if data is None:
+            self.fail(404, "NoSuchKey", "The specified key does not exist.")
+            return
+        if kind == "slow" and self.command == "GET":
+            time.sleep(3)
+        if kind == "dropget" and self.command == "GET":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.drop()
+            return
+        self.reply(200, data)
+
+    do_GET = do_PUT = do_HEAD = do_DELETE = do_POST = handle_any
+
+
+def main():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    print("listening on 127.0.0.1:%d" % server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
