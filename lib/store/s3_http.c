@@ -360,8 +360,7 @@ http_error(const struct s3_store *s, const struct s3_req *req, const char *body,
 		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "no such file '%s'", req->key);
 	if (req->status == 404 && (code == NULL || strcmp(code, "NoSuchBucket") == 0))
 		return kcr_error_set(err, KCR_E_BACKEND, 0,
-				     "bucket '%s' does not exist (HTTP 404%s) at %s://%s",
-				     s->bucket, words, s->scheme, s->authority);
+				     "bucket '%s' does not exist (HTTP 404%s)", s->bucket, words);
 	if (req->status == 403)
 		return kcr_error_set(err, KCR_E_BACKEND, 0,
 				     "access denied to bucket '%s' (HTTP 403%s): check "
@@ -372,8 +371,8 @@ http_error(const struct s3_store *s, const struct s3_req *req, const char *body,
 }
 
 static int
-curl_error(const struct s3_store *s, const struct s3_req *req, const struct attempt *a,
-	   CURLcode code, int tries, kcr_error_t *err)
+curl_error(const struct s3_req *req, const struct attempt *a, CURLcode code, int tries,
+	   kcr_error_t *err)
 {
 	if (a->over_max)
 		return kcr_error_set(err, KCR_E_LIMIT, 0, "file '%s' is over %llu bytes", req->key,
@@ -381,9 +380,9 @@ curl_error(const struct s3_store *s, const struct s3_req *req, const struct atte
 	if (a->io_failed)
 		return kcr_error_set(err, KCR_E_IO, a->io_errno, "%s %s: local I/O failed",
 				     req->method, what(req));
-	return kcr_error_set(err, KCR_E_BACKEND, 0, "%s %s at %s://%s: %s (after %d tries)",
-			     req->method, what(req), s->scheme, s->authority,
-			     curl_easy_strerror(code), tries);
+	/* no endpoint in the message: /ready shows it to anyone */
+	return kcr_error_set(err, KCR_E_BACKEND, 0, "%s %s: %s (after %d tries)", req->method,
+			     what(req), curl_easy_strerror(code), tries);
 }
 
 static const char *
@@ -451,7 +450,7 @@ s3_request(struct s3_store *s, struct s3_req *req, kcr_error_t *err)
 			continue;
 		}
 		if (code != CURLE_OK)
-			curl_error(s, req, &a, code, tries, err);
+			curl_error(req, &a, code, tries, err);
 		else
 			http_error(s, req, a.errbuf.data ? a.errbuf.data : "", err);
 		break;
