@@ -12,9 +12,13 @@ how it misbehaves:
   slow-*    GET of an object answers after 3 s
   dropput-* PUT of an object: half its body read, then the connection closed
   dropget-* GET of an object: its headers and half its bytes, then closed
+  verify-*  a plain S3 that checks every request's signature (key S3RVER,
+            secret S3RVER) with botocore, as S3 would: the headers that
+            SignedHeaders names, the path and query as they came, the
+            payload's hash; a mismatch is 403 SignatureDoesNotMatch
 
 GET /_count/<bucket> (unsigned) gives the requests that bucket got.
-Signatures are not checked (test_sigv4 checks them against botocore).
+Only verify-* buckets check signatures.
 Prints "listening on 127.0.0.1:PORT" when ready."""
 import hashlib
 import sys
@@ -24,8 +28,39 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
 OBJECTS = {}
+UPLOADS = {}
 SEEN = {}
 COUNT = {}
+
+
+def signature_ok(handler, body):
+    """Recomputes the request's signature with botocore from what came
+    on the wire."""
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    auth = handler.headers.get("Authorization", "")
+    try:
+        cred = auth.split("Credential=")[1].split(",")[0]
+        signed = auth.split("SignedHeaders=")[1].split(",")[0].split(";")
+        region = cred.split("/")[2]
+    except IndexError:
+        return False
+    headers = [(k, v) for k, v in handler.headers.items() if k.lower() in signed]
+    req = AWSRequest(method=handler.command,
+                     url="http://%s%s" % (handler.headers["Host"], handler.path),
+                     data=body)
+    for k, v in headers:
+        req.headers[k] = v
+    signer = S3SigV4Auth(Credentials("S3RVER", "S3RVER"), "s3", region)
+    req.context["timestamp"] = handler.headers.get("X-Amz-Date", "")
+    sent_hash = handler.headers.get("X-Amz-Content-SHA256")
+    signer._modify_request_before_signing(req)
+    if req.headers["X-Amz-Content-SHA256"] != sent_hash:
+        return False
+    sts = signer.string_to_sign(req, signer.canonical_request(req))
+    return auth.endswith("Signature=" + signer.signature(sts, req))
 
 
 def error_xml(code, message):
@@ -51,7 +86,14 @@ class Handler(BaseHTTPRequestHandler):
     def fail(self, status, code, message):
         self.reply(status, error_xml(code, message), [("Content-Type", "application/xml")])
 
+    def body_cached(self):
+        self.cached = self.body()
+        return self.cached
+
     def body(self):
+        if getattr(self, "cached", None) is not None:
+            data, self.cached = self.cached, None
+            return data
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 
@@ -80,6 +122,11 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             COUNT[bucket] = COUNT.get(bucket, 0) + 1
         kind = bucket.split("-", 1)[0]
+        self.cached = None
+        if kind == "verify" and not signature_ok(self, self.body_cached()):
+            self.fail(403, "SignatureDoesNotMatch", "The request signature we calculated "
+                      "does not match the signature you provided.")
+            return
         if kind == "denied":
             self.body()
             self.fail(403, "AccessDenied", "Access Denied")
@@ -106,7 +153,38 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.object(kind, bucket, key)
 
+    def multipart(self, bucket, key, query):
+        """The multipart upload's three calls and its abort; True when
+        the request was one of them."""
+        q = dict(p.partition("=")[::2] for p in query.split("&") if p)
+        if self.command == "POST" and "uploads" in q:
+            with LOCK:
+                UPLOADS[str(len(UPLOADS) + 1)] = {}
+                uid = str(len(UPLOADS))
+            self.reply(200, ("<InitiateMultipartUploadResult><UploadId>%s</UploadId>"
+                             "</InitiateMultipartUploadResult>" % uid).encode())
+        elif "uploadId" in q and self.command == "PUT":
+            data = self.body()
+            with LOCK:
+                UPLOADS[q["uploadId"]][int(q["partNumber"])] = data
+            self.reply(200, headers=[("ETag", '"%s"' % hashlib.md5(data).hexdigest())])
+        elif "uploadId" in q and self.command == "POST":
+            self.body()
+            with LOCK:
+                parts = UPLOADS.pop(q["uploadId"])
+                OBJECTS[(bucket, key)] = b"".join(parts[n] for n in sorted(parts))
+            self.reply(200, b"<CompleteMultipartUploadResult/>")
+        elif "uploadId" in q and self.command == "DELETE":
+            with LOCK:
+                UPLOADS.pop(q["uploadId"], None)
+            self.reply(204)
+        else:
+            return False
+        return True
+
     def object(self, kind, bucket, key):
+        if self.multipart(bucket, key, self.path.partition("?")[2]):
+            return
         if self.command == "PUT":
             if kind == "dropput":
                 n = int(self.headers.get("Content-Length") or 0)
