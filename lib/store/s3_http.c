@@ -125,6 +125,17 @@ read_header(char *buf, size_t size, size_t n, void *p)
 	struct attempt *a = p;
 	size_t len = size * n;
 
+	/* a file over max is refused from its length, before its bytes */
+	if (len > 15 && strncasecmp(buf, "Content-Length:", 15) == 0 && a->req->sink) {
+		long status = 0;
+
+		curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200 && status < 300 &&
+		    strtoull(buf + 15, NULL, 10) > a->req->sink->max) {
+			a->over_max = true;
+			return 0;
+		}
+	}
 	if (len > 5 && strncasecmp(buf, "ETag:", 5) == 0) {
 		const char *v = buf + 5;
 		size_t l = len - 5;
