@@ -116,6 +116,9 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         parts = path.lstrip("/").split("/", 1)
         bucket, key = parts[0], parts[1] if len(parts) > 1 else ""
+        host = self.headers.get("Host", "")
+        if ".localhost" in host:  # virtual-hosted: <bucket>.localhost:PORT
+            bucket, key = host.split(".localhost")[0], path.lstrip("/")
         if bucket == "_count":
             self.reply(200, str(COUNT.get(key, 0)).encode())
             return

@@ -305,6 +305,36 @@ test_signature_verified(void)
 	return unavailable(&e, "access denied to bucket 'verify-2' (HTTP 403)");
 }
 
+/* store.s3.path_style false: the bucket in the host name (curl takes
+ * <bucket>.localhost for the loopback) */
+static int
+test_virtual_hosted(void)
+{
+	FAULT_OR_SKIP();
+	kcr_autofree char *vhost = kcr_strdup_printf("http://localhost:%s", strrchr(ep, ':') + 1);
+	struct kcr_config *cfg = config(vhost, "verify-vhost", "0");
+	struct kcr_stores st;
+	kcr_autofree char *key = new_key(), *data = NULL;
+	kcr_error_t e = NULL;
+	size_t len;
+	int r;
+
+	TAP_ASSERT(kcr_config_set(cfg, "store.s3.path_style", "false", KCR_SRC_FLAG, NULL) == 0);
+	r = kcr_stores_open_ops(&st, &kcr_session_store_fs_ops, &kcr_file_store_s3_ops, cfg, &e);
+	kcr_config_free(cfg);
+	if (r < 0)
+		TAP_FAIL("open: %s", e->msg);
+	if (kcr_store_file_put(&st, key, "vhost", 5, &e) < 0 ||
+	    kcr_store_file_get(&st, key, 100, &data, &len, &e) < 0) {
+		kcr_stores_close(&st);
+		TAP_FAIL("%s", e->msg);
+	}
+	kcr_stores_close(&st);
+	TAP_ASSERT(len == 5 && memcmp(data, "vhost", 5) == 0);
+	TAP_ASSERT(count("verify-vhost") == 3);
+	return 0;
+}
+
 /* ---- s3rver --------------------------------------------------------------------- */
 
 /* s3rver gone: every op fails as the store's failure, never as a missing
@@ -440,7 +470,7 @@ main(void)
 	strcpy(state_dir, "/tmp/kcr-test-s3.XXXXXX");
 	if (mkdtemp(state_dir) == NULL)
 		return 99;
-	TAP_PLAN(13);
+	TAP_PLAN(14);
 	RUN_TEST(test_500_then_ok);
 	RUN_TEST(test_500_always);
 	RUN_TEST(test_slowdown);
@@ -450,6 +480,7 @@ main(void)
 	RUN_TEST(test_drop_put);
 	RUN_TEST(test_drop_get);
 	RUN_TEST(test_signature_verified);
+	RUN_TEST(test_virtual_hosted);
 	RUN_TEST(test_server_killed);
 	RUN_TEST(test_threads);
 	RUN_TEST(test_endpoint_without_scheme);
