@@ -24,6 +24,7 @@ import hashlib
 import sys
 import threading
 import time
+from urllib.parse import unquote
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
@@ -113,7 +114,7 @@ class Handler(BaseHTTPRequestHandler):
             return SEEN[k] <= times
 
     def handle_any(self):
-        path = self.path.split("?", 1)[0]
+        path = unquote(self.path.split("?", 1)[0])
         parts = path.lstrip("/").split("/", 1)
         bucket, key = parts[0], parts[1] if len(parts) > 1 else ""
         host = self.headers.get("Host", "")
@@ -152,9 +153,30 @@ class Handler(BaseHTTPRequestHandler):
             return
         if not key:
             self.body()
+            if self.command == "GET" and "list-type=2" in self.path:
+                self.list_objects(bucket)
+                return
             self.reply(200)
             return
         self.object(kind, bucket, key)
+
+    def list_objects(self, bucket):
+        """ListObjectsV2, two keys a page, to make clients follow
+        NextContinuationToken."""
+        from urllib.parse import parse_qs
+        from xml.sax.saxutils import escape
+        q = parse_qs(self.path.partition("?")[2], keep_blank_values=True)
+        prefix = q.get("prefix", [""])[0]
+        after = q.get("continuation-token", [""])[0]
+        with LOCK:
+            keys = sorted(k for b, k in OBJECTS if b == bucket and k.startswith(prefix))
+        keys = [k for k in keys if k > after]
+        page, more = keys[:2], len(keys) > 2
+        xml = "<ListBucketResult><IsTruncated>%s</IsTruncated>" % ("true" if more else "false")
+        xml += "".join("<Contents><Key>%s</Key></Contents>" % escape(k) for k in page)
+        if more:
+            xml += "<NextContinuationToken>%s</NextContinuationToken>" % escape(page[-1])
+        self.reply(200, (xml + "</ListBucketResult>").encode())
 
     def multipart(self, bucket, key, query):
         """The multipart upload's three calls and its abort; True when

@@ -335,6 +335,42 @@ test_virtual_hosted(void)
 	return 0;
 }
 
+/* A session's files over several pages of ListObjectsV2 (the fault
+ * server gives two keys a page), with a prefix that needs encoding. */
+static int
+test_del_session_pages(void)
+{
+	FAULT_OR_SKIP();
+	struct kcr_config *cfg = config(ep, "verify-list", "0");
+	struct kcr_stores st;
+	char sid[KCR_ID_LEN + 1], other[KCR_ID_LEN + 1], fid[KCR_ID_LEN + 1];
+	kcr_autofree char *kept = NULL, *data = NULL;
+	kcr_error_t e = NULL;
+	size_t len;
+	int r;
+
+	TAP_ASSERT(kcr_config_set(cfg, "store.s3.prefix", "p q&/", KCR_SRC_FLAG, NULL) == 0);
+	r = kcr_stores_open_ops(&st, &kcr_session_store_fs_ops, &kcr_file_store_s3_ops, cfg, &e);
+	kcr_config_free(cfg);
+	if (r < 0)
+		TAP_FAIL("open: %s", e->msg);
+	kcr_id_generate(sid);
+	kcr_id_generate(other);
+	for (int i = 0; i < 6; i++) {
+		kcr_autofree char *key = NULL;
+
+		kcr_id_generate(fid);
+		key = kcr_strdup_printf("%s/%s", i < 5 ? sid : other, fid);
+		TAP_ASSERT(kcr_store_file_put(&st, key, "x", 1, &e) == 0);
+	}
+	kept = kcr_strdup_printf("%s/%s", other, fid);
+	TAP_ASSERT(kcr_store_file_del_session(&st, sid, &e) == 0);
+	TAP_ASSERT(count("verify-list") == 1 + 6 + 3 + 5); /* HEAD, puts, pages, deletes */
+	TAP_ASSERT(kcr_store_file_get(&st, kept, 10, &data, &len, &e) == 0 && len == 1);
+	kcr_stores_close(&st);
+	return 0;
+}
+
 /* ---- s3rver --------------------------------------------------------------------- */
 
 /* s3rver gone: every op fails as the store's failure, never as a missing
@@ -470,7 +506,7 @@ main(void)
 	strcpy(state_dir, "/tmp/kcr-test-s3.XXXXXX");
 	if (mkdtemp(state_dir) == NULL)
 		return 99;
-	TAP_PLAN(14);
+	TAP_PLAN(15);
 	RUN_TEST(test_500_then_ok);
 	RUN_TEST(test_500_always);
 	RUN_TEST(test_slowdown);
@@ -481,6 +517,7 @@ main(void)
 	RUN_TEST(test_drop_get);
 	RUN_TEST(test_signature_verified);
 	RUN_TEST(test_virtual_hosted);
+	RUN_TEST(test_del_session_pages);
 	RUN_TEST(test_server_killed);
 	RUN_TEST(test_threads);
 	RUN_TEST(test_endpoint_without_scheme);
