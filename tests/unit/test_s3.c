@@ -41,11 +41,10 @@ config(const char *endpoint, const char *bucket, const char *retries)
 	return cfg;
 }
 
+/* Opens fs sessions and s3 files on cfg, and frees cfg. */
 static int
-open_stores(struct kcr_stores *st, const char *endpoint, const char *bucket, const char *retries,
-	    kcr_error_t *err)
+open_cfg(struct kcr_stores *st, struct kcr_config *cfg, kcr_error_t *err)
 {
-	struct kcr_config *cfg = config(endpoint, bucket, retries);
 	int r;
 
 	if (cfg == NULL)
@@ -53,6 +52,13 @@ open_stores(struct kcr_stores *st, const char *endpoint, const char *bucket, con
 	r = kcr_stores_open_ops(st, &kcr_session_store_fs_ops, &kcr_file_store_s3_ops, cfg, err);
 	kcr_config_free(cfg);
 	return r;
+}
+
+static int
+open_stores(struct kcr_stores *st, const char *endpoint, const char *bucket, const char *retries,
+	    kcr_error_t *err)
+{
+	return open_cfg(st, config(endpoint, bucket, retries), err);
 }
 
 static char *
@@ -181,9 +187,7 @@ test_404_bucket(void)
 
 		TAP_ASSERT(kcr_config_set(cfg, "store.s3.create_bucket", "true", KCR_SRC_FLAG,
 					  NULL) == 0);
-		TAP_ASSERT(kcr_stores_open_ops(&st, &kcr_session_store_fs_ops,
-					       &kcr_file_store_s3_ops, cfg, &e) < 0);
-		kcr_config_free(cfg);
+		TAP_ASSERT(open_cfg(&st, cfg, &e) < 0);
 	}
 	return unavailable(&e,
 			   "cannot create bucket 'nobucket-2': bucket 'nobucket-2' does not "
@@ -281,12 +285,8 @@ test_signature_verified(void)
 	TAP_ASSERT(kcr_config_set(cfg, "store.s3.session_token", "tok/en+=", KCR_SRC_FLAG, NULL) ==
 		   0);
 	TAP_ASSERT(kcr_config_set(cfg, "store.s3.region", "eu-west-3", KCR_SRC_FLAG, NULL) == 0);
-	if (kcr_stores_open_ops(&st, &kcr_session_store_fs_ops, &kcr_file_store_s3_ops, cfg, &e) <
-	    0) {
-		kcr_config_free(cfg);
+	if (open_cfg(&st, cfg, &e) < 0)
 		TAP_FAIL("open: %s", e->msg);
-	}
-	kcr_config_free(cfg);
 	if (kcr_store_file_put(&st, key, "signed", 6, &e) < 0 ||
 	    kcr_store_file_get(&st, key, 100, &data, &len, &e) < 0 ||
 	    kcr_store_file_put(&st, key, big, 6 << 20, &e) < 0 || /* in parts */
@@ -299,9 +299,7 @@ test_signature_verified(void)
 	/* and a wrong secret is refused: the check does check */
 	cfg = config(ep, "verify-2", "0");
 	TAP_ASSERT(kcr_config_set(cfg, "store.s3.secret_key", "wrong", KCR_SRC_FLAG, NULL) == 0);
-	TAP_ASSERT(kcr_stores_open_ops(&st, &kcr_session_store_fs_ops, &kcr_file_store_s3_ops, cfg,
-				       &e) < 0);
-	kcr_config_free(cfg);
+	TAP_ASSERT(open_cfg(&st, cfg, &e) < 0);
 	return unavailable(&e, "access denied to bucket 'verify-2' (HTTP 403)");
 }
 
@@ -317,12 +315,9 @@ test_virtual_hosted(void)
 	kcr_autofree char *key = new_key(), *data = NULL;
 	kcr_error_t e = NULL;
 	size_t len;
-	int r;
 
 	TAP_ASSERT(kcr_config_set(cfg, "store.s3.path_style", "false", KCR_SRC_FLAG, NULL) == 0);
-	r = kcr_stores_open_ops(&st, &kcr_session_store_fs_ops, &kcr_file_store_s3_ops, cfg, &e);
-	kcr_config_free(cfg);
-	if (r < 0)
+	if (open_cfg(&st, cfg, &e) < 0)
 		TAP_FAIL("open: %s", e->msg);
 	if (kcr_store_file_put(&st, key, "vhost", 5, &e) < 0 ||
 	    kcr_store_file_get(&st, key, 100, &data, &len, &e) < 0) {
@@ -347,12 +342,9 @@ test_del_session_pages(void)
 	kcr_autofree char *kept = NULL, *data = NULL;
 	kcr_error_t e = NULL;
 	size_t len;
-	int r;
 
 	TAP_ASSERT(kcr_config_set(cfg, "store.s3.prefix", "p q&/", KCR_SRC_FLAG, NULL) == 0);
-	r = kcr_stores_open_ops(&st, &kcr_session_store_fs_ops, &kcr_file_store_s3_ops, cfg, &e);
-	kcr_config_free(cfg);
-	if (r < 0)
+	if (open_cfg(&st, cfg, &e) < 0)
 		TAP_FAIL("open: %s", e->msg);
 	kcr_id_generate(sid);
 	kcr_id_generate(other);
