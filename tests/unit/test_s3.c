@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define N_THREADS 8
@@ -452,6 +453,56 @@ test_threads(void)
 	return 0;
 }
 
+static long
+max_rss_kib(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss;
+}
+
+/* put_fd and get_fd stream: 48 MiB up (in parts) and down again leave
+ * the process's peak memory nearly where it was. */
+static int
+test_streaming_memory(void)
+{
+	const char *ep = s3t_s3rver();
+	const size_t n = 48 << 20;
+	struct kcr_stores st;
+	kcr_autofree char *key = NULL, *chunk = kcr_xmalloc(1 << 16);
+	kcr_autoclose int in = -1, out = -1;
+	char t1[] = "/tmp/kcr-test-s3-in.XXXXXX", t2[] = "/tmp/kcr-test-s3-out.XXXXXX";
+	kcr_error_t e = NULL;
+	uint64_t len = 0;
+	long before;
+
+	if (ep == NULL)
+		return 77;
+	key = new_key();
+	in = mkstemp(t1);
+	out = mkstemp(t2);
+	unlink(t1);
+	unlink(t2);
+	TAP_ASSERT(in >= 0 && out >= 0);
+	for (size_t i = 0; i < n; i += 1 << 16) {
+		memset(chunk, (int)(i >> 16), 1 << 16);
+		TAP_ASSERT(kcr_write_all(in, chunk, 1 << 16) == 0);
+	}
+	TAP_ASSERT(open_stores(&st, ep, NULL, "1", &e) == 0);
+	before = max_rss_kib();
+	TAP_ASSERT(kcr_store_file_put_fd(&st, key, in, n, &e) == 0);
+	TAP_ASSERT(kcr_store_file_get_fd(&st, key, n, out, &len, &e) == 0);
+	fprintf(stderr, "# peak RSS %ld KiB before, %ld KiB after\n", before, max_rss_kib());
+	TAP_ASSERT(max_rss_kib() - before < 16 * 1024);
+	TAP_ASSERT(len == n);
+	TAP_ASSERT(pread(out, chunk, 1 << 16, (off_t)(n - (1 << 16))) == 1 << 16);
+	TAP_ASSERT((unsigned char)chunk[0] == (unsigned char)((n - 1) >> 16));
+	TAP_ASSERT(kcr_store_file_del(&st, key, &e) == 0);
+	kcr_stores_close(&st);
+	return 0;
+}
+
 /* MINIO_ENDPOINT's form: host:port, the scheme from store.s3.secure. */
 static int
 test_endpoint_without_scheme(void)
@@ -498,7 +549,7 @@ main(void)
 	strcpy(state_dir, "/tmp/kcr-test-s3.XXXXXX");
 	if (mkdtemp(state_dir) == NULL)
 		return 99;
-	TAP_PLAN(15);
+	TAP_PLAN(16);
 	RUN_TEST(test_500_then_ok);
 	RUN_TEST(test_500_always);
 	RUN_TEST(test_slowdown);
@@ -512,6 +563,7 @@ main(void)
 	RUN_TEST(test_del_session_pages);
 	RUN_TEST(test_server_killed);
 	RUN_TEST(test_threads);
+	RUN_TEST(test_streaming_memory);
 	RUN_TEST(test_endpoint_without_scheme);
 	RUN_TEST(test_bad_config);
 	r = TAP_DONE();
