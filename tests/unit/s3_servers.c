@@ -62,6 +62,7 @@ spawn(struct server *s, char *const argv[], const char *marker)
 	 * child (wait(2)) must not wait for the server */
 	if (pipe(pfd) < 0)
 		return -1;
+	fflush(NULL); /* nothing buffered to print twice */
 	mid = fork();
 	if (mid == 0) {
 		pid_t pid = fork();
