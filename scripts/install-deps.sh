@@ -37,4 +37,10 @@ if ! [ -x "$(npm prefix -g 2>/dev/null)/bin/esbuild" ]; then
 	echo "install-deps: npm install -g esbuild"
 	npm install -g --no-audit --no-fund esbuild@0.28.2 >/dev/null 2>&1
 fi
+# s3rver: the S3 server the s3 file store's tests start (no S3 server in
+# Debian is as light); global under /usr, as esbuild.
+if ! [ -e "$(npm prefix -g 2>/dev/null)/lib/node_modules/s3rver/package.json" ]; then
+	echo "install-deps: npm install -g s3rver"
+	npm install -g --no-audit --no-fund s3rver@3.7.1 >/dev/null 2>&1
+fi
 echo "install-deps: ok"

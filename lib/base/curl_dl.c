@@ -32,7 +32,8 @@ load(void)
 		SYM(mime_name, "curl_mime_name"), SYM(mime_data, "curl_mime_data"),
 		SYM(mime_data_cb, "curl_mime_data_cb"), SYM(mime_filename, "curl_mime_filename"),
 		SYM(mime_type, "curl_mime_type"), SYM(mime_free, "curl_mime_free"),
-		SYM(version_info, "curl_version_info"),
+		SYM(version_info, "curl_version_info"), SYM(share_init, "curl_share_init"),
+		SYM(share_setopt, "curl_share_setopt"), SYM(share_cleanup, "curl_share_cleanup"),
 	};
 	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
 

@@ -43,6 +43,9 @@ struct kcr_curl_fns {
 	CURLcode (*mime_type)(curl_mimepart *, const char *);
 	void (*mime_free)(curl_mime *);
 	curl_version_info_data *(*version_info)(CURLversion);
+	CURLSH *(*share_init)(void);
+	CURLSHcode (*share_setopt)(CURLSH *, CURLSHoption, ...);
+	CURLSHcode (*share_cleanup)(CURLSH *);
 };
 
 /* Loads libcurl once (thread-safe); -1 with err when it is not installed. */
@@ -70,6 +73,10 @@ const struct kcr_curl_fns *kcr_curl(void);
 #define curl_mime_type(...) (kcr_curl()->mime_type(__VA_ARGS__))
 #define curl_mime_free(...) (kcr_curl()->mime_free(__VA_ARGS__))
 #define curl_version_info(...) (kcr_curl()->version_info(__VA_ARGS__))
+#define curl_share_init(...)     (kcr_curl()->share_init(__VA_ARGS__))
+#undef curl_share_setopt
+#define curl_share_setopt(...)  (kcr_curl()->share_setopt(__VA_ARGS__))
+#define curl_share_cleanup(...) (kcr_curl()->share_cleanup(__VA_ARGS__))
 #endif
 
 #endif

@@ -67,6 +67,12 @@ kcr_engine_enable_pool(struct kcr_engine *e, const struct kcr_config *cfg, kcr_e
 	return e->pool ? 0 : -1;
 }
 
+const char *
+kcr_engine_spool_dir(const struct kcr_engine *e)
+{
+	return e->spool_dir;
+}
+
 struct kcr_pool *
 kcr_engine_pool(struct kcr_engine *e)
 {

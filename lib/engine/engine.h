@@ -22,6 +22,8 @@ struct kcr_engine *kcr_engine_new_with_provider(struct kcr_sandbox_provider *pro
 /* Keeps warm sandboxes from now on (kcr serve); NULL until then. */
 int kcr_engine_enable_pool(struct kcr_engine *e, const struct kcr_config *cfg, kcr_error_t *err);
 struct kcr_pool *kcr_engine_pool(struct kcr_engine *e);
+/* <state_dir>/spool, where bytes too many for memory wait (kcr_spool_open). */
+const char *kcr_engine_spool_dir(const struct kcr_engine *e);
 void kcr_engine_free(struct kcr_engine *e);
 /* Whether the sandbox provider can create sandboxes now; *provider (may
  * be NULL) is its name. */

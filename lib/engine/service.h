@@ -45,6 +45,11 @@ int kcr_service_list(struct kcr_service *s, const char *tenant, const char *sid,
 int kcr_service_get_file(struct kcr_service *s, const char *tenant, const char *sid,
 			 const char *fid, struct kcr_file_meta *meta, char **data, size_t *len,
 			 kcr_error_t *err);
+/* kcr_service_get_file with the bytes in a spool (*fd, the caller's to
+ * close, *len bytes from offset 0): a large file never sits in memory. */
+int kcr_service_get_file_fd(struct kcr_service *s, const char *tenant, const char *sid,
+			    const char *fid, struct kcr_file_meta *meta, int *fd, uint64_t *len,
+			    kcr_error_t *err);
 int kcr_service_delete_file(struct kcr_service *s, const char *tenant, const char *sid,
 			    const char *fid, kcr_error_t *err);
 /* The Python state of a session (lib/base/pystate_blob.h; DESIGN.md §2): the session

@@ -5,6 +5,7 @@
 #include "base/clock.h"
 #include "base/encode.h"
 #include "base/filename.h"
+#include "base/files.h"
 #include "engine/service-internal.h"
 
 #include <errno.h>
@@ -98,6 +99,25 @@ kcr_service_get_file(struct kcr_service *s, const char *tenant, const char *sid,
 		kcr_file_meta_release(meta);
 		return -1;
 	}
+	return 0;
+}
+
+int
+kcr_service_get_file_fd(struct kcr_service *s, const char *tenant, const char *sid, const char *fid,
+			struct kcr_file_meta *meta, int *fd, uint64_t *len, kcr_error_t *err)
+{
+	kcr_autofree char *key = NULL;
+	kcr_autoclose int spool = -1;
+
+	if (kcr_service_get_file(s, tenant, sid, fid, meta, NULL, NULL, err) < 0)
+		return -1;
+	key = svc_blob_key(sid, fid);
+	spool = kcr_spool_open(kcr_engine_spool_dir(s->engine), err);
+	if (spool < 0 || kcr_store_file_get_fd(&s->stores, key, s->file_max, spool, len, err) < 0) {
+		kcr_file_meta_release(meta);
+		return -1;
+	}
+	*fd = kcr_steal_fd(&spool);
 	return 0;
 }
 

@@ -228,25 +228,14 @@ kcr_service_upload_session(struct kcr_service *s, const char *tenant, const char
 	return resolve_rest(s, &o, sid, err);
 }
 
+/* The file store's bytes go by the session's prefix, records or not: a
+ * file whose record was lost (a put that failed half-way) goes too. */
 static int
 delete_session(struct kcr_service *s, const char *sid, kcr_error_t *err)
 {
-	struct kcr_file_meta *files = NULL;
-	kcr_autofree char *archive = NULL;
 	kcr_error_t e = NULL;
-	size_t n = 0;
 
-	if (kcr_store_meta_list(&s->stores, sid, &files, &n, err) < 0)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		kcr_autofree char *key = svc_blob_key(sid, files[i].id);
-
-		if (kcr_store_file_del(&s->stores, key, &e) < 0)
-			kcr_error_warn_release(&e);
-	}
-	kcr_file_meta_list_free(files, n);
-	archive = svc_state_archive_key(sid);
-	if (kcr_store_file_del(&s->stores, archive, &e) < 0)
+	if (kcr_store_file_del_session(&s->stores, sid, &e) < 0)
 		kcr_error_warn_release(&e);
 	return kcr_store_session_delete(&s->stores, sid, err);
 }

@@ -281,18 +281,19 @@ api_h_download(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 	struct kcr_file_meta m = { 0 };
 	kcr_error_t err = NULL;
 	kcr_autofree char *disp = NULL;
-	char *data = NULL;
-	size_t len = 0;
+	uint64_t len = 0;
+	int fd = -1;
 
 	if (!api_check_ids(req, resp))
 		return;
-	if (kcr_service_get_file(api->svc, req->tenant, req->params[0], req->params[1], &m, &data,
-				 &len, &err) < 0) {
+	/* through a spool: a file of a GiB never sits in kcr's memory */
+	if (kcr_service_get_file_fd(api->svc, req->tenant, req->params[0], req->params[1], &m, &fd,
+				    &len, &err) < 0) {
 		api_reply_service_error(resp, req, err);
 		return;
 	}
-	kcr_http_reply_bytes(resp, 200, data, len,
-			     m.content_type ? m.content_type : "application/octet-stream");
+	kcr_http_reply_fd(resp, 200, fd, len,
+			  m.content_type ? m.content_type : "application/octet-stream");
 	disp = content_disposition(m.name);
 	kcr_http_add_header(resp, "Content-Disposition", disp);
 	kcr_http_add_header(resp, "Cache-Control", "private, max-age=3600");

@@ -144,6 +144,9 @@ resp_set(struct kcr_http_resp *resp, int status, char *body, size_t len, const c
 {
 	free(resp->body);
 	free(resp->ctype);
+	if (resp->fd > 0)
+		close(resp->fd);
+	resp->fd = 0;
 	resp->status = status;
 	resp->body = body;
 	resp->len = len;
@@ -156,6 +159,13 @@ kcr_http_reply_json(struct kcr_http_resp *resp, int status, cJSON *body)
 	char *s = kcr_json_print_free(body);
 
 	resp_set(resp, status, s, strlen(s), "application/json");
+}
+
+void
+kcr_http_reply_fd(struct kcr_http_resp *resp, int status, int fd, uint64_t len, const char *ctype)
+{
+	resp_set(resp, status, NULL, (size_t)len, ctype);
+	resp->fd = fd;
 }
 
 void
@@ -423,8 +433,12 @@ send_resp(struct kcr_http_server *s, struct kcr_http_req *r, struct kcr_http_res
 
 	if (resp->status == 0)
 		kcr_http_reply_error(resp, r, 500, "internal_server", NULL, "no reply");
-	mr = MHD_create_response_from_buffer(resp->len, resp->body, MHD_RESPMEM_MUST_FREE);
+	if (resp->fd > 0) /* MHD sends it with sendfile(2) and closes it */
+		mr = MHD_create_response_from_fd64(resp->len, resp->fd);
+	else
+		mr = MHD_create_response_from_buffer(resp->len, resp->body, MHD_RESPMEM_MUST_FREE);
 	resp->body = NULL;
+	resp->fd = 0;
 	MHD_add_response_header(mr, "Content-Type", resp->ctype ? resp->ctype : "text/plain");
 	MHD_add_response_header(mr, "X-Request-Id", r->request_id);
 	security_headers(mr);

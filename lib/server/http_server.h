@@ -73,6 +73,7 @@ struct kcr_http_resp {
 	char *ctype;
 	char *hdr_name[8], *hdr_value[8];
 	size_t n_hdr;
+	int fd; /* > 0: the body is the len bytes of this file, closed once sent */
 };
 
 typedef void (*kcr_http_handler)(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
@@ -143,6 +144,10 @@ const struct kcr_http_part *kcr_http_part(const struct kcr_http_req *r, const ch
 
 /* Replies. Each takes ownership of what it is given. */
 void kcr_http_reply_json(struct kcr_http_resp *resp, int status, cJSON *body);
+/* The body is the len bytes of fd (a spool) from offset 0, sent from the
+ * file, never read into memory; fd becomes the response's. */
+void kcr_http_reply_fd(struct kcr_http_resp *resp, int status, int fd, uint64_t len,
+		       const char *ctype);
 void kcr_http_reply_bytes(struct kcr_http_resp *resp, int status, char *data, size_t len,
 			  const char *ctype);
 void kcr_http_reply_error(struct kcr_http_resp *resp, const struct kcr_http_req *req, int status,

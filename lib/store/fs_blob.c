@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *const blob_dirs[] = { "blobs" };
@@ -105,6 +106,53 @@ fs_blob_del(void *self, const char *key, kcr_error_t *err)
 	return path ? fs_remove(path, "file", true, err) : -1;
 }
 
+static int
+fs_blob_get_fd(void *self, const char *key, uint64_t max, int out_fd, uint64_t *len,
+	       kcr_error_t *err)
+{
+	kcr_autofree char *path = blob_path(self, key, err);
+	kcr_autoclose int in = -1;
+	struct stat st;
+	uint64_t copied = 0;
+
+	if (path == NULL)
+		return -1;
+	in = open(path, O_RDONLY | O_CLOEXEC);
+	if (in < 0 && errno == ENOENT)
+		return kcr_error_set(err, KCR_E_NOTFOUND, 0, "file not found");
+	if (in < 0 || fstat(in, &st) < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot open '%s'", path);
+	if ((uint64_t)st.st_size > max)
+		return kcr_error_set(err, KCR_E_LIMIT, 0, "file is over %llu bytes",
+				     (unsigned long long)max);
+	if (ftruncate(out_fd, 0) < 0 || lseek(out_fd, 0, SEEK_SET) < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot rewind the download spool");
+	if (kcr_copy_fd(in, out_fd, &copied, err) < 0)
+		return -1;
+	if (len)
+		*len = copied;
+	return 0;
+}
+
+/* prefix is "<sid>/": the session's directory goes, whole. */
+static int
+fs_blob_del_prefix(void *self, const char *prefix, kcr_error_t *err)
+{
+	const struct fs_store *fs = self;
+	size_t n = strlen(prefix);
+	kcr_autofree char *sid = NULL, *dir = NULL;
+
+	if (n != KCR_ID_LEN + 1 || prefix[KCR_ID_LEN] != '/')
+		return kcr_error_set(err, KCR_E_INVALID, 0, "bad session prefix '%s'", prefix);
+	sid = kcr_xstrndup(prefix, KCR_ID_LEN);
+	if (!kcr_id_valid(sid))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "bad session prefix '%s'", prefix);
+	dir = kcr_strdup_printf("%s/blobs/%s", fs->root, sid);
+	if (kcr_rm_rf(dir) < 0 && errno != ENOENT)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot delete '%s'", dir);
+	return 0;
+}
+
 const struct kcr_file_store_ops kcr_file_store_fs_ops = {
 	.name = "fs",
 	.open = fs_open,
@@ -113,5 +161,7 @@ const struct kcr_file_store_ops kcr_file_store_fs_ops = {
 	.put_fd = fs_blob_put_fd,
 	.get = fs_blob_get,
 	.del = fs_blob_del,
+	.get_fd = fs_blob_get_fd,
+	.del_prefix = fs_blob_del_prefix,
 	.close = fs_close,
 };

@@ -16,6 +16,7 @@ static const struct kcr_session_store_ops *const session_stores[] = {
 };
 static const struct kcr_file_store_ops *const file_stores[] = {
 	&kcr_file_store_fs_ops,
+	&kcr_file_store_s3_ops,
 };
 
 /* The error rule of store.h: absence, bad arguments and limits are
@@ -391,4 +392,19 @@ int
 kcr_store_file_del(struct kcr_stores *st, const char *key, kcr_error_t *err)
 {
 	return file(st, st->files->del(st->files_self, key, err), err);
+}
+
+int
+kcr_store_file_get_fd(struct kcr_stores *st, const char *key, uint64_t max, int out_fd,
+		      uint64_t *len, kcr_error_t *err)
+{
+	return file(st, st->files->get_fd(st->files_self, key, max, out_fd, len, err), err);
+}
+
+int
+kcr_store_file_del_session(struct kcr_stores *st, const char *sid, kcr_error_t *err)
+{
+	kcr_autofree char *prefix = kcr_strdup_printf("%s/", sid);
+
+	return file(st, st->files->del_prefix(st->files_self, prefix, err), err);
 }

@@ -211,6 +211,16 @@ struct kcr_file_store_ops {
 	int (*get)(void *self, const char *key, uint64_t max, char **data, size_t *len,
 		   kcr_error_t *err);
 	int (*del)(void *self, const char *key, kcr_error_t *err);
+	/* get, streamed to out_fd, a regular file the caller owns (a spool):
+	 * the op truncates it and writes the bytes from offset 0 (a retry
+	 * starts over), so a large file never sits in memory; *len (may be
+	 * NULL) is their number. KCR_E_NOTFOUND and KCR_E_LIMIT as get; on
+	 * failure out_fd holds nothing to use. out_fd stays the caller's. */
+	int (*get_fd)(void *self, const char *key, uint64_t max, int out_fd, uint64_t *len,
+		      kcr_error_t *err);
+	/* Deletes every file of a session: prefix is "<session id>/" (else
+	 * KCR_E_INVALID); none is not an error. */
+	int (*del_prefix)(void *self, const char *prefix, kcr_error_t *err);
 	void (*close)(void *self);
 };
 
@@ -218,6 +228,7 @@ extern const struct kcr_session_store_ops kcr_session_store_fs_ops;
 /* lib/store/redis.c: only in a build with hiredis (HAVE_REDIS) */
 extern const struct kcr_session_store_ops kcr_session_store_redis_ops;
 extern const struct kcr_file_store_ops kcr_file_store_fs_ops;
+extern const struct kcr_file_store_ops kcr_file_store_s3_ops;
 
 struct kcr_stores {
 	const struct kcr_session_store_ops *sessions;
@@ -303,6 +314,10 @@ int kcr_store_file_put_fd(struct kcr_stores *st, const char *key, int fd, uint64
 int kcr_store_file_get(struct kcr_stores *st, const char *key, uint64_t max, char **data,
 		       size_t *len, kcr_error_t *err);
 int kcr_store_file_del(struct kcr_stores *st, const char *key, kcr_error_t *err);
+int kcr_store_file_get_fd(struct kcr_stores *st, const char *key, uint64_t max, int out_fd,
+			  uint64_t *len, kcr_error_t *err);
+/* Every file of session sid. */
+int kcr_store_file_del_session(struct kcr_stores *st, const char *sid, kcr_error_t *err);
 
 /* ---- records (lib/store/store_json.c) ------------------------------------ */
 

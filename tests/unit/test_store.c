@@ -12,6 +12,7 @@
 #include "base/settings.h"
 #include "base/util.h"
 #include "store/store.h"
+#include "s3_servers.h"
 #include "tap.h"
 #ifdef HAVE_REDIS
 #include "redis_server.h"
@@ -142,13 +143,48 @@ redis_repair(const struct kcr_config *cfg)
 }
 #endif
 
+/* ---- s3 (files; sessions in fs) ---------------------------------------------------- */
+
+/* s3rver, started once for this program, a fresh bucket for each check */
+static int
+s3_setup(struct kcr_config *cfg)
+{
+	const char *endpoint = s3t_s3rver();
+
+	if (endpoint == NULL)
+		return 77;
+	if (fs_setup(cfg) != 0)
+		return 77;
+	return s3t_configure(cfg, endpoint, NULL) < 0 ? -1 : 0;
+}
+
+#ifdef HAVE_REDIS
+/* The pair a deployment of replicas runs: Redis and S3 together. */
+static int
+redis_s3_setup(struct kcr_config *cfg)
+{
+	const char *endpoint = s3t_s3rver();
+	int r;
+
+	if (endpoint == NULL)
+		return 77;
+	if ((r = redis_setup(cfg)) != 0)
+		return r;
+	return s3t_configure(cfg, endpoint, NULL) < 0 ? -1 : 0;
+}
+#endif
+
 static const struct backend backends[] = {
 	{ "fs", &kcr_session_store_fs_ops, &kcr_file_store_fs_ops, fs_setup, fs_teardown,
 	  fs_sabotage, fs_repair },
 #ifdef HAVE_REDIS
 	{ "redis", &kcr_session_store_redis_ops, &kcr_file_store_fs_ops, redis_setup, fs_teardown,
 	  redis_sabotage, redis_repair },
+	{ "redis+s3", &kcr_session_store_redis_ops, &kcr_file_store_s3_ops, redis_s3_setup,
+	  fs_teardown, redis_sabotage, redis_repair },
 #endif
+	{ "s3", &kcr_session_store_fs_ops, &kcr_file_store_s3_ops, s3_setup, fs_teardown,
+	  fs_sabotage, fs_repair },
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -853,6 +889,78 @@ check_file_store_fd(struct kcr_stores *st)
 	return 0;
 }
 
+/* get_fd: a spool that held something gets exactly the file; max,
+ * missing and bad keys as get. A file over the multipart threshold of the
+ * s3 tests (5 MiB) goes up in parts. */
+static int
+check_file_store_get_fd(struct kcr_stores *st)
+{
+	const size_t n = 11 * 1024 * 1024 + 13;
+	char sid[KCR_ID_LEN + 1], fid[KCR_ID_LEN + 1];
+	kcr_autofree char *key = NULL, *back = NULL;
+	kcr_autofree char *spools = kcr_strdup_printf("/tmp/kcr-test-spools-%d", (int)getpid());
+	kcr_autoclose int in = -1, out = -1;
+	uint64_t len = 0;
+	size_t blen;
+
+	kcr_id_generate(sid);
+	kcr_id_generate(fid);
+	key = kcr_strdup_printf("%s/%s", sid, fid);
+	in = spool_of(spools, n, true);
+	out = spool_of(spools, 100, true); /* not empty: get_fd starts it over */
+	TAP_ASSERT(in > 0 && out > 0);
+	FAILS(KCR_E_NOTFOUND, kcr_store_file_get_fd(st, key, n, out, &len, &e_));
+	OK(kcr_store_file_put_fd(st, key, in, n, &e_));
+	OK(kcr_store_file_get_fd(st, key, n, out, &len, &e_));
+	TAP_ASSERT(len == n);
+	TAP_ASSERT(lseek(out, 0, SEEK_END) == (off_t)n);
+	back = kcr_xmalloc(n);
+	TAP_ASSERT(pread(out, back, n, 0) == (ssize_t)n);
+	for (size_t i = 0; i < n; i += sizeof(binary))
+		TAP_ASSERT(memcmp(back + i, binary,
+				  n - i < sizeof(binary) ? n - i : sizeof(binary)) == 0);
+	FAILS(KCR_E_LIMIT, kcr_store_file_get_fd(st, key, n - 1, out, &len, &e_));
+	FAILS(KCR_E_INVALID, kcr_store_file_get_fd(st, "../x", n, out, &len, &e_));
+	free(back);
+	back = NULL;
+	OK(kcr_store_file_get(st, key, n, &back, &blen, &e_)); /* the parts came back whole */
+	TAP_ASSERT(blen == n && memcmp(back, binary, sizeof(binary)) == 0);
+	OK(kcr_store_file_del(st, key, &e_));
+	kcr_rm_rf(spools);
+	return 0;
+}
+
+/* A session's files go at once; another session's stay. */
+static int
+check_file_store_del_session(struct kcr_stores *st)
+{
+	char sid[KCR_ID_LEN + 1], other[KCR_ID_LEN + 1], fid[KCR_ID_LEN + 1];
+	kcr_autofree char *data = NULL;
+	size_t len;
+
+	kcr_id_generate(sid);
+	kcr_id_generate(other);
+	OK(kcr_store_file_del_session(st, sid, &e_)); /* none: not an error */
+	for (int i = 0; i < 3; i++) {
+		kcr_autofree char *key = NULL;
+
+		kcr_id_generate(fid);
+		key = kcr_strdup_printf("%s/%s", i < 2 ? sid : other, fid);
+		OK(kcr_store_file_put(st, key, "abc", 3, &e_));
+	}
+	OK(kcr_store_file_del_session(st, sid, &e_));
+	{
+		kcr_autofree char *key = kcr_strdup_printf("%s/%s", other, fid);
+
+		OK(kcr_store_file_get(st, key, 10, &data, &len, &e_));
+		TAP_ASSERT(len == 3);
+		OK(kcr_store_file_del_session(st, other, &e_));
+		FAILS(KCR_E_NOTFOUND, kcr_store_file_get(st, key, 10, &data, &len, &e_));
+	}
+	FAILS(KCR_E_INVALID, kcr_store_file_del_session(st, "..", &e_));
+	return 0;
+}
+
 static int
 check_ping(struct kcr_stores *st)
 {
@@ -866,7 +974,8 @@ static int
 check_failure(struct kcr_stores *st)
 {
 	struct kcr_session s = new_session(NULL, 0), out;
-	kcr_autofree char *prefix = kcr_strdup_printf("session store %s: ", cur_backend->name);
+	kcr_autofree char *prefix =
+		kcr_strdup_printf("session store %s: ", cur_backend->sessions->name);
 	const char *which = NULL;
 	kcr_error_t e = NULL;
 
@@ -912,6 +1021,8 @@ static const struct {
 	{ "lease: one holder per window across handles", check_lease },
 	{ "file store: binary, max, missing", check_file_store },
 	{ "file store: put from a spool", check_file_store_fd },
+	{ "file store: get to a spool", check_file_store_get_fd },
+	{ "file store: a session's files", check_file_store_del_session },
 	{ "ping", check_ping },
 	{ "a failing store is UNAVAILABLE, never NOTFOUND", check_failure },
 };
