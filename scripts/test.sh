@@ -2,7 +2,8 @@
 # Install what is missing, build, and run every test suite: the C unit
 # tests, the layout check and the bats suites, once in a normal build and
 # once in an ASan+UBSan build, then the unit tests (the engine, the pool
-# and the stores among them) in a ThreadSanitizer build. Every build has
+# and the stores among them) in a ThreadSanitizer build. The normal build
+# also runs the integration suites on Redis and S3 (make check-stores). Every build has
 # -Werror. The last line is "N passed, N failed".
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,6 +35,15 @@ run_build() { # name, configure flags...
 }
 
 run_build std --enable-werror || status=1
+# The integration suites again on Redis and S3 (make check-stores, with a
+# real redis-server and s3rver), in the std build only; its fs results
+# move aside first, so that both passes are counted.
+if [ -d "$top/build-std/tests/integration" ]; then
+	mv "$top/build-std/tests/integration" "$top/build-std/tests/integration-fs"
+	mkdir -p "$top/build-std/tests/integration"
+	log "make check-stores (std)"
+	make -C "$top/build-std" -s -j"$jobs" check-stores >/dev/null 2>&1 || status=1
+fi
 run_build san --enable-werror --enable-sanitizers || status=1
 # TSan: halt at the first report, so a race fails its test.
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}" \

@@ -267,11 +267,49 @@ sweep_expired(struct kcr_service *s, kcr_error_t *err)
 	return n;
 }
 
+/* Deletes the files of sessions the session store no longer has: expired
+ * in a store that expires by itself (Redis), lost (a flushed or evicted
+ * Redis), or left by a crash between a file and its record. A session
+ * exists before its files do (uploads and runs touch it first), so a
+ * file store's session that the session store lacks is gone for good.
+ * Returns how many sessions' files went. */
+static int
+sweep_orphans(struct kcr_service *s, kcr_error_t *err)
+{
+	kcr_autostrv char **sids = NULL;
+	int n = 0;
+
+	if (kcr_store_file_sessions(&s->stores, &sids, err) < 0)
+		return -1;
+	for (size_t i = 0; sids[i]; i++) {
+		struct kcr_session sess;
+		kcr_error_t e = NULL;
+
+		if (kcr_store_session_get(&s->stores, sids[i], &sess, &e) == 0) {
+			kcr_session_release(&sess);
+			continue;
+		}
+		if (e->code != KCR_E_NOTFOUND) { /* the session store fails: stop here */
+			*err = e;
+			return -1;
+		}
+		kcr_error_free(e);
+		if (kcr_store_file_del_session(&s->stores, sids[i], &e) < 0)
+			kcr_error_warn_release(&e);
+		else
+			n++;
+	}
+	if (n)
+		kcr_log_info("removed the files of %d session%s that no longer exist%s", n,
+			     n == 1 ? "" : "s", n == 1 ? "s" : "");
+	return n;
+}
+
 /* Replicas on one store take turns: the sweep runs where the lease of
  * this period was taken, once, not once per replica. A store that
  * expires natively (store.h, native_ttl) drops sessions and counters by
- * itself and is not swept for them; idle Python states are archived
- * whatever the store. */
+ * itself and is not swept for them; the files of sessions that are gone,
+ * and idle Python states, are swept whatever the store. */
 int
 kcr_service_cleanup(struct kcr_service *s, double period_s, kcr_error_t *err)
 {
@@ -287,7 +325,7 @@ kcr_service_cleanup(struct kcr_service *s, double period_s, kcr_error_t *err)
 	}
 	if (!kcr_store_native_ttl(&s->stores) && (n = sweep_expired(s, err)) < 0)
 		return -1;
-	if (svc_archive_states(s, err) < 0)
+	if (sweep_orphans(s, err) < 0 || svc_archive_states(s, err) < 0)
 		return -1;
 	return n;
 }

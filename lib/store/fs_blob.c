@@ -153,6 +153,15 @@ fs_blob_del_prefix(void *self, const char *prefix, kcr_error_t *err)
 	return 0;
 }
 
+static int
+fs_blob_sessions(void *self, char ***sids, kcr_error_t *err)
+{
+	const struct fs_store *fs = self;
+	kcr_autofree char *dir = kcr_strdup_printf("%s/blobs", fs->root);
+
+	return fs_dir_names(dir, "", kcr_id_valid, sids, err);
+}
+
 const struct kcr_file_store_ops kcr_file_store_fs_ops = {
 	.name = "fs",
 	.open = fs_open,
@@ -163,5 +172,6 @@ const struct kcr_file_store_ops kcr_file_store_fs_ops = {
 	.del = fs_blob_del,
 	.get_fd = fs_blob_get_fd,
 	.del_prefix = fs_blob_del_prefix,
+	.sessions = fs_blob_sessions,
 	.close = fs_close,
 };

@@ -83,6 +83,6 @@ int s3_multipart_put(struct s3_store *s, const char *key, const struct s3_body *
 		     kcr_error_t *err);
 /* The keys (under the store's prefix, which they do not include) that
  * start with prefix; a NULL-terminated vector. */
-int s3_list(struct s3_store *s, const char *prefix, char ***keys, kcr_error_t *err);
+int s3_list(struct s3_store *s, const char *prefix, bool dirs, char ***keys, kcr_error_t *err);
 
 #endif

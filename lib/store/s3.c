@@ -326,11 +326,27 @@ s3_del_prefix(void *self, const char *prefix, kcr_error_t *err)
 {
 	kcr_autostrv char **keys = NULL;
 
-	if (check_key(prefix, true, err) < 0 || s3_list(self, prefix, &keys, err) < 0)
+	if (check_key(prefix, true, err) < 0 || s3_list(self, prefix, false, &keys, err) < 0)
 		return -1;
 	for (char **k = keys; *k; k++)
 		if (delete_object(self, *k, err) < 0)
 			return -1;
+	return 0;
+}
+
+/* The "directories" under the store's prefix (a delimited listing):
+ * those that are session ids. */
+static int
+s3_sessions(void *self, char ***sids, kcr_error_t *err)
+{
+	kcr_autostrv char **dirs = NULL;
+
+	if (s3_list(self, "", true, &dirs, err) < 0)
+		return -1;
+	*sids = kcr_xzalloc(sizeof(char *));
+	for (size_t i = 0; dirs[i]; i++)
+		if (kcr_id_valid(dirs[i]))
+			kcr_strv_push(sids, dirs[i]);
 	return 0;
 }
 
@@ -344,5 +360,6 @@ const struct kcr_file_store_ops kcr_file_store_s3_ops = {
 	.get_fd = s3_get_fd,
 	.del = s3_del,
 	.del_prefix = s3_del_prefix,
+	.sessions = s3_sessions,
 	.close = s3_close,
 };

@@ -124,26 +124,35 @@ fail:
 }
 
 /* One page of ListObjectsV2: its keys (without the store's prefix) are
- * added to *keys; *token becomes the next page's (NULL: the last). */
+ * added to *keys, or with dirs (delimiter "/") its common prefixes,
+ * without the store's prefix and the "/"; *token becomes the next page's
+ * (NULL: the last). */
 static int
-list_page(struct s3_store *s, const char *full, char **token, char ***keys, kcr_error_t *err)
+list_page(struct s3_store *s, const char *full, bool dirs, char **token, char ***keys,
+	  kcr_error_t *err)
 {
 	kcr_autofree char *xml = NULL, *truncated = NULL;
 	size_t len, plen = strlen(s->prefix);
 	struct s3_sink sink = { .data = &xml, .len = &len, .max = 16 << 20, .fd = -1 };
-	struct kcr_sigv4_pair q[] = { { "list-type", "2" },
-				      { "prefix", full },
-				      { "continuation-token", *token } };
-	struct s3_req req = {
-		.method = "GET", .query = q, .n_query = *token ? 3 : 2, .sink = &sink
-	};
+	struct kcr_sigv4_pair q[4] = { { "list-type", "2" }, { "prefix", full } };
+	struct s3_req req = { .method = "GET", .query = q, .n_query = 2, .sink = &sink };
 	const char *pos = NULL;
 	char *k;
 
+	if (dirs)
+		q[req.n_query++] = (struct kcr_sigv4_pair){ "delimiter", "/" };
+	if (*token)
+		q[req.n_query++] = (struct kcr_sigv4_pair){ "continuation-token", *token };
 	if (s3_request(s, &req, err) < 0)
 		return -1;
-	while ((k = s3_xml_text(xml, "Key", &pos)) != NULL) {
-		if (strncmp(k, s->prefix, plen) == 0)
+	/* with dirs, every <Prefix> but the echo of the request's own */
+	while ((k = s3_xml_text(xml, dirs ? "Prefix" : "Key", &pos)) != NULL) {
+		size_t n = strlen(k);
+
+		if (dirs && n > plen + 1 && strcmp(k, full) != 0 && k[n - 1] == '/') {
+			k[n - 1] = '\0';
+			kcr_strv_push(keys, k + plen);
+		} else if (!dirs && strncmp(k, s->prefix, plen) == 0)
 			kcr_strv_push(keys, k + plen);
 		free(k);
 	}
@@ -160,13 +169,13 @@ list_page(struct s3_store *s, const char *full, char **token, char ***keys, kcr_
 }
 
 int
-s3_list(struct s3_store *s, const char *prefix, char ***keys, kcr_error_t *err)
+s3_list(struct s3_store *s, const char *prefix, bool dirs, char ***keys, kcr_error_t *err)
 {
 	kcr_autofree char *full = s3_object_key(s, prefix), *token = NULL;
 	char **v = kcr_xzalloc(sizeof(char *));
 
 	do {
-		if (list_page(s, full, &token, &v, err) < 0) {
+		if (list_page(s, full, dirs, &token, &v, err) < 0) {
 			kcr_strv_free(v);
 			return -1;
 		}

@@ -408,3 +408,10 @@ kcr_store_file_del_session(struct kcr_stores *st, const char *sid, kcr_error_t *
 
 	return file(st, st->files->del_prefix(st->files_self, prefix, err), err);
 }
+
+int
+kcr_store_file_sessions(struct kcr_stores *st, char ***sids, kcr_error_t *err)
+{
+	*sids = NULL;
+	return file(st, st->files->sessions(st->files_self, sids, err), err);
+}

@@ -221,6 +221,10 @@ struct kcr_file_store_ops {
 	/* Deletes every file of a session: prefix is "<session id>/" (else
 	 * KCR_E_INVALID); none is not an error. */
 	int (*del_prefix)(void *self, const char *prefix, kcr_error_t *err);
+	/* The ids of the sessions that have files here (*sids NULL-terminated,
+	 * in no particular order): the sweep of files whose session is gone
+	 * compares them with the session store. */
+	int (*sessions)(void *self, char ***sids, kcr_error_t *err);
 	void (*close)(void *self);
 };
 
@@ -318,6 +322,7 @@ int kcr_store_file_get_fd(struct kcr_stores *st, const char *key, uint64_t max, 
 			  uint64_t *len, kcr_error_t *err);
 /* Every file of session sid. */
 int kcr_store_file_del_session(struct kcr_stores *st, const char *sid, kcr_error_t *err);
+int kcr_store_file_sessions(struct kcr_stores *st, char ***sids, kcr_error_t *err);
 
 /* ---- records (lib/store/store_json.c) ------------------------------------ */
 

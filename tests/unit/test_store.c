@@ -948,9 +948,20 @@ check_file_store_del_session(struct kcr_stores *st)
 		key = kcr_strdup_printf("%s/%s", i < 2 ? sid : other, fid);
 		OK(kcr_store_file_put(st, key, "abc", 3, &e_));
 	}
+	{
+		kcr_autostrv char **sids = NULL;
+
+		OK(kcr_store_file_sessions(st, &sids, &e_));
+		TAP_ASSERT(strv_has(sids, sid) && strv_has(sids, other));
+	}
 	OK(kcr_store_file_del_session(st, sid, &e_));
 	{
 		kcr_autofree char *key = kcr_strdup_printf("%s/%s", other, fid);
+		kcr_autostrv char **sids = NULL;
+
+		/* a session whose files are gone is no longer listed */
+		OK(kcr_store_file_sessions(st, &sids, &e_));
+		TAP_ASSERT(!strv_has(sids, sid) && strv_has(sids, other));
 
 		OK(kcr_store_file_get(st, key, 10, &data, &len, &e_));
 		TAP_ASSERT(len == 3);
@@ -1022,7 +1033,7 @@ static const struct {
 	{ "file store: binary, max, missing", check_file_store },
 	{ "file store: put from a spool", check_file_store_fd },
 	{ "file store: get to a spool", check_file_store_get_fd },
-	{ "file store: a session's files", check_file_store_del_session },
+	{ "file store: a session's files, listed and deleted", check_file_store_del_session },
 	{ "ping", check_ping },
 	{ "a failing store is UNAVAILABLE, never NOTFOUND", check_failure },
 };
