@@ -135,6 +135,8 @@ state_move(struct fs_store *fs, const char *sid, const char *hash, const void *d
 	if (state_expect(fs, sid, hash, !archive, &lock, &info, err) < 0)
 		return -1;
 	info.archived = archive;
+	if (!archive)
+		info.restored = kcr_wall_time();
 	bin = state_path(fs, sid, "state.bin");
 	rec = state_path(fs, sid, "state.json");
 	json = kcr_state_record_to_json(&info);
@@ -179,7 +181,7 @@ fs_states_idle(void *self, double before, size_t max, char ***sids, kcr_error_t 
 			kcr_error_free(e);
 			continue;
 		}
-		if (info.archived || info.created >= before)
+		if (info.archived || kcr_state_last_use(&info) >= before)
 			continue;
 		*sids = kcr_xrealloc(*sids, (n + 2) * sizeof(char *));
 		(*sids)[n++] = kcr_xstrdup(all[i]);

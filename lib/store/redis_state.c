@@ -5,6 +5,7 @@
  * text, in one script, so a save that came between wins. */
 #include <config.h>
 
+#include "base/clock.h"
 #include "base/encode.h"
 #include "base/ids.h"
 #include "store/redis-internal.h"
@@ -173,6 +174,8 @@ state_move(struct redis_store *rs, const char *sid, const char *hash, const void
 	if (expect_record(rs, sid, hash, !archive, &old, &info, err) < 0)
 		return -1;
 	info.archived = archive;
+	if (!archive)
+		info.restored = kcr_wall_time();
 	json = kcr_state_record_to_json(&info);
 	rec = redis_key_of(rs, "stateinfo", sid);
 	bin = redis_key_of(rs, "state", sid);
@@ -242,7 +245,8 @@ idle_sid(struct redis_store *rs, const redisReply *key, double before)
 		kcr_error_free(e); /* gone meanwhile, or not ours to judge */
 		return NULL;
 	}
-	return !info.archived && info.created < before && kcr_id_valid(sid) ? sid : NULL;
+	return !info.archived && kcr_state_last_use(&info) < before && kcr_id_valid(sid) ? sid
+											 : NULL;
 }
 
 /* SCAN over the state records (KubeCodeRun's archiver does the same): no

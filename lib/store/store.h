@@ -70,7 +70,17 @@ struct kcr_state_info {
 	 * stays, so the session still has its state; the service brings the
 	 * bytes back on first use. */
 	bool archived;
+	/* When the bytes last came back from the archive (0: never): a use,
+	 * as a save is, for states_idle. */
+	double restored;
 };
+
+/* Since when a state has been idle: its last save or restore. */
+static inline double
+kcr_state_last_use(const struct kcr_state_info *i)
+{
+	return i->restored > i->created ? i->restored : i->created;
+}
 
 /* An API key as the rate limits see it: never the key, only its hash. */
 #define KCR_KEY_ID_LEN 64
@@ -168,8 +178,9 @@ struct kcr_session_store_ops {
 	 * restored it first) or KCR_E_NOTFOUND. */
 	int (*state_unarchive)(void *self, const char *sid, const void *data, size_t len,
 			       const char *hash, kcr_error_t *err);
-	/* Sessions (at most max) whose state is not archived and was saved
-	 * before `before` (epoch seconds); *sids NULL-terminated. */
+	/* Sessions (at most max) whose state is not archived and was last
+	 * used (kcr_state_last_use) before `before` (epoch seconds); *sids
+	 * NULL-terminated. state_unarchive sets `restored` to now. */
 	int (*states_idle)(void *self, double before, size_t max, char ***sids, kcr_error_t *err);
 
 	/* ---- API keys, by id (the key's hash) ---- */

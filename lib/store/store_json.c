@@ -194,6 +194,8 @@ kcr_state_record_to_json(const struct kcr_state_info *i)
 	cJSON_AddNumberToObject(o, "expires", i->expires);
 	if (i->archived)
 		cJSON_AddTrueToObject(o, "archived");
+	if (i->restored > 0)
+		cJSON_AddNumberToObject(o, "restored", i->restored);
 	return kcr_json_print_free(o);
 }
 
@@ -217,6 +219,7 @@ kcr_state_record_from_json(const char *json, size_t len, struct kcr_state_info *
 		i->created = created->valuedouble;
 		i->expires = expires->valuedouble;
 		i->archived = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "archived"));
+		i->restored = kcr_json_num(o, "restored", 0);
 	}
 	cJSON_Delete(o);
 	return r;

@@ -632,6 +632,14 @@ check_state_archive(struct kcr_stores *st)
 	OK(kcr_store_state_get(st, s.id, 1 << 20, &data2, &len, &got, &e_));
 	TAP_ASSERT(!got.archived && len == sizeof(binary) && memcmp(data2, binary, len) == 0);
 	TAP_ASSERT(same_time(got.created, info.created));
+	/* a restore is a use: not idle again at once */
+	TAP_ASSERT(got.restored > kcr_wall_time() - 50);
+	{
+		kcr_autostrv char **idle3 = NULL;
+
+		OK(kcr_store_states_idle(st, kcr_wall_time() - 50, 100, &idle3, &e_));
+		TAP_ASSERT(!strv_has(idle3, s.id));
+	}
 	free(kcr_steal(&data2));
 	OK(kcr_store_state_archive(st, s.id, info.hash, &e_));
 	/* a save after the archive: live bytes again, and the old hash no
