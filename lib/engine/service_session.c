@@ -260,8 +260,6 @@ sweep_expired(struct kcr_service *s, kcr_error_t *err)
 	}
 	if (n)
 		kcr_log_info("removed %d expired session%s", n, n == 1 ? "" : "s");
-	else
-		kcr_log_debug("cleanup: swept, nothing expired");
 	if (kcr_store_counters_sweep(&s->stores, now, err) < 0)
 		return -1;
 	return n;
@@ -323,6 +321,7 @@ kcr_service_cleanup(struct kcr_service *s, double period_s, kcr_error_t *err)
 		kcr_log_debug("cleanup: another replica sweeps this period");
 		return 0;
 	}
+	kcr_log_debug("cleanup: this replica sweeps this period");
 	if (!kcr_store_native_ttl(&s->stores) && (n = sweep_expired(s, err)) < 0)
 		return -1;
 	if (sweep_orphans(s, err) < 0 || svc_archive_states(s, err) < 0)

@@ -335,8 +335,7 @@ wait_archived() { # SID: until /state/SID/info says source "archive" (30 s at mo
 	SRV=arch
 	py_run "" 'x = 41; words = ["a", "b"] * 1000'
 	exec_state
-	local sid=$SID hash=$HASH size=$SIZE state
-	state="$(srv_dir arch)/state"
+	local sid=$SID hash=$HASH size=$SIZE
 	# saved 3 s ago at the next sweep (every 1 s): wait for it, bounded
 	wait_archived "$sid"
 	# the client sees the same state: it exists, with its size and hash
@@ -344,8 +343,8 @@ wait_archived() { # SID: until /state/SID/info says source "archive" (30 s at mo
 	assert_json_eq 'j["hash"]' "$hash"
 	assert_json_eq 'j["size_bytes"]' "$size"
 	# the bytes left the session store for the file store
-	[ ! -e "$state/sessions/$sid/state.bin" ] || fail "state.bin is still there"
-	[ -s "$state/blobs/$sid/_python_state_archive" ] || fail "no archive in the file store"
+	! state_bytes_stored arch "$sid" || fail "the state's bytes are still in the session store"
+	stored_file arch "$sid" _python_state_archive || fail "no archive in the file store"
 	# and no listing shows it as a file
 	api GET "/files/$sid"
 	assert_json 'all(f["id"] != "_python_state_archive" for f in j)'
@@ -355,7 +354,7 @@ wait_archived() { # SID: until /state/SID/info says source "archive" (30 s at mo
 	[ "$(sha256sum <"$BODY_FILE" | cut -d' ' -f1)" = "$hash" ] || fail "other bytes came back"
 	api GET "/state/$sid/info"
 	assert_json_eq 'j["source"]' store
-	[ -e "$state/sessions/$sid/state.bin" ] || fail "state.bin was not restored"
+	state_bytes_stored arch "$sid" || fail "the state's bytes were not restored"
 	# archived again, then a run in the session finds its globals
 	wait_archived "$sid"
 	py_run "$sid" 'print(x + 1, len(words))'

@@ -428,6 +428,32 @@ count_stored() {
 	fi
 }
 
+# state_bytes_stored NAME SID: whether the session store of server NAME
+# holds the bytes of SID's Python state (fs: state.bin; redis: its key).
+state_bytes_stored() {
+	if [ -n "${TEST_STORES:-}" ]; then
+		(
+			. "$TEST_STORES"
+			[ "$(redis-cli -u "$TEST_REDIS_URL" exists "$(store_prefix "$1"):state:$2")" = 1 ]
+		)
+	else
+		[ -e "$(srv_dir "$1")/state/sessions/$2/state.bin" ]
+	fi
+}
+
+# stored_file NAME SID FID: whether the file store of server NAME holds
+# the bytes of SID/FID (fs: the blob; s3: s3rver's file of the object).
+stored_file() {
+	if [ -n "${TEST_STORES:-}" ]; then
+		(
+			. "$TEST_STORES"
+			[ -s "$TEST_S3_DATA/$TEST_S3_BUCKET/$(store_prefix "$1")/$2/$3._S3rver_object" ]
+		)
+	else
+		[ -s "$(srv_dir "$1")/state/blobs/$2/$3" ]
+	fi
+}
+
 # The Redis key prefix and S3 object prefix of server NAME under
 # TEST_STORES ("t<12 hex>", the same for the same NAME in one file, so a
 # restarted server finds its sessions), without the separator.
