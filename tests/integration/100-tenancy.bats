@@ -223,7 +223,7 @@ make_victim() {
 	assert_status 200
 	assert_json_eq 'j["status"]' healthy
 	assert_json 'j["checks"]["sandbox"]["backend"] == "local" and j["checks"]["sandbox"]["status"] == "healthy"'
-	assert_json 'j["checks"]["session_store"]["backend"] == "fs" and j["checks"]["file_store"]["backend"] == "fs"'
+	assert_json "j['checks']['session_store']['backend'] == '$SESSION_BACKEND' and j['checks']['file_store']['backend'] == '$FILE_BACKEND'"
 	assert_json 'all(j["checks"][c]["latency_ms"] >= 0 for c in ("sandbox", "session_store", "file_store"))'
 	assert_json 'j["checks"]["pool"]["enabled"] is True'
 }

@@ -57,6 +57,12 @@ HOST_PYTHON=/usr/bin/python3
 [ -x "$HOST_PYTHON" ] || HOST_PYTHON=python3
 
 ID_RE='^[A-Za-z0-9_-]{21}$'
+# the stores every server of this run uses (see start_server, TEST_STORES)
+if [ -n "${TEST_STORES:-}" ]; then
+	SESSION_BACKEND=redis FILE_BACKEND=s3
+else
+	SESSION_BACKEND=fs FILE_BACKEND=fs
+fi
 SRV=${SRV:-main}
 
 # Settings from the caller's environment that would change the server
