@@ -3,8 +3,8 @@
 # tests, the layout check and the bats suites, once in a normal build and
 # once in an ASan+UBSan build, then the unit tests (the engine, the pool
 # and the stores among them) in a ThreadSanitizer build. The normal build
-# also runs the integration suites on Redis and S3 (make check-stores). Every build has
-# -Werror. The last line is "N passed, N failed".
+# also runs the integration suites on Redis and S3 (make check-stores).
+# Every build has -Werror. The last line is "N passed, N failed".
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
