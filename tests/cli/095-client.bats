@@ -341,9 +341,9 @@ EOF
 	assert_kcr_error 'no route'
 	run_kcr config show
 	assert_line --regexp '^client.api_key +# default$'
-	KCR_API_KEY=secret run_kcr config show
+	KCR_API_KEY=sk-hush-4711 run_kcr config show
 	assert_line --regexp '^client.api_key +\*+ +# env KCR_API_KEY$'
-	refute_output --partial secret
+	refute_output --partial sk-hush-4711
 }
 
 @test "client: plain kcr exec stores nothing" {
