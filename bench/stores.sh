@@ -27,21 +27,22 @@ free_port() {
 	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-start() { # name, env...: prints the port
-	local name=$1 port
+start() { # name, env...: starts kcr serve, sets port (no subshell: the pids stay ours)
+	local name=$1
 	shift
 	port=$(free_port)
 	mkdir -p "$work/$name"
 	env KCR_STATE_DIR="$work/$name/state" KCR_API_KEYS=sk-bench KCR_FILE_SIZE_MB=1100 \
 		KCR_MAX_BODY_MB=1200 "$@" "$KCR" serve --listen "127.0.0.1:$port" \
-		2>"$work/$name/log" &
+		>"$work/$name/out" 2>"$work/$name/log" </dev/null &
 	pids+=($!)
 	echo $! >"$work/$name/pid"
 	for _ in $(seq 100); do
-		curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
+		curl -sf "http://127.0.0.1:$port/health" >/dev/null && return 0
 		sleep 0.1
 	done
-	echo "$port"
+	echo "kcr serve ($name) did not start: $(tail -3 "$work/$name/log")" >&2
+	exit 1
 }
 
 hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$(cat "$work/$1/pid")/status"; }
@@ -82,13 +83,14 @@ LUA
 } >"$work/download.lua"
 
 head -c $((1 << 20)) /dev/urandom >"$work/one.bin"
-head -c $((1 << 30)) /dev/urandom >"$work/big.bin"
+big_mb=${BENCH_BIG_MB:-1024} # the large file, MiB (1 GiB unless told)
+head -c $((big_mb << 20)) /dev/urandom >"$work/big.bin"
 big_sha=$(sha256sum <"$work/big.bin" | cut -d' ' -f1)
 
 run() { # name, env...
 	local name=$1 port url sid fid t0 t1 h0 h1 h2 got
 	shift
-	port=$(start "$name" "$@")
+	start "$name" "$@"
 	url="http://127.0.0.1:$port"
 	echo "== $name"
 	for c in 1 8; do
@@ -107,14 +109,14 @@ run() { # name, env...
 		"$url/upload" | /usr/bin/python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["session_id"], j["files"][0]["fileId"])')
 	t1=$(date +%s.%N)
 	h1=$(hwm "$name")
-	printf '  1 GiB upload:   %5.1f s  (%4.0f MiB/s)  peak RSS %d -> %d MiB\n' \
-		"$(echo "$t1 - $t0" | bc)" "$(echo "1024 / ($t1 - $t0)" | bc -l)" $((h0 / 1024)) $((h1 / 1024))
+	printf '  %d MiB upload:   %5.1f s  (%4.0f MiB/s)  peak RSS %d -> %d MiB\n' \
+		"$big_mb" "$(echo "$t1 - $t0" | bc)" "$(echo "$big_mb / ($t1 - $t0)" | bc -l)" $((h0 / 1024)) $((h1 / 1024))
 	t0=$(date +%s.%N)
 	got=$(curl -sf -H 'X-API-Key: sk-bench' "$url/download/$sid/$fid" | sha256sum | cut -d' ' -f1)
 	t1=$(date +%s.%N)
 	h2=$(hwm "$name")
-	printf '  1 GiB download: %5.1f s  (%4.0f MiB/s)  peak RSS %d -> %d MiB  %s\n' \
-		"$(echo "$t1 - $t0" | bc)" "$(echo "1024 / ($t1 - $t0)" | bc -l)" $((h1 / 1024)) $((h2 / 1024)) \
+	printf '  %d MiB download: %5.1f s  (%4.0f MiB/s)  peak RSS %d -> %d MiB  %s\n' \
+		"$big_mb" "$(echo "$t1 - $t0" | bc)" "$(echo "$big_mb / ($t1 - $t0)" | bc -l)" $((h1 / 1024)) $((h2 / 1024)) \
 		"$([ "$got" = "$big_sha" ] && echo "sha256 matches" || echo "SHA256 DIFFERS")"
 }
 
