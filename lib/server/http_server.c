@@ -31,6 +31,7 @@ struct kcr_http_server {
 	struct MHD_Daemon *d;
 	struct kcr_http_server_opts o;
 	char *base_path;
+	char *spool_dir; /* o.spool_dir's own copy: the caller's may not outlive start */
 	int port;
 	atomic_size_t max_body;
 	atomic_int in_flight;
@@ -731,6 +732,8 @@ kcr_http_server_start(const struct kcr_http_server_opts *o, kcr_error_t *err)
 		return NULL;
 	}
 	s->o = *o;
+	s->spool_dir = o->spool_dir ? kcr_xstrdup(o->spool_dir) : NULL;
+	s->o.spool_dir = s->spool_dir;
 	s->base_path = kcr_xstrdup(o->base_path ? o->base_path : "");
 	if (s->base_path[0] && s->base_path[strlen(s->base_path) - 1] == '/')
 		s->base_path[strlen(s->base_path) - 1] = '\0';
@@ -752,6 +755,7 @@ kcr_http_server_start(const struct kcr_http_server_opts *o, kcr_error_t *err)
 		http_guard_free(s->guard);
 		close(fd);
 		free(s->base_path);
+		free(s->spool_dir);
 		free(s);
 		kcr_error_set(err, KCR_E_IO, 0, "cannot start the HTTP server on %s", o->listen);
 		return NULL;
@@ -789,5 +793,6 @@ kcr_http_server_stop(struct kcr_http_server *s, unsigned int grace_ms)
 	MHD_stop_daemon(s->d);
 	http_guard_free(s->guard);
 	free(s->base_path);
+	free(s->spool_dir);
 	free(s);
 }
