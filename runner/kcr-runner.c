@@ -20,6 +20,7 @@
 #include <getopt.h>
 #include <linux/openat2.h>
 #include <microhttpd.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -45,10 +46,13 @@ struct runner {
 	pthread_mutex_t *exec_lock;  /* one execution at a time */
 	struct runner_cells *cells;  /* --zygote: the warm cells */
 	struct kcr_cell *cell;       /* a request to /cells/{id}/...: that cell */
+	bool log_requests;           /* a line per request on stderr (a pod's log) */
 };
 
 struct opts {
 	int listen_fd, port;
+	const char *address; /* --port's address (all when NULL) */
+	bool log_requests;
 	const char *unix_path, *data_dir, *src_dir;
 	const char *prewarm, *preload; /* a language to start ahead, and its imports */
 	const char *zygote;            /* a language to fork warm cells of */
@@ -66,8 +70,9 @@ typedef enum MHD_Result (*handler_fn)(struct runner *r, struct MHD_Connection *c
 				      const char *arg, struct req_ctx *rc);
 
 static const char usage_line[] =
-	"usage: kcr-runner [--listen-fd N | --unix PATH | --port N] [--data-dir DIR]\n"
-	"                  [--src-dir DIR] [--prewarm=LANG [--preload=MODS]] [--help] [--version]\n";
+	"usage: kcr-runner [--listen-fd N | --unix PATH | --port N [--address ADDR]]\n"
+	"                  [--data-dir DIR] [--src-dir DIR] [--log-requests]\n"
+	"                  [--prewarm=LANG [--preload=MODS]] [--help] [--version]\n";
 
 /* ---- responses ---- */
 
@@ -467,6 +472,8 @@ route(struct runner *r, struct MHD_Connection *c, const char *url, const char *m
 {
 	bool path_known = false;
 
+	if (r->log_requests && r->cell == NULL)
+		fprintf(stderr, "kcr-runner: %s %s\n", method, url);
 	if (r->cell == NULL && strcmp(url, "/cells") == 0 && strcmp(method, "POST") == 0)
 		return h_cell_create(r, c, rc);
 	if (r->cell == NULL && strncmp(url, "/cells/", 7) == 0)
@@ -553,6 +560,8 @@ print_help(void)
 	       "  --listen-fd N    serve on an inherited listening socket\n"
 	       "  --unix PATH      listen on a unix socket (created with mode 0600)\n"
 	       "  --port N         listen on TCP port N on all addresses\n"
+	       "  --address ADDR   with --port: only on this IPv4 or IPv6 address\n"
+	       "  --log-requests   write a line per request to stderr (a pod's log)\n"
 	       "  --data-dir DIR   the program's working directory (default %s)\n"
 	       "  --src-dir DIR    where sources and binaries go (default %s)\n"
 	       "  --prewarm=LANG   start py's or js's interpreter for the next execution\n"
@@ -565,7 +574,7 @@ print_help(void)
 	       "Examples:\n"
 	       "  kcr-runner --unix /tmp/runner.sock --data-dir /tmp/d --src-dir /tmp/s\n"
 	       "  curl --unix-socket /tmp/runner.sock http://runner/health\n"
-	       "  kcr-runner --port 8080\n",
+	       "  kcr-runner --port 8080 --log-requests     (in a pod)\n",
 	       usage_line, KCR_DATA_DIR, KCR_SRC_DIR);
 }
 
@@ -613,6 +622,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "pids", required_argument, NULL, 'i' },
 		{ "zygote", required_argument, NULL, 'y' },
 		{ "fd-channel", required_argument, NULL, 'c' },
+		{ "address", required_argument, NULL, 'a' },
+		{ "log-requests", no_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch, n = 0;
@@ -625,6 +636,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'p': o->port = parse_int_arg("--port", optarg, 1, 65535); n++; break;
 		case 'd': o->data_dir = optarg; break;
 		case 's': o->src_dir = optarg; break;
+		case 'a': o->address = optarg; break;
+		case 'L': o->log_requests = true; break;
 		case 'h': print_help(); exit(0);
 		case 'V': printf("kcr-runner %s\n", PACKAGE_VERSION); exit(0);
 		case 'w': case 'l': case 'n': case 'z': case 'i': case 'y': case 'c':
@@ -637,6 +650,36 @@ parse_args(int argc, char **argv, struct opts *o)
 		usage_error("unexpected argument '%s'", argv[optind]);
 	if (n != 1)
 		usage_error("give exactly one of --listen-fd, --unix or --port");
+	if (o->address && o->port == 0)
+		usage_error("--address needs --port");
+}
+
+/* --port N --address A: a pod's own address (the Kubernetes simulator's
+ * pods share one network namespace, each with its own loopback address). */
+static int
+listen_tcp(const char *address, int port, kcr_error_t *err)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE };
+	struct addrinfo *ai = NULL;
+	kcr_autoclose int fd = -1;
+	char service[8];
+	int one = 1, rc;
+
+	snprintf(service, sizeof(service), "%d", port);
+	rc = getaddrinfo(address, service, &hints, &ai);
+	if (rc != 0)
+		return kcr_error_set(err, KCR_E_INVALID, 0, "--address %s: %s", address,
+				     gai_strerror(rc));
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+		rc = errno;
+		freeaddrinfo(ai);
+		return kcr_error_set(err, KCR_E_IO, rc, "listening on %s:%d", address, port);
+	}
+	freeaddrinfo(ai);
+	return kcr_steal_fd(&fd);
 }
 
 static int
@@ -803,6 +846,8 @@ get_listen_fd(int argc, char **argv, struct opts *o, kcr_error_t *err)
 	parse_args(argc, argv, o);
 	if (o->unix_path)
 		return listen_unix(o->unix_path, err);
+	if (o->address)
+		return listen_tcp(o->address, o->port, err);
 	if (o->port == 0)
 		return check_listen_fd(o->listen_fd, err);
 	return -2; /* MHD binds the port */
@@ -869,6 +914,7 @@ main(int argc, char **argv)
 		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	r.data_dir = o.data_dir;
 	r.src_dir = o.src_dir;
+	r.log_requests = o.log_requests;
 	setup_signals(&stop);
 	parse_prewarm(argc, argv, &o);
 	prewarm(&o);
