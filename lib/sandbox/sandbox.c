@@ -8,6 +8,7 @@
 
 static const struct kcr_sandbox_ops *const providers[] = {
 	&kcr_sandbox_local_ops,
+	&kcr_sandbox_kubernetes_ops,
 };
 
 int

@@ -98,6 +98,7 @@ struct kcr_sandbox_ops {
 };
 
 extern const struct kcr_sandbox_ops kcr_sandbox_local_ops;
+extern const struct kcr_sandbox_ops kcr_sandbox_kubernetes_ops;
 
 /* An opened provider. */
 struct kcr_sandbox_provider {
