@@ -11,6 +11,7 @@
 #include "engine/engine.h"
 #include "engine/pool.h"
 #include "base/util.h"
+#include "sandbox/kubernetes.h"
 
 #include <cjson/cJSON.h>
 #include <signal.h>
@@ -42,9 +43,12 @@ struct pool_args {
 	const char *size, *timeout;
 };
 
-/* Where the statistics come from: a server, or a pool in this process. */
+/* Where the statistics come from: a server, the cluster's labelled pods
+ * (sandbox.provider kubernetes), or a pool in this process. */
 struct source {
 	struct kcr_api_client *api;
+	struct kcr_k8s *k8s;
+	const struct kcr_config *cfg;
 	struct kcr_engine *engine;
 };
 
@@ -79,7 +83,7 @@ on_opt(int id, const char *arg, void *data, kcr_error_t *err)
 }
 
 static int
-source_open(struct source *s, struct kcr_ctx *ctx, kcr_error_t *err)
+source_open(struct source *s, struct kcr_ctx *ctx, bool cluster, kcr_error_t *err)
 {
 	const char *url = kcr_config_str(ctx->cfg, "client.server");
 	const char *key = kcr_config_str(ctx->cfg, "client.admin_key");
@@ -92,6 +96,11 @@ source_open(struct source *s, struct kcr_ctx *ctx, kcr_error_t *err)
 		s->api = kcr_api_client_new(url, key, err);
 		return s->api ? 0 : -1;
 	}
+	if (cluster && strcmp(kcr_config_str(ctx->cfg, "sandbox.provider"), "kubernetes") == 0) {
+		s->cfg = ctx->cfg;
+		s->k8s = kcr_k8s_open(ctx->cfg, NULL, err);
+		return s->k8s ? 0 : -1;
+	}
 	s->engine = kcr_engine_new(ctx->cfg, err);
 	if (s->engine == NULL || kcr_engine_enable_pool(s->engine, ctx->cfg, err) < 0)
 		return -1;
@@ -102,12 +111,56 @@ static void
 source_close(struct source *s)
 {
 	kcr_api_client_free(s->api);
+	kcr_k8s_free(s->k8s);
 	kcr_engine_free(s->engine);
+}
+
+/* The pools of the cluster: each language with pods or a pool size. */
+static int
+fetch_cluster(struct source *s, cJSON **out, kcr_error_t *err)
+{
+	struct kcr_k8s_pool_count *c = NULL;
+	size_t n = 0, j = 0;
+	cJSON *pools;
+
+	if (kcr_k8s_pool_counts(s->k8s, &c, &n, err) < 0)
+		return kcr_error_wrap(err, "the pools of the cluster at %s",
+				      kcr_k8s_server(s->k8s));
+	*out = cJSON_CreateObject();
+	cJSON_AddStringToObject(*out, "provider", "kubernetes");
+	cJSON_AddStringToObject(*out, "namespace", kcr_k8s_namespace(s->k8s));
+	pools = cJSON_AddArrayToObject(*out, "pools");
+	for (unsigned int i = 0; i < kcr_lang_count(); i++) {
+		const char *id = kcr_lang_at(i)->id;
+		kcr_autofree char *key = kcr_strdup_printf("pool.%s", id);
+		struct kcr_k8s_pool_count zero = { 0 }, *pc = &zero;
+		long target = kcr_config_int(s->cfg, key);
+		cJSON *p;
+
+		if (j < n && strcmp(c[j].lang, id) == 0)
+			pc = &c[j++];
+		else if (target <= 0)
+			continue;
+		p = cJSON_CreateObject();
+		cJSON_AddStringToObject(p, "language", id);
+		cJSON_AddNumberToObject(p, "target", (double)target);
+		cJSON_AddNumberToObject(p, "ready", pc->ready);
+		cJSON_AddNumberToObject(p, "claimed", pc->claimed);
+		cJSON_AddNumberToObject(p, "creating", pc->creating);
+		cJSON_AddNumberToObject(p, "failed", pc->failed);
+		cJSON_AddNumberToObject(p, "jobs", pc->jobs);
+		cJSON_AddNumberToObject(p, "oldest_ready_s", (double)pc->oldest_ready_s);
+		cJSON_AddItemToArray(pools, p);
+	}
+	free(c);
+	return 0;
 }
 
 static int
 fetch(struct source *s, cJSON **out, kcr_error_t *err)
 {
+	if (s->k8s)
+		return fetch_cluster(s, out, err);
 	if (s->api)
 		return kcr_api_client_request_json(s->api, "GET", "/pool", NULL, out, err);
 	*out = kcr_pool_stats_json(kcr_engine_pool(s->engine));
@@ -133,6 +186,43 @@ print_table(const cJSON *stats, FILE *f)
 	}
 }
 
+/* "42s", "7m", "3h", "2d"; "-" for none. */
+static void
+age(char *buf, size_t size, const cJSON *p, bool any)
+{
+	double s = kcr_json_num(p, "oldest_ready_s", 0);
+
+	if (!any)
+		snprintf(buf, size, "-");
+	else if (s < 120)
+		snprintf(buf, size, "%.0fs", s);
+	else if (s < 7200)
+		snprintf(buf, size, "%.0fm", s / 60);
+	else if (s < 172800)
+		snprintf(buf, size, "%.0fh", s / 3600);
+	else
+		snprintf(buf, size, "%.0fd", s / 86400);
+}
+
+static void
+print_cluster_table(const cJSON *stats, FILE *f)
+{
+	const cJSON *p;
+
+	fprintf(f, "%-5s %6s %6s %8s %8s %6s %6s %12s\n", "LANG", "TARGET", "READY", "CLAIMED",
+		"CREATING", "FAILED", "JOBS", "OLDEST_READY");
+	cJSON_ArrayForEach (p, cJSON_GetObjectItemCaseSensitive(stats, "pools")) {
+		char old[16];
+
+		age(old, sizeof(old), p, kcr_json_num(p, "ready", 0) > 0);
+		fprintf(f, "%-5s %6.0f %6.0f %8.0f %8.0f %6.0f %6.0f %12s\n",
+			kcr_json_str(p, "language") ? kcr_json_str(p, "language") : "?",
+			kcr_json_num(p, "target", 0), kcr_json_num(p, "ready", 0),
+			kcr_json_num(p, "claimed", 0), kcr_json_num(p, "creating", 0),
+			kcr_json_num(p, "failed", 0), kcr_json_num(p, "jobs", 0), old);
+	}
+}
+
 static int
 show(const struct pool_args *a, cJSON *stats)
 {
@@ -140,6 +230,8 @@ show(const struct pool_args *a, cJSON *stats)
 		kcr_autofree char *s = cJSON_Print(stats);
 
 		printf("%s\n", s);
+	} else if (kcr_json_str(stats, "provider")) {
+		print_cluster_table(stats, stdout);
 	} else {
 		print_table(stats, stdout);
 	}
@@ -163,7 +255,7 @@ status_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 	if (first < argc)
 		return kcr_cmd_usage_error(&kcr_cmd_pool_status, err, "unexpected argument '%s'",
 					   argv[first]);
-	if (source_open(&src, ctx, err) < 0) {
+	if (source_open(&src, ctx, true, err) < 0) {
 		source_close(&src);
 		return -1;
 	}
@@ -306,7 +398,7 @@ warmup_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 	}
 	if (a.size && kcr_strv_len(langs) == 0)
 		return kcr_cmd_usage_error(&kcr_cmd_pool_warmup, err, "--size needs the languages");
-	r = source_open(&src, ctx, err) < 0 ||
+	r = source_open(&src, ctx, false, err) < 0 ||
 			    start_warmup(&src, langs, kcr_strv_len(langs), a.size, err) < 0 ||
 			    watch_warmup(&src, &a, langs, kcr_strv_len(langs), timeout_ms, err) < 0
 		    ? -1
@@ -318,10 +410,13 @@ warmup_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 static const struct kcr_cmd kcr_cmd_pool_status = {
 	.name = "status",
 	.usage = "kcr pool status [--server URL] [--json] [--watch]",
-	.summary = "Show each language's warm sandboxes: target, ready, in use, hits, misses.",
+	.summary = "Show each language's warm sandboxes: target, ready, in use, hits, misses; "
+		   "with sandbox.provider kubernetes and no server, the cluster's pool pods "
+		   "(every replica's): ready, claimed, creating, failed, Jobs, oldest ready.",
 	.examples = "  kcr pool status --server http://127.0.0.1:8000\n"
 		    "  KCR_SERVER=http://127.0.0.1:8000 kcr pool status --watch\n"
-		    "  kcr pool status --json | jq '.pools[] | select(.language==\"py\")'",
+		    "  kcr pool status --json | jq '.pools[] | select(.language==\"py\")'\n"
+		    "  kcr --set sandbox.provider=kubernetes pool status",
 	.opts = status_opts,
 	.run = status_run,
 };
