@@ -77,7 +77,8 @@ kcr_cmd_print_opts(const struct kcr_opt *o, FILE *f)
 		else
 			snprintf(left, sizeof(left), "    --%s%s%s", o->name, o->arg ? " " : "",
 				 o->arg ? o->arg : "");
-		fprintf(f, "  %-28s %s\n", left, o->help);
+		/* at least two spaces between: what tests/cli/010-help.bats splits at */
+		fprintf(f, "  %-28s%s%s\n", left, strlen(left) < 28 ? " " : "  ", o->help);
 	}
 }
 

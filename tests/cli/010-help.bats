@@ -379,3 +379,18 @@ for k, v in json.load(open(sys.argv[1])).items():
 	run complete_words --set limits.pids=9 e
 	assert_line exec
 }
+
+@test "kcr __complete offers cluster check, its options and languages" {
+	run complete_words cluster ''
+	assert_output check
+	run complete_words cluster check --
+	for o in --json --lang --serve-address --egress-target --timeout --help; do
+		assert_line -- "$o"
+	done
+	run complete_words cluster check -l p
+	assert_line py
+	refute_line js
+	run complete_words pool status --
+	assert_line --json
+	assert_line --server
+}
