@@ -22,14 +22,20 @@
 
 /* Each prints "reached HOST:PORT" or "blocked HOST:PORT why" per argument. */
 static const char probe_py[] =
-	"import socket, sys\n"
+	"import errno, socket, sys\n"
 	"for t in sys.argv[1:]:\n"
 	"    h, _, p = t.rpartition(':')\n"
 	"    try:\n"
 	"        socket.create_connection((h.strip('[]'), int(p)), timeout=3).close()\n"
 	"        print('reached', t)\n"
-	"    except Exception as e:\n"
-	"        print('blocked', t, (type(e).__name__ + ': ' + str(e)).replace('\\n', ' '))\n";
+	"    except ConnectionRefusedError:\n"
+	"        print('blocked', t, 'refused')\n"
+	"    except (socket.timeout, TimeoutError):\n"
+	"        print('blocked', t, 'timed out')\n"
+	"    except socket.gaierror:\n"
+	"        print('blocked', t, 'name not resolved')\n"
+	"    except OSError as e:\n"
+	"        print('blocked', t, e.strerror or type(e).__name__)\n";
 
 static const char probe_js[] =
 	"const net = require('net');\n"
@@ -39,10 +45,11 @@ static const char probe_js[] =
 	"    const host = t.slice(0, i).replace(/^\\[|\\]$/g, ''), port = +t.slice(i + 1);\n"
 	"    console.log(await new Promise((done) => {\n"
 	"      const s = net.connect({ host, port });\n"
-	"      const tm = setTimeout(() => { s.destroy(); done('blocked ' + t + ' timeout'); }, "
+	"      const tm = setTimeout(() => { s.destroy(); done('blocked ' + t + ' timed out'); }, "
 	"3000);\n"
 	"      s.on('connect', () => { clearTimeout(tm); s.destroy(); done('reached ' + t); });\n"
-	"      s.on('error', (e) => { clearTimeout(tm); done('blocked ' + t + ' ' + e.code); });\n"
+	"      s.on('error', (e) => { clearTimeout(tm); done('blocked ' + t + ' ' +\n"
+	"        (e.code === 'ECONNREFUSED' ? 'refused' : e.code)); });\n"
 	"    }));\n"
 	"  }\n"
 	"})();\n";
@@ -53,7 +60,7 @@ static const char probe_bash[] =
 	"  if timeout 3 bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' \"$h\" \"$p\" 2>/dev/null; then\n"
 	"    echo \"reached $t\"\n"
 	"  else\n"
-	"    echo \"blocked $t\"\n"
+	"    echo \"blocked $t refused or timed out\"\n"
 	"  fi\n"
 	"done\n";
 
@@ -190,7 +197,13 @@ parse_probe(const struct kcr_exec_result *res, struct probe_out *po)
 			append(&po->reached, l + 8);
 			po->n++;
 		} else if (strncmp(l, "blocked ", 8) == 0) {
-			append(&po->blocked, l + 8);
+			char *why = strchr(l + 8, ' ');
+			kcr_autofree char *item =
+				why ? kcr_strdup_printf("%.*s (%s)", (int)(why - l - 8), l + 8,
+							why + 1)
+				    : kcr_xstrdup(l + 8);
+
+			append(&po->blocked, item);
 			po->n++;
 		}
 	}
