@@ -108,6 +108,18 @@ image_failed(struct check_pod *p, const char *reason, const char *msg)
 		 msg ? msg : "");
 }
 
+static void
+timed_out(struct check_pod *p)
+{
+	pod_fail(p,
+		 kcr_strdup_printf("kubectl describe pod -n %s -l kcr.dev/role=check shows why "
+				   "(the pods of a later check: they are deleted at its end); "
+				   "large images take longer the first time: --timeout",
+				   p->r->ns),
+		 "not Ready after %llu s (%s)", (unsigned long long)(p->r->timeout_ms / 1000),
+		 *p->pending ? p->pending : "Pending");
+}
+
 /* What one state of the pod tells; true once there is nothing to wait for. */
 static bool
 observe(struct check_pod *p, const char *type, const cJSON *pod)
@@ -121,6 +133,11 @@ observe(struct check_pod *p, const char *type, const cJSON *pod)
 	const char *phase = kcr_k8s_pod_phase(pod), *msg = NULL, *why;
 	const char *image = kcr_k8s_pods_image(p->r->pods, p->lang);
 
+	if (kcr_now_ms() >= p->t0 + p->r->timeout_ms) {
+		/* what comes after the deadline (a watch that was held up) is too late */
+		timed_out(p);
+		return true;
+	}
 	if (strcmp(type, "DELETED") == 0) {
 		pod_fail(p, NULL, "the test pod was deleted before it was Ready");
 		return true;
@@ -197,18 +214,6 @@ reread(struct check_pod *p, char *rv)
 	done = observe(p, "MODIFIED", pod);
 	cJSON_Delete(pod);
 	return done;
-}
-
-static void
-timed_out(struct check_pod *p)
-{
-	pod_fail(p,
-		 kcr_strdup_printf("kubectl describe pod -n %s -l kcr.dev/role=check shows why "
-				   "(the pods of a later check: they are deleted at its end); "
-				   "large images take longer the first time: --timeout",
-				   p->r->ns),
-		 "not Ready after %llu s (%s)", (unsigned long long)(p->r->timeout_ms / 1000),
-		 *p->pending ? p->pending : "Pending");
 }
 
 static void
@@ -291,9 +296,13 @@ pod_name(struct check_pod *p)
 	char id[KCR_ID_LEN + 1];
 
 	kcr_id_generate(id);
+	/* a DNS-1123 name: lowercase alphanumerics (the id's '-' and '_' too:
+	 * a name may not end with one) */
+	for (char *s = id; *s; s++)
+		*s = (*s >= 'A' && *s <= 'Z')   ? (char)(*s - 'A' + 'a')
+		     : (*s == '-' || *s == '_') ? 'x'
+						: *s;
 	snprintf(p->name, sizeof(p->name), "kcr-check-%s-%.10s", p->lang->id, id);
-	for (char *s = p->name; *s; s++) /* a DNS-1123 name: lowercase */
-		*s = (*s >= 'A' && *s <= 'Z') ? (char)(*s - 'A' + 'a') : (*s == '_' ? '-' : *s);
 }
 
 static char *

@@ -305,6 +305,38 @@ print("ok")' "$KCR_STDOUT_FILE"
 	assert_success
 }
 
+@test "a test pod that is not Ready in time: FAIL with how long and what it waited for" {
+	# the watch stalls: nothing tells kcr the pod is Ready
+	sim_api POST /sim/stall-watches -d '{"seconds": 8}' >/dev/null
+	kcr_sim 1 cluster check --timeout 2
+	assert_line --regexp '^FAIL image py: not Ready after 2 s \(Pending[^)]*\); fix: kubectl describe pod -n kcr -l kcr.dev/role=check'
+	assert_line --regexp '^skip NetworkPolicy: '
+	assert_line '1 check failed'
+	assert_no_check_pods
+	sleep 6 # the stall ends before the next test
+}
+
+@test "interrupted (SIGINT) while a test pod starts: its pods deleted, exit 130" {
+	local pid rc=0 i
+	sim_api POST /sim/stall-watches -d '{"seconds": 8}' >/dev/null
+	KCR_KUBECONFIG=$SIM/kubeconfig KCR_POOL_PY=1 KCR_POOL_JS=0 \
+		"$KCR" cluster check --timeout 60 >out 2>err &
+	pid=$!
+	kcr_track_pid "$pid"
+	for ((i = 0; i < 100; i++)); do
+		[ -n "$(sim_names api/v1/namespaces/kcr/pods)" ] && break
+		sleep 0.1
+	done
+	[ -n "$(sim_names api/v1/namespaces/kcr/pods)" ] || fail "no test pod was made"
+	kill -INT "$pid"
+	wait "$pid" || rc=$?
+	assert_equal "$rc" 130
+	run cat out
+	assert_line 'interrupted: the test pods were deleted'
+	assert_no_check_pods
+	sleep 6
+}
+
 @test "usage errors exit 2; a configuration that cannot be used exits 125" {
 	kcr_sim 2 cluster check --egress-target nowhere
 	assert_kcr_error "--egress-target 'nowhere': expected HOST:PORT"
