@@ -32,7 +32,7 @@ struct check_pod {
 	char *why, *fix;   /* when it failed */
 	char pending[256]; /* what it waits for, as last seen */
 	/* since the create request, in ms */
-	uint64_t t0, scheduled_ms, started_ms, ready_ms, health_ms;
+	uint64_t t0, scheduled_ms, started_ms, ready_ms, health_ms, failed_ms;
 };
 
 /* kubernetes_check.c: adds a result and reports it. fix may be NULL. */

@@ -405,8 +405,7 @@ report_pod(struct check_run *r, const struct check_pod *p)
 	const char *image = kcr_k8s_pods_image(r->pods, p->lang);
 
 	if (p->why)
-		check_add(r, name, false, p->ready_ms ? p->ready_ms : p->scheduled_ms, p->fix, "%s",
-			  p->why);
+		check_add(r, name, false, p->failed_ms, p->fix, "%s", p->why);
 	else
 		check_add(r, name, true, p->ready_ms + p->health_ms, NULL,
 			  "%s: scheduled %llu ms, pulled and started %llu ms, Ready %llu ms, "

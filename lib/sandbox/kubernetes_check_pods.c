@@ -45,6 +45,7 @@ pod_fail(struct check_pod *p, char *fix, const char *fmt, ...)
 		free(fix);
 		return;
 	}
+	p->failed_ms = p->t0 ? kcr_now_ms() - p->t0 : 0;
 	va_start(ap, fmt);
 	if (vasprintf(&p->why, fmt, ap) < 0)
 		kcr_oom();

@@ -195,6 +195,26 @@ print("ok")'
 	assert_success
 }
 
+@test "the runner reached directly (kubernetes.runner_access direct): no pods/proxy needed, /health at the pod's IP" {
+	local egress n0
+	listen egress
+	deny_egress
+	n0=$(wc -l <"$SIM/audit.jsonl")
+	kcr_sim --set kubernetes.runner_access=direct cluster check --egress-target "127.0.0.1:$egress"
+	tail -n "+$((n0 + 1))" "$SIM/audit.jsonl" >audit.jsonl
+	refute_line --partial 'pods/proxy'
+	assert_line 'ok   RBAC pods (create get list watch delete patch)'
+	assert_line --regexp '^ok   image py \(.*/health [0-9]+ ms\)$'
+	assert_line "ok   NetworkPolicy (a sandbox pod could not reach 127.0.0.1:$egress (refused); kcr serve's address not checked: kcr is not in a pod (--serve-address HOST:PORT))"
+	# nothing went through the API server's pod proxy
+	run /usr/bin/python3 -c 'import json
+a = [json.loads(l) for l in open("audit.jsonl")]
+assert a and not [e for e in a if e.get("subresource") == "proxy"]
+print("ok")'
+	assert_success
+	assert_no_check_pods
+}
+
 @test "--json: one object, every check with name, ok, detail, fix and ms" {
 	local egress
 	listen egress
