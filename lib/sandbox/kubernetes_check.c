@@ -75,7 +75,8 @@ check_stopped(const struct check_run *r)
 
 	if (r->o->stop_fd <= 0 || poll(&p, 1, 0) <= 0)
 		return false;
-	r->rep->interrupted = true;
+	/* the test pods' threads ask too */
+	__atomic_store_n(&r->rep->interrupted, true, __ATOMIC_RELAXED);
 	return true;
 }
 
