@@ -34,6 +34,10 @@ load(void)
 		SYM(mime_type, "curl_mime_type"), SYM(mime_free, "curl_mime_free"),
 		SYM(version_info, "curl_version_info"), SYM(share_init, "curl_share_init"),
 		SYM(share_setopt, "curl_share_setopt"), SYM(share_cleanup, "curl_share_cleanup"),
+		SYM(multi_init, "curl_multi_init"), SYM(multi_add_handle, "curl_multi_add_handle"),
+		SYM(multi_remove_handle, "curl_multi_remove_handle"),
+		SYM(multi_perform, "curl_multi_perform"), SYM(multi_poll, "curl_multi_poll"),
+		SYM(multi_info_read, "curl_multi_info_read"), SYM(multi_cleanup, "curl_multi_cleanup"),
 	};
 	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
 
@@ -64,6 +68,59 @@ const struct kcr_curl_fns *
 kcr_curl(void)
 {
 	return &fns;
+}
+
+static void
+share_lock(CURL *c, curl_lock_data data, curl_lock_access access, void *p)
+{
+	struct kcr_curl_share *s = p;
+
+	(void)c;
+	(void)access;
+	pthread_mutex_lock(&s->locks[data]);
+}
+
+static void
+share_unlock(CURL *c, curl_lock_data data, void *p)
+{
+	struct kcr_curl_share *s = p;
+
+	(void)c;
+	pthread_mutex_unlock(&s->locks[data]);
+}
+
+struct kcr_curl_share *
+kcr_curl_share_new(kcr_error_t *err)
+{
+	struct kcr_curl_share *s = kcr_xzalloc(sizeof(*s));
+
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&s->locks[i], NULL);
+	s->sh = fns.share_init();
+	if (s->sh == NULL) {
+		kcr_curl_share_free(s);
+		kcr_error_set(err, KCR_E_INTERNAL, 0, "curl_share_init failed");
+		return NULL;
+	}
+	fns.share_setopt(s->sh, CURLSHOPT_LOCKFUNC, share_lock);
+	fns.share_setopt(s->sh, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	fns.share_setopt(s->sh, CURLSHOPT_USERDATA, s);
+	fns.share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	fns.share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	fns.share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	return s;
+}
+
+void
+kcr_curl_share_free(struct kcr_curl_share *s)
+{
+	if (s == NULL)
+		return;
+	if (s->sh)
+		fns.share_cleanup(s->sh);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&s->locks[i]);
+	free(s);
 }
 
 /* What libcurl's curl_easy_setopt and curl_easy_getinfo macros call, once

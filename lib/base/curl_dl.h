@@ -15,6 +15,7 @@
 #include "base/error.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 
 /* typecheck-gcc.h's warnings come from a system header's macro, which GCC
  * keeps quiet: report them, at the line of the call. */
@@ -46,12 +47,29 @@ struct kcr_curl_fns {
 	CURLSH *(*share_init)(void);
 	CURLSHcode (*share_setopt)(CURLSH *, CURLSHoption, ...);
 	CURLSHcode (*share_cleanup)(CURLSH *);
+	CURLM *(*multi_init)(void);
+	CURLMcode (*multi_add_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_perform)(CURLM *, int *);
+	CURLMcode (*multi_poll)(CURLM *, struct curl_waitfd *, unsigned int, int, int *);
+	CURLMsg *(*multi_info_read)(CURLM *, int *);
+	CURLMcode (*multi_cleanup)(CURLM *);
 };
 
 /* Loads libcurl once (thread-safe); -1 with err when it is not installed. */
 int kcr_curl_load(kcr_error_t *err);
 /* The loaded functions; only after kcr_curl_load() returned 0. */
 const struct kcr_curl_fns *kcr_curl(void);
+
+/* A CURLSH (sh, for CURLOPT_SHARE) through which the easy handles of any
+ * thread reuse connections, DNS answers and TLS sessions, with the locks
+ * that takes. After kcr_curl_load(). */
+struct kcr_curl_share {
+	CURLSH *sh;
+	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+};
+struct kcr_curl_share *kcr_curl_share_new(kcr_error_t *err);
+void kcr_curl_share_free(struct kcr_curl_share *s);
 
 #ifndef KCR_CURL_DL_IMPL
 #define curl_global_init(...) (kcr_curl()->global_init(__VA_ARGS__))
@@ -77,6 +95,13 @@ const struct kcr_curl_fns *kcr_curl(void);
 #undef curl_share_setopt
 #define curl_share_setopt(...)  (kcr_curl()->share_setopt(__VA_ARGS__))
 #define curl_share_cleanup(...) (kcr_curl()->share_cleanup(__VA_ARGS__))
+#define curl_multi_init(...) (kcr_curl()->multi_init(__VA_ARGS__))
+#define curl_multi_add_handle(...) (kcr_curl()->multi_add_handle(__VA_ARGS__))
+#define curl_multi_remove_handle(...) (kcr_curl()->multi_remove_handle(__VA_ARGS__))
+#define curl_multi_perform(...) (kcr_curl()->multi_perform(__VA_ARGS__))
+#define curl_multi_poll(...) (kcr_curl()->multi_poll(__VA_ARGS__))
+#define curl_multi_info_read(...) (kcr_curl()->multi_info_read(__VA_ARGS__))
+#define curl_multi_cleanup(...) (kcr_curl()->multi_cleanup(__VA_ARGS__))
 #endif
 
 #endif

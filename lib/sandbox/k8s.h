@@ -42,6 +42,8 @@ struct kcr_k8s_config {
 	char **exec_args;   /* NULL-terminated, may be NULL */
 	char **exec_env;    /* "NAME=value", NULL-terminated, may be NULL */
 	char *exec_api_version;
+	char *exec_install_hint; /* users[].user.exec.installHint, told when it is missing */
+	bool exec_provide_cluster_info; /* hand it the cluster (KUBERNETES_EXEC_INFO) */
 };
 
 /* Loads a kubeconfig: path (NULL: $KUBECONFIG's first file, else

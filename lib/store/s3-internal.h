@@ -26,8 +26,7 @@ struct s3_store {
 	long timeout_ms;
 	int retries;
 	/* connections and DNS answers reused between calls and threads */
-	CURLSH *share;
-	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+	struct kcr_curl_share *share;
 };
 
 /* Where a request's body comes from: memory, or len bytes of fd from

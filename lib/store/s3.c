@@ -29,25 +29,6 @@ pass_error(kcr_error_t *err, kcr_error_t e)
 
 /* ---- configuration -------------------------------------------------------------- */
 
-static void
-lock_cb(CURL *c, curl_lock_data data, curl_lock_access access, void *p)
-{
-	struct s3_store *s = p;
-
-	(void)c;
-	(void)access;
-	pthread_mutex_lock(&s->locks[data]);
-}
-
-static void
-unlock_cb(CURL *c, curl_lock_data data, void *p)
-{
-	struct s3_store *s = p;
-
-	(void)c;
-	pthread_mutex_unlock(&s->locks[data]);
-}
-
 /* "http[s]://host[:port][/path]", or KubeCodeRun's MINIO_ENDPOINT
  * "host:port" whose scheme store.s3.secure (MINIO_SECURE) gives; empty:
  * AWS's endpoint for the region. */
@@ -125,10 +106,7 @@ s3_close(void *self)
 
 	if (s == NULL)
 		return;
-	if (s->share)
-		curl_share_cleanup(s->share);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_destroy(&s->locks[i]);
+	kcr_curl_share_free(s->share);
 	free(s->scheme);
 	free(s->authority);
 	free(s->base_path);
@@ -140,23 +118,6 @@ s3_close(void *self)
 	free(s->session_token);
 	free(s->ca_file);
 	free(s);
-}
-
-static int
-share_init(struct s3_store *s, kcr_error_t *err)
-{
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_init(&s->locks[i], NULL);
-	s->share = curl_share_init();
-	if (s->share == NULL)
-		return kcr_error_set(err, KCR_E_INTERNAL, 0, "curl_share_init failed");
-	curl_share_setopt(s->share, CURLSHOPT_LOCKFUNC, lock_cb);
-	curl_share_setopt(s->share, CURLSHOPT_UNLOCKFUNC, unlock_cb);
-	curl_share_setopt(s->share, CURLSHOPT_USERDATA, s);
-	curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-	curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-	return 0;
 }
 
 /* ---- the bucket ------------------------------------------------------------------ */
@@ -199,7 +160,8 @@ s3_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
 	struct s3_req head = { .method = "HEAD" };
 	kcr_error_t e = NULL;
 
-	if (read_config(s, cfg, err) < 0 || kcr_curl_load(err) < 0 || share_init(s, err) < 0)
+	if (read_config(s, cfg, err) < 0 || kcr_curl_load(err) < 0 ||
+	    (s->share = kcr_curl_share_new(err)) == NULL)
 		goto fail;
 	if (s3_request(s, &head, &e) < 0) {
 		if (head.status != 404 || !kcr_config_bool(cfg, "store.s3.create_bucket")) {

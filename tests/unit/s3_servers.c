@@ -4,6 +4,7 @@
 #include "base/files.h"
 #include "base/util.h"
 #include "s3_servers.h"
+#include "servers.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,96 +17,17 @@
 #include <time.h>
 #include <unistd.h>
 
-struct server {
-	pid_t pid;
-	int port;
-	char dir[64]; /* its data and its log */
-	char url[64];
-};
-
-static struct server s3rver = { .pid = -1 }, fault = { .pid = -1 };
-
-static void
-stop(struct server *s)
-{
-	/* init reaps it; wait until it is gone and its port is free */
-	if (s->pid > 0 && kill(-s->pid, SIGKILL) == 0)
-		for (int i = 0; i < 200 && kill(s->pid, 0) == 0; i++)
-			nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
-	s->pid = -1;
-}
+static struct test_server s3rver = { .pid = -1 }, fault = { .pid = -1 };
 
 static void
 cleanup(void)
 {
-	stop(&s3rver);
-	stop(&fault);
+	test_server_stop(&s3rver);
+	test_server_stop(&fault);
 	if (s3rver.dir[0])
 		kcr_rm_rf(s3rver.dir);
 	if (fault.dir[0])
 		kcr_rm_rf(fault.dir);
-}
-
-/* Runs argv in a process group of its own, stdout and stderr to
- * <dir>/log, and waits up to 20 s for a line that starts with marker and
- * ends with the port. */
-static int
-spawn(struct server *s, char *const argv[], const char *marker)
-{
-	kcr_autofree char *log = kcr_strdup_printf("%s/log", s->dir);
-
-	int pfd[2];
-	pid_t mid;
-
-	unlink(log);
-	/* not our child but our grandchild: a check that waits for any
-	 * child (wait(2)) must not wait for the server */
-	if (pipe(pfd) < 0)
-		return -1;
-	fflush(NULL); /* nothing buffered to print twice */
-	mid = fork();
-	if (mid == 0) {
-		pid_t pid = fork();
-
-		if (pid == 0) {
-			int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-			setpgid(0, 0);
-			dup2(fd, 1);
-			dup2(fd, 2);
-			execv(argv[0], argv);
-			_exit(127);
-		}
-		(void)!write(pfd[1], &pid, sizeof(pid));
-		_exit(0);
-	}
-	close(pfd[1]);
-	if (mid < 0 || read(pfd[0], &s->pid, sizeof(s->pid)) != sizeof(s->pid))
-		s->pid = -1;
-	close(pfd[0]);
-	if (mid > 0)
-		waitpid(mid, NULL, 0);
-	for (int i = 0; s->pid > 0 && i < 400; i++) {
-		kcr_autofree char *text = NULL;
-		size_t len;
-		char *m;
-
-		nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL);
-		if (kcr_read_file(log, 1 << 20, &text, &len, NULL) < 0)
-			continue;
-		if ((m = strstr(text, marker)) != NULL && strchr(m, '\n')) {
-			*strchr(m, '\n') = '\0';
-			s->port = strrchr(m, ':') ? atoi(strrchr(m, ':') + 1) : 0;
-			snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
-			return s->port > 0 ? 0 : -1;
-		}
-		if (kill(s->pid, 0) < 0) {
-			s->pid = -1;
-			fprintf(stderr, "# %s exited:\n%s\n", argv[0], text);
-		}
-	}
-	stop(s);
-	return -1;
 }
 
 static int
@@ -119,7 +41,7 @@ s3rver_start(int port)
 
 	snprintf(p, sizeof(p), "%d", port);
 	mkdir(data, 0700);
-	return spawn(&s3rver, argv, "S3rver listening on ");
+	return test_server_spawn(&s3rver, argv, "S3rver listening on ");
 }
 
 const char *
@@ -143,13 +65,13 @@ s3t_s3rver(void)
 void
 s3t_s3rver_stop(void)
 {
-	stop(&s3rver);
+	test_server_stop(&s3rver);
 }
 
 int
 s3t_s3rver_restart(void)
 {
-	stop(&s3rver);
+	test_server_stop(&s3rver);
 	return s3rver_start(s3rver.port);
 }
 
@@ -169,7 +91,7 @@ s3t_fault_server(void)
 		return NULL;
 	if (s3rver.dir[0] == '\0')
 		atexit(cleanup);
-	return spawn(&fault, argv, "listening on ") == 0 ? fault.url : NULL;
+	return test_server_spawn(&fault, argv, "listening on ") == 0 ? fault.url : NULL;
 }
 
 int
