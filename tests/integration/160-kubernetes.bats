@@ -147,8 +147,9 @@ EOF
 
 @test "a pod killed mid-execution: a clear error, and the pool refills" {
 	wait_ready_py 2
-	api POST /exec -H 'Content-Type: application/json' \
-		-d '{"lang":"py","code":"import time\nprint(1, flush=True)\ntime.sleep(60)"}' &
+	curl -s -o killed.json -H "X-API-Key: $(srv_key main)" -H 'Content-Type: application/json' \
+		-d '{"lang":"py","code":"import time\nprint(1, flush=True)\ntime.sleep(60)"}' \
+		"$(srv_url main)/exec" &
 	local bg=$! pod="" i
 	for i in $(seq 150); do
 		pod=$(k8s_pods kcr.dev/state=claimed | head -n 1)
@@ -160,11 +161,11 @@ EOF
 	simctl POST "/sim/pods/kcr/$pod/kill"
 	assert_equal "$HTTP_STATUS" 200
 	wait "$bg" || true
+	run cat killed.json
+	assert_output --regexp "sandbox pod $pod (died|was deleted) during the execution"
 	api POST /exec -H 'Content-Type: application/json' -d '{"lang":"py","code":"print(2)"}'
 	assert_status 200
 	wait_ready_py 2
-	grep -q "died during the execution\|was deleted during the execution" \
-		"$(srv_dir main)/stderr" || fail "no clear error in the log: $(tail -5 "$(srv_dir main)/stderr")"
 }
 
 @test "two replicas hammering one pool never use a pod twice" {
@@ -224,8 +225,10 @@ for p in json.load(sys.stdin)["items"]:
 	stop_sim
 	exec_code py 'print(3)'
 	[ "$HTTP_STATUS" = 503 ] || fail "HTTP $HTTP_STATUS: $BODY"
-	api GET /ready
+	assert_json '"kubernetes api server" in j["error"].lower()'
+	api --no-key GET /ready
 	assert_status 503
+	assert_json 'j["sandbox_provider"] == "kubernetes" and not j["sandbox"]["ok"]'
 	start_sim
 	local i
 	for i in $(seq 120); do
@@ -240,6 +243,7 @@ for p in json.load(sys.stdin)["items"]:
 @test "a rotated service-account token is read again" {
 	local dir sa port
 	dir=$(_sim_dir)
+	[ -s "$dir/port" ] || start_sim
 	port=$(cat "$dir/port")
 	kube apply -f - <<EOF >/dev/null
 {"apiVersion":"v1","kind":"List","items":[
