@@ -169,13 +169,52 @@ struct plugin_run {
 	bool timed_out;
 };
 
+/* The plugin's file: a name with a '/' as it is, else the first of PATH
+ * (looked up here, not by posix_spawnp, so that a missing plugin is told
+ * as such whatever spawned it). NULL: not there. */
+static char *
+find_command(const char *cmd)
+{
+	const char *path = getenv("PATH");
+
+	if (strchr(cmd, '/'))
+		return access(cmd, X_OK) == 0 ? kcr_xstrdup(cmd) : NULL;
+	for (const char *p = path && *path ? path : "/usr/local/bin:/usr/bin:/bin"; *p;) {
+		size_t n = strcspn(p, ":");
+		char *f = kcr_strdup_printf("%.*s/%s", (int)n, n ? p : ".", cmd);
+		struct stat st;
+
+		if (access(f, X_OK) == 0 && stat(f, &st) == 0 && S_ISREG(st.st_mode))
+			return f;
+		free(f);
+		p += n + (p[n] == ':');
+	}
+	return NULL;
+}
+
+static int
+not_installed(const struct kcr_k8s_config *cfg, kcr_error_t *err)
+{
+	return kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
+			     "the kubeconfig's exec credential plugin '%s' is not installed "
+			     "(not found%s)%s%s",
+			     cfg->exec_command, strchr(cfg->exec_command, '/') ? "" : " in PATH",
+			     cfg->exec_install_hint ? ": " : "",
+			     cfg->exec_install_hint ? cfg->exec_install_hint : "");
+}
+
 static int
 spawn_plugin(const struct kcr_k8s_config *cfg, struct plugin_run *r, kcr_error_t *err)
 {
+	kcr_autofree char *file = find_command(cfg->exec_command);
 	kcr_autostrv char **argv = NULL;
-	kcr_autostrv char **envp = exec_envp(cfg);
+	kcr_autostrv char **envp = NULL;
 	posix_spawn_file_actions_t fa;
 	int po[2], pe[2], rc;
+
+	if (file == NULL)
+		return not_installed(cfg, err);
+	envp = exec_envp(cfg);
 
 	kcr_strv_push(&argv, cfg->exec_command);
 	for (char **a = cfg->exec_args; a && *a; a++)
@@ -191,7 +230,7 @@ spawn_plugin(const struct kcr_k8s_config *cfg, struct plugin_run *r, kcr_error_t
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
-	rc = posix_spawnp(&r->pid, cfg->exec_command, &fa, NULL, argv, envp);
+	rc = posix_spawn(&r->pid, file, &fa, NULL, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	close(po[1]);
 	close(pe[1]);
@@ -203,13 +242,7 @@ spawn_plugin(const struct kcr_k8s_config *cfg, struct plugin_run *r, kcr_error_t
 	close(pe[0]);
 	r->out = r->errfd = -1;
 	if (rc == ENOENT)
-		return kcr_error_set(
-			err, KCR_E_UNAVAILABLE, 0,
-			"the kubeconfig's exec credential plugin '%s' is not installed "
-			"(not found%s)%s%s",
-			cfg->exec_command, strchr(cfg->exec_command, '/') ? "" : " in PATH",
-			cfg->exec_install_hint ? ": " : "",
-			cfg->exec_install_hint ? cfg->exec_install_hint : "");
+		return not_installed(cfg, err);
 	return kcr_error_set(err, KCR_E_UNAVAILABLE, rc,
 			     "cannot run the kubeconfig's exec credential plugin '%s'",
 			     cfg->exec_command);

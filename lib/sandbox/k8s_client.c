@@ -461,9 +461,26 @@ k8s_transport_error(const struct k8s_call *c, unsigned int tries, kcr_error_t *e
 	if (c->code == CURLE_OPERATION_TIMEDOUT)
 		return kcr_error_set(err, KCR_E_TIMEOUT, 0, "%s %.*s: %s (after %u %s)", c->method,
 				     p, c->path, why, tries, tries == 1 ? "try" : "tries");
-	return kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
-			     "%s %.*s: cannot reach the Kubernetes API server: %s (after %u %s)",
-			     c->method, p, c->path, why, tries, tries == 1 ? "try" : "tries");
+	switch (c->code) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_CRL_BADFILE:
+		return kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
+				     "%s %.*s: no TLS session with the Kubernetes API server: %s",
+				     c->method, p, c->path, why);
+	default:
+		return kcr_error_set(err, KCR_E_UNAVAILABLE, 0,
+				     "%s %.*s: cannot reach the Kubernetes API server: %s (after "
+				     "%u %s)",
+				     c->method, p, c->path, why, tries,
+				     tries == 1 ? "try" : "tries");
+	}
 }
 
 /* ---- a request, tried again while it may be ----------------------------------------- */

@@ -119,7 +119,7 @@ sb_new(struct kube *kp, const struct kube_pod *p, const char *job, bool mine)
 	struct kcr_sandbox *sb = kcr_xzalloc(sizeof(*sb));
 	struct kube_sb *ks = kcr_xzalloc(sizeof(*ks));
 
-	snprintf(sb->id, sizeof(sb->id), "%s", p->name);
+	snprintf(sb->id, sizeof(sb->id), "%.31s", p->name);
 	snprintf(ks->pod, sizeof(ks->pod), "%s", p->name);
 	snprintf(ks->job, sizeof(ks->job), "%s", job ? job : "");
 	snprintf(ks->ip, sizeof(ks->ip), "%s", p->ip);
@@ -158,9 +158,14 @@ new_name(char *out, size_t size, const struct kcr_lang *lang, const char *kind)
 	char id[KCR_ID_LEN + 1];
 
 	kcr_id_generate(id);
+	/* a DNS-1123 name: lowercase letters and digits */
+	for (char *s = id; *s; s++) {
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+		else if (!(*s >= 'a' && *s <= 'z') && !(*s >= '0' && *s <= '9'))
+			*s = 'x';
+	}
 	snprintf(out, size, "kcr-%s-%s%.10s", lang->id, kind, id);
-	for (char *s = out; *s; s++) /* a DNS-1123 name: lowercase */
-		*s = (*s >= 'A' && *s <= 'Z') ? (char)(*s - 'A' + 'a') : (*s == '_' ? '-' : *s);
 }
 
 static void

@@ -139,9 +139,9 @@ kube_orphans_list(struct kube *kp, struct kcr_sandbox_ref **out, size_t *n, kcr_
 		*out = kcr_xrealloc(*out, (*n + 1) * sizeof(**out));
 		r = &(*out)[(*n)++];
 		/* a Job's pod: the Job goes, with its pods */
-		snprintf(r->id, sizeof(r->id), "%s%s", *pods[i].job ? "job/" : "",
+		snprintf(r->id, sizeof(r->id), "%s%.59s", *pods[i].job ? "job/" : "",
 			 *pods[i].job ? pods[i].job : pods[i].name);
-		snprintf(r->owner, sizeof(r->owner), "replica %s", pods[i].owner);
+		snprintf(r->owner, sizeof(r->owner), "replica %.55s", pods[i].owner);
 	}
 	free(known);
 	free(pods);

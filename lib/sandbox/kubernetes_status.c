@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int
 in_cluster_choice(const struct kcr_config *cfg, int *choice, kcr_error_t *err)
@@ -31,6 +32,7 @@ load_config(const struct kcr_config *cfg, struct kcr_k8s_config *kc, kcr_error_t
 {
 	const char *kubeconfig = kcr_config_str(cfg, "kubernetes.kubeconfig");
 	const char *context = kcr_config_str(cfg, "kubernetes.context");
+	const char *sa_dir = kcr_config_str(cfg, "kubernetes.sa_dir");
 	int choice;
 
 	if (in_cluster_choice(cfg, &choice, err) < 0)
@@ -38,10 +40,17 @@ load_config(const struct kcr_config *cfg, struct kcr_k8s_config *kc, kcr_error_t
 	kubeconfig = kubeconfig && *kubeconfig ? kubeconfig : NULL;
 	context = context && *context ? context : NULL;
 	if (choice == 1)
-		return kcr_k8s_config_load_in_cluster(kc, NULL, err);
+		return kcr_k8s_config_load_in_cluster(kc, sa_dir, err);
 	if (choice == 0)
 		return kcr_k8s_config_load_kubeconfig(kc, kubeconfig, context, err);
-	return kcr_k8s_config_load(kc, kubeconfig, context, err);
+	/* auto: a kubeconfig when there is one, else the service account */
+	if (kcr_k8s_config_load_kubeconfig(kc, kubeconfig, context, err) == 0)
+		return 0;
+	if (kubeconfig || access(sa_dir, F_OK) != 0 || getenv("KUBERNETES_SERVICE_HOST") == NULL)
+		return -1;
+	kcr_error_release(err);
+	kcr_k8s_config_release(kc);
+	return kcr_k8s_config_load_in_cluster(kc, sa_dir, err);
 }
 
 struct kcr_k8s *

@@ -66,38 +66,52 @@ ready_error(const char *err)
 				 prefix ? (int)(prefix - err) + 2 : 0, err);
 }
 
-/* Ready when the stores answer: a replica that cannot reach its store is
+/* /ready needs no key: it names what failed (the store wrappers prefix
+ * their errors, "session store fs: "), and leaves the rest (paths,
+ * addresses) to the server's log. */
+static void
+not_ready(cJSON *o, const char *what, const char *name, const struct kcr_health_check *c)
+{
+	kcr_autofree char *msg = NULL;
+
+	if (c->ok || cJSON_GetObjectItem(o, "error"))
+		return;
+	kcr_log_warn("not ready: %s", c->error);
+	msg = ready_error(c->error);
+	cJSON_AddStringToObject(o, what, name);
+	cJSON_AddStringToObject(o, "error", msg);
+}
+
+/* Ready when the sandbox provider can make sandboxes (a kubernetes one
+ * reaches its API server) and the stores answer: a replica that cannot is
  * taken out of the load balancer, while /health keeps saying it lives.
- * Each store with its backend and the latency of its ping. */
+ * Each with its backend and the latency of its check. */
 static void
 h_ready(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 {
 	static const char *const names[] = { "sessions", "files" };
 	struct kcr_api *api = ud;
-	struct kcr_health_check checks[2];
-	cJSON *o = cJSON_CreateObject(), *stores;
-	int failed = kcr_service_store_checks(api->svc, checks);
+	struct kcr_health_check checks[KCR_HEALTH_CHECKS];
+	cJSON *o = cJSON_CreateObject(), *stores, *sb;
+	int failed = kcr_service_health(api->svc, checks);
 
 	cJSON_AddStringToObject(o, "status", failed ? "unavailable" : "ready");
+	sb = cJSON_AddObjectToObject(o, "sandbox");
+	cJSON_AddStringToObject(sb, "provider", checks[0].backend ? checks[0].backend : "");
+	cJSON_AddBoolToObject(sb, "ok", checks[0].ok);
+	cJSON_AddNumberToObject(sb, "latency_ms", checks[0].latency_ms);
 	stores = cJSON_AddObjectToObject(o, "stores");
 	for (size_t i = 0; i < 2; i++) {
-		cJSON *c = cJSON_AddObjectToObject(stores, names[i]);
-		kcr_autofree char *msg = NULL;
+		const struct kcr_health_check *c = &checks[i + 1];
+		cJSON *e = cJSON_AddObjectToObject(stores, names[i]);
 
-		cJSON_AddStringToObject(c, "backend", checks[i].backend ? checks[i].backend : "");
-		cJSON_AddBoolToObject(c, "ok", checks[i].ok);
-		cJSON_AddNumberToObject(c, "latency_ms", checks[i].latency_ms);
-		if (checks[i].ok || cJSON_GetObjectItem(o, "store"))
-			continue;
-		/* /ready needs no key: it names the failing store, as the store
-		 * wrappers prefix their errors ("session store fs: "), and leaves
-		 * the rest (paths, addresses) to the server's log */
-		kcr_log_warn("not ready: %s", checks[i].error);
-		msg = ready_error(checks[i].error);
-		cJSON_AddStringToObject(o, "store", names[i]);
-		cJSON_AddStringToObject(o, "error", msg);
+		cJSON_AddStringToObject(e, "backend", c->backend ? c->backend : "");
+		cJSON_AddBoolToObject(e, "ok", c->ok);
+		cJSON_AddNumberToObject(e, "latency_ms", c->latency_ms);
+		not_ready(o, "store", names[i], c);
 	}
-	kcr_health_checks_release_n(checks, 2);
+	not_ready(o, "sandbox_provider", checks[0].backend ? checks[0].backend : "", &checks[0]);
+	kcr_health_checks_release(checks);
 	kcr_http_reply_json(resp, failed ? 503 : 200, o);
 }
 

@@ -398,10 +398,11 @@ test_exec_token(void)
 static int
 test_exec_cert_expired(void)
 {
-	plugin("cert.sh",
-	       "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":"
-	       "\"ExecCredential\",\"status\":{\"clientCertificateData\":\"CERT\","
-	       "\"clientKeyData\":\"KEY\",\"expirationTimestamp\":\"2001-01-01T00:00:00Z\"}}'");
+	free(plugin(
+		"cert.sh",
+		"echo '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":"
+		"\"ExecCredential\",\"status\":{\"clientCertificateData\":\"CERT\","
+		"\"clientKeyData\":\"KEY\",\"expirationTimestamp\":\"2001-01-01T00:00:00Z\"}}'"));
 	struct kcr_k8s_config c;
 	struct kcr_k8s *k;
 	struct k8s_auth a;
@@ -471,27 +472,27 @@ test_exec_failures(void)
 {
 	kcr_error_t err = NULL;
 
-	plugin("fail.sh", "echo 'error: you must log in first' >&2; exit 3");
+	free(plugin("fail.sh", "echo 'error: you must log in first' >&2; exit 3"));
 	TAP_ASSERT(auth_error("../fail.sh", &err) < 0);
 	TAP_ASSERT(err->code == KCR_E_AUTH);
 	if (strstr(err->msg, "failed (exit 3): error: you must log in first") == NULL)
 		TAP_FAIL("%s", err->msg);
 	kcr_error_release(&err);
 
-	plugin("junk.sh", "echo not json");
+	free(plugin("junk.sh", "echo not json"));
 	TAP_ASSERT(auth_error("../junk.sh", &err) < 0);
 	TAP_ASSERT(strstr(err->msg, "did not print an ExecCredential") != NULL);
 	kcr_error_release(&err);
 
-	plugin("ver.sh", "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":"
-			 "\"ExecCredential\",\"status\":{\"token\":\"t\"}}'");
+	free(plugin("ver.sh", "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":"
+			      "\"ExecCredential\",\"status\":{\"token\":\"t\"}}'"));
 	TAP_ASSERT(auth_error("../ver.sh", &err) < 0);
 	TAP_ASSERT(strstr(err->msg, "answered client.authentication.k8s.io/v1") != NULL);
 	kcr_error_release(&err);
 
-	plugin("empty.sh",
-	       "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":"
-	       "\"ExecCredential\",\"status\":{}}'");
+	free(plugin("empty.sh",
+		    "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":"
+		    "\"ExecCredential\",\"status\":{}}'"));
 	TAP_ASSERT(auth_error("../empty.sh", &err) < 0);
 	TAP_ASSERT(strstr(err->msg, "neither a token nor a client certificate") != NULL);
 	kcr_error_release(&err);
