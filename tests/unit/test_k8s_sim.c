@@ -74,14 +74,35 @@ kill_pods(void)
 		closedir(d);
 }
 
+static const char *
+sim_script(void)
+{
+	static char *dflt;
+	const char *srcdir = getenv("KCR_SRCDIR") ? getenv("KCR_SRCDIR") : ".";
+
+	if (getenv("KCR_K8S_SIM"))
+		return getenv("KCR_K8S_SIM");
+	if (dflt == NULL)
+		dflt = kcr_strdup_printf("%s/tests/k8s/kube-sim.py", srcdir);
+	return dflt;
+}
+
 static void
 cleanup(void)
 {
 	kcr_k8s_free(admin);
 	admin = NULL;
+	if (sim.pid > 0) { /* the simulator and every pod it started */
+		kcr_autofree char *cmd =
+			kcr_strdup_printf("/usr/bin/python3 '%s' --dir '%s' --stop >/dev/null 2>&1",
+					  sim_script(), simdir);
+
+		if (system(cmd) != 0)
+			fprintf(stderr, "# kube-sim --stop failed\n");
+	}
 	test_server_stop(&sim);
 	if (simdir)
-		kill_pods();
+		kill_pods(); /* what a simulator without --stop left */
 	if (dir[0])
 		kcr_rm_rf(dir);
 	free(simdir);
@@ -112,9 +133,7 @@ client_from(const char *kubeconfig)
 static int
 sim_start(void)
 {
-	const char *srcdir = getenv("KCR_SRCDIR") ? getenv("KCR_SRCDIR") : ".";
-	kcr_autofree char *dflt = kcr_strdup_printf("%s/tests/k8s/kube-sim.py", srcdir);
-	const char *script = getenv("KCR_K8S_SIM") ? getenv("KCR_K8S_SIM") : dflt;
+	const char *script = sim_script();
 	const char *runner = getenv("KCR_RUNNER") ? getenv("KCR_RUNNER") : "runner/kcr-runner";
 	char *const argv[] = { "/usr/bin/python3", (char *)script,      "--dir", simdir, "--runner",
 			       (char *)runner,     "--probe-period-ms", "100",   NULL };
