@@ -733,8 +733,12 @@ class Handler(BaseHTTPRequestHandler):
                 self.stall_wait(deadline)
                 send("ADDED", o)
             last_bm = time.time()
-            while time.time() < deadline and not self.sim.shutting_down:
-                self.stall_wait(deadline)
+            while (time.time() < deadline or time.time() < self.sim.stall_until) and \
+                    not self.sim.shutting_down:
+                if time.time() < self.sim.stall_until:
+                    # stalled: nothing at all goes out, as from a wedged server
+                    time.sleep(0.05)
+                    continue
                 with store.cond:
                     evs = store.events_after(pos)
                     if evs == []:
@@ -758,8 +762,8 @@ class Handler(BaseHTTPRequestHandler):
                         send("ADDED", ev.obj)  # it came into the selection
                     elif was_in:
                         send("DELETED", ev.obj)  # it left the selection
-                if bookmarks and time.time() - last_bm >= BOOKMARK_INTERVAL:
-                    self.stall_wait(deadline)
+                if bookmarks and time.time() - last_bm >= BOOKMARK_INTERVAL and \
+                        time.time() < deadline and time.time() >= self.sim.stall_until:
                     send("BOOKMARK", {"kind": res.kind, "apiVersion": res.api_version,
                                       "metadata": {"resourceVersion": str(pos)}})
                     last_bm = time.time()
