@@ -38,19 +38,8 @@ setup_file() {
 }
 
 teardown_file() {
-	local pid f
-	[ -n "${SIM:-}" ] || return 0
-	# every pod goes first: the simulator's pods outlive it (a restart)
-	sim_api DELETE /api/v1/namespaces/kcr/pods >/dev/null 2>&1 || true
-	sim_wait_no_pods kcr 2>/dev/null || true
-	[ -f "$SIM/sim.pid" ] && kill "$(cat "$SIM/sim.pid")" 2>/dev/null
-	for ((pid = 0; pid < 50; pid++)); do
-		[ -f "$SIM/sim.pid" ] || break
-		sleep 0.1
-	done
-	for f in "$SIM"/pods/*/pid.*; do
-		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
-	done
+	# the API server and every pod process it started
+	[ -n "${SIM:-}" ] && /usr/bin/python3 "$SIM_PY" --dir "$SIM" --stop >/dev/null 2>&1
 	return 0
 }
 
