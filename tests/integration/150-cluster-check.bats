@@ -50,12 +50,14 @@ setup() {
 }
 
 teardown() {
-	local n
+	local n r
 	for n in $(sim_names apis/networking.k8s.io/v1/namespaces/kcr/networkpolicies); do
 		sim_api DELETE "/apis/networking.k8s.io/v1/namespaces/kcr/networkpolicies/$n" >/dev/null
 	done
-	for n in $(sim_names apis/rbac.authorization.k8s.io/v1/namespaces/kcr/rolebindings); do
-		sim_api DELETE "/apis/rbac.authorization.k8s.io/v1/namespaces/kcr/rolebindings/$n" >/dev/null
+	for r in roles rolebindings; do
+		for n in $(sim_names "apis/rbac.authorization.k8s.io/v1/namespaces/kcr/$r"); do
+			sim_api DELETE "/apis/rbac.authorization.k8s.io/v1/namespaces/kcr/$r/$n" >/dev/null
+		done
 	done
 	for n in $(sim_names api/v1/namespaces/kcr/pods); do
 		sim_api DELETE "/api/v1/namespaces/kcr/pods/$n" -d '{"gracePeriodSeconds":0}' >/dev/null
@@ -93,6 +95,23 @@ kcr_sim() { # [RC] ARGS...
 	case $1 in [0-9]* | '?') rc=$1 && shift ;; esac
 	KCR_KUBECONFIG=${KUBECONFIG_FILE:-$SIM/kubeconfig} KCR_STATE_DIR=$BATS_TEST_TMPDIR/state \
 		KCR_POOL_PY=1 KCR_POOL_JS=0 run_kcr "$rc" "$@"
+}
+
+# sa_role NAME VERBS: a Role with VERBS on pods (and what else kcr needs)
+# bound to the simulator's service account kcr:kcr
+sa_role() {
+	sim_api POST /apis/rbac.authorization.k8s.io/v1/namespaces/kcr/roles -d '{
+	  "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+	  "metadata": {"name": "'"$1"'"},
+	  "rules": [
+	    {"apiGroups": [""], "resources": ["pods"], "verbs": ['"$2"']},
+	    {"apiGroups": [""], "resources": ["pods/proxy"], "verbs": ["get", "create"]},
+	    {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "delete"]}]}' >/dev/null
+	sim_api POST /apis/rbac.authorization.k8s.io/v1/namespaces/kcr/rolebindings -d '{
+	  "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+	  "metadata": {"name": "'"$1"'"},
+	  "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "'"$1"'"},
+	  "subjects": [{"kind": "ServiceAccount", "name": "kcr", "namespace": "kcr"}]}' >/dev/null
 }
 
 deny_egress() {
@@ -204,6 +223,23 @@ print("ok")'
 	assert_no_check_pods
 }
 
+@test "in a pod (the service account, in-cluster): the runner direct, kcr serve's address from POD_IP" {
+	local egress
+	listen egress
+	sa_role kcr-all '"create", "get", "list", "watch", "delete", "patch"'
+	deny_egress
+	KCR_KUBECONFIG='' KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$SIM_PORT \
+		POD_IP=127.0.0.1 POD_NAME=kcr-0 POD_NAMESPACE=kcr KCR_POOL_PY=1 KCR_POOL_JS=0 \
+		KCR_STATE_DIR=$BATS_TEST_TMPDIR/state \
+		run_kcr --set kubernetes.in_cluster=true --set "kubernetes.sa_dir=$SIM/sa" cluster check \
+		--egress-target "127.0.0.1:$egress"
+	assert_line 'ok   namespace kcr (cannot tell: kcr may not read namespaces; the pod checks below use it)'
+	assert_line 'ok   RBAC pods (create get list watch delete patch)'
+	refute_line --partial 'pods/proxy'
+	assert_line "ok   NetworkPolicy (a sandbox pod could not reach 127.0.0.1:$egress (refused), 127.0.0.1:8000 (refused))"
+	assert_no_check_pods
+}
+
 @test "--json: one object, every check with name, ok, detail, fix and ms" {
 	local egress
 	listen egress
@@ -252,18 +288,7 @@ print("ok")' "$KCR_STDOUT_FILE"
 }
 
 @test "RBAC without 'delete pods' (the service account's Role): FAIL RBAC pods naming it" {
-	sim_api POST /apis/rbac.authorization.k8s.io/v1/namespaces/kcr/roles -d '{
-	  "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-	  "metadata": {"name": "kcr-no-delete"},
-	  "rules": [
-	    {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "get", "list", "watch", "patch"]},
-	    {"apiGroups": [""], "resources": ["pods/proxy"], "verbs": ["get", "create"]},
-	    {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "delete"]}]}' >/dev/null
-	sim_api POST /apis/rbac.authorization.k8s.io/v1/namespaces/kcr/rolebindings -d '{
-	  "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-	  "metadata": {"name": "kcr-no-delete"},
-	  "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "kcr-no-delete"},
-	  "subjects": [{"kind": "ServiceAccount", "name": "kcr", "namespace": "kcr"}]}' >/dev/null
+	sa_role kcr-no-delete '"create", "get", "list", "watch", "patch"'
 	deny_egress
 	KUBECONFIG_FILE=$SIM/kubeconfig-sa kcr_sim 1 cluster check --egress-target "127.0.0.1:$(closed_port)"
 	# a service account may not read namespaces: that is said, not failed
