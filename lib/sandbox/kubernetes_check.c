@@ -359,6 +359,85 @@ check_runtime_class(struct check_run *r)
 	return false;
 }
 
+/* ---- the pools ---------------------------------------------------------- */
+
+static void append_fmt(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+append_fmt(char **s, const char *fmt, ...)
+{
+	kcr_autofree char *add = NULL;
+	char *n;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&add, fmt, ap) < 0)
+		kcr_oom();
+	va_end(ap);
+	n = kcr_strdup_printf("%s%s%s", *s ? *s : "", *s && **s ? ", " : "", add);
+	free(*s);
+	*s = n;
+}
+
+static const struct kcr_k8s_pool_count *
+pool_of(const struct kcr_k8s_pool_count *c, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(c[i].lang, id) == 0)
+			return &c[i];
+	}
+	return NULL;
+}
+
+/* The pool pods every replica made (kcr pool status's numbers): those
+ * that failed are a problem now, whatever the test pods say. */
+static void
+check_pools(struct check_run *r)
+{
+	struct kcr_k8s_pool_count *c = NULL, zero = { 0 };
+	kcr_autofree char *detail = NULL, *failed = NULL, *fix = NULL;
+	uint64_t t0 = kcr_now_ms();
+	kcr_error_t e = NULL;
+	size_t n = 0;
+
+	if (kcr_k8s_pool_counts(r->k, &c, &n, &e) < 0) {
+		check_add(r, "pools", false, kcr_now_ms() - t0, "see RBAC pods above",
+			  "cannot list kcr's pods: %s", e->msg);
+		kcr_error_free(e);
+		return;
+	}
+	for (unsigned int i = 0; i < kcr_lang_count(); i++) {
+		const char *id = kcr_lang_at(i)->id;
+		kcr_autofree char *key = kcr_strdup_printf("pool.%s", id);
+		long target = kcr_config_int(r->cfg, key);
+		const struct kcr_k8s_pool_count *p = pool_of(c, n, id);
+
+		if (p == NULL && target <= 0)
+			continue;
+		p = p ? p : &zero;
+		if (p->creating)
+			append_fmt(&detail, "%s %u/%ld ready (%u creating)", id, p->ready, target,
+				   p->creating);
+		else
+			append_fmt(&detail, "%s %u/%ld ready", id, p->ready, target);
+		if (p->failed)
+			append_fmt(&failed, "%s %u", id, p->failed);
+	}
+	free(c);
+	if (failed) {
+		fix = kcr_strdup_printf(
+			"kubectl describe pods -n %s -l kcr.dev/role=pool shows why "
+			"(the image checks below tell an image that does not pull); "
+			"kcr serve replaces them",
+			r->ns);
+		check_add(r, "pools", false, kcr_now_ms() - t0, fix, "pool pods failed: %s",
+			  failed);
+		return;
+	}
+	check_add(r, "pools", true, kcr_now_ms() - t0, NULL, "%s",
+		  detail ? detail : "no pool pods and no pool.<lang> above 0");
+}
+
 /* ---- the test pods ----------------------------------------------------- */
 
 static void
@@ -509,9 +588,13 @@ run_checks(struct check_run *r)
 	rc_ok = check_runtime_class(r);
 	if (check_stopped(r))
 		return;
-	if (!ns_ok || !rc_ok) {
-		check_skip(r, "test pods",
-			   !ns_ok ? "the namespace is missing" : "the runtimeClass is missing");
+	if (!ns_ok) {
+		check_skip(r, "test pods", "the namespace is missing");
+		return;
+	}
+	check_pools(r);
+	if (!rc_ok) {
+		check_skip(r, "test pods", "the runtimeClass is missing");
 		return;
 	}
 	check_images_and_egress(r);

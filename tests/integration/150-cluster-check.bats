@@ -170,11 +170,12 @@ assert_no_check_pods() {
 	assert_line 'ok   RBAC pods/proxy (get create)'
 	assert_line 'ok   RBAC batch/jobs (create delete)'
 	assert_line 'ok   runtimeClass gvisor (handler gvisor)'
+	assert_line 'ok   pools (py 0/1 ready, js 0/1 ready)'
 	assert_line --regexp '^ok   image py \(localhost/kcr/py:[^ ]+: scheduled [0-9]+ ms, pulled and started [0-9]+ ms, Ready [0-9]+ ms, /health [0-9]+ ms\)$'
 	assert_line --regexp '^ok   image js \(localhost/kcr/js:'
 	assert_line "ok   NetworkPolicy (a sandbox pod could not reach 127.0.0.1:$egress (refused), 127.0.0.1:$serve (refused))"
 	refute_line --regexp '^(FAIL|skip)'
-	assert_equal "${#lines[@]}" 9
+	assert_equal "${#lines[@]}" 10
 	assert_no_check_pods
 
 	# the pods were test pods as the provider makes them, with a deadline
@@ -196,7 +197,8 @@ pods = [e for e in a if e.get("resource") == "pods"]
 watches = [e for e in pods if e["verb"] == "watch"]
 gets = [e for e in pods if e["verb"] == "get" and not e.get("subresource")]
 assert len(watches) >= 2, watches
-assert not [e for e in pods if e["verb"] == "list"], "listed pods"
+# one list: the pools check counts the pool pods
+assert len([e for e in pods if e["verb"] == "list"]) == 1, "listed pods more than once"
 assert not gets, gets
 assert not [e for e in a if e.get("subresource") == "log"]
 print("ok")'
@@ -251,7 +253,7 @@ assert j["ok"] is True, j
 names = [c["name"] for c in j["checks"]]
 assert names[0].startswith("API server "), names
 assert names[1:] == ["namespace kcr", "RBAC pods", "RBAC pods/proxy", "RBAC batch/jobs",
-                     "image py", "NetworkPolicy"], names
+                     "pools", "image py", "NetworkPolicy"], names
 for c in j["checks"]:
     assert set(c) == {"name", "ok", "detail", "fix", "ms"}, c
     assert c["ok"] is True and c["fix"] is None and isinstance(c["ms"], (int, float)), c
@@ -459,4 +461,9 @@ print("ok")' "$KCR_STDOUT_FILE"
 	# a pool with a size and no pod shows too; a server's pools stay the server's
 	kcr_sim --set sandbox.provider=kubernetes --set pool.go=3 pool status
 	assert_line --regexp '^go +3 +0 +0 +0 +0 +0 +-$'
+
+	# and kcr cluster check says that pool pods failed
+	kcr_sim 1 cluster check --egress-target "127.0.0.1:$(closed_port)"
+	assert_line 'FAIL pools: pool pods failed: py 1; fix: kubectl describe pods -n kcr -l kcr.dev/role=pool shows why (the image checks below tell an image that does not pull); kcr serve replaces them'
+	assert_line '1 check failed'
 }
