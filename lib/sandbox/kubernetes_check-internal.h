@@ -40,6 +40,9 @@ void check_add(struct check_run *r, const char *name, bool ok, uint64_t ms, cons
 	       const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void check_skip(struct check_run *r, const char *name, const char *why);
 bool check_stopped(const struct check_run *r);
+/* Adds an item to *list (NULL: empty), after sep. */
+void check_list_add(char **list, const char *sep, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* kubernetes_check_pods.c: each pod of pods[n] in a thread of its own;
  * returns once all are Ready, failed or timed out. */

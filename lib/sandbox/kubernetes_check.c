@@ -68,6 +68,22 @@ check_skip(struct check_run *r, const char *name, const char *why)
 	check_done(r, c);
 }
 
+void
+check_list_add(char **list, const char *sep, const char *fmt, ...)
+{
+	kcr_autofree char *item = NULL;
+	char *all;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&item, fmt, ap) < 0)
+		kcr_oom();
+	va_end(ap);
+	all = *list ? kcr_strdup_printf("%s%s%s", *list, sep, item) : kcr_steal(&item);
+	free(*list);
+	*list = all;
+}
+
 bool
 check_stopped(const struct check_run *r)
 {
@@ -246,16 +262,12 @@ check_rbac_one(struct check_run *r, const struct rbac_need *n)
 	kcr_autofree char *name =
 		kcr_strdup_printf("RBAC %s%s%s%s%s", n->group, *n->group ? "/" : "", n->resource,
 				  n->subresource ? "/" : "", n->subresource ? n->subresource : "");
-	kcr_autofree char *allowed = kcr_xstrdup(""), *missing = kcr_xstrdup("");
-	kcr_autofree char *quoted = kcr_xstrdup(""), *fix = NULL;
+	kcr_autofree char *allowed = NULL, *missing = NULL, *quoted = NULL, *fix = NULL;
 	uint64_t t0 = kcr_now_ms();
 
 	for (size_t i = 0; i < KCR_ARRAY_SIZE(n->verbs) && n->verbs[i]; i++) {
 		kcr_error_t e = NULL;
 		int a = access_review(r, n, n->verbs[i], &e);
-		char **list = a == 1 ? &allowed : &missing;
-		char *s;
-
 		if (a < 0) {
 			check_add(r, name, false, kcr_now_ms() - t0,
 				  "kcr's identity must be allowed to create "
@@ -265,17 +277,11 @@ check_rbac_one(struct check_run *r, const struct rbac_need *n)
 			kcr_error_free(e);
 			return;
 		}
-		s = kcr_strdup_printf("%s%s%s", *list, **list ? " " : "", n->verbs[i]);
-		free(*list);
-		*list = s;
-		if (a == 0) {
-			s = kcr_strdup_printf("%s%s\"%s\"", quoted, *quoted ? ", " : "",
-					      n->verbs[i]);
-			free(quoted);
-			quoted = s;
-		}
+		check_list_add(a == 1 ? &allowed : &missing, " ", "%s", n->verbs[i]);
+		if (a == 0)
+			check_list_add(&quoted, ", ", "\"%s\"", n->verbs[i]);
 	}
-	if (*missing == '\0') {
+	if (missing == NULL) {
 		check_add(r, name, true, kcr_now_ms() - t0, NULL, "%s", allowed);
 		return;
 	}
@@ -301,23 +307,19 @@ runtime_classes(struct check_run *r)
 {
 	cJSON *list = NULL;
 	const cJSON *it;
-	char *names = kcr_xstrdup("");
+	char *names = NULL;
 
-	if (kcr_k8s_get(r->k, "/apis/node.k8s.io/v1/runtimeclasses", &list, NULL) < 0)
-		return names;
-	cJSON_ArrayForEach (it, cJSON_GetObjectItemCaseSensitive(list, "items")) {
-		const char *n =
-			kcr_json_str(cJSON_GetObjectItemCaseSensitive(it, "metadata"), "name");
-		char *s;
+	if (kcr_k8s_get(r->k, "/apis/node.k8s.io/v1/runtimeclasses", &list, NULL) == 0) {
+		cJSON_ArrayForEach (it, cJSON_GetObjectItemCaseSensitive(list, "items")) {
+			const char *n = kcr_json_str(
+				cJSON_GetObjectItemCaseSensitive(it, "metadata"), "name");
 
-		if (n == NULL)
-			continue;
-		s = kcr_strdup_printf("%s%s%s", names, *names ? ", " : "", n);
-		free(names);
-		names = s;
+			if (n)
+				check_list_add(&names, ", ", "%s", n);
+		}
 	}
 	cJSON_Delete(list);
-	return names;
+	return names ? names : kcr_xstrdup("");
 }
 
 /* false when the class is missing: no pod would start. */
@@ -361,24 +363,6 @@ check_runtime_class(struct check_run *r)
 
 /* ---- the pools ---------------------------------------------------------- */
 
-static void append_fmt(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-append_fmt(char **s, const char *fmt, ...)
-{
-	kcr_autofree char *add = NULL;
-	char *n;
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(&add, fmt, ap) < 0)
-		kcr_oom();
-	va_end(ap);
-	n = kcr_strdup_printf("%s%s%s", *s ? *s : "", *s && **s ? ", " : "", add);
-	free(*s);
-	*s = n;
-}
-
 static const struct kcr_k8s_pool_count *
 pool_of(const struct kcr_k8s_pool_count *c, size_t n, const char *id)
 {
@@ -416,12 +400,12 @@ check_pools(struct check_run *r)
 			continue;
 		p = p ? p : &zero;
 		if (p->creating)
-			append_fmt(&detail, "%s %u/%ld ready (%u creating)", id, p->ready, target,
-				   p->creating);
+			check_list_add(&detail, ", ", "%s %u/%ld ready (%u creating)", id, p->ready,
+				       target, p->creating);
 		else
-			append_fmt(&detail, "%s %u/%ld ready", id, p->ready, target);
+			check_list_add(&detail, ", ", "%s %u/%ld ready", id, p->ready, target);
 		if (p->failed)
-			append_fmt(&failed, "%s %u", id, p->failed);
+			check_list_add(&failed, ", ", "%s %u", id, p->failed);
 	}
 	free(c);
 	if (failed) {

@@ -150,41 +150,28 @@ egress_policies(struct check_run *r, const struct check_pod *p)
 		cJSON_GetObjectItemCaseSensitive(pod, "metadata"), "labels");
 	const cJSON *it;
 	char *names = NULL;
+	bool listed = kcr_k8s_get(r->k, path, &list, NULL) == 0;
 
-	if (kcr_k8s_get(r->k, path, &list, NULL) == 0) {
-		names = kcr_xstrdup("");
+	if (listed) {
 		cJSON_ArrayForEach (it, cJSON_GetObjectItemCaseSensitive(list, "items")) {
 			const cJSON *spec = cJSON_GetObjectItemCaseSensitive(it, "spec");
 			const char *n = kcr_json_str(
 				cJSON_GetObjectItemCaseSensitive(it, "metadata"), "name");
-			char *s;
 
-			if (n == NULL || !limits_egress(spec) ||
-			    !selects(cJSON_GetObjectItemCaseSensitive(spec, "podSelector"), labels))
-				continue;
-			s = kcr_strdup_printf("%s%s%s", names, *names ? ", " : "", n);
-			free(names);
-			names = s;
+			if (n && limits_egress(spec) &&
+			    selects(cJSON_GetObjectItemCaseSensitive(spec, "podSelector"), labels))
+				check_list_add(&names, ", ", "%s", n);
 		}
 	}
 	cJSON_Delete(list);
 	cJSON_Delete(pod);
-	return names;
+	return listed && names == NULL ? kcr_xstrdup("") : names;
 }
 
 struct probe_out {
 	char *reached, *blocked; /* "a, b" */
 	unsigned int n;          /* lines understood */
 };
-
-static void
-append(char **list, const char *item)
-{
-	char *s = kcr_strdup_printf("%s%s%s", *list ? *list : "", *list ? ", " : "", item);
-
-	free(*list);
-	*list = s;
-}
 
 static void
 parse_probe(const struct kcr_exec_result *res, struct probe_out *po)
@@ -194,16 +181,16 @@ parse_probe(const struct kcr_exec_result *res, struct probe_out *po)
 
 	for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(l, "reached ", 8) == 0) {
-			append(&po->reached, l + 8);
+			check_list_add(&po->reached, ", ", "%s", l + 8);
 			po->n++;
 		} else if (strncmp(l, "blocked ", 8) == 0) {
 			char *why = strchr(l + 8, ' ');
-			kcr_autofree char *item =
-				why ? kcr_strdup_printf("%.*s (%s)", (int)(why - l - 8), l + 8,
-							why + 1)
-				    : kcr_xstrdup(l + 8);
 
-			append(&po->blocked, item);
+			if (why)
+				check_list_add(&po->blocked, ", ", "%.*s (%s)", (int)(why - l - 8),
+					       l + 8, why + 1);
+			else
+				check_list_add(&po->blocked, ", ", "%s", l + 8);
 			po->n++;
 		}
 	}
@@ -222,7 +209,8 @@ report(struct check_run *r, const struct check_pod *p, const struct probe_out *p
 			       ? kcr_strdup_printf(" (no NetworkPolicy in %s limits "
 						   "the egress of kcr's pods)",
 						   r->ns)
-			       : kcr_strdup_printf(" (NetworkPolicy %s limits it: the "
+			       : kcr_strdup_printf(" (NetworkPolicy %s selects kcr's pods for "
+						   "egress: its rules let this through, or the "
 						   "network plugin does not enforce it)",
 						   policies);
 		check_add(r, "NetworkPolicy", false, ms,
