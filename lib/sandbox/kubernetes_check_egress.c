@@ -64,14 +64,16 @@ static const char probe_bash[] =
 	"  fi\n"
 	"done\n";
 
-static const char *
-probe_for(const struct kcr_lang *l)
+/* The probe in the pod's language when there is one, else in bash. */
+static const struct kcr_lang *
+probe_lang(const struct kcr_lang *l, const char **code)
 {
-	if (strcmp(l->id, "py") == 0)
-		return probe_py;
-	if (strcmp(l->id, "js") == 0)
-		return probe_js;
-	return probe_bash;
+	if (strcmp(l->id, "py") == 0 || strcmp(l->id, "js") == 0) {
+		*code = strcmp(l->id, "py") == 0 ? probe_py : probe_js;
+		return l;
+	}
+	*code = probe_bash;
+	return kcr_lang_find("bash");
 }
 
 /* kcr serve's address: the option, else this pod's own in the cluster. */
@@ -238,13 +240,15 @@ check_egress(struct check_run *r, const struct check_pod *p)
 	kcr_error_t e = NULL;
 	size_t want = serve ? 2 : 1;
 
-	req.lang = p->lang;
-	req.code = kcr_xstrdup(probe_for(p->lang));
+	const char *code;
+
+	req.lang = probe_lang(p->lang, &code);
+	req.code = kcr_xstrdup(code);
 	req.code_len = strlen(req.code);
 	kcr_strv_push(&req.args, egress);
 	if (serve)
 		kcr_strv_push(&req.args, serve);
-	kcr_limits_from_config(&req.limits, r->cfg, p->lang);
+	kcr_limits_from_config(&req.limits, r->cfg, req.lang);
 	req.limits.timeout_ms = (uint32_t)(CONNECT_MS * want + 15000);
 	req.limits.pids = 0; /* the pod's pids limit is the kubelet's */
 	if (run_probe(r, p, &req, &res, &e) < 0) {
@@ -256,7 +260,7 @@ check_egress(struct check_run *r, const struct check_pod *p)
 		check_add(r, "NetworkPolicy", false, kcr_now_ms() - t0,
 			  "see the message; the image checks above show whether the pod works",
 			  "the probe in test pod %s (%s) did not finish: exit %d%s%.*s", p->name,
-			  p->lang->id, res.exit_code, res.err_len ? ", " : "",
+			  req.lang->id, res.exit_code, res.err_len ? ", " : "",
 			  (int)(res.err_len > 300 ? 300 : res.err_len), res.err ? res.err : "");
 	} else {
 		report(r, p, &po, serve, kcr_now_ms() - t0);

@@ -330,6 +330,11 @@ print("ok")' "$KCR_STDOUT_FILE"
 	assert_line '1 check failed'
 	assert_no_check_pods
 
+	# from a pod of a language the probe is not written in: in bash there
+	kcr_sim 1 cluster check -l go --egress-target "127.0.0.1:$egress"
+	assert_line --regexp '^ok   image go '
+	assert_line --regexp "^FAIL NetworkPolicy: not enforced: a sandbox pod reached 127\.0\.0\.1:$egress "
+
 	kcr_sim 1 cluster check --json --egress-target "127.0.0.1:$egress"
 	run /usr/bin/python3 -c 'import json, sys
 j = json.load(open(sys.argv[1]))
