@@ -84,6 +84,7 @@ struct k8s_call {
 	const void *body;
 	size_t body_len;
 	bool has_body;
+	bool fresh;          /* a retry: on a new connection */
 	uint64_t timeout_ms; /* one try in all; 0: none (a watch) */
 	uint64_t max;        /* bytes of a 2xx body; over: over_max */
 	bool max_is_limit;   /* over max is KCR_E_LIMIT (the caller's max), not KCR_E_BACKEND */
@@ -121,8 +122,10 @@ int k8s_perform(struct kcr_k8s *k, struct k8s_call *c, uint64_t deadline_ms, kcr
 /* Whether a failed try may be tried again (the rules of kcr_k8s_request). */
 bool k8s_retryable(const struct k8s_call *c, bool nothing_sent);
 /* Sleeps before try number `tries` + 1: exponential backoff with jitter,
- * or the server's Retry-After. */
-void k8s_backoff(const struct kcr_k8s *k, const struct k8s_call *c, unsigned int tries,
+ * or the server's Retry-After; that try takes a new connection (the one
+ * that failed may be what failed: a bad backend behind a load balancer, a
+ * request body the server left unread). */
+void k8s_backoff(const struct kcr_k8s *k, struct k8s_call *c, unsigned int tries,
 		 uint64_t deadline_ms);
 /* The error for a try that got a non-2xx reply (Status message, or
  * kcr-runner's "error", else the HTTP status), or no reply at all. */

@@ -48,12 +48,18 @@ struct kcr_k8s_config {
 
 /* Loads a kubeconfig: path (NULL: $KUBECONFIG's first file, else
  * ~/.kube/config), context (NULL: current-context). Relative file names
- * in it are relative to its folder, as kubectl reads them. */
+ * in it are relative to its folder, as kubectl reads them; the files it
+ * names must be readable now. A broken one is KCR_E_INVALID naming the
+ * file and the key; an auth-provider or username/password user
+ * KCR_E_UNAVAILABLE (use an exec plugin). *c is overwritten, not
+ * released first, and left empty on failure. The exec plugin does not
+ * run here but on the client's first request. */
 int kcr_k8s_config_load_kubeconfig(struct kcr_k8s_config *c, const char *path,
 				   const char *context, kcr_error_t *err);
 /* The pod's own service account: KUBERNETES_SERVICE_HOST/PORT, and
  * sa_dir's token, ca.crt and namespace (sa_dir NULL:
- * /var/run/secrets/kubernetes.io/serviceaccount). */
+ * /var/run/secrets/kubernetes.io/serviceaccount). token_file is set: the
+ * client reads the token again whenever the file changes. */
 int kcr_k8s_config_load_in_cluster(struct kcr_k8s_config *c, const char *sa_dir,
 				   kcr_error_t *err);
 /* What kubectl would use: the kubeconfig when one is given or exists,
@@ -74,7 +80,12 @@ struct kcr_k8s_opts {
 
 struct kcr_k8s;
 
-/* Copies cfg. Loads libcurl (KCR_E_UNAVAILABLE when it is missing). */
+/* Copies cfg. Loads libcurl (KCR_E_UNAVAILABLE when it is missing).
+ * Before each request the client stat()s token_file and reads it again
+ * when it changed, and runs the exec plugin when its credential is
+ * missing or expires within 10 s (a missing plugin: KCR_E_UNAVAILABLE
+ * naming it and its installHint; one that fails: KCR_E_AUTH with its
+ * stderr's first line); a 401 makes it ask the plugin again, once. */
 struct kcr_k8s *kcr_k8s_new(const struct kcr_k8s_config *cfg, const struct kcr_k8s_opts *opts,
 			    kcr_error_t *err);
 void kcr_k8s_free(struct kcr_k8s *k);
@@ -95,7 +106,8 @@ const char *kcr_k8s_server(const struct kcr_k8s *k);
  *   a reply that is not JSON      -> KCR_E_BACKEND
  * err->sys_errno holds the HTTP status (0 without a reply). Retries only
  * what is safe to retry: every GET, and a write whose request was refused
- * before the server read it (429, 503, connect failures). */
+ * before the server read it (429, 503, connect failures); each retry on a
+ * new connection. A reply over 64 MiB is KCR_E_BACKEND. */
 int kcr_k8s_request(struct kcr_k8s *k, const char *method, const char *path,
 		    const char *content_type, const char *body, cJSON **reply, long *http,
 		    kcr_error_t *err);
@@ -131,8 +143,12 @@ typedef int (*kcr_k8s_watch_fn)(void *arg, const char *type, const cJSON *object
  * Returns 0 when it ended normally (the caller watches again from rv),
  * 1 when the server said 410 Gone (rv too old: list again and watch from
  * the list's version), -1 with err on anything else. A stream that sends
- * nothing, not even a bookmark, for idle_ms (0: 2 * timeout_s) is taken as
- * stalled and ends with KCR_E_TIMEOUT. */
+ * nothing, not even a bookmark, for idle_ms (0: 2 * timeout_s; both 0:
+ * never) is taken as stalled and ends with KCR_E_TIMEOUT. Lines are
+ * split wherever the bytes come; one event over 16 MiB, or a line that
+ * is not an event, is KCR_E_BACKEND; an ERROR event other than 410 is
+ * its Status as kcr_k8s_request tells it. A connection lost after the
+ * stream began ends it normally (0). */
 int kcr_k8s_watch(struct kcr_k8s *k, const char *path, const char *query, char *rv,
 		  unsigned int timeout_s, uint64_t idle_ms, int stop_fd, kcr_k8s_watch_fn fn,
 		  void *arg, kcr_error_t *err);
@@ -146,7 +162,10 @@ int kcr_k8s_watch(struct kcr_k8s *k, const char *path, const char *query, char *
  * bytes, else KCR_E_LIMIT; *len counts them); with out < 0 it is returned
  * in *reply (NUL-terminated, at most max bytes). A non-2xx reply is an
  * error whose message is the reply's "error" (kcr-runner's JSON) or its
- * Status message. timeout_ms bounds the whole call (0: the client's). */
+ * Status message. timeout_ms bounds the whole call (0: the client's).
+ * A body that starts with '{' or '[' goes as application/json, any other
+ * as application/octet-stream. Retried as kcr_k8s_request says, never
+ * once bytes went to out. */
 int kcr_k8s_proxy(struct kcr_k8s *k, const char *pod, int port, const char *method,
 		  const char *path, const void *body, size_t body_len, uint64_t timeout_ms,
 		  uint64_t max, int out, uint64_t *len, char **reply, long *http,

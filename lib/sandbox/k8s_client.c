@@ -295,6 +295,8 @@ k8s_easy(struct kcr_k8s *k, struct k8s_call *c, const struct k8s_auth *a, uint64
 	if (timeout_ms)
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (c->fresh)
+		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
@@ -353,11 +355,11 @@ jitter_rand(void)
 }
 
 void
-k8s_backoff(const struct kcr_k8s *k, const struct k8s_call *c, unsigned int tries,
-	    uint64_t deadline_ms)
+k8s_backoff(const struct kcr_k8s *k, struct k8s_call *c, unsigned int tries, uint64_t deadline_ms)
 {
 	uint64_t ms, now = kcr_now_ms();
 
+	c->fresh = true;
 	if (c->retry_after_ms >= 0) {
 		ms = (uint64_t)c->retry_after_ms;
 	} else {
