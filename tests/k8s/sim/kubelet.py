@@ -372,12 +372,14 @@ class PodWorker(threading.Thread):
         csc = c.get("securityContext") or {}
         for i, (mp, src, ro) in enumerate(mounts):
             lines.append("mkdir -p %s" % shlex.quote(mp))
-        if csc.get("readOnlyRootFilesystem"):
-            lines.append("mount -o remount,bind,ro /")
         for i, (mp, src, ro) in enumerate(mounts):
             lines.append("mount -c --bind /proc/self/fd/%d %s" % (20 + i, shlex.quote(mp)))
             if ro:
                 lines.append("mount -o remount,bind,ro %s" % shlex.quote(mp))
+        # after the volumes: a bind mount takes the flags of the mount its
+        # source is on, and the pod's dir may be on the root's
+        if csc.get("readOnlyRootFilesystem"):
+            lines.append("mount -o remount,bind,ro /")
         if opens:
             lines.append("exec " + " ".join("%d<&-" % (20 + i) for i in range(len(mounts))))
         wd = c.get("workingDir") or "/"
