@@ -29,6 +29,7 @@ setup_file() {
 	export KCR_RUNNER
 	export D="$BATS_FILE_TMPDIR/sim"
 	export PYTHONPATH="$SRC/tests/k8s"
+	export KUBECACHEDIR="$BATS_FILE_TMPDIR/kube-cache" # not the user's ~/.kube
 	mkdir -p "$D"
 	sim_start
 }
@@ -230,8 +231,8 @@ D = sys.argv[1]
 code, _, b = sc.raw(D, "GET", "/api/v1/namespaces/kcr/pods")
 rv = json.loads(b)["metadata"]["resourceVersion"]
 t = time.time()
-code, evs = sc.watch_lines(D, "/api/v1/namespaces/kcr/pods?watch=1&allowWatchBookmarks=true&timeoutSeconds=3&resourceVersion=" + rv)
-assert code == 200 and 2.5 < time.time() - t < 15, time.time() - t
+code, evs = sc.watch_lines(D, "/api/v1/namespaces/kcr/pods?watch=1&allowWatchBookmarks=true&timeoutSeconds=2&resourceVersion=" + rv)
+assert code == 200 and 1.5 < time.time() - t < 15, time.time() - t
 bm = [e for e in evs if e["type"] == "BOOKMARK"]
 assert bm and list(bm[0]["object"]["metadata"]) == ["resourceVersion"] and bm[0]["object"]["kind"] == "Pod", evs
 # make a change, compact, and watch from before it
@@ -443,7 +444,8 @@ EOF
 		"https://127.0.0.1:$(cat "$D/port")/sim/pods/kcr/run-a/kill"
 	assert_success
 	assert_output --partial '"ok": true'
-	wait_until '[ "$(k get pod run-a -o jsonpath={.status.phase})" = Failed ]' 30
+	run k wait --for=jsonpath='{.status.phase}'=Failed pod/run-a --timeout=30s
+	assert_success
 	run k get pod run-a -o jsonpath='{.status.containerStatuses[0].state.terminated.exitCode} {.status.containerStatuses[0].state.terminated.reason} {.status.conditions[?(@.type=="Ready")].status}'
 	assert_output '137 Error False'
 	run k get pods run-a
@@ -609,11 +611,11 @@ assert code == 503 and json.loads(b)["reason"] == "ServiceUnavailable", b
 code, _, _ = sc.raw(D, "POST", "/sim/fault", {"status": 500}, tok="sa")
 assert code == 403  # the control API is the admin's
 # a stalled watch sends nothing, not even bookmarks
-sc.raw(D, "POST", "/sim/stall-watches", {"seconds": 2})
+sc.raw(D, "POST", "/sim/stall-watches", {"seconds": 1.5})
 t = time.time()
 rv = json.loads(sc.raw(D, "GET", "/api/v1/namespaces/kcr/pods")[2])["metadata"]["resourceVersion"]
 code, evs = sc.watch_lines(D, "/api/v1/namespaces/kcr/pods?watch=1&allowWatchBookmarks=true&timeoutSeconds=1&resourceVersion=" + rv)
-assert time.time() - t >= 1.5 and not [e for e in evs if e["type"] == "BOOKMARK"], evs
+assert time.time() - t >= 1.2 and not [e for e in evs if e["type"] == "BOOKMARK"], evs
 print("ok")
 EOF
 	assert_success

@@ -90,9 +90,6 @@ class Server(ThreadingHTTPServer):
         super().__init__(addr, Handler)
 
 
-_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-        "trailers", "transfer-encoding", "upgrade", "authorization", "host", "content-length"}
-
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -211,6 +208,7 @@ class Handler(BaseHTTPRequestHandler):
         self.audit_id = str(uuid.uuid4())
         self.code = 0
         self._body = None
+        self.warnings = []  # a kept-alive connection's last request had its own
         u = urllib.parse.urlsplit(self.path)
         self.url_path = u.path
         self.query = {k: v[-1] for k, v in urllib.parse.parse_qs(

@@ -13,7 +13,6 @@ import threading
 import time
 
 from . import resources as R
-from . import selectors as sel
 from .registry import StatusError, now_iso, parse_iso, rand_suffix
 
 TRACKING = "batch.kubernetes.io/job-tracking"
