@@ -622,7 +622,7 @@ EOF
 	assert_output ok
 }
 
-@test "admission: RuntimeClass must exist, missing images never pull, runAsNonRoot is enforced" {
+@test "admission: RuntimeClass must exist, missing images never pull, runAsNonRoot is enforced, activeDeadlineSeconds kills" {
 	need_pyk8s
 	echo "kcr/missing:1" >"$D/missing-images"
 	py <<'EOF'
@@ -644,6 +644,9 @@ except client.ApiException as e:
 core.create_namespaced_pod("kcr", pod("rc-g", rc="gvisor"))
 core.create_namespaced_pod("kcr", pod("img-x", image="kcr/missing:1"))
 core.create_namespaced_pod("kcr", pod("root-x", sc_={"runAsNonRoot": True}))
+dl = pod("dl-x")
+dl["spec"]["activeDeadlineSeconds"] = 1
+core.create_namespaced_pod("kcr", dl)
 def waiting(name):
     st = core.read_namespaced_pod(name, "kcr").status
     cs = st.container_statuses or []
@@ -655,7 +658,12 @@ while time.time() < end and not (waiting("img-x") in ("ErrImagePull", "ImagePull
 assert waiting("img-x") in ("ErrImagePull", "ImagePullBackOff"), waiting("img-x")
 assert core.read_namespaced_pod("img-x", "kcr").status.phase == "Pending"
 assert waiting("root-x") == "CreateContainerConfigError"
-for n in ("rc-g", "img-x", "root-x"):
+end = time.time() + 30
+while time.time() < end and core.read_namespaced_pod("dl-x", "kcr").status.phase != "Failed":
+    time.sleep(0.1)
+st = core.read_namespaced_pod("dl-x", "kcr").status
+assert (st.phase, st.reason) == ("Failed", "DeadlineExceeded"), st
+for n in ("rc-g", "img-x", "root-x", "dl-x"):
     core.delete_namespaced_pod(n, "kcr", grace_period_seconds=0)
 print("ok")
 EOF

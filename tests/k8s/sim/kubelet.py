@@ -111,6 +111,7 @@ class PodWorker(threading.Thread):
         self.started_at = rec.get("startTime")
         self.containers = {n: Container(c) for n, c in (rec.get("containers") or {}).items()}
         self.kill_deadline = rec.get("kill_deadline")
+        self.failed = tuple(rec["failed"]) if rec.get("failed") else None  # (reason, message)
         self.wake = threading.Event()
         self.relays = []
         self.done = False
@@ -122,6 +123,7 @@ class PodWorker(threading.Thread):
         self.k.store.set_extra("pod:" + self.uid, {
             "ns": self.ns, "name": self.name, "ip": self.ip, "netns": self.netns,
             "startTime": self.started_at, "kill_deadline": self.kill_deadline,
+            "failed": self.failed,
             "containers": {n: c.record() for n, c in self.containers.items()}})
 
     def any_alive(self):
@@ -169,6 +171,21 @@ class PodWorker(threading.Thread):
         self.ensure_relays(spec)
         phase = pod.get("status", {}).get("phase")
         terminal = phase in ("Succeeded", "Failed")
+        ads = spec.get("activeDeadlineSeconds")
+        if ads and not terminal and time.time() - parse_iso(self.started_at) >= ads:
+            # the kubelet's own deadline: kill, then Failed/DeadlineExceeded
+            self.kill_all(signal.SIGKILL)
+            end = time.time() + 5
+            while self.any_alive() and time.time() < end:
+                time.sleep(0.02)
+            for c in spec["containers"]:
+                ct = self.containers.setdefault(c["name"], Container())
+                if ct.shim is not None:
+                    self.reap(c, ct)
+            self.failed = ("DeadlineExceeded", "Pod was active on the node longer than the "
+                           "specified deadline")
+            self.push_status(pod, final=True, keep=True)
+            return
         for c in spec["containers"]:
             ct = self.containers.setdefault(c["name"], Container())
             if terminal:
@@ -503,7 +520,10 @@ class PodWorker(threading.Thread):
 
     # ---- status ----------------------------------------------------------------
 
-    def push_status(self, pod, final=False, deleting=False):
+    def push_status(self, pod, final=False, keep=False):
+        """The pod's status from what runs. final: the containers are done
+        for good (deletion, deadline); keep: the object stays (no final
+        delete)."""
         spec = pod["spec"]
         css = []
         for c in spec["containers"]:
@@ -562,8 +582,6 @@ class PodWorker(threading.Thread):
                      cond("ContainersReady", all_ready, None if all_ready else
                           "ContainersNotReady", None if all_ready else msg),
                      cond("PodScheduled", True)]
-        if deleting:
-            pass
 
         def fn(o):
             if o["metadata"]["uid"] != self.uid:
@@ -583,8 +601,10 @@ class PodWorker(threading.Thread):
                         "podIPs": [{"ip": self.ip}], "startTime": self.started_at,
                         "containerStatuses": css})
             new.setdefault("qosClass", "BestEffort")
+            if self.failed:
+                new["reason"], new["message"] = self.failed
             o["status"] = new
-            if final:
+            if final and not keep:
                 o["metadata"]["deletionGracePeriodSeconds"] = 0
             return o
 
