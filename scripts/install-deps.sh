@@ -8,7 +8,8 @@ BUILD_PKGS="build-essential autoconf automake libtool pkg-config
   libcurl4-openssl-dev libcjson-dev libyaml-dev libhiredis-dev
   libmicrohttpd-dev libssl-dev liblz4-dev libseccomp-dev"
 TEST_PKGS="bats bats-assert bats-support curl redis-server python3-botocore
-  valgrind hyperfine wrk iproute2 procps nodejs npm"
+  valgrind hyperfine wrk iproute2 procps nodejs npm
+  python3-kubernetes openssl util-linux"
 RUNTIME_PKGS="python3 python3-cloudpickle python3-dill python3-numpy
   python3-pandas python3-matplotlib golang-go php-cli rustc r-base-core
   gfortran ldc gcc g++ default-jdk-headless bash coreutils"
@@ -22,6 +23,10 @@ done
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
 	missing=$(echo "$missing" | tr ' ' '\n' | grep -vx -e nodejs -e npm | tr '\n' ' ')
 fi
+# kubectl: the image may ship one from outside Debian (the Google Cloud
+# CLI's); Debian's kubernetes-client only where there is none (the two
+# conflict on /usr/bin/kubectl)
+command -v kubectl >/dev/null 2>&1 || missing="$missing kubernetes-client"
 missing=$(echo $missing)
 if [ -n "$missing" ]; then
 	echo "install-deps: apt-get install $missing"

@@ -39,7 +39,49 @@ def parse_args():
     p.add_argument("--runtime-classes", default="")
     p.add_argument("--namespaces", default="kcr,default")
     p.add_argument("--probe-period-ms", type=int, default=200)
+    p.add_argument("--stop", action="store_true",
+                   help="stop the simulator of DIR and every pod process it started")
     return p.parse_args()
+
+
+def stop(d):
+    """The whole cluster down: the API server (SIGTERM), then every
+    container it left running (their shims' process groups)."""
+    import json
+    from sim.kubelet import proc_start
+    try:
+        with open(os.path.join(d, "sim.pid")) as f:
+            pid = int(f.read())
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(200):
+            if proc_start(pid) is None:  # gone (or a zombie)
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
+    try:
+        with open(os.path.join(d, "state.json")) as f:
+            extra = json.load(f).get("extra", {})
+    except (OSError, ValueError):
+        extra = {}
+    groups = []
+    for k, rec in extra.items():
+        if not k.startswith("pod:") or not isinstance(rec, dict):
+            continue
+        for c in (rec.get("containers") or {}).values():
+            if c.get("shim") and proc_start(c["shim"]) == c.get("shim_start"):
+                groups.append(c["shim"])
+    for g in groups:
+        try:
+            os.killpg(g, signal.SIGKILL)
+        except OSError:
+            pass
+    for _ in range(100):
+        if not any(proc_start(g) is not None for g in groups):
+            break
+        time.sleep(0.05)
 
 
 def reserve_net(net):
@@ -118,6 +160,9 @@ def node_object(host_ip):
 def main():
     args = parse_args()
     d = os.path.abspath(args.dir)
+    if args.stop:
+        stop(d)
+        return
     os.makedirs(d, exist_ok=True)
     for f in ("port",):
         try:
@@ -186,7 +231,7 @@ def main():
     os.replace(tmp, os.path.join(d, "port"))
     print("kube-sim: listening on https://127.0.0.1:%d, pod net %s.0/24%s" % (
         port, net, " (restarted)" if restarted else ""), flush=True)
-    while not done.wait(1):
+    while not done.wait(0.1):
         pass
     # an API-server restart: the objects are saved, the pods keep running
     sim.shutting_down = True
@@ -197,7 +242,6 @@ def main():
             os.unlink(os.path.join(d, f))
         except FileNotFoundError:
             pass
-    time.sleep(0.1)
     store.flush()
     try:
         os.unlink(os.path.join(d, "sim.pid"))
