@@ -471,6 +471,8 @@ kcr_k8s_config_load_in_cluster(struct kcr_k8s_config *c, const char *sa_dir, kcr
 	c->token = sa_file(dir, "token", err);
 	if (c->token == NULL) {
 		kcr_k8s_config_release(c);
+		if (err && *err) /* not in a pod after all, or not given a token */
+			(*err)->code = KCR_E_UNAVAILABLE;
 		return kcr_error_wrap(err, "the pod's service account token");
 	}
 	c->token_file = kcr_strdup_printf("%s/token", dir);

@@ -245,7 +245,7 @@ for p in json.load(sys.stdin)["items"]:
 	dir=$(_sim_dir)
 	[ -s "$dir/port" ] || start_sim
 	port=$(cat "$dir/port")
-	kube apply -f - <<EOF >/dev/null
+	kube create --validate=false -f - <<EOF >/dev/null
 {"apiVersion":"v1","kind":"List","items":[
  {"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"kcr","namespace":"kcr"},
   "rules":[{"apiGroups":[""],"resources":["pods"],"verbs":["create","get","list","watch","delete","patch"]},

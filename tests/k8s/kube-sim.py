@@ -231,7 +231,7 @@ def main():
     os.replace(tmp, os.path.join(d, "port"))
     print("kube-sim: listening on https://127.0.0.1:%d, pod net %s.0/24%s" % (
         port, net, " (restarted)" if restarted else ""), flush=True)
-    while not done.wait(1):
+    while not done.wait(0.1):
         pass
     # an API-server restart: the objects are saved, the pods keep running
     sim.shutting_down = True
@@ -242,7 +242,6 @@ def main():
             os.unlink(os.path.join(d, f))
         except FileNotFoundError:
             pass
-    time.sleep(0.1)
     store.flush()
     try:
         os.unlink(os.path.join(d, "sim.pid"))

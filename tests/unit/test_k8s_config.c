@@ -539,6 +539,7 @@ test_in_cluster(void)
 	unlink(tok);
 	TAP_ASSERT(kcr_k8s_config_load_in_cluster(&c, sa, &err) < 0);
 	TAP_ASSERT(strstr(err->msg, "service account token") && strstr(err->msg, "sa/token"));
+	TAP_ASSERT(err->code == KCR_E_UNAVAILABLE);
 	kcr_error_release(&err);
 	unsetenv("KUBERNETES_SERVICE_HOST");
 	unsetenv("KUBERNETES_SERVICE_PORT");

@@ -90,9 +90,6 @@ class Server(ThreadingHTTPServer):
         super().__init__(addr, Handler)
 
 
-_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-        "trailers", "transfer-encoding", "upgrade", "authorization", "host", "content-length"}
-
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -211,6 +208,7 @@ class Handler(BaseHTTPRequestHandler):
         self.audit_id = str(uuid.uuid4())
         self.code = 0
         self._body = None
+        self.warnings = []  # a kept-alive connection's last request had its own
         u = urllib.parse.urlsplit(self.path)
         self.url_path = u.path
         self.query = {k: v[-1] for k, v in urllib.parse.parse_qs(
@@ -710,8 +708,9 @@ class Handler(BaseHTTPRequestHandler):
         def visible(o):
             return (not ns or o["metadata"].get("namespace") == ns) and self.matches(ls, fs, o)
 
+        initial_end = self.query.get("sendInitialEvents") == "true"
         with store.lock:
-            if rvq in ("", "0"):
+            if rvq in ("", "0") or initial_end:
                 # no version (or "any"): the current state first, as ADDED
                 items, pos = store.list(res.key, ns or None)
                 initial = [o for o in items if self.matches(ls, fs, o)]
@@ -732,6 +731,11 @@ class Handler(BaseHTTPRequestHandler):
             for o in initial:
                 self.stall_wait(deadline)
                 send("ADDED", o)
+            if initial_end:
+                # a streaming list (sendInitialEvents): its end is a bookmark
+                send("BOOKMARK", {"kind": res.kind, "apiVersion": res.api_version, "metadata": {
+                    "resourceVersion": str(pos), "annotations": {
+                        "k8s.io/initial-events-end": "true"}}})
             last_bm = time.time()
             while (time.time() < deadline or time.time() < self.sim.stall_until) and \
                     not self.sim.shutting_down:

@@ -13,7 +13,6 @@ import threading
 import time
 
 from . import resources as R
-from . import selectors as sel
 from .registry import StatusError, now_iso, parse_iso, rand_suffix
 
 TRACKING = "batch.kubernetes.io/job-tracking"
@@ -53,6 +52,7 @@ class Controllers:
                 traceback.print_exc()
             if time.time() - last > 5:
                 last = time.time()
+                self.expire_events()
 
     # ---- namespaces ------------------------------------------------------------
 
@@ -99,6 +99,22 @@ class Controllers:
         if left == 0:
             try:
                 self.store.remove("namespaces", "", name)
+            except Exception:
+                pass
+
+    def expire_events(self, keep=1000):
+        """Events do not pile up (a real cluster keeps them an hour): past
+        keep, the oldest go, so that lists and state.json stay small."""
+        with self.store.lock:
+            evs = [(o["metadata"].get("creationTimestamp", ""), int(o["metadata"].get(
+                "resourceVersion", 0)), k) for k, o in self.store.objects.items()
+                if k[0] == "events"]
+        if len(evs) <= keep:
+            return
+        evs.sort()
+        for _, _, k in evs[:len(evs) - keep * 4 // 5]:
+            try:
+                self.store.remove(*k)
             except Exception:
                 pass
 

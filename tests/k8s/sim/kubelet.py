@@ -13,7 +13,6 @@ all egress runs in a network namespace of its own, reached through a relay
 on podIP:port.
 """
 
-import ctypes
 import hashlib
 import http.client
 import json
@@ -27,12 +26,13 @@ import subprocess
 import threading
 import time
 
-from . import resources as R
 from . import selectors as sel
-from .registry import StatusError, bad_request, not_found, now_iso, parse_iso
+from . import podio
+from .netns import Relay
+from .kubelet_util import port_of as _port
+from .registry import StatusError, now_iso, parse_iso
 
 NODE = "sim-node"
-CLONE_NEWNET = 0x40000000
 SHIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shim.py")
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else "python3"
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -111,6 +111,7 @@ class PodWorker(threading.Thread):
         self.started_at = rec.get("startTime")
         self.containers = {n: Container(c) for n, c in (rec.get("containers") or {}).items()}
         self.kill_deadline = rec.get("kill_deadline")
+        self.failed = tuple(rec["failed"]) if rec.get("failed") else None  # (reason, message)
         self.wake = threading.Event()
         self.relays = []
         self.done = False
@@ -122,6 +123,7 @@ class PodWorker(threading.Thread):
         self.k.store.set_extra("pod:" + self.uid, {
             "ns": self.ns, "name": self.name, "ip": self.ip, "netns": self.netns,
             "startTime": self.started_at, "kill_deadline": self.kill_deadline,
+            "failed": self.failed,
             "containers": {n: c.record() for n, c in self.containers.items()}})
 
     def any_alive(self):
@@ -169,6 +171,21 @@ class PodWorker(threading.Thread):
         self.ensure_relays(spec)
         phase = pod.get("status", {}).get("phase")
         terminal = phase in ("Succeeded", "Failed")
+        ads = spec.get("activeDeadlineSeconds")
+        if ads and not terminal and time.time() - parse_iso(self.started_at) >= ads:
+            # the kubelet's own deadline: kill, then Failed/DeadlineExceeded
+            self.kill_all(signal.SIGKILL)
+            end = time.time() + 5
+            while self.any_alive() and time.time() < end:
+                time.sleep(0.02)
+            for c in spec["containers"]:
+                ct = self.containers.setdefault(c["name"], Container())
+                if ct.shim is not None:
+                    self.reap(c, ct)
+            self.failed = ("DeadlineExceeded", "Pod was active on the node longer than the "
+                           "specified deadline")
+            self.push_status(pod, final=True, keep=True)
+            return
         for c in spec["containers"]:
             ct = self.containers.setdefault(c["name"], Container())
             if terminal:
@@ -372,12 +389,14 @@ class PodWorker(threading.Thread):
         csc = c.get("securityContext") or {}
         for i, (mp, src, ro) in enumerate(mounts):
             lines.append("mkdir -p %s" % shlex.quote(mp))
-        if csc.get("readOnlyRootFilesystem"):
-            lines.append("mount -o remount,bind,ro /")
         for i, (mp, src, ro) in enumerate(mounts):
             lines.append("mount -c --bind /proc/self/fd/%d %s" % (20 + i, shlex.quote(mp)))
             if ro:
                 lines.append("mount -o remount,bind,ro %s" % shlex.quote(mp))
+        # after the volumes: a bind mount takes the flags of the mount its
+        # source is on, and the pod's dir may be on the root's
+        if csc.get("readOnlyRootFilesystem"):
+            lines.append("mount -o remount,bind,ro /")
         if opens:
             lines.append("exec " + " ".join("%d<&-" % (20 + i) for i in range(len(mounts))))
         wd = c.get("workingDir") or "/"
@@ -501,7 +520,10 @@ class PodWorker(threading.Thread):
 
     # ---- status ----------------------------------------------------------------
 
-    def push_status(self, pod, final=False, deleting=False):
+    def push_status(self, pod, final=False, keep=False):
+        """The pod's status from what runs. final: the containers are done
+        for good (deletion, deadline); keep: the object stays (no final
+        delete)."""
         spec = pod["spec"]
         css = []
         for c in spec["containers"]:
@@ -560,8 +582,6 @@ class PodWorker(threading.Thread):
                      cond("ContainersReady", all_ready, None if all_ready else
                           "ContainersNotReady", None if all_ready else msg),
                      cond("PodScheduled", True)]
-        if deleting:
-            pass
 
         def fn(o):
             if o["metadata"]["uid"] != self.uid:
@@ -581,8 +601,10 @@ class PodWorker(threading.Thread):
                         "podIPs": [{"ip": self.ip}], "startTime": self.started_at,
                         "containerStatuses": css})
             new.setdefault("qosClass", "BestEffort")
+            if self.failed:
+                new["reason"], new["message"] = self.failed
             o["status"] = new
-            if final:
+            if final and not keep:
                 o["metadata"]["deletionGracePeriodSeconds"] = 0
             return o
 
@@ -699,111 +721,6 @@ class PodWorker(threading.Thread):
             if ct.alive() and ct.pid:
                 return ct.pid
         return None
-
-
-class Relay:
-    """podIP:port on the host, connected to podIP:port inside the pod's own
-    network namespace (whose only way in this is)."""
-
-    def __init__(self, worker, ip, port):
-        self.w, self.ip, self.port = worker, ip, port
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((ip, port))
-        self.sock.listen(64)
-        self.closed = False
-        threading.Thread(target=self.accept_loop, daemon=True).start()
-
-    def close(self):
-        self.closed = True
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def accept_loop(self):
-        while not self.closed:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
-
-    def serve(self, c):
-        pid = self.w.netns_pid()
-        try:
-            if pid is None:
-                raise OSError("no process")
-            s = socket_in_netns(pid)
-            s.settimeout(5)
-            s.connect((self.ip, self.port))
-            s.settimeout(None)
-        except OSError:
-            c.close()
-            return
-        threading.Thread(target=_pump, args=(c, s), daemon=True).start()
-        _pump(s, c)
-
-
-def _pump(a, b):
-    try:
-        while True:
-            d = a.recv(65536)
-            if not d:
-                break
-            b.sendall(d)
-    except OSError:
-        pass
-    finally:
-        try:
-            b.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-
-
-_libc = None
-
-
-def socket_in_netns(pid):
-    """A socket made inside pid's network namespace (setns applies to the
-    calling thread only, and is undone before returning)."""
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-    out = {}
-
-    def make():
-        mine = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        target = os.open("/proc/%d/ns/net" % pid, os.O_RDONLY)
-        try:
-            if _libc.setns(target, CLONE_NEWNET) != 0:
-                out["err"] = OSError(ctypes.get_errno(), "setns")
-                return
-            try:
-                out["sock"] = socket.socket()
-            finally:
-                _libc.setns(mine, CLONE_NEWNET)
-        finally:
-            os.close(mine)
-            os.close(target)
-
-    t = threading.Thread(target=make)
-    t.start()
-    t.join()
-    if "err" in out:
-        raise out["err"]
-    return out["sock"]
-
-
-def _port(c, p):
-    if isinstance(p, int):
-        return p
-    if isinstance(p, str) and p.isdigit():
-        return int(p)
-    for cp in c.get("ports") or []:
-        if cp.get("name") == p:
-            return cp["containerPort"]
-    return 8080
 
 
 def _full_image(image):
@@ -1088,163 +1005,13 @@ class Kubelet:
         except Exception:
             pass
 
-    # ---- pods/log and pods/proxy ---------------------------------------------------
+    # ---- pods/log and pods/proxy (sim/podio.py) ----------------------------------
 
     def logs(self, h, ns, name):
-        pod = self.store.get("pods", ns, name)
-        if pod is None:
-            raise not_found(R.POD, name)
-        q = h.query
-        names = [c["name"] for c in pod["spec"]["containers"]]
-        cname = q.get("container")
-        if not cname:
-            if len(names) > 1:
-                raise bad_request("a container name must be specified for pod %s, choose one of:"
-                                  " [%s]" % (name, " ".join(names)))
-            cname = names[0]
-        if cname not in names:
-            raise bad_request('container %s is not valid for pod %s' % (cname, name))
-        w = self.workers.get(pod["metadata"]["uid"])
-        ct = w.containers.get(cname) if w else None
-        if ct is None or (ct.started is None and ct.terminated is None):
-            reason = "ContainerCreating"
-            if ct is not None and ct.waiting:
-                reason = ct.waiting[0]
-            raise bad_request('container "%s" in pod "%s" is waiting to start: %s' % (
-                cname, name, "trying and failing to pull image" if reason in (
-                    "ErrImagePull", "ImagePullBackOff") else reason))
-        path = os.path.join(self.dir, "pods", "%s_%s" % (ns, name),
-                            "log" if cname == names[0] else "log." + cname)
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except OSError:
-            data = b""
-        tail = q.get("tailLines")
-        if tail is not None:
-            lines = data.splitlines(True)
-            data = b"".join(lines[-int(tail):]) if int(tail) > 0 else b""
-        limit = int(q.get("limitBytes") or 0)
-        if limit:
-            data = data[:limit]
-        follow = q.get("follow") in ("true", "1")
-        if not follow:
-            h.code = 200
-            h.send_response(200)
-            h.send_header("Content-Type", "text/plain")
-            h.send_header("Content-Length", str(len(data)))
-            h.end_headers()
-            h.wfile.write(data)
-            return
-        h.code = 200
-        h.send_response(200)
-        h.send_header("Content-Type", "text/plain")
-        h.send_header("Transfer-Encoding", "chunked")
-        h.end_headers()
-        h.chunk(data)
-        sent = len(data)
-        with open(path, "rb") as f:
-            f.seek(0, 2)
-            pos = f.tell() if tail is not None or limit else len(data)
-            f.seek(pos)
-            while not self.stopping:
-                more = f.read(65536)
-                if more:
-                    if limit:
-                        more = more[:max(0, limit - sent)]
-                    h.chunk(more)
-                    sent += len(more)
-                    if limit and sent >= limit:
-                        break
-                    continue
-                if not (w and ct.alive()) or w.done:
-                    break
-                time.sleep(0.1)
-        h.end_chunks()
+        return podio.logs(self, h, ns, name)
 
     def proxy(self, h, ns, name, port, method, rest):
-        """pods/proxy: the request and the reply streamed both ways."""
-        pod = self.store.get("pods", ns, name)
-        if pod is None:
-            raise not_found(R.POD, name)
-        ip = pod.get("status", {}).get("podIP")
-        if port is None:
-            port = 80
-            for c in pod["spec"]["containers"]:
-                for p in c.get("ports") or []:
-                    port = p["containerPort"]
-                    break
-        else:
-            port = _port(pod["spec"]["containers"][0], port)
-        if not ip:
-            raise StatusError(503, "ServiceUnavailable", "error trying to reach service: pod "
-                              "%s has no IP address" % name, {})
-        path = "/" + rest
-        if h.raw_query:
-            path += "?" + h.raw_query
-        try:
-            conn = http.client.HTTPConnection(ip, port, timeout=300)
-            conn.connect()
-        except OSError as e:
-            raise StatusError(503, "ServiceUnavailable", "error trying to reach service: dial tcp "
-                              "%s:%d: connect: %s" % (ip, port, (e.strerror or str(e)).lower()),
-                              {})
-        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-        conn.putheader("Host", "%s:%d" % (ip, port))
-        for k, v in h.headers.items():
-            if k.lower() not in _HOP and not k.lower().startswith("impersonate-"):
-                conn.putheader(k, v)
-        chunked = h.headers.get("Transfer-Encoding", "").lower() == "chunked"
-        n = int(h.headers.get("Content-Length") or 0)
-        if chunked:
-            conn.putheader("Transfer-Encoding", "chunked")
-        elif n or method in ("POST", "PUT", "PATCH"):
-            conn.putheader("Content-Length", str(n))
-        conn.endheaders()
-        try:
-            if chunked:
-                for data in h.read_chunks():
-                    conn.send(b"%x\r\n%s\r\n" % (len(data), data))
-                conn.send(b"0\r\n\r\n")
-            else:
-                left = n
-                while left > 0:
-                    data = h.rfile.read(min(left, 65536))
-                    if not data:
-                        break
-                    conn.send(data)
-                    left -= len(data)
-            r = conn.getresponse()
-        except (OSError, http.client.HTTPException) as e:
-            raise StatusError(503, "ServiceUnavailable", "error trying to reach service: %s" % e,
-                              {})
-        h.code = r.status
-        h.send_response(r.status)
-        length = r.getheader("Content-Length")
-        for k, v in r.getheaders():
-            if k.lower() not in _HOP:
-                h.send_header(k, v)
-        if length is not None:
-            h.send_header("Content-Length", length)
-        else:
-            h.send_header("Transfer-Encoding", "chunked")
-        h.end_headers()
-        while True:
-            data = r.read1(65536) if hasattr(r, "read1") else r.read(65536)
-            if not data:
-                break
-            if length is not None:
-                h.wfile.write(data)
-                h.wfile.flush()
-            else:
-                h.chunk(data)
-        if length is None:
-            h.end_chunks()
-        conn.close()
-
-
-_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-        "trailers", "transfer-encoding", "upgrade", "authorization", "host", "content-length"}
+        return podio.proxy(self, h, ns, name, port, method, rest)
 
 
 def _decode(kind, v):

@@ -18,7 +18,6 @@ import time
 import uuid
 
 from . import patch as patchmod
-from . import resources as R
 from .store import Conflict, Exists, NotFound
 
 

@@ -81,6 +81,13 @@ COLUMNS = {
     "batch/jobs": ([("Name", "string", "name"), ("Status", "string", ""),
                     ("Completions", "string", ""), ("Duration", "string", ""),
                     ("Age", "date", "")], _job_cells),
+    "events": ([("Name", "string", "name"), ("Last Seen", "string", ""), ("Type", "string", ""), ("Reason", "string", ""),
+                ("Object", "string", ""), ("Message", "string", "")],
+               lambda o: [age(o.get("lastTimestamp") or o["metadata"].get("creationTimestamp")),
+                          o.get("type", ""), o.get("reason", ""),
+                          "%s/%s" % (o.get("involvedObject", {}).get("kind", "").lower(),
+                                     o.get("involvedObject", {}).get("name", "")),
+                          o.get("message", "")]),
     "namespaces": ([("Name", "string", "name"), ("Status", "string", ""),
                     ("Age", "string", "")],
                    lambda o: [o.get("status", {}).get("phase", ""),
@@ -108,6 +115,7 @@ def table(res, items, query=None):
     return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {},
             "columnDefinitions": [{"name": n, "type": t, "format": f, "description": "",
                                    "priority": 1 if n in ("IP", "Node", "Nominated Node",
-                                                          "Readiness Gates") else 0}
+                                                          "Readiness Gates") or
+                                   (n == "Name" and res.key == "events") else 0}
                                   for n, t, f in cols],
             "rows": rows}
