@@ -170,10 +170,31 @@ assert code == 422 and "metadata.name: Required value: name or generateName is r
     "spec.containers[0].name: Required value" in m, m
 code, _, b = sc.raw(D, "POST", "/api/v1/namespaces/nons/pods", {"metadata": {"name": "a"}, "spec": {"containers": [{"name": "c", "image": "x"}]}})
 assert code == 404 and json.loads(b)["message"] == 'namespaces "nons" not found', b
+for want in (201, 409):
+    code, _, b = sc.raw(D, "POST", "/api/v1/namespaces/kcr/configmaps", {"metadata": {"name": "dup"}})
+    assert code == want, (code, b)
+s = json.loads(b)
+assert s["reason"] == "AlreadyExists" and s["message"] == 'configmaps "dup" already exists' and \
+    s["details"] == {"name": "dup", "kind": "configmaps"}, s
+code, _, b = sc.raw(D, "POST", "/apis/batch/v1/namespaces/kcr/jobs", {"metadata": {"name": "j"}, "spec": {
+    "template": {"spec": {"restartPolicy": "Always", "containers": [{"name": "c", "image": "x"}]}}}})
+s = json.loads(b)
+assert code == 422 and s["message"] == ('Job.batch "j" is invalid: spec.template.spec.restartPolicy: '
+    'Unsupported value: "Always": supported values: "OnFailure", "Never"'), s["message"]
 code, _, b = sc.raw(D, "GET", "/api/v1/namespaces/kcr/pods", tok="not-a-token")
 assert code == 401 and json.loads(b)["reason"] == "Unauthorized", b
 code, _, b = sc.raw(D, "GET", "/api/v1/namespaces/kcr/pods?labelSelector=a%20in%20(", tok="admin")
 assert code == 400, b
+# a refused request's body does not spill into the next one on the connection
+c = sc.connect(D)
+c.request("POST", "/api/v1/namespaces/kcr/secrets", body=json.dumps({"metadata": {"name": "s"}, "data": {}}),
+          headers={"Authorization": "Bearer " + sc.token(D, "system:serviceaccount:kcr:kcr"),
+                   "Content-Type": "application/json"})
+r = c.getresponse(); r.read()
+assert r.status == 403, r.status
+c.request("GET", "/version", headers={"Authorization": "Bearer " + sc.token(D)})
+r = c.getresponse()
+assert r.status == 200 and json.loads(r.read())["major"] == "1"
 print("ok")
 EOF
 	assert_success

@@ -209,6 +209,7 @@ class Handler(BaseHTTPRequestHandler):
         self.code = 0
         self._body = None
         self.warnings = []  # a kept-alive connection's last request had its own
+        self.body_consumed = False
         u = urllib.parse.urlsplit(self.path)
         self.url_path = u.path
         self.query = {k: v[-1] for k, v in urllib.parse.parse_qs(
@@ -237,6 +238,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_error_status(StatusError(500, "InternalError",
                                                    "Internal error occurred: %s" % e))
         finally:
+            self.drain()
             if self.user is None:
                 self.rec["user"] = ""
                 self.rec["groups"] = []
@@ -244,6 +246,24 @@ class Handler(BaseHTTPRequestHandler):
             if not self.rec.get("nolog"):
                 self.rec.pop("nolog", None)
                 self.sim.audit(self.rec)
+
+    def drain(self):
+        """A reply sent before the request's body was read (a 401, a 403, a
+        fault) must not leave the body on a kept-alive connection, where it
+        would be read as the next request."""
+        if self._body is not None or self.body_consumed:
+            return
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            self.close_connection = True
+            return
+        n = int(self.headers.get("Content-Length") or 0)
+        if n > 1 << 20:
+            self.close_connection = True
+        elif n:
+            try:
+                self.rfile.read(n)
+            except OSError:
+                self.close_connection = True
 
     def authenticate(self):
         """Bearer token, else the client certificate, else anonymous. A
