@@ -412,6 +412,75 @@ print(len(client.CoreV1Api().list_namespaced_pod(open('$D/sa/namespace').read())
 	assert_output --regexp '^20[0-9-]+T[0-9:]+Z$'
 }
 
+@test "pods/proxy streams large bodies both ways, with Content-Length or chunked, any method" {
+	need_pyk8s
+	py <<'EOF'
+import hashlib, json, os, time, simclient as sc
+D = sys.argv[1]
+core = sc.core(D)
+# an echo server in the pod: the body back, chunked, with the method
+echo = r"""
+import os, http.server
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def body(self):
+        if self.headers.get("Transfer-Encoding") == "chunked":
+            out = b""
+            while True:
+                n = int(self.rfile.readline().split(b";")[0], 16)
+                if n == 0:
+                    self.rfile.readline(); return out
+                out += self.rfile.read(n); self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+    def any(self):
+        data = self.body()
+        self.send_response(200)
+        self.send_header("X-Method", self.command)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for i in range(0, len(data), 100000):
+            part = data[i:i + 100000]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+        self.wfile.write(b"0\r\n\r\n")
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET = any
+http.server.ThreadingHTTPServer((os.environ["MY_IP"], 8080), H).serve_forever()
+"""
+core.create_namespaced_pod("kcr", {"metadata": {"name": "echo"}, "spec": {"restartPolicy": "Never",
+    "containers": [{"name": "c", "image": "python", "command": ["/usr/bin/python3", "-c", echo],
+        "env": [{"name": "MY_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+        "readinessProbe": {"tcpSocket": {"port": 8080}}}]}})
+end = time.time() + 30
+while time.time() < end and not any(c.type == "Ready" and c.status == "True" for c in
+                                    core.read_namespaced_pod("echo", "kcr").status.conditions or []):
+    time.sleep(0.1)
+big = os.urandom(3 << 20)
+path = "/api/v1/namespaces/kcr/pods/echo:8080/proxy/up?x=1"
+hdrs = {"Authorization": "Bearer " + sc.token(D), "Content-Type": "application/octet-stream"}
+c = sc.connect(D, 60)
+c.request("PUT", path, body=big, headers=hdrs)
+r = c.getresponse()
+got = r.read()
+assert r.status == 200 and r.getheader("X-Method") == "PUT" and got == big, (r.status, len(got))
+def gen():
+    for i in range(0, len(big), 65536):
+        yield big[i:i + 65536]
+c.request("POST", path, body=gen(), headers=hdrs, encode_chunked=True)
+r = c.getresponse()
+got = r.read()
+assert r.status == 200 and r.getheader("X-Method") == "POST" and got == big, (r.status, len(got))
+c.request("DELETE", path, headers=hdrs)
+r = c.getresponse()
+assert r.status == 200 and r.getheader("X-Method") == "DELETE" and r.read() == b""
+code, _, b = sc.raw(D, "GET", "/api/v1/namespaces/kcr/pods/echo:9999/proxy/")
+assert code == 503 and "connection refused" in json.loads(b)["message"], b
+core.delete_namespaced_pod("echo", "kcr", grace_period_seconds=0)
+print("ok")
+EOF
+	assert_success
+	assert_output ok
+}
+
 @test "a container's env, its writable emptyDir on a read-only root, its logs, and restartPolicy OnFailure" {
 	need_pyk8s
 	py <<'EOF'
