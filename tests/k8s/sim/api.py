@@ -190,6 +190,15 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
+    def send_text(self, code, data, ctype="text/plain"):
+        self.code = code
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
     def send_error_status(self, e):
         self.send_json(e.code, e.status(), e.headers)
 
@@ -348,20 +357,12 @@ class Handler(BaseHTTPRequestHandler):
     # ---- non-resource URLs ---------------------------------------------------
 
     def non_resource(self, method, path, parts):
-        self.rec["verb"] = method.lower() if method != "HEAD" else "head"
         self.rec["verb"] = {"GET": "get", "HEAD": "head", "POST": "post", "PUT": "put",
                             "PATCH": "patch", "DELETE": "delete"}.get(method, "get")
         self.authorize({"verb": self.rec["verb"], "path": path})
         if path in ("/healthz", "/livez", "/readyz") or path.startswith(
                 ("/healthz/", "/livez/", "/readyz/")):
-            data = b"ok"
-            self.code = 200
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-            return
+            return self.send_text(200, b"ok", "text/plain; charset=utf-8")
         if path.rstrip("/") == "/version":
             return self.send_json(200, SERVER_VERSION)
         if path.rstrip("/") == "/api":

@@ -57,13 +57,7 @@ def logs(k, h, ns, name):
         data = data[:limit]
     follow = q.get("follow") in ("true", "1")
     if not follow:
-        h.code = 200
-        h.send_response(200)
-        h.send_header("Content-Type", "text/plain")
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data)
-        return
+        return h.send_text(200, data)
     h.code = 200
     h.send_response(200)
     h.send_header("Content-Type", "text/plain")
