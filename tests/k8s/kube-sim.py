@@ -118,7 +118,8 @@ def bootstrap(store, reg, args):
             except StatusError as e:
                 print("kube-sim: bootstrap %s: %s" % (key, e.message), file=sys.stderr)
 
-    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] + [
+    # kcr always: the kubeconfigs and the service account's dir name it
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease", "kcr"] + [
             n for n in args.namespaces.split(",") if n]:
         ensure("namespaces", "", {"metadata": {"name": ns}})
     for name, rules in auth.BOOTSTRAP_CLUSTER_ROLES.items():
@@ -207,8 +208,7 @@ def main():
     with open(os.path.join(d, "pki", "ca.crt")) as f:
         ca_pem = f.read()
     ctl = Controllers(store, reg, ca_pem)
-    pki.write_client_files(d, port, tokens_seen, (args.namespaces.split(",") or ["kcr"])[0]
-                           or "kcr")
+    pki.write_client_files(d, port, tokens_seen, "kcr")
     store.flush()
     store.start_writer()
     kubelet.start()

@@ -190,6 +190,15 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
+    def send_text(self, code, data, ctype="text/plain"):
+        self.code = code
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
     def send_error_status(self, e):
         self.send_json(e.code, e.status(), e.headers)
 
@@ -209,6 +218,7 @@ class Handler(BaseHTTPRequestHandler):
         self.code = 0
         self._body = None
         self.warnings = []  # a kept-alive connection's last request had its own
+        self.body_consumed = False
         u = urllib.parse.urlsplit(self.path)
         self.url_path = u.path
         self.query = {k: v[-1] for k, v in urllib.parse.parse_qs(
@@ -237,6 +247,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_error_status(StatusError(500, "InternalError",
                                                    "Internal error occurred: %s" % e))
         finally:
+            self.drain()
             if self.user is None:
                 self.rec["user"] = ""
                 self.rec["groups"] = []
@@ -244,6 +255,24 @@ class Handler(BaseHTTPRequestHandler):
             if not self.rec.get("nolog"):
                 self.rec.pop("nolog", None)
                 self.sim.audit(self.rec)
+
+    def drain(self):
+        """A reply sent before the request's body was read (a 401, a 403, a
+        fault) must not leave the body on a kept-alive connection, where it
+        would be read as the next request."""
+        if self._body is not None or self.body_consumed:
+            return
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            self.close_connection = True
+            return
+        n = int(self.headers.get("Content-Length") or 0)
+        if n > 1 << 20:
+            self.close_connection = True
+        elif n:
+            try:
+                self.rfile.read(n)
+            except OSError:
+                self.close_connection = True
 
     def authenticate(self):
         """Bearer token, else the client certificate, else anonymous. A
@@ -328,20 +357,12 @@ class Handler(BaseHTTPRequestHandler):
     # ---- non-resource URLs ---------------------------------------------------
 
     def non_resource(self, method, path, parts):
-        self.rec["verb"] = method.lower() if method != "HEAD" else "head"
         self.rec["verb"] = {"GET": "get", "HEAD": "head", "POST": "post", "PUT": "put",
                             "PATCH": "patch", "DELETE": "delete"}.get(method, "get")
         self.authorize({"verb": self.rec["verb"], "path": path})
         if path in ("/healthz", "/livez", "/readyz") or path.startswith(
                 ("/healthz/", "/livez/", "/readyz/")):
-            data = b"ok"
-            self.code = 200
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-            return
+            return self.send_text(200, b"ok", "text/plain; charset=utf-8")
         if path.rstrip("/") == "/version":
             return self.send_json(200, SERVER_VERSION)
         if path.rstrip("/") == "/api":

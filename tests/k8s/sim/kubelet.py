@@ -78,6 +78,7 @@ class Container:
         self.ready = rec.get("ready", False)
         self.pulled = rec.get("pulled", False)
         self.next_try = rec.get("next_try", 0)
+        self.backoff = rec.get("backoff", 0)  # a static message: no update per tick
         self.pull_fails = rec.get("pull_fails", 0)
         self.probe_ok = rec.get("probe_ok", 0)
         self.probe_fail = rec.get("probe_fail", 0)
@@ -234,7 +235,8 @@ class PodWorker(threading.Thread):
         ct.ready = False
         ct.probe_ok = ct.probe_fail = ct.live_fail = 0
         # restart backoff: 10 s doubling to 5 min on a node; scaled down
-        ct.next_try = time.time() + min(0.5 * (2 ** ct.restarts), 5.0)
+        ct.backoff = min(0.5 * (2 ** ct.restarts), 5.0)
+        ct.next_try = time.time() + ct.backoff
         if ct.started is None:
             t.pop("startedAt")
         self.save()
@@ -243,8 +245,11 @@ class PodWorker(threading.Thread):
         spec = pod["spec"]
         image = c.get("image", "")
         if not ct.pulled:
+            if time.time() < ct.next_try:
+                return  # the pull's back-off (10 s doubling on a node; scaled down)
             if self.k.image_missing(image):
                 ct.pull_fails += 1
+                ct.next_try = time.time() + min(0.5 * 2 ** (ct.pull_fails // 2), 5.0)
                 if ct.pull_fails % 2 == 1:
                     ct.waiting = ("ErrImagePull", 'rpc error: code = NotFound desc = failed to '
                                   'pull and unpack image "%s": failed to resolve reference "%s":'
@@ -546,7 +551,7 @@ class PodWorker(threading.Thread):
             elif ct.terminated is not None:
                 cs["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message":
                                            "back-off %ds restarting failed container=%s pod=%s_%s"
-                                           "(%s)" % (max(1, int(ct.next_try - time.time())),
+                                           "(%s)" % (max(1, int(ct.backoff + 0.5)),
                                                      c["name"], self.name, self.ns, self.uid)}}
                 cs["lastState"] = {"terminated": ct.terminated}
             elif ct.waiting:

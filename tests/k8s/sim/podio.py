@@ -57,13 +57,7 @@ def logs(k, h, ns, name):
         data = data[:limit]
     follow = q.get("follow") in ("true", "1")
     if not follow:
-        h.code = 200
-        h.send_response(200)
-        h.send_header("Content-Type", "text/plain")
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data)
-        return
+        return h.send_text(200, data)
     h.code = 200
     h.send_response(200)
     h.send_header("Content-Type", "text/plain")
@@ -117,6 +111,7 @@ def proxy(k, h, ns, name, port, method, rest):
         raise StatusError(503, "ServiceUnavailable", "error trying to reach service: dial tcp "
                           "%s:%d: connect: %s" % (ip, port, (e.strerror or str(e)).lower()),
                           {})
+    h.body_consumed = True  # streamed to the pod from here on
     conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
     conn.putheader("Host", "%s:%d" % (ip, port))
     for k, v in h.headers.items():
@@ -144,6 +139,7 @@ def proxy(k, h, ns, name, port, method, rest):
                 left -= len(data)
         r = conn.getresponse()
     except (OSError, http.client.HTTPException) as e:
+        h.close_connection = True  # what is left of the request body is unread
         raise StatusError(503, "ServiceUnavailable", "error trying to reach service: %s" % e,
                           {})
     h.code = r.status

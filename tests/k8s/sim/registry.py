@@ -135,7 +135,8 @@ class Invalid:
             return
         msgs = ["%s: %s" % (c[2], c[1]) for c in self.causes]
         body = msgs[0] if len(msgs) == 1 else "[" + ", ".join(msgs) + "]"
-        message = '%s "%s" is invalid: %s' % (self.res.kind, self.name, body)
+        qual = self.res.kind + ("." + self.res.group if self.res.group else "")  # Job.batch
+        message = '%s "%s" is invalid: %s' % (qual, self.name, body)
         details = {"name": self.name, "kind": self.res.kind,
                    "causes": [{"reason": c[0], "message": c[1], "field": c[2]}
                               for c in self.causes]}
@@ -172,6 +173,9 @@ class Registry:
     # ---- helpers -------------------------------------------------------------
 
     def _can_remove(self, res, obj):
+        if res == "namespaces":
+            # the namespace controller clears spec.finalizers once it is empty
+            return not (obj.get("spec") or {}).get("finalizers")
         if res != "pods":
             return True
         # a scheduled pod goes only when the kubelet said its containers are
