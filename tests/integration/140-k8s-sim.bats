@@ -139,9 +139,9 @@ jfield() { # jfield JSON-FILE EXPR: EXPR on the document j
 	assert_output sim-admin
 	run k auth can-i delete pods
 	assert_output yes
-	run kubectl --kubeconfig "$D/kubeconfig-sa" auth can-i list pods
+	run kubectl --kubeconfig "$D/kubeconfig-sa" auth can-i list secrets
 	assert_output no
-	run k auth can-i list pods --as=system:serviceaccount:kcr:kcr
+	run k auth can-i list secrets --as=system:serviceaccount:kcr:kcr
 	assert_output no
 }
 
