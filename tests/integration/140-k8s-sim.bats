@@ -139,9 +139,9 @@ jfield() { # jfield JSON-FILE EXPR: EXPR on the document j
 	assert_output sim-admin
 	run k auth can-i delete pods
 	assert_output yes
-	run kubectl --kubeconfig "$D/kubeconfig-sa" auth can-i list pods
+	run kubectl --kubeconfig "$D/kubeconfig-sa" auth can-i list secrets
 	assert_output no
-	run k auth can-i list pods --as=system:serviceaccount:kcr:kcr
+	run k auth can-i list secrets --as=system:serviceaccount:kcr:kcr
 	assert_output no
 }
 
@@ -410,6 +410,7 @@ print(len(client.CoreV1Api().list_namespaced_pod(open('$D/sa/namespace').read())
 	assert_success
 	run k get pod run-a -o jsonpath='{.status.containerStatuses[0].state.running.startedAt}'
 	assert_output --regexp '^20[0-9-]+T[0-9:]+Z$'
+	k delete pod run-a --wait=false
 }
 
 @test "pods/proxy streams large bodies both ways, with Content-Length or chunked, any method" {
@@ -527,27 +528,27 @@ EOF
 @test "kill: the container dies, the pod goes Failed with exit 137; a graceful delete sends SIGTERM" {
 	need_kubectl
 	need_runner
+	pod_json kill-a Never >"$BATS_TEST_TMPDIR/k.json"
+	pod_json grace-a Never >"$BATS_TEST_TMPDIR/g.json"
+	k create -f "$BATS_TEST_TMPDIR/k.json" -f "$BATS_TEST_TMPDIR/g.json"
+	run k wait --for=condition=Ready pod/kill-a pod/grace-a --timeout=60s
+	assert_success
 	tok=$(head -1 "$D/tokens" | cut -d, -f1)
 	run curl -sS --max-time 10 --cacert "$D/pki/ca.crt" -H "Authorization: Bearer $tok" -X POST -d '{}' \
-		"https://127.0.0.1:$(cat "$D/port")/sim/pods/kcr/run-a/kill"
+		"https://127.0.0.1:$(cat "$D/port")/sim/pods/kcr/kill-a/kill"
 	assert_success
 	assert_output --partial '"ok": true'
-	run k wait --for=jsonpath='{.status.phase}'=Failed pod/run-a --timeout=30s
+	run k wait --for=jsonpath='{.status.phase}'=Failed pod/kill-a --timeout=30s
 	assert_success
-	run k get pod run-a -o jsonpath='{.status.containerStatuses[0].state.terminated.exitCode} {.status.containerStatuses[0].state.terminated.reason} {.status.conditions[?(@.type=="Ready")].status}'
+	run k get pod kill-a -o jsonpath='{.status.containerStatuses[0].state.terminated.exitCode} {.status.containerStatuses[0].state.terminated.reason} {.status.conditions[?(@.type=="Ready")].status}'
 	assert_output '137 Error False'
-	run k delete pod run-a --timeout=30s
-	assert_success
 	# a graceful deletion: deletionTimestamp first, SIGTERM, then DELETED
-	pod_json grace-a Never >"$BATS_TEST_TMPDIR/g.json"
-	k create -f "$BATS_TEST_TMPDIR/g.json"
-	k wait --for=condition=Ready pod/grace-a --timeout=60s
 	pid=$(cat "$D"/pods/kcr_grace-a/pid.runner.0)
-	run k delete pod grace-a --wait=false
+	run k delete pod grace-a kill-a --wait=false
 	assert_success
 	run k get pod grace-a -o jsonpath='{.metadata.deletionTimestamp} {.metadata.deletionGracePeriodSeconds}'
 	if [ "$status" -eq 0 ]; then assert_output --regexp 'Z 5$'; fi
-	run k wait --for=delete pod/grace-a --timeout=30s
+	run k wait --for=delete pod/grace-a pod/kill-a --timeout=30s
 	assert_success
 	wait_until '! kill -0 "$pid" 2>/dev/null' 10
 }
@@ -663,15 +664,15 @@ EOF
 import simclient as sc
 D = sys.argv[1]
 old = sc.token(D, "system:serviceaccount:kcr:kcr")
-code, _, _ = sc.raw(D, "GET", "/api/v1/namespaces/kcr/pods", tok=old)
+code, _, _ = sc.raw(D, "GET", "/api", tok=old)
 assert code == 200, code
 lines = open(D + "/tokens").read().replace(old, "sa-rotated-token")
 open(D + "/tokens.new", "w").write(lines)
 import os
 os.replace(D + "/tokens.new", D + "/tokens")
-code, _, b = sc.raw(D, "GET", "/api/v1/namespaces/kcr/pods", tok=old)
+code, _, b = sc.raw(D, "GET", "/api", tok=old)
 assert code == 401, (code, b)
-code, _, _ = sc.raw(D, "GET", "/api/v1/namespaces/kcr/pods", tok="sa-rotated-token")
+code, _, _ = sc.raw(D, "GET", "/api", tok="sa-rotated-token")
 assert code == 200, code
 open(D + "/tokens", "w").write(lines.replace("sa-rotated-token", old))
 print("ok")
@@ -789,21 +790,20 @@ EOF
 @test "validate-manifests.py: catches an unknown field and a missing required field, passes good ones" {
 	need_pyk8s
 	pod_json good >"$BATS_TEST_TMPDIR/good.json"
-	run "$PY" "$SRC/tests/k8s/validate-manifests.py" "$BATS_TEST_TMPDIR/good.json"
-	assert_success
-	assert_output ''
 	"$PY" -c '
 import json, sys
 p = json.load(open(sys.argv[1]))
 p["spec"]["containers"][0]["imagePulPolicy"] = "Always"
 del p["spec"]["containers"][0]["name"]
 json.dump(p, open(sys.argv[2], "w"))' "$BATS_TEST_TMPDIR/good.json" "$BATS_TEST_TMPDIR/bad.json"
-	run "$PY" "$SRC/tests/k8s/validate-manifests.py" "$BATS_TEST_TMPDIR/bad.json"
+	run "$PY" "$SRC/tests/k8s/validate-manifests.py" "$BATS_TEST_TMPDIR/good.json" "$BATS_TEST_TMPDIR/bad.json"
 	assert_failure 1
-	assert_output --partial 'Pod: unknown field "spec.containers[0].imagePulPolicy"'
-	assert_output --partial 'Pod: missing required field "spec.containers[0].name"'
+	assert_line "$BATS_TEST_TMPDIR/bad.json: Pod: unknown field \"spec.containers[0].imagePulPolicy\""
+	assert_line "$BATS_TEST_TMPDIR/bad.json: Pod: missing required field \"spec.containers[0].name\""
+	refute_output --partial good.json
 	# every body the clients sent during this file's tests: only the
 	# invalid ones of the 422 test are reported
+	"$PY" -c 'import json,sys; json.dump({"apiVersion":"v1","kind":"Pod","metadata":{"name":"inv"},"spec":{}},open(sys.argv[1],"w"))' "$D/manifests/9999-Pod.json"
 	run "$PY" "$SRC/tests/k8s/validate-manifests.py" "$D"/manifests/*.json
 	assert_failure 1
 	run "$PY" -c '
@@ -815,6 +815,7 @@ for f in bad:
     assert "\"inv\"" in body or "\"metadata\": {}" in body, (f, body)
 print("ok")' <<<"$output"
 	assert_output ok
+	rm "$D/manifests/9999-Pod.json"
 	# the server warns about unknown fields too, and kubectl's strict validation refuses them
 	need_kubectl
 	run k create -f "$BATS_TEST_TMPDIR/bad.json"

@@ -349,6 +349,9 @@ class PodWorker(threading.Thread):
         args = [_expand(x, env_map) for x in args]
         fds = []
         if os.path.basename(cmd[0]) == "kcr-runner":
+            if not self.k.runner:
+                raise StatusError(500, "", "the simulator was started without --runner: no "
+                                  "kcr-runner to run")
             cmd[0] = self.k.runner
             if self.k.runner_address:
                 if "--address" not in args:
