@@ -21,8 +21,8 @@ pool=4
 
 cleanup() {
 	[ -n "${srv_pid:-}" ] && kill "$srv_pid" 2>/dev/null && wait "$srv_pid" 2>/dev/null
-	[ -n "${sim_pid:-}" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
-	find "$sim/pods" -name pid -exec cat {} + 2>/dev/null | xargs -r kill -9 2>/dev/null
+	$py "$top/tests/k8s/kube-sim.py" --dir "$sim" --stop >/dev/null 2>&1
+	[ -n "${sim_pid:-}" ] && wait "$sim_pid" 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT

@@ -73,17 +73,10 @@ k8s_pods() { # SELECTOR: names, one per line
 	kube get pods -n kcr -l "$1" -o 'jsonpath={range .items[*]}{.metadata.name}{"\n"}{end}'
 }
 
-# Stops what the simulator's pods left running (their runners outlive it,
-# as a kubelet's containers outlive an API server).
+# Stops the simulator and what its pods left running (their runners
+# outlive it, as a kubelet's containers outlive an API server).
 kill_sim_pods() {
-	local dir
-	dir=$(_sim_dir)
-	stop_sim
-	if [ -d "$dir/pods" ]; then
-		find "$dir/pods" -name pid -exec cat {} + 2>/dev/null | while read -r p; do
-			kill -KILL "$p" 2>/dev/null || true
-		done
-	fi
+	"$HOST_PYTHON" "$KUBE_SIM" --dir "$(_sim_dir)" --stop >/dev/null 2>&1 || true
 }
 
 k8s_env() { # the settings of a kcr serve that runs its sandboxes on the simulator
