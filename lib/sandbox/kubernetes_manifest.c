@@ -15,6 +15,7 @@
 
 struct lang_pod {
 	char *image, *cpu_limit, *memory_limit;
+	cJSON *resources; /* kubernetes.resources_<id>, or NULL */
 };
 
 struct kcr_k8s_pods {
@@ -56,9 +57,25 @@ lang_image(const struct kcr_config *cfg, const struct kcr_lang *l)
 				 l->id, tag && *tag ? tag : PACKAGE_VERSION);
 }
 
-/* A setting holding JSON of the given type, or NULL when empty. */
+/* Whether every member of o is a string (labels, a nodeSelector, the
+ * quantities of resources). */
+static bool
+string_map(const cJSON *o)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach (it, o) {
+		if (!cJSON_IsString(it))
+			return false;
+	}
+	return true;
+}
+
+/* A setting holding JSON of the given type (an object: of strings when
+ * strings), or NULL when empty. */
 static int
-json_setting(const struct kcr_config *cfg, const char *key, int type, cJSON **out, kcr_error_t *err)
+json_setting(const struct kcr_config *cfg, const char *key, int type, bool strings, cJSON **out,
+	     kcr_error_t *err)
 {
 	const char *v = kcr_config_str(cfg, key);
 	cJSON *j;
@@ -67,24 +84,40 @@ json_setting(const struct kcr_config *cfg, const char *key, int type, cJSON **ou
 	if (v == NULL || *v == '\0')
 		return 0;
 	j = cJSON_Parse(v);
-	if (j == NULL || (j->type & 0xff) != type) {
+	if (j == NULL || (j->type & 0xff) != type || (strings && !string_map(j))) {
 		cJSON_Delete(j);
-		return kcr_error_set(err, KCR_E_INVALID, 0, "%s must be a JSON %s: %s", key,
-				     type == cJSON_Object ? "object" : "array", v);
-	}
-	if (type == cJSON_Object) {
-		const cJSON *it;
-
-		cJSON_ArrayForEach (it, j) {
-			if (!cJSON_IsString(it)) {
-				cJSON_Delete(j);
-				return kcr_error_set(err, KCR_E_INVALID, 0,
-						     "%s: the value of '%s' must be a string", key,
-						     it->string);
-			}
-		}
+		return kcr_error_set(
+			err, KCR_E_INVALID, 0, "%s must be a JSON %s: %s", key,
+			type == cJSON_Object ? (strings ? "object of strings" : "object") : "array",
+			v);
 	}
 	*out = j;
+	return 0;
+}
+
+/* kubernetes.resources_<id>: {"requests": {...}, "limits": {...}}, each a
+ * map of quantities, as a container's resources are. */
+static int
+lang_resources(const struct kcr_config *cfg, const struct kcr_lang *l, cJSON **out,
+	       kcr_error_t *err)
+{
+	kcr_autofree char *key = kcr_strdup_printf("kubernetes.resources_%s", l->id);
+	const cJSON *part;
+
+	if (json_setting(cfg, key, cJSON_Object, false, out, err) < 0)
+		return -1;
+	cJSON_ArrayForEach (part, *out) {
+		if ((strcmp(part->string, "requests") != 0 &&
+		     strcmp(part->string, "limits") != 0) ||
+		    !cJSON_IsObject(part) || !string_map(part)) {
+			cJSON_Delete(*out);
+			*out = NULL;
+			return kcr_error_set(err, KCR_E_INVALID, 0,
+					     "%s must be {\"requests\": {...}, \"limits\": {...}} "
+					     "of quantities (strings)",
+					     key);
+		}
+	}
 	return 0;
 }
 
@@ -111,6 +144,7 @@ kcr_k8s_pods_free(struct kcr_k8s_pods *ps)
 		free(ps->langs[i].image);
 		free(ps->langs[i].cpu_limit);
 		free(ps->langs[i].memory_limit);
+		cJSON_Delete(ps->langs[i].resources);
 	}
 	free(ps->langs);
 	free(ps->cpu_request);
@@ -135,12 +169,18 @@ read_json_settings(struct kcr_k8s_pods *ps, const struct kcr_config *cfg, kcr_er
 {
 	static const char *const policies[] = { "Always", "IfNotPresent", "Never", NULL };
 
-	if (json_setting(cfg, "kubernetes.node_selector", cJSON_Object, &ps->node_selector, err) <
+	if (json_setting(cfg, "kubernetes.node_selector", cJSON_Object, true, &ps->node_selector,
+			 err) < 0 ||
+	    json_setting(cfg, "kubernetes.tolerations", cJSON_Array, false, &ps->tolerations, err) <
 		    0 ||
-	    json_setting(cfg, "kubernetes.tolerations", cJSON_Array, &ps->tolerations, err) < 0 ||
-	    json_setting(cfg, "kubernetes.labels", cJSON_Object, &ps->labels, err) < 0 ||
-	    json_setting(cfg, "kubernetes.annotations", cJSON_Object, &ps->annotations, err) < 0)
+	    json_setting(cfg, "kubernetes.labels", cJSON_Object, true, &ps->labels, err) < 0 ||
+	    json_setting(cfg, "kubernetes.annotations", cJSON_Object, true, &ps->annotations, err) <
+		    0)
 		return -1;
+	for (unsigned int i = 0; i < kcr_lang_count(); i++) {
+		if (lang_resources(cfg, kcr_lang_at(i), &ps->langs[i].resources, err) < 0)
+			return -1;
+	}
 	return check_choice(cfg, "kubernetes.image_pull_policy", policies, err);
 }
 
@@ -284,6 +324,22 @@ runner_args(const struct kcr_k8s_pods *ps, const struct kcr_lang *lang,
 	return args;
 }
 
+/* Sets each quantity of over ({"requests": {...}, "limits": {...}}) in r. */
+static void
+override(cJSON *r, const cJSON *over)
+{
+	const cJSON *part, *q;
+
+	cJSON_ArrayForEach (part, over) {
+		cJSON *dst = cJSON_GetObjectItemCaseSensitive(r, part->string);
+
+		cJSON_ArrayForEach (q, part) {
+			cJSON_DeleteItemFromObjectCaseSensitive(dst, q->string);
+			cJSON_AddStringToObject(dst, q->string, q->valuestring);
+		}
+	}
+}
+
 static cJSON *
 resources(const struct kcr_k8s_pods *ps, const struct lang_pod *lp)
 {
@@ -302,6 +358,8 @@ resources(const struct kcr_k8s_pods *ps, const struct lang_pod *lp)
 	if (*lp->memory_limit)
 		cJSON_AddStringToObject(lim, "memory", lp->memory_limit);
 	cJSON_AddStringToObject(lim, "ephemeral-storage", ps->storage_limit);
+	if (lp->resources) /* the language's own quantities win */
+		override(r, lp->resources);
 	return r;
 }
 

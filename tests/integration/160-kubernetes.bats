@@ -131,6 +131,37 @@ assert p["metadata"]["labels"]["kcr.dev/owner"]
 EOF
 }
 
+@test "KubeCodeRun's names and per-language resources shape the pods kcr sends" {
+	start_server k KCR_SANDBOX_PROVIDER=kubernetes "KCR_KUBECONFIG=$(_sim_dir)/kubeconfig" \
+		K8S_NAMESPACE=kcr POD_POOL_PY=0 POD_POOL_JS=0 POD_POOL_BASH=0 KCR_K8S_READY_TIMEOUT=5 \
+		LANG_IMAGE_BASH=registry.example/kcr/bash:7 LANG_CPU_LIMIT_BASH=1500m \
+		LANG_MEMORY_LIMIT_BASH=300Mi K8S_IMAGE_PULL_SECRETS=regcred K8S_RUN_AS_USER=4242 \
+		'K8S_POD_NODE_SELECTOR={"disk":"ssd"}' \
+		'K8S_POD_TOLERATIONS=[{"key":"sandbox","operator":"Exists","effect":"NoSchedule"}]' \
+		'KCR_K8S_RESOURCES_BASH={"requests":{"cpu":"250m","ephemeral-storage":"1Gi"}}'
+	SRV=k exec_code bash 'echo x'
+	local job
+	job=$(grep -l '"kcr.dev/language": *"bash"' "$(_sim_dir)"/manifests/*-Job.json | tail -n 1)
+	[ -n "$job" ] || fail "no bash Job was sent"
+	"$HOST_PYTHON" - "$job" <<'EOF'
+import json, sys
+job = json.load(open(sys.argv[1]))
+s = job["spec"]
+assert s["backoffLimit"] == 0 and s["ttlSecondsAfterFinished"] == 60, s
+ps = s["template"]["spec"]
+c = ps["containers"][0]
+assert c["image"] == "registry.example/kcr/bash:7", c["image"]
+r = c["resources"]
+assert r["limits"]["cpu"] == "1500m" and r["limits"]["memory"] == "300Mi", r
+assert r["requests"]["cpu"] == "250m" and r["requests"]["ephemeral-storage"] == "1Gi", r
+assert r["requests"]["memory"] == "128Mi", r
+assert ps["nodeSelector"] == {"disk": "ssd"}, ps
+assert ps["tolerations"][0]["key"] == "sandbox", ps
+assert ps["imagePullSecrets"] == [{"name": "regcred"}], ps
+assert ps["securityContext"]["runAsUser"] == 4242 and c["securityContext"]["runAsUser"] == 4242
+EOF
+}
+
 @test "a warm pod serves one execution and is deleted; the pool refills" {
 	wait_ready_py 2
 	local before after
