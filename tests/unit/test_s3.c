@@ -24,6 +24,9 @@
 #define N_FILES   10
 
 static char state_dir[64];
+/* Each try of a request: long enough for the fault server on a loaded
+ * machine (an ASan build beside other suites), short for test_slow. */
+static const char *timeout_ms = "10000";
 
 /* A config for the s3 file store at endpoint, bucket (NULL: a fresh one
  * that open creates), fs sessions in state_dir. */
@@ -35,7 +38,7 @@ config(const char *endpoint, const char *bucket, const char *retries)
 	if (s3t_configure(cfg, endpoint, bucket) < 0 ||
 	    kcr_config_set(cfg, "state_dir", state_dir, KCR_SRC_FLAG, NULL) < 0 ||
 	    kcr_config_set(cfg, "store.s3.retries", retries, KCR_SRC_FLAG, NULL) < 0 ||
-	    kcr_config_set(cfg, "store.s3.timeout_ms", "1000", KCR_SRC_FLAG, NULL) < 0) {
+	    kcr_config_set(cfg, "store.s3.timeout_ms", timeout_ms, KCR_SRC_FLAG, NULL) < 0) {
 		kcr_config_free(cfg);
 		return NULL;
 	}
@@ -205,7 +208,9 @@ test_slow(void)
 	size_t len;
 	double t0;
 
+	timeout_ms = "1000"; /* the fault server answers after 3 s */
 	TAP_ASSERT(open_stores(&st, ep, "slow-1", "1", &e) == 0);
+	timeout_ms = "10000";
 	TAP_ASSERT(kcr_store_file_put(&st, key, "x", 1, &e) == 0);
 	t0 = kcr_wall_time();
 	TAP_ASSERT(kcr_store_file_get(&st, key, 100, &data, &len, &e) < 0);
