@@ -515,6 +515,31 @@ check_put_file(const struct kcr_sandbox_provider *p)
 	return with_sandbox(p, "py", false, put_then_read);
 }
 
+/* A file's name is one path component, never a way out of /mnt/data
+ * nor, through a proxy, to another route of the runner. */
+static int
+bad_names(const struct kcr_sandbox_provider *p, struct kcr_sandbox *sb)
+{
+	static const char *const bad[] = { "", ".", "..", "../x", "a/b", "/etc/passwd" };
+	kcr_autoclose int fd = tmp_fd();
+	uint64_t len = 0;
+
+	TAP_ASSERT(fd >= 0);
+	OK(kcr_sandbox_put_file(p, sb, "x", "x", 1, &e_));
+	for (size_t i = 0; i < KCR_ARRAY_SIZE(bad); i++) {
+		FAILS(KCR_E_INVALID, kcr_sandbox_put_file(p, sb, bad[i], "x", 1, &e_));
+		FAILS(KCR_E_INVALID, kcr_sandbox_get_file(p, sb, bad[i], 1 << 20, fd, &len, &e_));
+	}
+	TAP_ASSERT(lseek(fd, 0, SEEK_END) == 0);
+	return 0;
+}
+
+static int
+check_bad_names(const struct kcr_sandbox_provider *p)
+{
+	return with_sandbox(p, "bash", false, bad_names);
+}
+
 #define OUT_SIZE 300000
 
 /* The file out.bin the program writes: byte i is i * 7 % 256. */
@@ -759,6 +784,7 @@ static const struct {
 	{ "exec: past its time limit, timed_out", check_exec_timeout },
 	{ "put_file, then the program reads it", check_put_file },
 	{ "get_file: exact, over max LIMIT, missing NOTFOUND", check_get_file },
+	{ "put_file, get_file: a name not one path component is INVALID", check_bad_names },
 	{ "a pool sandbox: claim, CONFLICT, release, claim", check_pool_claim },
 	{ "check a live one; destroyed is gone; destroy(NULL)", check_destroy },
 	{ "create past its deadline: TIMEOUT at once", check_deadline },
