@@ -2,8 +2,9 @@
  * run against every provider in `backends`, each check on a freshly
  * opened provider, through the kcr_sandbox_*() wrappers callers use, so
  * every provider is held to what sandbox.h documents. A backend's hooks
- * say only what the interface cannot: whether a destroyed sandbox is gone
- * for good, and how a kcr that died leaves one behind.
+ * do only what the interface cannot: tell whether a destroyed sandbox is
+ * gone for good, leave one behind as a kcr that died would, and make the
+ * provider learn of changes late.
  *
  * local needs root (skipped otherwise); kubernetes runs on the API
  * server simulator (tests/k8s/kube-sim.py, started once for the run;
@@ -26,13 +27,11 @@
 #include "tap.h"
 #include "tap_err.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -110,7 +109,7 @@ static int
 local_setup(struct kcr_config *cfg)
 {
 	if (geteuid() != 0) {
-		printf("# local: not root, skipped\n");
+		skip_why = "the local provider needs root here";
 		return 77;
 	}
 	if (run_dir[0] == '\0') {
@@ -215,6 +214,8 @@ kube_setup(struct kcr_config *cfg, const char *access)
 		atexit(sim_at_exit);
 		sim_started = r == 0 ? 1 : r;
 	}
+	if (sim_started != 1)
+		skip_why = "no Kubernetes API simulator";
 	if (sim_started != 1)
 		return sim_started;
 	kubeconfig = test_sim_file(&sim, "kubeconfig");
@@ -834,7 +835,7 @@ run_check(const struct backend *b, size_t i)
 {
 	struct kcr_sandbox_provider p;
 	kcr_error_t e = NULL;
-	uint64_t t0 = kcr_now_ms();
+	uint64_t t0;
 	int r;
 
 	cur_backend = b;
@@ -844,6 +845,7 @@ run_check(const struct backend *b, size_t i)
 		kcr_config_free(cur_cfg);
 		return r == 77 ? 77 : -1;
 	}
+	t0 = kcr_now_ms(); /* the check's own time, not a server's start */
 	if (kcr_sandbox_provider_open(&p, cur_cfg, &e) < 0) {
 		fprintf(stderr, "# open: %s\n", e->msg);
 		kcr_error_free(e);
