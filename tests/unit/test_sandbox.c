@@ -214,12 +214,13 @@ kube_setup(struct kcr_config *cfg, const char *access)
 		atexit(sim_at_exit);
 		sim_started = r == 0 ? 1 : r;
 	}
-	if (sim_started != 1)
+	if (sim_started != 1) {
 		skip_why = "no Kubernetes API simulator";
-	if (sim_started != 1)
 		return sim_started;
+	}
 	kubeconfig = test_sim_file(&sim, "kubeconfig");
-	/* orphan sweeps: only the check that asks for them (list, adopt) */
+	/* no sweep adopts an orphan behind a check's back: list() and
+	 * adopt() are the check's to call */
 	return set(cfg, "sandbox.provider", "kubernetes") < 0 ||
 			       set(cfg, "kubernetes.kubeconfig", kubeconfig) < 0 ||
 			       set(cfg, "kubernetes.in_cluster", "false") < 0 ||
