@@ -212,6 +212,22 @@ create_pool_pod(struct kube *kp, const struct kcr_sandbox_spec *spec, uint64_t d
 	return 0;
 }
 
+/* The pod as the API server has it now (not as the watch last showed
+ * it); gone is KCR_E_NOTFOUND. */
+static int
+pod_now(struct kube *kp, const char *name, struct kube_pod *out, kcr_error_t *err)
+{
+	kcr_autofree char *path = kcr_strdup_printf("%s/%s", kp->pods_path, name);
+	cJSON *pod = NULL;
+	bool ok;
+
+	if (kcr_k8s_get(kp->k, path, &pod, err) < 0)
+		return -1;
+	ok = kube_pod_parse(pod, out);
+	cJSON_Delete(pod);
+	return ok ? 0 : kcr_error_set(err, KCR_E_BACKEND, 0, "pod %s: not a pod", name);
+}
+
 /* The claim: labels and the resourceVersion seen, in one merge patch. A
  * 409 because the kubelet changed the pod's status since is no claim by
  * another replica: read it again and try once more. */
@@ -226,7 +242,6 @@ claim_pod(struct kube *kp, const char *name, const char *rv_seen, kcr_error_t *e
 		cJSON *patch = cJSON_CreateObject();
 		cJSON *meta = cJSON_AddObjectToObject(patch, "metadata");
 		cJSON *labels = cJSON_AddObjectToObject(meta, "labels");
-		cJSON *pod = NULL;
 		struct kube_pod now;
 		int r;
 
@@ -241,11 +256,9 @@ claim_pod(struct kube *kp, const char *name, const char *rv_seen, kcr_error_t *e
 			(*err)->code = KCR_E_CONFLICT;
 		if ((*err)->code != KCR_E_CONFLICT)
 			return -1;
-		if (kcr_k8s_get(kp->k, path, &pod, NULL) < 0)
+		if (pod_now(kp, name, &now, NULL) < 0)
 			return -1;
-		r = kube_pod_parse(pod, &now) && strcmp(now.state, "ready") == 0 && !now.deleting;
-		cJSON_Delete(pod);
-		if (!r)
+		if (strcmp(now.state, "ready") != 0 || now.deleting)
 			return kcr_error_wrap(err, "pod %s was claimed by %s", name,
 					      *now.claimed_by ? now.claimed_by : "another replica");
 		kcr_error_release(err);
@@ -342,8 +355,19 @@ kube_claim(void *self, struct kcr_sandbox *sb, kcr_error_t *err)
 
 	if (ks->mine)
 		return kcr_error_set(err, KCR_E_CONFLICT, 0, "pod %s is claimed already", ks->pod);
-	if (!kube_cache_get(kp, ks->pod, &p) || p.deleting || strcmp(p.state, "ready") != 0)
-		return kcr_error_set(err, KCR_E_CONFLICT, 0, "pod %s is no longer ready", ks->pod);
+	/* the watch may not show a release yet (this replica's, just now):
+	 * the API server says whether the pod is ready, not the cache */
+	if (!kube_cache_get(kp, ks->pod, &p) || p.deleting || strcmp(p.state, "ready") != 0) {
+		if (pod_now(kp, ks->pod, &p, err) < 0) {
+			if ((*err)->code == KCR_E_NOTFOUND)
+				(*err)->code = KCR_E_CONFLICT;
+			return -1;
+		}
+		if (p.deleting || strcmp(p.state, "ready") != 0)
+			return kcr_error_set(err, KCR_E_CONFLICT, 0, "pod %s was claimed by %s",
+					     ks->pod,
+					     *p.claimed_by ? p.claimed_by : "another replica");
+	}
 	if (claim_pod(kp, ks->pod, p.rv, err) < 0)
 		return -1;
 	ks->mine = true;

@@ -8,6 +8,7 @@
 #include "sandbox/runner_client.h"
 #include "runner/proto.h"
 #include "base/encode.h"
+#include "base/ids.h"
 #include "base/util.h"
 
 #include <string.h>
@@ -67,6 +68,19 @@ kube_runner_exec(struct kube *kp, struct kcr_sandbox *sb, const struct kcr_exec_
 	return ret < 0 ? explain_lost(kp, sb, err) : 0;
 }
 
+/* A file's name is one path component. Through the proxy the runner
+ * would not see some of the others: "", "." and ".." are dot segments
+ * that the URL's path loses on its way ("/files/." is "/files/"), so
+ * GET would reach another route. */
+static int
+check_name(const char *name, kcr_error_t *err)
+{
+	if (!kcr_name_is_safe(name))
+		return kcr_error_set(err, KCR_E_INVALID, 0, "invalid file name '%s'",
+				     name ? name : "");
+	return 0;
+}
+
 int
 kube_runner_put(struct kube *kp, struct kcr_sandbox *sb, const char *name, const void *buf,
 		size_t len, kcr_error_t *err)
@@ -74,6 +88,8 @@ kube_runner_put(struct kube *kp, struct kcr_sandbox *sb, const char *name, const
 	struct kube_sb *ks = sb->priv;
 	kcr_autofree char *esc = NULL, *path = NULL;
 
+	if (check_name(name, err) < 0)
+		return -1;
 	if (kp->direct)
 		return kcr_runner_put_file(sb->endpoint, name, buf, len, err);
 	esc = kcr_percent_encode(name);
@@ -89,6 +105,8 @@ kube_runner_get(struct kube *kp, struct kcr_sandbox *sb, const char *name, uint6
 	struct kube_sb *ks = sb->priv;
 	kcr_autofree char *esc = NULL, *path = NULL;
 
+	if (check_name(name, err) < 0)
+		return -1;
 	if (kp->direct)
 		return kcr_runner_get_file(sb->endpoint, name, max, out, len, err);
 	esc = kcr_percent_encode(name);

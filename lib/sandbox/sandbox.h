@@ -78,12 +78,14 @@ struct kcr_sandbox_ops {
 	/* Runs req; res is the caller's to release, also on failure. */
 	int (*exec)(void *self, struct kcr_sandbox *sb, const struct kcr_exec_request *req,
 		    struct kcr_exec_result *res, kcr_error_t *err);
-	/* Writes name (one path component) into the sandbox's /mnt/data. */
+	/* Writes name (one path component, else KCR_E_INVALID) into the
+	 * sandbox's /mnt/data. */
 	int (*put_file)(void *self, struct kcr_sandbox *sb, const char *name,
 			const void *buf, size_t len, kcr_error_t *err);
 	/* Copies name from /mnt/data to out as it arrives, at most max
 	 * bytes (KCR_E_LIMIT beyond); *len counts them. An output is never
-	 * held in kcr's memory whole: a program decides its size. */
+	 * held in kcr's memory whole: a program decides its size. No such
+	 * file: KCR_E_NOTFOUND; a name not one path component: KCR_E_INVALID. */
 	int (*get_file)(void *self, struct kcr_sandbox *sb, const char *name, uint64_t max,
 			int out, uint64_t *len, kcr_error_t *err);
 	/* The provider's sandboxes that no live pool owns; *out (an array of

@@ -15,173 +15,45 @@
 #include "base/json.h"
 #include "base/util.h"
 #include "sandbox/k8s.h"
-#include "servers.h"
+#include "k8s_sim.h"
 #include "tap.h"
 
-#include <dirent.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define CM "/api/v1/namespaces/kcr/configmaps"
 
-static char dir[64];
-static char *simdir;
-static struct test_server sim = { .pid = -1 };
+static struct test_sim sim = { .srv = { .pid = -1 } };
 static int port;
-static struct kcr_k8s *admin;
-
-static const struct kcr_k8s_opts quick = {
-	.timeout_ms = 5000, .retries = 3, .backoff_ms = 20, .backoff_max_ms = 200
-};
+static struct kcr_k8s *admin; /* sim's */
 
 /* ---- the simulator ------------------------------------------------------------ */
 
 static char *
 sim_file(const char *name)
 {
-	return kcr_strdup_printf("%s/%s", simdir, name);
-}
-
-/* Kills what the simulator's pods run (their sessions are their own). */
-static void
-kill_pods(void)
-{
-	kcr_autofree char *pods = sim_file("pods");
-	DIR *d = opendir(pods);
-	struct dirent *e;
-
-	while (d && (e = readdir(d)) != NULL) {
-		kcr_autofree char *pd = kcr_strdup_printf("%s/%s", pods, e->d_name);
-		DIR *p = e->d_name[0] == '.' ? NULL : opendir(pd);
-		struct dirent *f;
-
-		while (p && (f = readdir(p)) != NULL) {
-			kcr_autofree char *path = kcr_strdup_printf("%s/%s", pd, f->d_name);
-			kcr_autofree char *text = NULL;
-			size_t len;
-
-			if (strncmp(f->d_name, "pid.", 4) == 0 &&
-			    kcr_read_file(path, 64, &text, &len, NULL) == 0 && atoi(text) > 1)
-				kill(atoi(text), SIGKILL);
-		}
-		if (p)
-			closedir(p);
-	}
-	if (d)
-		closedir(d);
-}
-
-static const char *
-sim_script(void)
-{
-	static char *dflt;
-	const char *srcdir = getenv("KCR_SRCDIR") ? getenv("KCR_SRCDIR") : ".";
-
-	if (getenv("KCR_K8S_SIM"))
-		return getenv("KCR_K8S_SIM");
-	if (dflt == NULL)
-		dflt = kcr_strdup_printf("%s/tests/k8s/kube-sim.py", srcdir);
-	return dflt;
-}
-
-static void
-cleanup(void)
-{
-	kcr_k8s_free(admin);
-	admin = NULL;
-	if (sim.pid > 0) { /* the simulator and every pod it started */
-		kcr_autofree char *cmd =
-			kcr_strdup_printf("/usr/bin/python3 '%s' --dir '%s' --stop >/dev/null 2>&1",
-					  sim_script(), simdir);
-
-		if (system(cmd) != 0)
-			fprintf(stderr, "# kube-sim --stop failed\n");
-	}
-	test_server_stop(&sim);
-	if (simdir)
-		kill_pods(); /* what a simulator without --stop left */
-	if (dir[0])
-		kcr_rm_rf(dir);
-	free(simdir);
+	return test_sim_file(&sim, name);
 }
 
 static struct kcr_k8s *
 client_from(const char *kubeconfig)
 {
-	kcr_autofree char *path = sim_file(kubeconfig);
-	struct kcr_k8s_config c;
-	struct kcr_k8s *k;
-	kcr_error_t err = NULL;
-
-	if (kcr_k8s_config_load_kubeconfig(&c, path, NULL, &err) < 0) {
-		fprintf(stderr, "# %s\n", err->msg);
-		kcr_error_release(&err);
-		return NULL;
-	}
-	k = kcr_k8s_new(&c, &quick, &err);
-	kcr_k8s_config_release(&c);
-	if (k == NULL) {
-		fprintf(stderr, "# %s\n", err->msg);
-		kcr_error_release(&err);
-	}
-	return k;
-}
-
-static int
-sim_start(void)
-{
-	const char *script = sim_script();
-	const char *runner = getenv("KCR_RUNNER") ? getenv("KCR_RUNNER") : "runner/kcr-runner";
-	char *const argv[] = { "/usr/bin/python3", (char *)script,      "--dir", simdir, "--runner",
-			       (char *)runner,     "--probe-period-ms", "100",   NULL };
-	kcr_autofree char *port_file = sim_file("port");
-
-	if (access(argv[0], X_OK) != 0 || access(script, R_OK) != 0) {
-		printf("# no simulator at %s (KCR_K8S_SIM): skipped\n", script);
-		return -1;
-	}
-	strcpy(sim.dir, dir);
-	if (test_server_spawn(&sim, argv, NULL) < 0)
-		return -1;
-	for (int i = 0; i < 600 && port == 0; i++) {
-		kcr_autofree char *text = NULL;
-		size_t len;
-
-		nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL);
-		if (kcr_read_file(port_file, 64, &text, &len, NULL) == 0)
-			port = atoi(text);
-		else if (kill(sim.pid, 0) < 0)
-			break;
-	}
-	if (port == 0) {
-		kcr_autofree char *log = kcr_strdup_printf("%s/log", dir);
-		kcr_autofree char *text = NULL;
-		size_t len;
-
-		kcr_read_file(log, 1 << 16, &text, &len, NULL);
-		fprintf(stderr, "# the simulator did not start:\n%s\n", text ? text : "");
-		return -1;
-	}
-	admin = client_from("kubeconfig");
-	return admin ? 0 : -1;
+	return test_sim_client(&sim, kubeconfig);
 }
 
 /* POST /sim/<what> with body, as the admin. */
 static int
 control(const char *what, const char *body)
 {
-	kcr_autofree char *path = kcr_strdup_printf("/sim/%s", what);
-	kcr_error_t err = NULL;
+	return test_sim_control(&sim, what, body);
+}
 
-	if (kcr_k8s_request(admin, "POST", path, NULL, body, NULL, NULL, &err) < 0) {
-		fprintf(stderr, "# %s: %s\n", path, err->msg);
-		kcr_error_release(&err);
-		return -1;
-	}
-	return 0;
+static void
+cleanup(void)
+{
+	test_sim_stop(&sim);
 }
 
 /* Who the API server takes k for (a SelfSubjectReview). */
@@ -256,7 +128,7 @@ test_client_cert(void)
 	TAP_ASSERT(kcr_read_file(crt, 1 << 16, &c.cert_pem, &(size_t){ 0 }, NULL) == 0);
 	TAP_ASSERT(kcr_read_file(key, 1 << 16, &c.key_pem, &(size_t){ 0 }, NULL) == 0);
 	TAP_ASSERT(kcr_read_file(ca, 1 << 16, &c.ca_pem, &(size_t){ 0 }, NULL) == 0);
-	k = kcr_k8s_new(&c, &quick, &err);
+	k = kcr_k8s_new(&c, &test_sim_opts, &err);
 	kcr_k8s_config_release(&c);
 	TAP_ASSERT(k != NULL);
 	me2 = whoami(k);
@@ -311,7 +183,7 @@ test_service_account(void)
 	unsetenv("KUBERNETES_SERVICE_HOST");
 	unsetenv("KUBERNETES_SERVICE_PORT");
 	TAP_STREQ(c.namespace, "kcr");
-	k = kcr_k8s_new(&c, &quick, &err);
+	k = kcr_k8s_new(&c, &test_sim_opts, &err);
 	kcr_k8s_config_release(&c);
 	TAP_ASSERT(k != NULL);
 	me = whoami(k);
@@ -588,7 +460,7 @@ test_faults(void)
 static int
 test_faults_exhausted(void)
 {
-	struct kcr_k8s_opts once = quick;
+	struct kcr_k8s_opts once = test_sim_opts;
 	kcr_autofree char *path = sim_file("kubeconfig");
 	struct kcr_k8s_config c;
 	struct kcr_k8s *k;
@@ -662,7 +534,7 @@ pod_ready(const cJSON *pod)
 static int
 test_proxy(void)
 {
-	const char *runner = getenv("KCR_RUNNER") ? getenv("KCR_RUNNER") : "runner/kcr-runner";
+	const char *runner = test_sim_runner();
 	cJSON *pod = cJSON_Parse(POD_JSON), *r = NULL;
 	kcr_error_t err = NULL;
 	char *reply = NULL;
@@ -705,13 +577,12 @@ main(void)
 {
 	int r;
 
-	strcpy(dir, "/tmp/kcr-test-k8s-sim.XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return 99;
-	simdir = kcr_strdup_printf("%s/sim", dir);
 	atexit(cleanup);
 	unsetenv("KUBECONFIG");
-	sim_start();
+	if (test_sim_start(&sim) == 0) {
+		admin = sim.admin;
+		port = sim.port;
+	}
 	TAP_PLAN(11);
 	RUN_TEST(test_token);
 	RUN_TEST(test_client_cert);

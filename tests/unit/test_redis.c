@@ -15,6 +15,7 @@
 #include "redis_server.h"
 #include "store/redis-internal.h"
 #include "tap.h"
+#include "tap_err.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -23,28 +24,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#define OK(call)                                                                                   \
-	do {                                                                                       \
-		kcr_error_t e_ = NULL;                                                             \
-		if ((call) < 0) {                                                                  \
-			fprintf(stderr, "# %s: %s\n", #call, e_ ? e_->msg : "?");                  \
-			kcr_error_free(e_);                                                        \
-			TAP_FAIL("failed: %s", #call);                                             \
-		}                                                                                  \
-	} while (0)
-#define FAILS(want, call)                                                                          \
-	do {                                                                                       \
-		kcr_error_t e_ = NULL;                                                             \
-		if ((call) == 0)                                                                   \
-			TAP_FAIL("succeeded, expected %s: %s", kcr_errc_name(want), #call);        \
-		if (e_ == NULL || e_->code != (want)) {                                            \
-			fprintf(stderr, "# %s\n", e_ ? e_->msg : "(no error)");                    \
-			TAP_FAIL("%s: got %s, expected %s", #call,                                 \
-				 e_ ? kcr_errc_name(e_->code) : "none", kcr_errc_name(want));      \
-		}                                                                                  \
-		kcr_error_free(e_);                                                                \
-	} while (0)
 
 /* ---- URLs ------------------------------------------------------------------- */
 

@@ -14,6 +14,7 @@
 #include "store/store.h"
 #include "s3_servers.h"
 #include "tap.h"
+#include "tap_err.h"
 #ifdef HAVE_REDIS
 #include "redis_server.h"
 #endif
@@ -193,30 +194,6 @@ static const struct backend backends[] = {
  * more handles or break the store). */
 static const struct backend *cur_backend;
 static struct kcr_config *cur_cfg;
-
-/* call, with &e_ as its error, succeeds */
-#define OK(call)                                                                                   \
-	do {                                                                                       \
-		kcr_error_t e_ = NULL;                                                             \
-		if ((call) < 0) {                                                                  \
-			fprintf(stderr, "# %s: %s\n", #call, e_ ? e_->msg : "?");                  \
-			kcr_error_free(e_);                                                        \
-			TAP_FAIL("failed: %s", #call);                                             \
-		}                                                                                  \
-	} while (0)
-/* call, with &e_ as its error, fails with the code want */
-#define FAILS(want, call)                                                                          \
-	do {                                                                                       \
-		kcr_error_t e_ = NULL;                                                             \
-		if ((call) == 0)                                                                   \
-			TAP_FAIL("succeeded, expected %s: %s", kcr_errc_name(want), #call);        \
-		if (e_ == NULL || e_->code != (want)) {                                            \
-			fprintf(stderr, "# %s\n", e_ ? e_->msg : "(no error)");                    \
-			TAP_FAIL("%s: got %s, expected %s", #call,                                 \
-				 e_ ? kcr_errc_name(e_->code) : "none", kcr_errc_name(want));      \
-		}                                                                                  \
-		kcr_error_free(e_);                                                                \
-	} while (0)
 
 static struct kcr_session
 new_session(const char *entity, double expires)
