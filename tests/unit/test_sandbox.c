@@ -786,13 +786,6 @@ check_replicas(const struct kcr_sandbox_provider *p)
 	kcr_error_t e = NULL;
 	int r;
 
-	if (!cur_backend->shared) {
-		printf("# %s: not applicable, no pool is shared between replicas (each kcr sees "
-		       "only its own sandboxes): not a pass\n",
-		       cur_backend->name);
-		skip_why = "not applicable: no shared pool";
-		return 77;
-	}
 	if (create(p, "py", true, &mine) < 0)
 		return -1;
 	if (kcr_sandbox_provider_open(&q, cur_cfg, &e) < 0) {
@@ -815,6 +808,7 @@ check_replicas(const struct kcr_sandbox_provider *p)
 static const struct {
 	const char *name;
 	int (*run)(const struct kcr_sandbox_provider *p);
+	bool shared_only; /* for providers whose replicas share sandboxes */
 } checks[] = {
 	{ "health", check_health },
 	{ "available: py, bash", check_available },
@@ -828,8 +822,14 @@ static const struct {
 	{ "check a live one; destroyed is gone; destroy(NULL)", check_destroy },
 	{ "create past its deadline: TIMEOUT at once", check_deadline },
 	{ "list and adopt what a dead kcr left", check_orphans },
-	{ "two replicas: one's pool sandbox claimed by the other", check_replicas },
+	{ "two replicas: one's pool sandbox claimed by the other", check_replicas, true },
 };
+
+static bool
+applies(const struct backend *b, size_t i)
+{
+	return !checks[i].shared_only || b->shared;
+}
 
 static int
 run_check(const struct backend *b, size_t i)
@@ -874,11 +874,24 @@ main(void)
 {
 	unsetenv("KUBECONFIG");
 	atexit(remove_run_dir);
-	TAP_PLAN((int)(KCR_ARRAY_SIZE(backends) * KCR_ARRAY_SIZE(checks)));
+	int planned = 0;
+
+	for (size_t b = 0; b < KCR_ARRAY_SIZE(backends); b++)
+		for (size_t i = 0; i < KCR_ARRAY_SIZE(checks); i++)
+			planned += applies(&backends[b], i);
+	TAP_PLAN(planned);
 	for (size_t b = 0; b < KCR_ARRAY_SIZE(backends); b++)
 		for (size_t i = 0; i < KCR_ARRAY_SIZE(checks); i++) {
-			int r = run_check(&backends[b], i);
+			int r;
 
+			if (!applies(&backends[b], i)) {
+				/* not a test of this provider: neither a pass nor a skip */
+				printf("# %s: %s: not applicable (each kcr sees only its own "
+				       "sandboxes)\n",
+				       backends[b].name, checks[i].name);
+				continue;
+			}
+			r = run_check(&backends[b], i);
 			printf("%s %d - %s: %s%s%s\n", r == 0 || r == 77 ? "ok" : "not ok", ++tap_n,
 			       backends[b].name, checks[i].name, r == 77 ? " # SKIP " : "",
 			       r != 77    ? ""
