@@ -224,15 +224,30 @@ load serve_helpers
 	mkdir -p "$shared"
 	# one store for both: the state dir, or (make check-stores) one prefix
 	local one=(KCR_STATE_DIR="$shared" KCR_REDIS_PREFIX=sweep060: KCR_S3_PREFIX=sweep060/
-		KCR_CLEANUP_INTERVAL=1 KCR_LOG_LEVEL=debug)
+		KCR_CLEANUP_INTERVAL=1 KCR_LOG_LEVEL=debug KCR_LOG_FORMAT=json)
 	start_server r1 "${one[@]}"
 	start_server r2 "${one[@]}"
 	local t0 t1 swept refused
 	t0=$(date +%s.%N)
 	sleep 6
 	t1=$(date +%s.%N)
-	swept=$(cat "$(srv_dir r1)/stderr" "$(srv_dir r2)/stderr" | grep -c 'cleanup: this replica sweeps' || true)
-	refused=$(cat "$(srv_dir r1)/stderr" "$(srv_dir r2)/stderr" | grep -c 'another replica sweeps' || true)
+	# only the sweeps logged between t0 and t1, by the logs' own clock: on a
+	# loaded machine r1 sweeps alone for a while before r2 answers
+	count_in_window() { # MESSAGE
+		cat "$(srv_dir r1)/stderr" "$(srv_dir r2)/stderr" | "$HOST_PYTHON" -c '
+import json, sys
+msg, t0, t1 = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+n = 0
+for line in sys.stdin:
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue
+    n += msg in e.get("msg", "") and t0 <= e.get("ts", 0) <= t1
+print(n)' "$1" "$t0" "$t1"
+	}
+	swept=$(count_in_window 'cleanup: this replica sweeps')
+	refused=$(count_in_window 'another replica sweeps')
 	echo "# $swept sweeps, $refused turns left to the other replica, in $(echo "$t1 - $t0" | bc) s"
 	# each sweep holds the lease for 0.9 of the 1 s period: at most one
 	# sweep per 0.9 s between both (two each second without the lease)
