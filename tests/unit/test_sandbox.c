@@ -105,6 +105,7 @@ set(struct kcr_config *cfg, const char *key, const char *value)
 
 static char run_dir[64];
 
+#ifndef KCR_TSAN /* see backends[] */
 static int
 local_setup(struct kcr_config *cfg)
 {
@@ -191,6 +192,7 @@ local_leave_orphan(const struct kcr_config *cfg, char id[KCR_SANDBOX_REF_MAX])
 	snprintf(id, KCR_SANDBOX_REF_MAX, "%s", got);
 	return 0;
 }
+#endif /* KCR_TSAN */
 
 /* ---- kubernetes (on the simulator) --------------------------------------------------- */
 
@@ -335,7 +337,11 @@ kube_leave_orphan(const struct kcr_config *cfg, char id[KCR_SANDBOX_REF_MAX])
 }
 
 static const struct backend backends[] = {
+#ifndef KCR_TSAN
+	/* sandboxes are cloned with CLONE_VM and raw syscalls, which
+	 * ThreadSanitizer cannot follow (its runner dies in setup) */
 	{ "local", local_setup, local_gone, local_leave_orphan, false, NULL },
+#endif
 	{ "kubernetes-direct", kube_direct_setup, kube_gone, kube_leave_orphan, true, kube_lag },
 	{ "kubernetes-proxy", kube_proxy_setup, kube_gone, kube_leave_orphan, true, kube_lag },
 };
