@@ -173,21 +173,9 @@ static const struct kcr_cfg_key keys[] = {
 	  86400, false, "seconds between sweeps for pods of replicas that died" },
 	{ "kubernetes.ready_timeout", KCR_CFG_INT, "120", "KCR_K8S_READY_TIMEOUT", NOALIAS, 1, 3600,
 	  false, "seconds a new pod may take to be Ready" },
-	{ "kubernetes.resources_py", KCR_CFG_STR, "", "KCR_K8S_RESOURCES_PY", NOALIAS, 0, 0, false,
-	  "requests and limits of a Python pod, a JSON object like a container's resources (over "
-	  "the general ones)" },
-	{ "kubernetes.resources_js", KCR_CFG_STR, "", "KCR_K8S_RESOURCES_JS", NOALIAS, 0, 0, false,
-	  "requests and limits of a JavaScript pod, a JSON object like a container's resources "
-	  "(over the general ones)" },
-	{ "kubernetes.resources_ts", KCR_CFG_STR, "", "KCR_K8S_RESOURCES_TS", NOALIAS, 0, 0, false,
-	  "requests and limits of a TypeScript pod, a JSON object like a container's resources "
-	  "(over the general ones)" },
-	{ "kubernetes.resources_go", KCR_CFG_STR, "", "KCR_K8S_RESOURCES_GO", NOALIAS, 0, 0, false,
-	  "requests and limits of a Go pod, a JSON object like a container's resources (over the "
-	  "general ones)" },
-	{ "kubernetes.resources_java", KCR_CFG_STR, "", "KCR_K8S_RESOURCES_JAVA", NOALIAS, 0, 0,
+	{ "kubernetes.resources_bash", KCR_CFG_STR, "", "KCR_K8S_RESOURCES_BASH", NOALIAS, 0, 0,
 	  false,
-	  "requests and limits of a Java pod, a JSON object like a container's resources (over the "
+	  "requests and limits of a bash pod, a JSON object like a container's resources (over the "
 	  "general ones)" },
 	{ "kubernetes.resources_c", KCR_CFG_STR, "", "KCR_K8S_RESOURCES_C", NOALIAS, 0, 0, false,
 	  "requests and limits of a C pod, a JSON object like a container's resources (over the "
@@ -196,27 +184,39 @@ static const struct kcr_cfg_key keys[] = {
 	  false,
 	  "requests and limits of a C++ pod, a JSON object like a container's resources (over the "
 	  "general ones)" },
-	{ "kubernetes.resources_php", KCR_CFG_STR, "", "KCR_K8S_RESOURCES_PHP", NOALIAS, 0, 0,
-	  false,
-	  "requests and limits of a PHP pod, a JSON object like a container's resources (over the "
-	  "general ones)" },
-	{ "kubernetes.resources_rs", KCR_CFG_STR, "", "KCR_K8S_RESOURCES_RS", NOALIAS, 0, 0, false,
-	  "requests and limits of a Rust pod, a JSON object like a container's resources (over the "
-	  "general ones)" },
-	{ "kubernetes.resources_r", KCR_CFG_STR, "", "KCR_K8S_RESOURCES_R", NOALIAS, 0, 0, false,
-	  "requests and limits of a R pod, a JSON object like a container's resources (over the "
+	{ "kubernetes.resources_d", KCR_CFG_STR, "", "KCR_K8S_RESOURCES_D", NOALIAS, 0, 0, false,
+	  "requests and limits of a D pod, a JSON object like a container's resources (over the "
 	  "general ones)" },
 	{ "kubernetes.resources_f90", KCR_CFG_STR, "", "KCR_K8S_RESOURCES_F90", NOALIAS, 0, 0,
 	  false,
 	  "requests and limits of a Fortran pod, a JSON object like a container's resources (over "
 	  "the general ones)" },
-	{ "kubernetes.resources_d", KCR_CFG_STR, "", "KCR_K8S_RESOURCES_D", NOALIAS, 0, 0, false,
-	  "requests and limits of a D pod, a JSON object like a container's resources (over the "
+	{ "kubernetes.resources_go", KCR_CFG_STR, "", "KCR_K8S_RESOURCES_GO", NOALIAS, 0, 0, false,
+	  "requests and limits of a Go pod, a JSON object like a container's resources (over the "
 	  "general ones)" },
-	{ "kubernetes.resources_bash", KCR_CFG_STR, "", "KCR_K8S_RESOURCES_BASH", NOALIAS, 0, 0,
+	{ "kubernetes.resources_java", KCR_CFG_STR, "", "KCR_K8S_RESOURCES_JAVA", NOALIAS, 0, 0,
 	  false,
-	  "requests and limits of a bash pod, a JSON object like a container's resources (over the "
+	  "requests and limits of a Java pod, a JSON object like a container's resources (over the "
 	  "general ones)" },
+	{ "kubernetes.resources_js", KCR_CFG_STR, "", "KCR_K8S_RESOURCES_JS", NOALIAS, 0, 0, false,
+	  "requests and limits of a JavaScript pod, a JSON object like a container's resources "
+	  "(over the general ones)" },
+	{ "kubernetes.resources_php", KCR_CFG_STR, "", "KCR_K8S_RESOURCES_PHP", NOALIAS, 0, 0,
+	  false,
+	  "requests and limits of a PHP pod, a JSON object like a container's resources (over the "
+	  "general ones)" },
+	{ "kubernetes.resources_py", KCR_CFG_STR, "", "KCR_K8S_RESOURCES_PY", NOALIAS, 0, 0, false,
+	  "requests and limits of a Python pod, a JSON object like a container's resources (over "
+	  "the general ones)" },
+	{ "kubernetes.resources_r", KCR_CFG_STR, "", "KCR_K8S_RESOURCES_R", NOALIAS, 0, 0, false,
+	  "requests and limits of a R pod, a JSON object like a container's resources (over the "
+	  "general ones)" },
+	{ "kubernetes.resources_rs", KCR_CFG_STR, "", "KCR_K8S_RESOURCES_RS", NOALIAS, 0, 0, false,
+	  "requests and limits of a Rust pod, a JSON object like a container's resources (over the "
+	  "general ones)" },
+	{ "kubernetes.resources_ts", KCR_CFG_STR, "", "KCR_K8S_RESOURCES_TS", NOALIAS, 0, 0, false,
+	  "requests and limits of a TypeScript pod, a JSON object like a container's resources "
+	  "(over the general ones)" },
 	{ "kubernetes.run_as_user", KCR_CFG_INT, "65532", "KCR_K8S_RUN_AS_USER",
 	  A("K8S_RUN_AS_USER"), 1, 2147483647, false, "uid (and gid) of the sandbox pods" },
 	{ "kubernetes.runner_access", KCR_CFG_STR, "auto", "KCR_K8S_RUNNER_ACCESS", NOALIAS, 0, 0,
