@@ -188,7 +188,8 @@ kube_cache_snapshot(struct kube *kp, struct kube_pod **out)
 	pthread_mutex_lock(&c->lock);
 	n = c->n;
 	*out = kcr_xmalloc((n ? n : 1) * sizeof(**out));
-	memcpy(*out, c->pods, n * sizeof(**out));
+	if (n) /* c->pods is NULL before the first pod */
+		memcpy(*out, c->pods, n * sizeof(**out));
 	pthread_mutex_unlock(&c->lock);
 	return n;
 }
