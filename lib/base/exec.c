@@ -118,14 +118,11 @@ void
 kcr_exec_result_state_note(struct kcr_exec_result *r, const char *fmt, ...)
 {
 	kcr_autofree char *line = NULL;
-	char *all;
 	va_list ap;
 
 	va_start(ap, fmt);
 	if (vasprintf(&line, fmt, ap) < 0)
 		kcr_oom();
 	va_end(ap);
-	all = r->state_note ? kcr_strdup_printf("%s\n%s", r->state_note, line) : kcr_steal(&line);
-	free(r->state_note);
-	r->state_note = all;
+	kcr_str_append_printf(&r->state_note, "\n", "%s", line);
 }

@@ -97,6 +97,26 @@ kcr_strdup_printf(const char *fmt, ...)
 }
 
 void
+kcr_str_append_printf(char **s, const char *sep, const char *fmt, ...)
+{
+	char *item, *all;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&item, fmt, ap) < 0)
+		kcr_oom();
+	va_end(ap);
+	if (*s == NULL) {
+		*s = item;
+		return;
+	}
+	all = kcr_strdup_printf("%s%s%s", *s, sep, item);
+	free(item);
+	free(*s);
+	*s = all;
+}
+
+void
 kcr_freep(void *p)
 {
 	free(*(void **)p);

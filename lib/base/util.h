@@ -22,6 +22,10 @@ void *kcr_xrealloc(void *p, size_t n);
 char *kcr_xstrdup(const char *s);
 char *kcr_xstrndup(const char *s, size_t n);
 char *kcr_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Appends the formatted text to *s (NULL: none yet), after sep when *s
+ * already holds something: a list of notes or names built item by item. */
+void kcr_str_append_printf(char **s, const char *sep, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Cleanup attributes (crun utils.h, bubblewrap). */
 void kcr_freep(void *p);

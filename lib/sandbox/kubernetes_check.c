@@ -72,16 +72,13 @@ void
 check_list_add(char **list, const char *sep, const char *fmt, ...)
 {
 	kcr_autofree char *item = NULL;
-	char *all;
 	va_list ap;
 
 	va_start(ap, fmt);
 	if (vasprintf(&item, fmt, ap) < 0)
 		kcr_oom();
 	va_end(ap);
-	all = *list ? kcr_strdup_printf("%s%s%s", *list, sep, item) : kcr_steal(&item);
-	free(*list);
-	*list = all;
+	kcr_str_append_printf(list, sep, "%s", item);
 }
 
 bool
