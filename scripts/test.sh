@@ -64,6 +64,9 @@ for dir in $builds; do
 		if grep -qE '^(not ok|ERROR|FAIL)' "$log_file"; then
 			echo "---- ${log_file#$top/}"
 			grep -E -A8 '^not ok' "$log_file" | head -60
+			# A test program that died (a sanitizer report, a signal)
+			# has no "not ok" line: its last words say why.
+			grep -qE '^not ok' "$log_file" || tail -n 40 "$log_file"
 		fi
 	done
 done

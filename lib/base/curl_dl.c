@@ -96,6 +96,7 @@ kcr_curl_share_new(kcr_error_t *err)
 
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&s->locks[i], NULL);
+	pthread_mutex_init(&s->idle_lock, NULL);
 	s->sh = fns.share_init();
 	if (s->sh == NULL) {
 		kcr_curl_share_free(s);
@@ -105,10 +106,39 @@ kcr_curl_share_new(kcr_error_t *err)
 	fns.share_setopt(s->sh, CURLSHOPT_LOCKFUNC, share_lock);
 	fns.share_setopt(s->sh, CURLSHOPT_UNLOCKFUNC, share_unlock);
 	fns.share_setopt(s->sh, CURLSHOPT_USERDATA, s);
-	fns.share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
 	fns.share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	fns.share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 	return s;
+}
+
+CURL *
+kcr_curl_handle_take(struct kcr_curl_share *s)
+{
+	CURL *h = NULL;
+
+	pthread_mutex_lock(&s->idle_lock);
+	if (s->n_idle > 0)
+		h = s->idle[--s->n_idle];
+	pthread_mutex_unlock(&s->idle_lock);
+	if (h == NULL && (h = fns.easy_init()) == NULL)
+		return NULL;
+	fns.easy_setopt(h, CURLOPT_SHARE, s->sh);
+	return h;
+}
+
+void
+kcr_curl_handle_give(struct kcr_curl_share *s, CURL *h)
+{
+	if (h == NULL)
+		return;
+	fns.easy_reset(h);
+	pthread_mutex_lock(&s->idle_lock);
+	if (s->n_idle < KCR_CURL_IDLE_MAX) {
+		s->idle[s->n_idle++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&s->idle_lock);
+	if (h)
+		fns.easy_cleanup(h);
 }
 
 void
@@ -116,10 +146,14 @@ kcr_curl_share_free(struct kcr_curl_share *s)
 {
 	if (s == NULL)
 		return;
+	/* the share cannot go while handles use it */
+	for (size_t i = 0; i < s->n_idle; i++)
+		fns.easy_cleanup(s->idle[i]);
 	if (s->sh)
 		fns.share_cleanup(s->sh);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&s->locks[i]);
+	pthread_mutex_destroy(&s->idle_lock);
 	free(s);
 }
 

@@ -61,15 +61,28 @@ int kcr_curl_load(kcr_error_t *err);
 /* The loaded functions; only after kcr_curl_load() returned 0. */
 const struct kcr_curl_fns *kcr_curl(void);
 
-/* A CURLSH (sh, for CURLOPT_SHARE) through which the easy handles of any
- * thread reuse connections, DNS answers and TLS sessions, with the locks
- * that takes. After kcr_curl_load(). */
+/* Easy handles for the requests of any thread, kept for reuse, and a
+ * CURLSH through which they share DNS answers. A kept handle keeps its
+ * idle connections and TLS sessions (curl_easy_reset leaves them), so
+ * requests reuse connections without libcurl's shared connection and TLS
+ * session caches, which are not safe between concurrent threads
+ * (CURLSHOPT_SHARE(3); ThreadSanitizer saw OpenSSL free a shared session's
+ * chain while another thread copied it). After kcr_curl_load(). */
+#define KCR_CURL_IDLE_MAX 8
 struct kcr_curl_share {
 	CURLSH *sh;
 	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+	pthread_mutex_t idle_lock;
+	CURL *idle[KCR_CURL_IDLE_MAX];
+	size_t n_idle;
 };
 struct kcr_curl_share *kcr_curl_share_new(kcr_error_t *err);
 void kcr_curl_share_free(struct kcr_curl_share *s);
+/* A handle with default options and CURLOPT_SHARE set, for one thread at
+ * a time; NULL when libcurl cannot make one. */
+CURL *kcr_curl_handle_take(struct kcr_curl_share *s);
+/* Back for reuse (its options reset), or cleaned up when enough are kept. */
+void kcr_curl_handle_give(struct kcr_curl_share *s, CURL *h);
 
 #ifndef KCR_CURL_DL_IMPL
 #define curl_global_init(...) (kcr_curl()->global_init(__VA_ARGS__))

@@ -271,7 +271,7 @@ k8s_easy(struct kcr_k8s *k, struct k8s_call *c, const struct k8s_auth *a, uint64
 	 kcr_error_t *err)
 {
 	kcr_autofree char *url = kcr_strdup_printf("%s%s", k->base, c->path);
-	CURL *h = curl_easy_init();
+	CURL *h = kcr_curl_handle_take(k->share);
 	uint64_t connect_ms = k->opts.timeout_ms;
 
 	if (h == NULL) {
@@ -284,7 +284,6 @@ k8s_easy(struct kcr_k8s *k, struct k8s_call *c, const struct k8s_auth *a, uint64
 		connect_ms = timeout_ms;
 	c->headers = header_list(c, a);
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_SHARE, k->share->sh);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
@@ -506,7 +505,7 @@ try_once(struct kcr_k8s *k, struct k8s_call *c, uint64_t timeout_ms, bool *nothi
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status);
 	curl_easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &pre);
 	*nothing_sent = pre == 0;
-	curl_easy_cleanup(h);
+	kcr_curl_handle_give(k->share, h);
 	/* the body of a write stopped on purpose counts as a reply */
 	if (c->code == CURLE_WRITE_ERROR && !c->over_max && !c->io_failed && !c->stopped)
 		c->code = CURLE_RECV_ERROR;

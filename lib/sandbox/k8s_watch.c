@@ -140,7 +140,7 @@ stream(struct kcr_k8s *k, struct k8s_call *c, uint64_t idle_ms, int stop_fd, enu
 	if (h == NULL)
 		return -1;
 	if ((m = curl_multi_init()) == NULL) {
-		curl_easy_cleanup(h);
+		kcr_curl_handle_give(k->share, h);
 		return kcr_error_set(err, KCR_E_INTERNAL, 0, "curl_multi_init failed");
 	}
 	curl_multi_add_handle(m, h);
@@ -169,7 +169,7 @@ stream(struct kcr_k8s *k, struct k8s_call *c, uint64_t idle_ms, int stop_fd, enu
 			c->code = msg->data.result;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status);
 	curl_multi_remove_handle(m, h);
-	curl_easy_cleanup(h);
+	kcr_curl_handle_give(k->share, h);
 	curl_multi_cleanup(m);
 	return 0;
 }

@@ -234,7 +234,6 @@ set_options(const struct s3_store *s, struct attempt *a, const char *url, struct
 
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(c, CURLOPT_SHARE, s->share->sh);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, s->timeout_ms);
@@ -288,7 +287,7 @@ attempt_once(struct s3_store *s, struct attempt *a, const char *hash, CURLcode *
 	url = kcr_strdup_printf("%s://%s%s%s%s", s->scheme, host, sig.path, *sig.query ? "?" : "",
 				sig.query);
 	hl = header_list(a->req, host, &sig);
-	a->curl = curl_easy_init();
+	a->curl = kcr_curl_handle_take(s->share);
 	if (a->curl == NULL) {
 		curl_slist_free_all(hl);
 		kcr_sigv4_release(&sig);
@@ -299,7 +298,7 @@ attempt_once(struct s3_store *s, struct attempt *a, const char *hash, CURLcode *
 	a->req->status = 0;
 	if (*code == CURLE_OK)
 		curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &a->req->status);
-	curl_easy_cleanup(a->curl);
+	kcr_curl_handle_give(s->share, a->curl);
 	a->curl = NULL;
 	curl_slist_free_all(hl);
 	kcr_sigv4_release(&sig);
