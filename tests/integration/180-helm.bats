@@ -16,8 +16,10 @@ SA_USER=system:serviceaccount:kcr:kcr
 USER_ID=6650c7e1f1a2b3c4d5e6f708
 
 setup_file() {
+	local cache=${GOCACHE:-${HOME:+$HOME/.cache/go-build}}
 	export RENDER=$BATS_FILE_TMPDIR/render
-	GOPATH=/usr/share/gocode GO111MODULE=off GOCACHE=${GOCACHE:-$BATS_FILE_TMPDIR/.gocache} \
+	# Debian's sprig and yaml.v3, offline; Go's build cache where it keeps it
+	GOPATH=/usr/share/gocode GO111MODULE=off GOCACHE=${cache:-$BATS_FILE_TMPDIR/.gocache} \
 		go build -o "$RENDER" "$HELM_TESTS/render.go"
 }
 
@@ -130,7 +132,10 @@ if not ok:
 		cfg["kubernetes"]["node_selector"] == "{\"kcr.dev/sandbox\":\"true\"}" and
 		cfg["kubernetes"]["image_py"].startswith("registry.example.org/") and
 		cfg["limits"]["memory_mb"] == 768 and cfg["limits"]["timeout"] == 30 and
-		cfg["pool"] == {"py": 8, "js": 0, "go": 1} and env("KCR_LOG_LEVEL")["value"] == "debug"'
+		cfg["pool"] == {"py": 8, "js": 0, "go": 1, "rs": 1} and env("KCR_LOG_LEVEL")["value"] == "debug"'
+	# KubeCodeRun's execution.languages.<name>, by kcr's ids
+	assert_rendered rc.yaml 'cfg["kubernetes"]["image_rs"] == "registry.example.org/kcr/rs:1.80" and
+		cfg["kubernetes"]["cpu_limit_rs"] == "2" and cfg["kubernetes"]["memory_limit_rs"] == "1Gi"'
 	# --set over -f over values.yaml
 	render set.yaml -f "$v/values-runtimeclass.yaml" --set execution.pool.py=2 --set 'api.corsOrigins={https://a.example,https://b.example}'
 	assert_rendered set.yaml 'cfg["pool"]["py"] == 2 and cfg["pool"]["go"] == 1 and
@@ -152,7 +157,7 @@ if not ok:
 	assert_output --partial "several replicas (replicaCount > 1 or autoscaling.enabled) need shared stores"
 }
 
-@test "every rendered object deserialises into python3-kubernetes' models, no unknown field" {
+@test "every rendered object deserialises into python3-kubernetes' models; kcr takes every kcr.yaml" {
 	local f files=()
 	render default.yaml
 	files+=(default.yaml)
@@ -167,6 +172,15 @@ if not ok:
 	assert_line 'HorizontalPodAutoscaler kcr'
 	assert_line 'Ingress kcr'
 	note "$(echo "$output" | wc -l) objects checked in ${#files[@]} renderings"
+	# kcr refuses an unknown setting: each ConfigMap's kcr.yaml is one it takes
+	for f in "${files[@]}"; do
+		"$HOST_PYTHON" -c '
+import sys, yaml
+cm = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "ConfigMap"][0]
+sys.stdout.write(cm["data"]["kcr.yaml"])' "$f" >"$f.kcr.yaml"
+		run "$KCR" --config "$f.kcr.yaml" config show
+		assert_success
+	done
 	# the check sees a field no model has
 	sed 's/^  replicas: 1$/  replicas: 1\n  replica: 1/' default.yaml >typo.yaml
 	run "$HOST_PYTHON" "$HELM_TESTS/check-objects.py" typo.yaml

@@ -113,6 +113,18 @@ app.kubernetes.io/component: sandbox
 {{- with .cpu }}{{ $_ := set $k "cpu_request" (toString .) }}{{ end -}}
 {{- with .memory }}{{ $_ := set $k "memory_request" (toString .) }}{{ end -}}
 {{- end -}}
+{{- $pool := deepCopy $e.pool -}}
+{{- /* KubeCodeRun's execution.languages.<name>: kcr's ids; execution.pool and .images win */}}
+{{- $ids := dict "python" "py" "javascript" "js" "typescript" "ts" "go" "go" "java" "java" "rust" "rs" "c" "c" "cpp" "cpp" "php" "php" "r" "r" "fortran" "f90" "d" "d" "bash" "bash" -}}
+{{- range $name, $l := $e.languages -}}
+{{- $id := get $ids $name -}}
+{{- if and (hasKey $l "poolSize") (not (hasKey $e.pool $id)) }}{{ $_ := set $pool $id $l.poolSize }}{{ end -}}
+{{- with $l.image }}{{ $_ := set $k (printf "image_%s" $id) . }}{{ end -}}
+{{- with ($l.resources | default dict).limits -}}
+{{- with .cpu }}{{ $_ := set $k (printf "cpu_limit_%s" $id) (toString .) }}{{ end -}}
+{{- with .memory }}{{ $_ := set $k (printf "memory_limit_%s" $id) (toString .) }}{{ end -}}
+{{- end -}}
+{{- end -}}
 {{- range $lang, $image := $e.images }}{{ $_ := set $k (printf "image_%s" $lang) $image }}{{ end -}}
 {{- $server := dict "listen" "0.0.0.0:8000" "metrics_public" .Values.metrics.public -}}
 {{- with .Values.api.corsOrigins }}{{ $_ := set $server "cors_origins" . }}{{ end -}}
@@ -136,7 +148,7 @@ app.kubernetes.io/component: sandbox
   "store" $store
   "kubernetes" $k
   "limits" (dict "timeout" $e.maxExecutionTime)
-  "pool" $e.pool
+  "pool" $pool
 -}}
 {{- toYaml (mustMergeOverwrite $cfg (deepCopy .Values.config)) -}}
 {{- end -}}
