@@ -238,6 +238,12 @@ exercise() {
 		sleep 0.2
 	done
 	kube get pod -n "$ns" kcr-py-orphan >/dev/null 2>&1 && fail "the orphan pod was not deleted"
+	# a warm py pod to claim (else the run would be a Job, and no claim)
+	for i in $(seq 300); do
+		kube get pods -n "$ns" -l kcr.dev/language=py,kcr.dev/role=pool,kcr.dev/state=ready \
+			-o 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}' | grep -q True && break
+		sleep 0.2
+	done
 	# the next claim of a pool pod gets a 409 (another replica was faster)
 	simctl POST /sim/fault -d "{\"path_prefix\": \"/api/v1/namespaces/$ns/pods/\", \"method\": \"PATCH\", \"status\": 409, \"count\": 1}"
 	assert_equal "$HTTP_STATUS" 200
