@@ -260,6 +260,8 @@ exercise() {
 	run "$HOST_PYTHON" "$HELM_TESTS/rbac-audit.py" "$f" "$(_sim_dir)/audit.jsonl" "$SA_USER"
 	echo "$output" | sed 's/^/# /' >&3
 	assert_success
+	assert_line 'ok   RBAC pods (create get list watch delete patch)'
+	assert_line 'ok   RBAC batch/jobs (create delete)'
 }
 
 @test "the rendered release on the simulator: kcr serve passes the LibreChat flow; RBAC is exactly what it used" {
@@ -270,6 +272,14 @@ exercise() {
 	deploy helm-a rel.yaml
 	exercise helm-a kcr rel.yaml
 	refute_line --partial 'pods/proxy'
+	# kcr cluster check in the kcr serve pod (kubectl exec deploy/kcr --
+	# kcr cluster check): the chart's rights are the ones it asks for
+	local envs
+	mapfile -t envs < <(sed -n 's/^env //p' podenv.helm-a)
+	run env "${envs[@]}" KUBERNETES_SERVICE_HOST=127.0.0.1 "KUBERNETES_SERVICE_PORT=$(cat "$SIM_DIR/port")" \
+		"KCR_K8S_SA_DIR=$SIM_DIR/sa" KCR_STATE_DIR="$BATS_TEST_TMPDIR/check-state" "$KCR" cluster check
+	echo "$output" | sed 's/^/# /' >&3
+	assert_success
 }
 
 @test "sandboxes in their own namespace, runners through the API server's proxy: the same, with both Roles" {
