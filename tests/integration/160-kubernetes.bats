@@ -46,24 +46,7 @@ wait_ready_py() { # N [SECONDS]
 }
 
 @test "the LibreChat flow runs in pods: upload, exec with files, an output, download" {
-	printf 'name,qty\napple,3\npear,4\n' >data.csv
-	api POST /upload -H "User-Id: $USER_ID" -F entity_id=agent_k -F "file=@data.csv;filename=data.csv"
-	assert_status 200
-	local up_sid up_fid
-	up_sid=$(jget 'j["session_id"]')
-	up_fid=$(jget 'j["files"][0]["fileId"]')
-	exec_json "{\"lang\":\"py\",\"user_id\":\"$USER_ID\",\"entity_id\":\"agent_k\",\"code\":$(jstr 'import csv, socket
-rows = list(csv.DictReader(open("/mnt/data/data.csv")))
-open("/mnt/data/total.txt", "w").write(str(sum(int(r["qty"]) for r in rows)))
-print(socket.gethostname(), len(rows))'),\"files\":[{\"id\":\"$up_fid\",\"session_id\":\"$up_sid\",\"name\":\"data.csv\"}]}"
-	assert_status 200
-	assert_json 'j["stdout"].split()[1] == "2"'
-	local sid fid
-	sid=$(jget 'j["session_id"]')
-	fid=$(jget '[f["id"] for f in j["files"] if f["name"] == "total.txt"][0]')
-	api GET "/download/$sid/$fid"
-	assert_status 200
-	assert_equal "$BODY" 7
+	librechat_flow "$USER_ID"
 }
 
 @test "every language runs in a pod (pool size 0: a Job each)" {

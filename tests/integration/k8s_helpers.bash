@@ -12,6 +12,8 @@
 #   kube ARGS...             kubectl on the simulator's admin kubeconfig
 #   k8s_pods SELECTOR        the names of the pods matching SELECTOR
 #   k8s_env                  the kcr settings of a server on the simulator
+#   librechat_flow USER-ID   upload a CSV, run py on it (an output file),
+#                            download the output: LibreChat's flow on $SRV
 
 SIM_DIR=${SIM_DIR:-}
 KUBE_SIM=${KUBE_SIM:-$BATS_TEST_DIRNAME/../k8s/kube-sim.py}
@@ -82,6 +84,26 @@ kill_sim_pods() {
 k8s_env() { # the settings of a kcr serve that runs its sandboxes on the simulator
 	echo KCR_SANDBOX_PROVIDER=kubernetes "KCR_KUBECONFIG=$(_sim_dir)/kubeconfig" \
 		KCR_K8S_NAMESPACE=kcr KCR_K8S_API_RETRIES=2 KCR_K8S_READY_TIMEOUT=60
+}
+
+librechat_flow() {
+	local user=$1 up_sid up_fid sid fid
+	printf 'name,qty\napple,3\npear,4\n' >data.csv
+	api POST /upload -H "User-Id: $user" -F entity_id=agent_k -F "file=@data.csv;filename=data.csv"
+	assert_status 200
+	up_sid=$(jget 'j["session_id"]')
+	up_fid=$(jget 'j["files"][0]["fileId"]')
+	exec_json "{\"lang\":\"py\",\"user_id\":\"$user\",\"entity_id\":\"agent_k\",\"code\":$(jstr 'import csv, socket
+rows = list(csv.DictReader(open("/mnt/data/data.csv")))
+open("/mnt/data/total.txt", "w").write(str(sum(int(r["qty"]) for r in rows)))
+print(socket.gethostname(), len(rows))'),\"files\":[{\"id\":\"$up_fid\",\"session_id\":\"$up_sid\",\"name\":\"data.csv\"}]}"
+	assert_status 200
+	assert_json 'j["stdout"].split()[1] == "2"'
+	sid=$(jget 'j["session_id"]')
+	fid=$(jget '[f["id"] for f in j["files"] if f["name"] == "total.txt"][0]')
+	api GET "/download/$sid/$fid"
+	assert_status 200
+	assert_equal "$BODY" 7
 }
 
 # problem MSG: notes a failure and goes on; assert_no_problems fails with
