@@ -250,7 +250,8 @@ finish_child(struct child *c, const char *engine, bool pushing, FILE *progress)
 	if (c->log >= 0)
 		close(c->log);
 	j->exit_code = wait_exit(c->pid);
-	j->ms = kcr_now_ms() - j->started_ms;
+	if (!pushing) /* the summary's time is the build's */
+		j->ms = kcr_now_ms() - j->started_ms;
 	j->ok = j->exit_code == 0;
 	j->done = true;
 	if (!j->ok) {

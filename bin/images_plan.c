@@ -138,6 +138,10 @@ build_argv(const char *engine, const struct kcr_images_opts *o, const struct kcr
 	kcr_autofree char *version = kcr_strdup_printf("VERSION=%s", PACKAGE_VERSION);
 	kcr_autofree char *revision = kcr_strdup_printf("REVISION=%s", rev);
 	kcr_autofree char *runner_arg = runner ? kcr_strdup_printf("RUNNER=%s", runner) : NULL;
+	kcr_autofree char *version_label =
+		kcr_strdup_printf("org.opencontainers.image.version=%s", PACKAGE_VERSION);
+	kcr_autofree char *revision_label =
+		kcr_strdup_printf("org.opencontainers.image.revision=%s", rev);
 
 	kcr_strv_push(&argv, engine);
 	kcr_strv_push(&argv, strcmp(engine, "buildah") == 0 ? "bud" : "build");
@@ -149,6 +153,10 @@ build_argv(const char *engine, const struct kcr_images_opts *o, const struct kcr
 	push_arg(&argv, "-t", j->ref);
 	push_arg(&argv, "--build-arg", version);
 	push_arg(&argv, "--build-arg", revision);
+	/* the labels again, as the engine's: buildah takes a LABEL step whose
+	 * ARG changed from its cache, with the last commit's revision */
+	push_arg(&argv, "--label", version_label);
+	push_arg(&argv, "--label", revision_label);
 	if (runner_arg)
 		push_arg(&argv, "--build-arg", runner_arg);
 	for (char **a = o->build_args; a && *a; a++)
