@@ -51,6 +51,36 @@ setup() {
 	require_tools
 }
 
+teardown() {
+	# a registry a test started (by its pid), and the tags it pushed
+	if [ -f "$BATS_TEST_TMPDIR/registry.pid" ]; then
+		kill "$(cat "$BATS_TEST_TMPDIR/registry.pid")" 2>/dev/null || true
+	fi
+	if [ -f "$BATS_TEST_TMPDIR/port" ]; then
+		podman images --format '{{.Repository}}:{{.Tag}}' |
+			grep "^127.0.0.1:$(cat "$BATS_TEST_TMPDIR/port")/" | xargs -r podman rmi >/dev/null || true
+	fi
+}
+
+# start_registry: tests/integration/registry.py on a free port, made
+# insecure (plain HTTP) for podman through CONTAINERS_REGISTRIES_CONF;
+# sets REGISTRY_PORT.
+start_registry() {
+	local i
+	python3 "$SRC/tests/integration/registry.py" --log "$BATS_TEST_TMPDIR/pushed" \
+		>"$BATS_TEST_TMPDIR/port" 2>"$BATS_TEST_TMPDIR/registry.err" 3>&- &
+	echo $! >"$BATS_TEST_TMPDIR/registry.pid"
+	for i in $(seq 100); do
+		[ -s "$BATS_TEST_TMPDIR/port" ] && break
+		sleep 0.1
+	done
+	REGISTRY_PORT=$(cat "$BATS_TEST_TMPDIR/port")
+	[ -n "$REGISTRY_PORT" ] || fail "the test registry did not start: $(cat "$BATS_TEST_TMPDIR/registry.err")"
+	printf '[[registry]]\nlocation = "127.0.0.1:%s"\ninsecure = true\n' "$REGISTRY_PORT" \
+		>"$BATS_TEST_TMPDIR/registries.conf"
+	export CONTAINERS_REGISTRIES_CONF=$BATS_TEST_TMPDIR/registries.conf
+}
+
 # run_in_image IMAGE LANG CODE: the image's root, read-only, with tmpfs
 # /mnt/data and /tmp (a pod's emptyDirs), /dev and /proc; kcr-runner in it
 # as 65532 on a unix socket (--src-dir as the pods give it); CODE POSTed to
@@ -198,9 +228,9 @@ int main(void) { printf("hello from c as %d\n", (int)getuid()); return 3; }'
 	run "$KCR" images build --dry-run --engine podman -C "$SRC" --registry r.example/kcr \
 		--tag 1.2 --build-arg BASE=b.example/debian:12 --push
 	assert_success
-	assert_line --index 0 "podman build --isolation chroot -f $SRC/images/kcr-runner.Containerfile -t r.example/kcr/kcr-runner:1.2 --build-arg VERSION=0.1.0 --build-arg REVISION=$rev --build-arg BASE=b.example/debian:12 $SRC"
+	assert_line --index 0 "podman build --isolation chroot -f $SRC/images/kcr-runner.Containerfile -t r.example/kcr/kcr-runner:1.2 --build-arg VERSION=0.1.0 --build-arg REVISION=$rev --label org.opencontainers.image.version=0.1.0 --label org.opencontainers.image.revision=$rev --build-arg BASE=b.example/debian:12 $SRC"
 	for l in py js ts go java c cpp php rs r f90 d bash; do
-		assert_line "podman build --isolation chroot -f $SRC/images/$l.Containerfile -t r.example/kcr/$l:1.2 --build-arg VERSION=0.1.0 --build-arg REVISION=$rev --build-arg RUNNER=r.example/kcr/kcr-runner:1.2 --build-arg BASE=b.example/debian:12 $SRC"
+		assert_line "podman build --isolation chroot -f $SRC/images/$l.Containerfile -t r.example/kcr/$l:1.2 --build-arg VERSION=0.1.0 --build-arg REVISION=$rev --label org.opencontainers.image.version=0.1.0 --label org.opencontainers.image.revision=$rev --build-arg RUNNER=r.example/kcr/kcr-runner:1.2 --build-arg BASE=b.example/debian:12 $SRC"
 		assert_line --regexp "^podman push --digestfile /[^ ]*/kcr-images-XXXXXX/$l.digest r.example/kcr/$l:1.2\$"
 	done
 	[ "${#lines[@]}" = 28 ]
@@ -219,6 +249,33 @@ int main(void) { printf("hello from c as %d\n", (int)getuid()); return 3; }'
 	# without --registry/--tag: the images the configuration points at
 	LANG_IMAGE_GO=reg.internal/go:7 run "$KCR" images build --dry-run -C "$SRC" go
 	assert_line --index 1 --regexp " -t reg.internal/go:7 .*--build-arg RUNNER=localhost/kcr/kcr-runner:0.1.0 "
+}
+
+@test "--push pushes every image once all are built and prints each digest, the registry's own" {
+	local l digest reg
+	start_registry
+	reg=127.0.0.1:$REGISTRY_PORT/kcr
+	run "$KCR" images build bash --engine podman -C "$SRC" --registry "$reg" --tag p \
+		--build-arg "BUILDER=$BASE" --build-arg "BASE=$BASE" --push
+	assert_success
+	# the pushes come after the builds
+	[ "$(grep -nE '^bash +built' <<<"$output" | cut -d: -f1)" -lt \
+		"$(grep -nE '^kcr-runner +pushing' <<<"$output" | cut -d: -f1)" ]
+	for l in kcr-runner bash; do
+		digest=$(sed -n "s|^kcr/$l:p ||p" "$BATS_TEST_TMPDIR/pushed")
+		[ -n "$digest" ] || fail "$l was not pushed: $(cat "$BATS_TEST_TMPDIR/pushed")"
+		assert_line --regexp "^$l +ok .* $reg/$l:p@$digest\$"
+	done
+	# --json: the same digests
+	run "$KCR" images build bash --engine podman -C "$SRC" --registry "$reg" --tag p \
+		--build-arg "BUILDER=$BASE" --build-arg "BASE=$BASE" --push --json
+	assert_success
+	python3 -c 'import json, sys
+j = json.loads(sys.argv[1])
+assert j["engine"] == "podman", j
+assert [i["lang"] for i in j["images"]] == ["kcr-runner", "bash"], j
+assert all(i["ok"] and i["digest"].startswith("sha256:") and i["size_bytes"] > 0 for i in j["images"]), j' \
+		"$(grep '^{' <<<"$output")"
 }
 
 @test "kcr images list shows what the provider resolves, LANG_IMAGE_* included" {
