@@ -332,4 +332,5 @@ assert i["error"] is None and i["log"].endswith("/bash.log"), j' "$(grep '^{' <<
 	grep -q 'kcr-no-such-base' "$log"
 	run podman image exists "$REG/bash:fail"
 	assert_failure
+	podman rmi "$REG/kcr-runner:fail" >/dev/null
 }
