@@ -42,6 +42,10 @@ emit_value(const char *cur, const char *kind)
 	} else if (kind && strcmp(kind, "scenario") == 0) {
 		for (size_t i = 0; kcr_bench_scenario(i); i++)
 			emit(cur, kcr_bench_scenario(i));
+	} else if (kind && strcmp(kind, "engine") == 0) {
+		emit(cur, "docker");
+		emit(cur, "podman");
+		emit(cur, "buildah");
 	} else if (kind && strcmp(kind, "dir") == 0) {
 		printf("__dir__\n");
 	} else if (kind && strcmp(kind, "file") == 0) {

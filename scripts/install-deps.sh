@@ -9,7 +9,7 @@ BUILD_PKGS="build-essential autoconf automake libtool pkg-config
   libmicrohttpd-dev libssl-dev liblz4-dev libseccomp-dev"
 TEST_PKGS="bats bats-assert bats-support curl redis-server python3-botocore
   valgrind hyperfine wrk iproute2 procps nodejs npm
-  python3-kubernetes openssl util-linux
+  python3-kubernetes openssl util-linux podman buildah debootstrap
   golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev python3-jsonschema
   python3-yaml"
 RUNTIME_PKGS="python3 python3-cloudpickle python3-dill python3-numpy

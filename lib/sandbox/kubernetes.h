@@ -60,6 +60,8 @@ cJSON *kcr_k8s_job_manifest(const struct kcr_k8s_pods *ps, const struct kcr_lang
 /* The image lang's pods run (kubernetes.image_<id>, else
  * <kubernetes.image_registry>/<id>:<kubernetes.image_tag or version>). */
 const char *kcr_k8s_pods_image(const struct kcr_k8s_pods *ps, const struct kcr_lang *lang);
+/* The same from a configuration, for `kcr images`: the caller's to free. */
+char *kcr_k8s_lang_image(const struct kcr_config *cfg, const struct kcr_lang *lang);
 const char *kcr_k8s_pods_runtime_class(const struct kcr_k8s_pods *ps);
 
 /* The API client the configuration describes (kubernetes.kubeconfig,

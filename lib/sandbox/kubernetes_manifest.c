@@ -44,8 +44,8 @@ per_lang(const struct kcr_config *cfg, const char *key, const struct kcr_lang *l
 	return kcr_xstrdup(kcr_config_str(cfg, general));
 }
 
-static char *
-lang_image(const struct kcr_config *cfg, const struct kcr_lang *l)
+char *
+kcr_k8s_lang_image(const struct kcr_config *cfg, const struct kcr_lang *l)
 {
 	kcr_autofree char *name = kcr_strdup_printf("kubernetes.image_%s", l->id);
 	const char *v = kcr_config_str(cfg, name);
@@ -194,7 +194,7 @@ kcr_k8s_pods_new(const struct kcr_config *cfg, kcr_error_t *err)
 	for (unsigned int i = 0; i < kcr_lang_count(); i++) {
 		const struct kcr_lang *l = kcr_lang_at(i);
 
-		ps->langs[i].image = lang_image(cfg, l);
+		ps->langs[i].image = kcr_k8s_lang_image(cfg, l);
 		ps->langs[i].cpu_limit = per_lang(cfg, "cpu_limit", l);
 		ps->langs[i].memory_limit = per_lang(cfg, "memory_limit", l);
 	}

@@ -34,7 +34,9 @@
 #include <time.h>
 #include <cjson/cJSON.h>
 #include <unistd.h>
+#ifdef HAVE_VALGRIND_VALGRIND_H
 #include <valgrind/valgrind.h>
+#endif
 
 /* ---- warm cells: hosts and their zygotes ------------------------------------ */
 

@@ -28,7 +28,9 @@
 #include <time.h>
 #include <cjson/cJSON.h>
 #include <unistd.h>
+#ifdef HAVE_VALGRIND_VALGRIND_H
 #include <valgrind/valgrind.h>
+#endif
 
 /* ---- the child, between clone and execve ---------------------------------
  * kcr serve is multi-threaded: another thread may have held malloc's or
