@@ -234,9 +234,10 @@ static const struct kcr_cmd kcr_cmd_images_build = {
 	.name = "build",
 	.usage = "kcr images build [LANG...] [--engine docker|podman|buildah] [--registry R] "
 		 "[--tag T] [--build-arg K=V]... [--push] [--jobs N] [--dry-run] [--json]",
-	.summary = "Build the sandbox images of images/ (kcr-runner first, then each "
-		   "language's, in parallel) with a progress line per image and a summary; "
-		   "--push pushes them once all are built. Exit 1 if an image failed.",
+	.summary = "Build the images of images/ (kcr-runner first, then each language's "
+		   "and kcr serve's own, 'kcr', in parallel) with a progress line per image "
+		   "and a summary; --push pushes them once all are built. Exit 1 if an image "
+		   "failed.",
 	.examples = "  kcr images build py c bash\n"
 		    "  kcr images build --registry registry.example.com/kcr --tag 0.1.0 --push\n"
 		    "  kcr images build --dry-run --engine docker\n"

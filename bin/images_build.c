@@ -357,8 +357,8 @@ kcr_images_run(struct kcr_images_plan *p, const struct kcr_images_opts *o, FILE 
 		run_batch(p, 0, 1, 1, false, progress);
 	if (runner && !p->jobs[0].ok) {
 		for (size_t i = 1; i < p->n; i++)
-			p->jobs[i].error = kcr_strdup_printf("%s not built: the kcr-runner image "
-							     "it copies failed",
+			p->jobs[i].error = kcr_strdup_printf("%s not built: the kcr-runner image, "
+							     "built first, failed",
 							     p->jobs[i].ref);
 		return (int)count_failed(p);
 	}

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #define RUNNER_FILE "images/kcr-runner.Containerfile"
+/* kcr serve's own image: named like a language on the command line */
+#define KCR_IMAGE "kcr"
 
 static const char *const engines[] = { "podman", "buildah", "docker", NULL };
 
@@ -181,22 +183,28 @@ push_argv(const char *engine, const struct kcr_image_job *j, const char *log_dir
 	return argv;
 }
 
-/* The languages asked for, each once, in the table's order when none. */
+/* The languages asked for, each once, in the table's order when none;
+ * *with_kcr when kcr's own image is asked for too (always when none). */
 static int
-plan_langs(const struct kcr_images_opts *o, const struct kcr_lang ***out, size_t *n,
+plan_langs(const struct kcr_images_opts *o, const struct kcr_lang ***out, size_t *n, bool *with_kcr,
 	   kcr_error_t *err)
 {
 	const struct kcr_lang **ls = kcr_xmalloc(sizeof(*ls) * kcr_lang_count());
 
 	*n = 0;
+	*with_kcr = o->langs == NULL;
 	if (o->langs == NULL)
 		for (unsigned int i = 0; i < kcr_lang_count(); i++)
 			ls[(*n)++] = kcr_lang_at(i);
 	for (char **a = o->langs; a && *a; a++) {
-		const struct kcr_lang *l = kcr_lang_lookup(*a, err);
+		const struct kcr_lang *l;
 		bool seen = false;
 
-		if (l == NULL) {
+		if (strcmp(*a, KCR_IMAGE) == 0) {
+			*with_kcr = true;
+			continue;
+		}
+		if ((l = kcr_lang_lookup(*a, err)) == NULL) {
 			free(ls);
 			return -1;
 		}
@@ -211,10 +219,14 @@ plan_langs(const struct kcr_images_opts *o, const struct kcr_lang ***out, size_t
 
 static int
 check_source(const struct kcr_images_opts *o, const struct kcr_lang *const *ls, size_t n,
-	     kcr_error_t *err)
+	     bool with_kcr, kcr_error_t *err)
 {
 	kcr_autofree char *runner = kcr_strdup_printf("%s/%s", o->source, RUNNER_FILE);
+	kcr_autofree char *kcr =
+		kcr_strdup_printf("%s/images/%s.Containerfile", o->source, KCR_IMAGE);
 
+	if (with_kcr && access(kcr, R_OK) != 0)
+		return kcr_error_set(err, KCR_E_INVALID, errno, "%s", kcr);
 	if (access(runner, R_OK) != 0)
 		return kcr_error_set(err, KCR_E_INVALID, 0,
 				     "--source %s: not a kcr source tree (no %s); run in the "
@@ -269,21 +281,24 @@ kcr_images_plan(const struct kcr_config *cfg, const struct kcr_images_opts *o,
 	kcr_autofree char *rev = NULL;
 	kcr_autofree char *runner = NULL;
 	const char *engine = NULL, *given_runner = user_arg(o, "RUNNER");
+	bool with_kcr;
 	size_t n;
 
 	memset(p, 0, sizeof(*p));
 	for (char **a = o->build_args; a && *a; a++)
 		if (check_build_arg(*a, err) < 0)
 			return -1;
-	if (plan_langs(o, &ls, &n, err) < 0 || check_source(o, ls, n, err) < 0 ||
-	    pick_engine(o, &engine, err) < 0)
+	if (plan_langs(o, &ls, &n, &with_kcr, err) < 0 ||
+	    check_source(o, ls, n, with_kcr, err) < 0 || pick_engine(o, &engine, err) < 0)
 		return -1;
 	if (make_log_dir(p, o->dry_run, err) < 0)
 		return -1;
 	p->engine = kcr_xstrdup(engine);
-	p->jobs = kcr_xmalloc(sizeof(*p->jobs) * (n + 1));
+	p->jobs = kcr_xmalloc(sizeof(*p->jobs) * (n + 2));
 	rev = revision(o->source);
-	/* RUNNER=REF: the languages copy that runner image; none is built */
+	/* RUNNER=REF: the languages copy that runner image; none is built.
+	 * Built first even for kcr's image alone: their build stage is the
+	 * same, so kcr's then comes from the engine's cache. */
 	if (given_runner == NULL) {
 		runner = image_ref(cfg, o, "kcr-runner", NULL);
 		add_job(p, engine, o, kcr_xstrdup("kcr-runner"), kcr_xstrdup(runner),
@@ -293,6 +308,10 @@ kcr_images_plan(const struct kcr_config *cfg, const struct kcr_images_opts *o,
 		add_job(p, engine, o, kcr_xstrdup(ls[i]->id), image_ref(cfg, o, ls[i]->id, ls[i]),
 			kcr_strdup_printf("%s/images/%s.Containerfile", o->source, ls[i]->id), rev,
 			runner);
+	if (with_kcr)
+		add_job(p, engine, o, kcr_xstrdup(KCR_IMAGE), image_ref(cfg, o, KCR_IMAGE, NULL),
+			kcr_strdup_printf("%s/images/%s.Containerfile", o->source, KCR_IMAGE), rev,
+			NULL);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #   kcr-setup.sh need CMD PKG...   apt-get install PKG... unless CMD is on
 #                                  PATH already (an official language image)
 #   kcr-setup.sh has CMD           exit 0 when CMD is on PATH
+#   kcr-setup.sh install PKG...    apt-get install PKG... (kcr's own image)
 #   kcr-setup.sh link PATH...      each path kcr's language table runs
 #                                  (lib/base/lang.c: /usr/bin/python3, ...)
 #                                  as a link to the same name on PATH: the
@@ -62,6 +63,7 @@ need)
 	apt_install "$@"
 	;;
 has) command -v "$1" >/dev/null 2>&1 ;;
+install) apt_install "$@" ;;
 link) link "$@" ;;
 finish) finish "$@" ;;
 *)

@@ -10,11 +10,14 @@
 
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
+load k8s_helpers
 
 KCR=${KCR:-$BATS_TEST_DIRNAME/../../bin/kcr}
 SRC=${KCR_SRCDIR:-$BATS_TEST_DIRNAME/../..}
 REG=localhost/kcr-test
 TAG=t
+HOST_PYTHON=${HOST_PYTHON:-/usr/bin/python3}
+KCR_RUNNER=${KCR_RUNNER:-$BATS_TEST_DIRNAME/../../runner/kcr-runner}
 # what the local provider preloads, and the state's picklers: the whole of
 # KubeCodeRun's list (PY_DEBS' default) takes minutes more to install
 PY_DEBS="python3 python3-cloudpickle python3-dill python3-numpy python3-pandas python3-matplotlib"
@@ -39,7 +42,7 @@ setup_file() {
 	export BASE
 	# the real build, once for the file: its output and status for the tests
 	local t0=$SECONDS
-	"$KCR" images build py c bash --jobs 2 --engine podman --registry "$REG" --tag "$TAG" \
+	"$KCR" images build py c bash kcr --jobs 2 --engine podman --registry "$REG" --tag "$TAG" \
 		-C "$SRC" --build-arg "BUILDER=$BASE" --build-arg "BASE=$BASE" \
 		--build-arg "PY_DEBS=$PY_DEBS" >"$BATS_FILE_TMPDIR/build.out" \
 		2>"$BATS_FILE_TMPDIR/build.err"
@@ -52,6 +55,10 @@ setup() {
 }
 
 teardown() {
+	if [ -f "$BATS_TEST_TMPDIR/serve.pid" ]; then
+		kill "$(cat "$BATS_TEST_TMPDIR/serve.pid")" 2>/dev/null || true
+	fi
+	[ -n "${SIM_DIR:-}" ] && { stop_sim; kill_sim_pods; }
 	# a registry a test started (by its pid), and the tags it pushed
 	if [ -f "$BATS_TEST_TMPDIR/registry.pid" ]; then
 		kill "$(cat "$BATS_TEST_TMPDIR/registry.pid")" 2>/dev/null || true
@@ -127,7 +134,7 @@ v = json.loads(sys.argv[1])[sys.argv[2]]
 print(base64.b64decode(v).decode() if sys.argv[2].endswith("_b64") else v, end="")' "$1" "$2"
 }
 
-@test "kcr images build py c bash builds the runner, then the three with progress and a summary" {
+@test "kcr images build py c bash kcr builds the runner, then the four with progress and a summary" {
 	[ -f "$BATS_FILE_TMPDIR/build.rc" ] || fail "setup_file did not build"
 	local out
 	out=$(cat "$BATS_FILE_TMPDIR/build.out")
@@ -135,16 +142,16 @@ print(base64.b64decode(v).decode() if sys.argv[2].endswith("_b64") else v, end="
 		fail "kcr images build failed: $(cat "$BATS_FILE_TMPDIR/build.err") $out"
 	# a progress line per step and one when done, with the size
 	grep -qE '^kcr-runner +step [0-9]+/[0-9]+' <<<"$out" || fail "no step lines: $out"
-	for l in kcr-runner py c bash; do
+	for l in kcr-runner py c bash kcr; do
 		grep -qE "^$l +built [0-9.]+ [kMG]?B " <<<"$out" || fail "no 'built SIZE' line for $l: $out"
 		grep -qE "^$l +ok +[0-9ms]+ +[0-9.]+ [kMG]?B +$REG/$l:$TAG\$" <<<"$out" ||
 			fail "no summary row for $l: $out"
 	done
 	# the runner first, alone: the languages' images start after it is built
 	[ "$(grep -nE '^kcr-runner +built' <<<"$out" | cut -d: -f1)" -lt \
-		"$(grep -nE '^(py|c|bash) +building' <<<"$out" | head -1 | cut -d: -f1)" ]
+		"$(grep -nE '^(py|c|bash|kcr) +building' <<<"$out" | head -1 | cut -d: -f1)" ]
 	{
-		echo "# build of kcr-runner, py, c, bash: $(cat "$BATS_FILE_TMPDIR/build.seconds") s"
+		echo "# build of kcr-runner, py, c, bash, kcr: $(cat "$BATS_FILE_TMPDIR/build.seconds") s"
 		sed -n '/^IMAGE/,$p' <<<"$out" | sed 's/^/# /'
 	} >&3
 }
@@ -222,6 +229,72 @@ int main(void) { printf("hello from c as %d\n", (int)getuid()); return 3; }'
 	assert_equal "$(reply "$output" stdout_b64)" $'42 65532 /mnt/data\nno-dpkg'
 }
 
+@test "kcr's own image: one build stage with the runner's, no shell, kcr --version as 65532" {
+	local mnt ctr
+	# the engine's cache compiles kcr and the runner once only while the
+	# two build stages are the same text
+	diff <(sed -n '/^ARG BUILDER=/,/^FROM scratch/p' "$SRC/images/kcr-runner.Containerfile" | sed '$d') \
+		<(sed -n '/^ARG BUILDER=/,/^FROM \${BASE}/p' "$SRC/images/kcr.Containerfile" | sed '$d') ||
+		fail "the build stages of kcr-runner.Containerfile and kcr.Containerfile differ"
+	run podman image inspect --format \
+		'{{.Config.User}}|{{json .Config.Entrypoint}}|{{json .Config.Cmd}}|{{index .Labels "org.opencontainers.image.title"}}' \
+		"$REG/kcr:$TAG"
+	assert_output '65532:65532|["/usr/local/bin/kcr"]|["serve","--listen","0.0.0.0:8000"]|kcr'
+	mnt=$(podman image mount "$REG/kcr:$TAG")
+	for f in bin/sh usr/bin/bash usr/bin/apt-get var/lib/dpkg usr/local/bin/kcr-runner; do
+		[ ! -e "$mnt/$f" ] || fail "/$f is in kcr's image"
+	done
+	[ -s "$mnt/etc/ssl/certs/ca-certificates.crt" ] || fail "no CA certificates"
+	podman image unmount "$REG/kcr:$TAG" >/dev/null
+	ctr=$(buildah from -q "$REG/kcr:$TAG")
+	run buildah run --isolation chroot --user 65532:65532 "$ctr" -- /usr/local/bin/kcr --version
+	buildah rm "$ctr" >/dev/null
+	assert_success
+	assert_output "kcr 0.1.0"
+}
+
+@test "kcr's own image: its kcr serve runs an execution on the Kubernetes simulator" {
+	local root=$BATS_TEST_TMPDIR/kroot ctr port key=sk-image-test i
+	SIM_DIR=$BATS_TEST_TMPDIR/sim
+	start_sim
+	mkdir -p "$root"
+	ctr=$(podman create "$REG/kcr:$TAG")
+	podman export "$ctr" | tar -C "$root" -xf -
+	podman rm "$ctr" >/dev/null
+	port=$("$HOST_PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	# the image's root read-only, a tmpfs /tmp (the chart's emptyDir)
+	# holding the kubeconfig, kcr serve in it as 65532 on loopback
+	unshare -m --propagation private sh -eu -c '
+		root=$1 kubeconfig=$2 port=$3 key=$4
+		mount --bind "$root" "$root"
+		mount -o remount,bind,ro "$root"
+		mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
+		cp "$kubeconfig" "$root/tmp/kubeconfig" && chmod 644 "$root/tmp/kubeconfig"
+		mount --rbind /dev "$root/dev"
+		mount -t proc proc "$root/proc"
+		exec chroot --userspec=65532:65532 "$root" /usr/bin/env -i HOME=/tmp \
+			KCR_SANDBOX_PROVIDER=kubernetes KCR_KUBECONFIG=/tmp/kubeconfig \
+			KCR_K8S_NAMESPACE=kcr KCR_STATE_DIR=/tmp/state KCR_API_KEY="$key" \
+			KCR_POOL_PY=0 /usr/local/bin/kcr serve --listen "127.0.0.1:$port"
+	' sh "$root" "$SIM_DIR/kubeconfig" "$port" "$key" >"$BATS_TEST_TMPDIR/serve.log" 2>&1 3>&- &
+	echo $! >"$BATS_TEST_TMPDIR/serve.pid"
+	for i in $(seq 300); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "127.0.0.1:$port/ready")" = 200 ] && break
+		sleep 0.2
+	done
+	run curl -sS --max-time 120 "127.0.0.1:$port/exec" -H "X-API-Key: $key" \
+		-H 'Content-Type: application/json' -d '{"lang":"py","code":"print(6 * 7)"}'
+	assert_success
+	[ "$("$HOST_PYTHON" -c 'import json, sys; print(json.loads(sys.argv[1])["stdout"], end="")' "$output")" = 42 ] ||
+		fail "exec: $output; kcr serve: $(tail -n 20 "$BATS_TEST_TMPDIR/serve.log")"
+	# in a sandbox pod of the simulator: a Job (pool size 0) kcr created
+	"$HOST_PYTHON" - "$SIM_DIR/audit.jsonl" <<'EOF' || fail "no Job was created in kcr"
+import json, sys
+sys.exit(not any(e.get("verb") == "create" and e.get("resource") == "jobs" and
+                 e.get("code") == 201 for e in map(json.loads, open(sys.argv[1]))))
+EOF
+}
+
 @test "--dry-run prints the exact commands of every language, runner first, then the pushes" {
 	local rev l
 	rev=$(git -C "$SRC" rev-parse HEAD)
@@ -233,7 +306,9 @@ int main(void) { printf("hello from c as %d\n", (int)getuid()); return 3; }'
 		assert_line "podman build --isolation chroot -f $SRC/images/$l.Containerfile -t r.example/kcr/$l:1.2 --build-arg VERSION=0.1.0 --build-arg REVISION=$rev --label org.opencontainers.image.version=0.1.0 --label org.opencontainers.image.revision=$rev --build-arg RUNNER=r.example/kcr/kcr-runner:1.2 --build-arg BASE=b.example/debian:12 $SRC"
 		assert_line --regexp "^podman push --digestfile /[^ ]*/kcr-images-XXXXXX/$l.digest r.example/kcr/$l:1.2\$"
 	done
-	[ "${#lines[@]}" = 28 ]
+	assert_line "podman build --isolation chroot -f $SRC/images/kcr.Containerfile -t r.example/kcr/kcr:1.2 --build-arg VERSION=0.1.0 --build-arg REVISION=$rev --label org.opencontainers.image.version=0.1.0 --label org.opencontainers.image.revision=$rev --build-arg BASE=b.example/debian:12 $SRC"
+	assert_line --regexp "^podman push --digestfile /[^ ]*/kcr-images-XXXXXX/kcr.digest r.example/kcr/kcr:1.2\$"
+	[ "${#lines[@]}" = 30 ]
 	# every Containerfile it names exists, takes RUNNER and BASE, runs as 65532
 	for l in py js ts go java c cpp php rs r f90 d bash; do
 		grep -q '^ARG RUNNER=' "$SRC/images/$l.Containerfile" &&
