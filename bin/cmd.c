@@ -9,10 +9,23 @@
 #include <string.h>
 
 static const struct kcr_cmd *const table[] = {
-	&kcr_cmd_exec,    &kcr_cmd_upload,    &kcr_cmd_download, &kcr_cmd_files,
-	&kcr_cmd_state,   &kcr_cmd_serve,     &kcr_cmd_pool,     &kcr_cmd_cluster,
-	&kcr_cmd_bench,   &kcr_cmd_languages, &kcr_cmd_doctor,   &kcr_cmd_config,
-	&kcr_cmd_version, &kcr_cmd_help,      &kcr_cmd_complete, NULL,
+	&kcr_cmd_exec,
+	&kcr_cmd_upload,
+	&kcr_cmd_download,
+	&kcr_cmd_files,
+	&kcr_cmd_state,
+	&kcr_cmd_serve,
+	&kcr_cmd_pool,
+	&kcr_cmd_keys,
+	&kcr_cmd_cluster,
+	&kcr_cmd_bench,
+	&kcr_cmd_languages,
+	&kcr_cmd_doctor,
+	&kcr_cmd_config,
+	&kcr_cmd_version,
+	&kcr_cmd_help,
+	&kcr_cmd_complete,
+	NULL,
 };
 
 const struct kcr_cmd *const *

@@ -306,3 +306,75 @@ hour_room() {
 	done
 	assert_error_reply 401 'Invalid API key'
 }
+
+@test "kcr keys: create, ls, set and rm through the server's admin API; an ordinary key gets 403" {
+	local key id
+	run --separate-stderr env KCR_ADMIN_KEY="$ADMIN" "$KCR" keys create --server "$(srv_url)" \
+		--name cli --per-hour 500 --max-concurrent 2 --expires-in 30d
+	assert_success
+	key=$output
+	[[ $key =~ ^sk-[A-Za-z0-9]{43}$ ]] || fail "kcr keys create printed '$key'"
+	id=$(sha256 "$key")
+	[[ $stderr == *"created key $id"* ]] || fail "stderr: $stderr"
+	AS_KEY=$key api GET /pool
+	assert_status 200
+	assert_equal "$(header X-RateLimit-Limit)" 500
+	run env KCR_ADMIN_KEY="$ADMIN" "$KCR" keys ls --server "$(srv_url)"
+	assert_success
+	assert_line --regexp "^${id:0:16} +cli +active +500/h +2  20[0-9-]+T"
+	run env KCR_ADMIN_KEY="$ADMIN" "$KCR" keys set --server "$(srv_url)" --disable --json "${id:0:10}"
+	assert_success
+	[[ $output =~ \"status\":[[:space:]]*\"disabled\" ]] || fail "$output"
+	AS_KEY=$key api GET /pool
+	assert_error_reply 401 'API key disabled'
+	run env KCR_ADMIN_KEY="$ADMIN" "$KCR" keys set --server "$(srv_url)" --enable "${id:0:10}"
+	assert_success
+	AS_KEY=$key api GET /pool
+	assert_status 200
+	run env KCR_ADMIN_KEY="$ADMIN" "$KCR" keys rm --server "$(srv_url)" "${id:0:10}"
+	assert_success
+	AS_KEY=$key api GET /pool
+	assert_error_reply 401 'Invalid API key'
+	# not with an ordinary key
+	run env KCR_ADMIN_KEY="$(srv_key)" "$KCR" keys ls --server "$(srv_url)"
+	assert_equal "$status" 125
+	assert_output --partial 'admin key'
+}
+
+@test "kcr keys: without a server, on the store itself; the server takes the key at once and drops it on rm" {
+	local key id i
+	run --separate-stderr env KCR_STATE_DIR="$(srv_dir main)/state" "$KCR" keys create \
+		--name local --per-minute 1000
+	assert_success
+	key=$output
+	id=$(sha256 "$key")
+	AS_KEY=$key exec_code py 'print("local key")'
+	assert_status 200
+	run env KCR_STATE_DIR="$(srv_dir main)/state" "$KCR" keys ls --json
+	assert_success
+	[[ $output =~ \"id\":[[:space:]]*\"$id\" ]] || fail "$output"
+	run env KCR_STATE_DIR="$(srv_dir main)/state" "$KCR" keys rm "$id"
+	assert_success
+	# the server read it from the store: it learns of the revoke within
+	# server.key_cache_ms (2 s)
+	for i in $(seq 1 100); do
+		AS_KEY=$key api GET /pool
+		[ "$HTTP_STATUS" = 401 ] && break
+		sleep 0.1
+	done
+	assert_error_reply 401 'Invalid API key'
+	run env KCR_STATE_DIR="$(srv_dir main)/state" "$KCR" keys rm "$id"
+	assert_equal "$status" 125
+	assert_output --partial 'no key with id'
+	run "$KCR" keys set --per-minute x 12345678
+	assert_equal "$status" 2
+}
+
+@test "kcr keys: completion offers the subcommands and their options" {
+	run "$KCR" __complete keys ''
+	assert_output "$(printf 'create\nls\nrm\nset')"
+	run "$KCR" __complete keys set --per
+	[[ $'\n'$output$'\n' == *$'\n--per-minute\n'* && $output == *--per-day* ]] || fail "$output"
+	run "$KCR" __complete keys create --dis
+	[ "$output" = --disabled ] || fail "$output"
+}
