@@ -159,11 +159,12 @@ serve_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	pthread_rwlock_init(&api.auth_lock, NULL);
 	api_limits(&api, ctx->cfg);
-	kcr_api_init(&api, ctx->cfg);
 	r = -1;
 	if ((api.auth = kcr_auth_new(ctx->cfg, &generated, err)) == NULL ||
-	    (api.svc = kcr_service_new(ctx->cfg, err)) == NULL ||
-	    (kcr_config_bool(ctx->cfg, "pool.enabled") &&
+	    (api.svc = kcr_service_new(ctx->cfg, err)) == NULL)
+		goto out;
+	kcr_api_init(&api, ctx->cfg); /* needs the service's stores */
+	if ((kcr_config_bool(ctx->cfg, "pool.enabled") &&
 	     kcr_service_enable_pool(api.svc, ctx->cfg, err) < 0) ||
 	    (srv = start_http(&api, ctx->cfg, cors, err)) == NULL)
 		goto out;
@@ -178,9 +179,9 @@ serve_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 	fprintf(stderr, "kcr: stopping; finishing requests in flight\n");
 out:
 	kcr_http_server_stop(srv, 30000);
+	kcr_api_release(&api); /* flushes the usage into the service's store */
 	kcr_service_free(api.svc);
 	kcr_auth_free(api.auth);
-	kcr_api_release(&api);
 	kcr_config_free(reloaded);
 	reloaded = NULL;
 	pthread_rwlock_destroy(&api.auth_lock);

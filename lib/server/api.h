@@ -9,6 +9,7 @@
 #include "engine/service.h"
 #include "server/keys.h"
 #include "server/ratelimit.h"
+#include "server/usage.h"
 
 #include <pthread.h>
 
@@ -32,13 +33,15 @@ struct kcr_api {
 	struct kcr_key_cache *key_cache;
 	struct kcr_authfail *authfail;
 	struct kcr_conc *conc;
+	struct kcr_usage *usage; /* what each key used (usage.h) */
 	struct kcr_api_limits lim;
 	const struct kcr_config *cfg; /* the effective configuration (GET /admin/config) */
 };
 
-/* The tables of managed keys and limits, and their settings from cfg
- * (which must outlive the api, or be replaced by kcr_api_set_config
- * first); release frees the tables. */
+/* The tables of managed keys, limits and usage, and their settings from
+ * cfg (which must outlive the api, or be replaced by kcr_api_set_config
+ * first), once api->svc is open; release flushes the usage and frees the
+ * tables, before the service is freed. */
 void kcr_api_init(struct kcr_api *api, const struct kcr_config *cfg);
 void kcr_api_release(struct kcr_api *api);
 /* SIGHUP: the new configuration's limits; cfg as for init. */

@@ -188,6 +188,9 @@ api_h_admin_key_usage(struct kcr_http_req *req, struct kcr_http_resp *resp, void
 	kcr_error_t err = NULL;
 	cJSON *o = NULL;
 
+	/* this replica's own counts first: the others' are a second late at most */
+	if (kcr_usage_flush(((struct kcr_api *)ud)->usage, &err) < 0)
+		return reply_err(resp, req, err);
 	/* a configured key has usage too: its full id is taken as it is */
 	if (kcr_key_id_valid(req->params[0]))
 		memcpy(id, req->params[0], sizeof(id));
@@ -209,7 +212,8 @@ api_h_admin_usage(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud
 	kcr_error_t err = NULL;
 	cJSON *o, *a;
 
-	if (kcr_store_key_list(stores(ud), &list, &n, &err) < 0)
+	if (kcr_usage_flush(api->usage, &err) < 0 ||
+	    kcr_store_key_list(stores(ud), &list, &n, &err) < 0)
 		return reply_err(resp, req, err);
 	pthread_rwlock_rdlock(&api->auth_lock);
 	ids = kcr_auth_key_ids(api->auth);

@@ -25,6 +25,8 @@
 #define AUTHFAIL_SLOTS 4096
 /* The size of the cache of managed keys. */
 #define KEY_CACHE_SLOTS 1024
+/* How often each replica writes the usage it added up to the store. */
+#define USAGE_FLUSH_MS 1000
 
 void
 kcr_api_set_config(struct kcr_api *api, const struct kcr_config *cfg)
@@ -52,6 +54,7 @@ kcr_api_init(struct kcr_api *api, const struct kcr_config *cfg)
 	api->key_cache = kcr_key_cache_new(KEY_CACHE_SLOTS);
 	api->authfail = kcr_authfail_new(AUTHFAIL_SLOTS);
 	api->conc = kcr_conc_new();
+	api->usage = kcr_usage_new(kcr_service_stores(api->svc), USAGE_FLUSH_MS);
 	kcr_api_set_config(api, cfg);
 }
 
@@ -61,6 +64,8 @@ kcr_api_release(struct kcr_api *api)
 	kcr_key_cache_free(api->key_cache);
 	kcr_authfail_free(api->authfail);
 	kcr_conc_free(api->conc);
+	kcr_usage_free(api->usage);
+	api->usage = NULL;
 	api->key_cache = NULL;
 	api->authfail = NULL;
 	api->conc = NULL;

@@ -188,12 +188,10 @@ exec_reply(const struct kcr_exec_result *r)
 
 /* ---- handlers ------------------------------------------------------- */
 
-/* What each key used, per language, in the store's counters (they never
- * expire): executions, those that failed (a non-zero exit, a timeout, or
- * no result), the milliseconds they ran in their sandboxes, and the bytes
- * they returned (stdout, stderr and output files). GET /admin/usage reads
- * them back. A count that cannot be written is logged, never a failure
- * of the execution it counts. */
+/* What each key used, per language (usage.h): executions, those that
+ * failed (a non-zero exit, a timeout, or no result), the milliseconds
+ * they ran in their sandboxes, and the bytes they returned (stdout,
+ * stderr and output files). GET /admin/usage reads them back. */
 static void
 record_usage(struct kcr_api *api, const struct kcr_http_req *req, const struct kcr_lang *lang,
 	     const struct kcr_exec_result *r, bool ok)
@@ -206,19 +204,7 @@ record_usage(struct kcr_api *api, const struct kcr_http_req *req, const struct k
 		return;
 	for (size_t i = 0; i < r->n_files; i++)
 		v[KCR_USAGE_BYTES] += (int64_t)r->files[i].size;
-	for (unsigned int f = 0; f < KCR_USAGE_FIELDS; f++) {
-		char name[KCR_COUNTER_NAME_MAX + 1];
-		kcr_error_t err = NULL;
-
-		if (v[f] == 0)
-			continue;
-		kcr_usage_counter_name(req->tenant + 4, lang->id, f, name, sizeof(name));
-		if (kcr_store_counter_add(kcr_service_stores(api->svc), name, v[f], 0, NULL, &err) <
-		    0) {
-			kcr_log_warn("usage of key %s: %s", req->key_hash, err->msg);
-			kcr_error_free(err);
-		}
-	}
+	kcr_usage_add(api->usage, req->tenant + 4, lang->id, v);
 }
 
 void

@@ -124,27 +124,6 @@ kcr_rl_check(struct kcr_stores *st, const char *id, const struct kcr_rl_limits *
 	return 0;
 }
 
-/* ---- usage -------------------------------------------------------------- */
-
-static const char *const usage_fields[KCR_USAGE_FIELDS] = {
-	[KCR_USAGE_EXECUTIONS] = "executions",
-	[KCR_USAGE_ERRORS] = "errors",
-	[KCR_USAGE_RUN_MS] = "run_ms",
-	[KCR_USAGE_BYTES] = "bytes",
-};
-
-const char *
-kcr_usage_field_name(unsigned int f)
-{
-	return usage_fields[f];
-}
-
-void
-kcr_usage_counter_name(const char *id, const char *lang, unsigned int f, char *out, size_t size)
-{
-	snprintf(out, size, "usage:%s:%s:%s", id, lang, usage_fields[f]);
-}
-
 /* ---- failed authentications --------------------------------------------- */
 
 struct fail {

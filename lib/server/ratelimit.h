@@ -61,20 +61,6 @@ void kcr_rl_decide(const struct kcr_rl_limits *l, const int64_t counts[KCR_RL_WI
 int kcr_rl_check(struct kcr_stores *st, const char *id, const struct kcr_rl_limits *l, double now,
 		 struct kcr_rl_verdict *v, kcr_error_t *err);
 
-/* ---- usage, per key and language --------------------------------------
- * Counters of the session store that never expire:
- * "usage:<key id>:<language>:<field>". */
-enum {
-	KCR_USAGE_EXECUTIONS,
-	KCR_USAGE_ERRORS,
-	KCR_USAGE_RUN_MS,
-	KCR_USAGE_BYTES,
-	KCR_USAGE_FIELDS
-};
-const char *kcr_usage_field_name(unsigned int f);
-void kcr_usage_counter_name(const char *id, const char *lang, unsigned int f, char *out,
-			    size_t size);
-
 /* ---- failed authentications, per client address ------------------------
  * A table of cap addresses (one per slot, by a hash of the address; a new
  * one takes over its slot), each with its failures in the current

@@ -194,11 +194,11 @@ hour_room() {
 	local route
 	for route in "GET /admin/keys" "POST /admin/keys" "GET /admin/config" "GET /admin/usage" \
 		"GET /admin/pool" "POST /admin/pool/drain" "DELETE /admin/keys/$KEY_ID"; do
-		api --no-key ${route% *} "${route#* }"
+		api --no-key "${route% *}" "${route#* }"
 		assert_status 401
-		api ${route% *} "${route#* }"
+		api "${route% *}" "${route#* }"
 		assert_status 403
-		AS_KEY=$KEY api ${route% *} "${route#* }"
+		AS_KEY=$KEY api "${route% *}" "${route#* }"
 		assert_status 403
 	done
 	assert_error_reply 403 'needs the admin key'
@@ -305,6 +305,17 @@ hour_room() {
 		sleep 0.1
 	done
 	assert_error_reply 401 'Invalid API key'
+	# usage counted on rb reaches ra's report through Redis (each replica
+	# writes what it added up every second)
+	SRV=ra create_key '{"name":"metered"}'
+	SRV=rb AS_KEY=$KEY exec_code bash 'echo hi'
+	assert_status 200
+	for i in $(seq 1 50); do
+		SRV=ra admin GET "/admin/keys/$KEY_ID/usage"
+		[ "$(jget 'j["total"]["executions"]')" = 1 ] && break
+		sleep 0.1
+	done
+	assert_json 'j["languages"]["bash"]["executions"] == 1 and j["languages"]["bash"]["bytes"] == 3'
 }
 
 @test "kcr keys: create, ls, set and rm through the server's admin API; an ordinary key gets 403" {
