@@ -1,15 +1,20 @@
-/* The pure parts of managed keys and rate limits (lib/server/keys.c,
- * lib/server/ratelimit.c): the form of a key, the records' JSON, the
- * window arithmetic, which window the headers name, and the bounded
- * tables of failed authentications and executions at once. */
+/* Managed keys, rate limits and usage (lib/server/keys.c, ratelimit.c,
+ * usage.c): the form of a key, the records' JSON, the window arithmetic,
+ * which window the headers name, the bounded tables of failed
+ * authentications and executions at once; and, on an fs store, the key
+ * cache and the usage flush. */
 #include <config.h>
 
+#include "base/encode.h"
+#include "base/files.h"
 #include "server/keys.h"
 #include "server/ratelimit.h"
+#include "server/usage.h"
 #include "tap.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int
 test_key_format(void)
@@ -168,15 +173,116 @@ test_conc(void)
 	return 0;
 }
 
+/* An fs session store in a temporary state dir (NULL: none to be had). */
+static struct kcr_config *
+fs_stores(struct kcr_stores *st)
+{
+	char dir[] = "/tmp/kcr-test-keys.XXXXXX";
+	struct kcr_config *cfg = kcr_config_new();
+
+	if (mkdtemp(dir) == NULL || kcr_config_set(cfg, "state_dir", dir, KCR_SRC_FLAG, NULL) < 0 ||
+	    kcr_stores_open_ops(st, &kcr_session_store_fs_ops, &kcr_file_store_fs_ops, cfg, NULL) <
+		    0) {
+		kcr_config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+static void
+fs_stores_close(struct kcr_stores *st, struct kcr_config *cfg)
+{
+	kcr_stores_close(st);
+	kcr_rm_rf(kcr_config_str(cfg, "state_dir"));
+	kcr_config_free(cfg);
+}
+
+/* Managed keys in a store: created hashed, found by a prefix, cached for
+ * the time asked and no longer, forgotten on demand. */
+static int
+test_keys_in_store(void)
+{
+	struct kcr_stores st;
+	struct kcr_config *cfg = fs_stores(&st);
+	struct kcr_key_cache *c = kcr_key_cache_new(8);
+	struct kcr_api_key_record rec, got;
+	char key[KCR_KEY_LEN + 1], id[KCR_KEY_ID_LEN + 1], hex[65], prefix[9];
+	cJSON *body = cJSON_Parse("{\"name\":\"t\",\"rate_limits\":{\"per_minute\":7}}");
+	kcr_error_t err = NULL;
+
+	if (cfg == NULL)
+		return 77;
+	TAP_ASSERT(kcr_keys_create(&st, body, key, &rec, &err) == 0);
+	kcr_sha256_hex(key, strlen(key), hex);
+	TAP_STREQ(rec.id, hex);
+	snprintf(prefix, sizeof(prefix), "%.8s", rec.id);
+	TAP_ASSERT(kcr_keys_resolve(&st, prefix, id, &err) == 0);
+	TAP_STREQ(id, rec.id);
+	TAP_ASSERT(kcr_keys_resolve(&st, "0123", id, &err) < 0 && err->code == KCR_E_INVALID);
+	kcr_error_free(err);
+	err = NULL;
+	TAP_ASSERT(kcr_key_cache_lookup(c, &st, rec.id, 60, &got, &err) == 1);
+	TAP_ASSERT(got.per_minute == 7 && got.enabled);
+	TAP_ASSERT(kcr_key_cache_lookup(c, &st, hex, 60, &got, &err) == 1);
+	/* revoked in the store: still cached for 60 s, gone for a cache of 0 s */
+	TAP_ASSERT(kcr_store_key_delete(&st, rec.id, &err) == 0);
+	TAP_ASSERT(kcr_key_cache_lookup(c, &st, rec.id, 60, &got, &err) == 1);
+	TAP_ASSERT(kcr_key_cache_lookup(c, &st, rec.id, 0, &got, &err) == 0);
+	/* and the absence is cached too, until forgotten */
+	TAP_ASSERT(kcr_store_key_put(&st, &rec, &err) == 0);
+	TAP_ASSERT(kcr_key_cache_lookup(c, &st, rec.id, 60, &got, &err) == 0);
+	kcr_key_cache_forget(c, rec.id);
+	TAP_ASSERT(kcr_key_cache_lookup(c, &st, rec.id, 60, &got, &err) == 1);
+	kcr_api_key_release(&rec);
+	kcr_key_cache_free(c);
+	cJSON_Delete(body);
+	fs_stores_close(&st, cfg);
+	return 0;
+}
+
+/* Counted in memory, written by a flush, added to what the store had. */
+static int
+test_usage_flush(void)
+{
+	struct kcr_stores st;
+	struct kcr_config *cfg = fs_stores(&st);
+	struct kcr_usage *u;
+	const int64_t a[KCR_USAGE_FIELDS] = { 1, 0, 30, 5 }, b[KCR_USAGE_FIELDS] = { 1, 1, 12, 0 };
+	char name[KCR_COUNTER_NAME_MAX + 1];
+	int64_t v = -1;
+	kcr_error_t err = NULL;
+
+	if (cfg == NULL)
+		return 77;
+	u = kcr_usage_new(&st, 0);
+	kcr_usage_add(u, "abc", "py", a);
+	kcr_usage_add(u, "abc", "py", b);
+	kcr_usage_add(u, "abc", "js", a);
+	kcr_usage_counter_name("abc", "py", KCR_USAGE_RUN_MS, name, sizeof(name));
+	TAP_STREQ(name, "usage:abc:py:run_ms");
+	TAP_ASSERT(kcr_store_counter_add(&st, name, 0, 0, &v, &err) == 0 && v == 0);
+	TAP_ASSERT(kcr_usage_flush(u, &err) == 0);
+	TAP_ASSERT(kcr_store_counter_add(&st, name, 0, 0, &v, &err) == 0 && v == 42);
+	kcr_usage_add(u, "abc", "py", b);
+	kcr_usage_free(u); /* flushes what is left */
+	TAP_ASSERT(kcr_store_counter_add(&st, name, 0, 0, &v, &err) == 0 && v == 54);
+	kcr_usage_counter_name("abc", "py", KCR_USAGE_ERRORS, name, sizeof(name));
+	TAP_ASSERT(kcr_store_counter_add(&st, name, 0, 0, &v, &err) == 0 && v == 2);
+	fs_stores_close(&st, cfg);
+	return 0;
+}
+
 int
 main(void)
 {
-	TAP_PLAN(6);
+	TAP_PLAN(8);
 	RUN_TEST(test_key_format);
 	RUN_TEST(test_record_patch);
 	RUN_TEST(test_windows);
 	RUN_TEST(test_decide);
 	RUN_TEST(test_authfail);
 	RUN_TEST(test_conc);
+	RUN_TEST(test_keys_in_store);
+	RUN_TEST(test_usage_flush);
 	return TAP_DONE();
 }
