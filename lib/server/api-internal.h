@@ -61,6 +61,7 @@ void api_h_admin_key_update(struct kcr_http_req *req, struct kcr_http_resp *resp
 void api_h_admin_key_delete(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
 void api_h_admin_key_usage(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
 void api_h_admin_usage(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_admin_sessions(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
 void api_h_admin_session(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
 void api_h_admin_session_delete(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
 void api_h_admin_pool_drain(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);

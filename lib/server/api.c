@@ -160,6 +160,7 @@ static const struct kcr_http_route routes[] = {
 	{ "GET", "/admin/keys/{}/usage", api_h_admin_key_usage, KCR_ROUTE_ADMIN,
 	  "admin_key_usage" },
 	{ "GET", "/admin/usage", api_h_admin_usage, KCR_ROUTE_ADMIN, "admin_usage" },
+	{ "GET", "/admin/sessions", api_h_admin_sessions, KCR_ROUTE_ADMIN, "admin_sessions" },
 	{ "GET", "/admin/sessions/{}", api_h_admin_session, KCR_ROUTE_ADMIN, "admin_session" },
 	{ "DELETE", "/admin/sessions/{}", api_h_admin_session_delete, KCR_ROUTE_ADMIN,
 	  "admin_session_delete" },

@@ -8,9 +8,11 @@
 #include "base/clock.h"
 #include "base/json.h"
 #include "base/lang.h"
+#include "base/parse.h"
 #include "engine/pool.h"
 
 #include <cjson/cJSON.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -239,13 +241,44 @@ api_h_admin_usage(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud
 
 /* ---- sessions ----------------------------------------------------------- */
 
-static void
-add_opt_str(cJSON *o, const char *name, const char *v)
+/* The session as the store keeps it (an owner's absent members left out). */
+static cJSON *
+session_json(const struct kcr_session *s)
 {
-	if (v)
-		cJSON_AddStringToObject(o, name, v);
-	else
-		cJSON_AddNullToObject(o, name);
+	kcr_autofree char *text = kcr_session_to_json(s);
+
+	return cJSON_Parse(text);
+}
+
+/* Every tenant's live sessions (?limit=N, default 100, at most 10000;
+ * ?key=ID: one key's), in no particular order: {"sessions", "truncated"}. */
+void
+api_h_admin_sessions(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
+{
+	const char *lim = kcr_http_query(req, "limit"), *key = kcr_http_query(req, "key");
+	kcr_autofree char *tenant = key ? kcr_strdup_printf("key:%s", key) : NULL;
+	kcr_autostrv char **ids = NULL;
+	uint64_t max = 100;
+	kcr_error_t err = NULL;
+	cJSON *o, *a;
+
+	if ((lim && kcr_parse_u64(lim, 1, 10000, &max, &err) < 0) ||
+	    kcr_store_sessions_list(stores(ud), key ? SIZE_MAX : max + 1, &ids, &err) < 0)
+		return reply_err(resp, req, err);
+	o = cJSON_CreateObject();
+	a = cJSON_AddArrayToObject(o, "sessions");
+	for (size_t i = 0; ids[i] && (uint64_t)cJSON_GetArraySize(a) < max; i++) {
+		struct kcr_session s = { 0 };
+		kcr_error_t e = NULL;
+
+		if (kcr_store_session_get(stores(ud), ids[i], &s, &e) < 0)
+			kcr_error_free(e); /* gone meanwhile */
+		else if (tenant == NULL || (s.tenant && strcmp(s.tenant, tenant) == 0))
+			cJSON_AddItemToArray(a, session_json(&s));
+		kcr_session_release(&s);
+	}
+	cJSON_AddBoolToObject(o, "truncated", key ? false : kcr_strv_len(ids) > max);
+	kcr_http_reply_json(resp, 200, o);
 }
 
 /* Any tenant's session, with its owner and files. */
@@ -263,14 +296,7 @@ api_h_admin_session(struct kcr_http_req *req, struct kcr_http_resp *resp, void *
 		kcr_session_release(&s);
 		return reply_err(resp, req, err);
 	}
-	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "id", s.id);
-	add_opt_str(o, "tenant", s.tenant);
-	add_opt_str(o, "entity_id", s.entity_id);
-	add_opt_str(o, "user_id", s.user_id);
-	cJSON_AddNumberToObject(o, "created", s.created);
-	cJSON_AddNumberToObject(o, "last_used", s.last_used);
-	cJSON_AddNumberToObject(o, "expires", s.expires);
+	o = session_json(&s);
 	a = cJSON_AddArrayToObject(o, "files");
 	for (size_t i = 0; i < n; i++) {
 		cJSON *f = api_file_ref_json(&files[i]);

@@ -235,6 +235,12 @@ hour_room() {
 	assert_status 200
 	admin GET "/admin/sessions/$sid"
 	assert_json_eq '[f["name"] for f in j["files"]]' '["k.txt"]'
+	admin GET "/admin/sessions?key=$KEY_ID"
+	assert_status 200
+	assert_json "'$sid' in [x['id'] for x in j['sessions']]"
+	assert_json "all(x['tenant'] == 'key:$KEY_ID' for x in j['sessions'])"
+	admin GET "/admin/sessions?limit=1"
+	assert_json 'len(j["sessions"]) == 1 and j["truncated"] is True'
 	admin DELETE "/admin/sessions/$sid"
 	assert_status 200
 	admin GET "/admin/sessions/$sid"
