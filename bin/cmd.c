@@ -16,6 +16,7 @@ static const struct kcr_cmd *const table[] = {
 	&kcr_cmd_state,
 	&kcr_cmd_serve,
 	&kcr_cmd_pool,
+	&kcr_cmd_keys,
 	&kcr_cmd_cluster,
 	&kcr_cmd_images,
 	&kcr_cmd_bench,

@@ -36,7 +36,7 @@ struct kcr_cmd {
 extern const struct kcr_cmd kcr_cmd_exec, kcr_cmd_languages, kcr_cmd_doctor, kcr_cmd_version,
 	kcr_cmd_help, kcr_cmd_config, kcr_cmd_complete, kcr_cmd_serve, kcr_cmd_upload,
 	kcr_cmd_download, kcr_cmd_files, kcr_cmd_pool, kcr_cmd_bench, kcr_cmd_state,
-	kcr_cmd_cluster, kcr_cmd_images;
+	kcr_cmd_cluster, kcr_cmd_images, kcr_cmd_keys;
 
 const struct kcr_cmd *const *kcr_cmd_table(void);
 /* The name of kcr bench's scenario i, or NULL past the last. */

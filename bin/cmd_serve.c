@@ -47,6 +47,9 @@ max_body(const struct kcr_config *cfg)
 /* SIGHUP: read the configuration file and environment again (flags keep
  * their values) and swap keys and limits. The listen address, stores and
  * sandbox provider stay as they are. */
+/* The configuration of the last reload (the first is the caller's). */
+static struct kcr_config *reloaded;
+
 static void
 reload(struct kcr_api *api, struct kcr_http_server *srv, const struct kcr_config *old)
 {
@@ -74,8 +77,11 @@ reload(struct kcr_api *api, struct kcr_http_server *srv, const struct kcr_config
 	kcr_service_reload(api->svc, cfg);
 	api_limits(api, cfg);
 	kcr_http_server_set_limits(srv, max_body(cfg));
+	/* GET /admin/config shows it: kept until the next reload swaps it */
+	kcr_api_set_config(api, cfg);
+	kcr_config_free(reloaded);
+	reloaded = cfg;
 	kcr_log_info("configuration reloaded");
-	kcr_config_free(cfg);
 }
 
 static int
@@ -155,8 +161,10 @@ serve_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 	api_limits(&api, ctx->cfg);
 	r = -1;
 	if ((api.auth = kcr_auth_new(ctx->cfg, &generated, err)) == NULL ||
-	    (api.svc = kcr_service_new(ctx->cfg, err)) == NULL ||
-	    (kcr_config_bool(ctx->cfg, "pool.enabled") &&
+	    (api.svc = kcr_service_new(ctx->cfg, err)) == NULL)
+		goto out;
+	kcr_api_init(&api, ctx->cfg); /* needs the service's stores */
+	if ((kcr_config_bool(ctx->cfg, "pool.enabled") &&
 	     kcr_service_enable_pool(api.svc, ctx->cfg, err) < 0) ||
 	    (srv = start_http(&api, ctx->cfg, cors, err)) == NULL)
 		goto out;
@@ -171,8 +179,11 @@ serve_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 	fprintf(stderr, "kcr: stopping; finishing requests in flight\n");
 out:
 	kcr_http_server_stop(srv, 30000);
+	kcr_api_release(&api); /* flushes the usage into the service's store */
 	kcr_service_free(api.svc);
 	kcr_auth_free(api.auth);
+	kcr_config_free(reloaded);
+	reloaded = NULL;
 	pthread_rwlock_destroy(&api.auth_lock);
 	return r;
 }

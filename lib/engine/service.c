@@ -67,6 +67,12 @@ kcr_service_enable_pool(struct kcr_service *s, const struct kcr_config *cfg, kcr
 	return kcr_engine_enable_pool(s->engine, cfg, err);
 }
 
+struct kcr_stores *
+kcr_service_stores(struct kcr_service *s)
+{
+	return &s->stores;
+}
+
 struct kcr_pool *
 kcr_service_pool(struct kcr_service *s)
 {

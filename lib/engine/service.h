@@ -20,6 +20,8 @@ void kcr_service_free(struct kcr_service *s);
 /* Keeps warm sandboxes (kcr serve); see lib/engine/pool.h. */
 int kcr_service_enable_pool(struct kcr_service *s, const struct kcr_config *cfg, kcr_error_t *err);
 struct kcr_pool *kcr_service_pool(struct kcr_service *s);
+/* The stores (store.h): API keys and counters for the server's limits. */
+struct kcr_stores *kcr_service_stores(struct kcr_service *s);
 /* Limits that SIGHUP may change. */
 void kcr_service_reload(struct kcr_service *s, const struct kcr_config *cfg);
 

@@ -53,4 +53,18 @@ void api_h_state_post(struct kcr_http_req *req, struct kcr_http_resp *resp, void
 void api_h_state_delete(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
 void api_h_state_info(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
 
+/* api_admin.c: /admin/... (KCR_ROUTE_ADMIN) */
+void api_h_admin_keys(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_admin_key_create(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_admin_key_get(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_admin_key_update(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_admin_key_delete(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_admin_key_usage(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_admin_usage(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_admin_sessions(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_admin_session(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_admin_session_delete(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_admin_pool_drain(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_admin_config(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+
 #endif

@@ -1,7 +1,6 @@
 #include <config.h>
 
 #include "server/api-internal.h"
-#include "server/body_key.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/metrics_kcr.h"
@@ -153,6 +152,24 @@ static const struct kcr_http_route routes[] = {
 	{ "GET", "/pool", kcr_api_pool_status, 0, "pool" },
 	{ "POST", "/pool/warmup", kcr_api_pool_warmup, KCR_ROUTE_SLOW | KCR_ROUTE_ADMIN,
 	  "pool_warmup" },
+	{ "GET", "/admin/keys", api_h_admin_keys, KCR_ROUTE_ADMIN, "admin_keys" },
+	{ "POST", "/admin/keys", api_h_admin_key_create, KCR_ROUTE_ADMIN, "admin_key_create" },
+	{ "GET", "/admin/keys/{}", api_h_admin_key_get, KCR_ROUTE_ADMIN, "admin_key" },
+	{ "PATCH", "/admin/keys/{}", api_h_admin_key_update, KCR_ROUTE_ADMIN, "admin_key_update" },
+	{ "DELETE", "/admin/keys/{}", api_h_admin_key_delete, KCR_ROUTE_ADMIN, "admin_key_delete" },
+	{ "GET", "/admin/keys/{}/usage", api_h_admin_key_usage, KCR_ROUTE_ADMIN,
+	  "admin_key_usage" },
+	{ "GET", "/admin/usage", api_h_admin_usage, KCR_ROUTE_ADMIN, "admin_usage" },
+	{ "GET", "/admin/sessions", api_h_admin_sessions, KCR_ROUTE_ADMIN, "admin_sessions" },
+	{ "GET", "/admin/sessions/{}", api_h_admin_session, KCR_ROUTE_ADMIN, "admin_session" },
+	{ "DELETE", "/admin/sessions/{}", api_h_admin_session_delete, KCR_ROUTE_ADMIN,
+	  "admin_session_delete" },
+	{ "GET", "/admin/pool", kcr_api_pool_status, KCR_ROUTE_ADMIN, "admin_pool" },
+	{ "POST", "/admin/pool/warmup", kcr_api_pool_warmup, KCR_ROUTE_SLOW | KCR_ROUTE_ADMIN,
+	  "admin_pool_warmup" },
+	{ "POST", "/admin/pool/drain", api_h_admin_pool_drain, KCR_ROUTE_ADMIN,
+	  "admin_pool_drain" },
+	{ "GET", "/admin/config", api_h_admin_config, KCR_ROUTE_ADMIN, "admin_config" },
 	{ "GET", "/health", h_health, KCR_ROUTE_PUBLIC, "health" },
 	{ "GET", "/health/detailed", h_health_detailed, 0, "health_detailed" },
 	{ "GET", "/ready", h_ready, KCR_ROUTE_PUBLIC, "ready" },
@@ -164,94 +181,4 @@ const struct kcr_http_route *
 kcr_api_routes(void)
 {
 	return routes;
-}
-
-/* ---- auth ------------------------------------------------------------ */
-
-/* The key from X-API-Key or Authorization: Bearer|ApiKey. */
-static char *
-header_key(struct kcr_http_req *req)
-{
-	const char *h = kcr_http_header(req, "X-API-Key");
-
-	if (h && *h)
-		return kcr_xstrdup(h);
-	h = kcr_http_header(req, "Authorization");
-	if (h && strncasecmp(h, "Bearer ", 7) == 0)
-		return kcr_xstrdup(h + 7);
-	if (h && strncasecmp(h, "ApiKey ", 7) == 0)
-		return kcr_xstrdup(h + 7);
-	return NULL;
-}
-
-static bool
-is_json(struct kcr_http_req *req)
-{
-	const char *ct = kcr_http_header(req, "Content-Type");
-
-	return ct && strncasecmp(ct, "application/json", 16) == 0;
-}
-
-/* For JSON bodies, LIBRECHAT_CODE_API_KEY (agents >= 3.1.68 send it only
- * there): read only once the body is in, which the server bounds to
- * server.preauth_body_kb for a request with no key in its headers. */
-static char *
-body_key(struct kcr_http_req *req)
-{
-	static const char *const names[] = { "LIBRECHAT_CODE_API_KEY", "api_key", "apiKey" };
-
-	if (!req->body_done || !is_json(req) || req->body.len == 0)
-		return NULL;
-	return kcr_body_key_find(req->body.data, req->body.len, names, KCR_ARRAY_SIZE(names));
-}
-
-/* Names the request's tenant (base/tenant.h) from what authenticated it:
- * a valid key first, else the trusted network of the peer. */
-static bool
-identify(struct kcr_api *api, struct kcr_http_req *req, const char *key)
-{
-	const char *xff = kcr_http_header(req, "X-Forwarded-For");
-	enum kcr_auth_key k;
-	const char *net = NULL;
-	char client[64];
-
-	pthread_rwlock_rdlock(&api->auth_lock);
-	k = kcr_auth_check_key(api->auth, key);
-	if (k == KCR_AUTH_KEY_NONE) {
-		/* forwarded headers count only from server.trusted_proxies */
-		kcr_auth_client_address(api->auth, req->peer, xff, client);
-		net = kcr_auth_trusted(api->auth, client);
-	}
-	if (k != KCR_AUTH_KEY_NONE)
-		kcr_tenant_of_key(key, req->tenant);
-	else if (net)
-		kcr_tenant_of_network(net, req->tenant);
-	pthread_rwlock_unlock(&api->auth_lock);
-	req->admin = k == KCR_AUTH_KEY_ADMIN;
-	return req->tenant[0] != '\0';
-}
-
-enum kcr_http_auth
-kcr_api_authorize(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
-{
-	const struct kcr_http_route *route = req->route;
-	kcr_autofree char *key = header_key(req);
-
-	if (key == NULL)
-		key = body_key(req);
-	if (key)
-		kcr_auth_key_hash(key, req->key_hash);
-	if (!identify(ud, req, key)) {
-		if (key == NULL && !req->body_done && is_json(req))
-			return KCR_HTTP_AUTH_NEED_BODY;
-		kcr_http_reply_error(resp, req, 401, "authentication", NULL,
-				     key ? "Invalid API key" : "Missing API key");
-		return KCR_HTTP_AUTH_DENIED;
-	}
-	if (route && (route->flags & KCR_ROUTE_ADMIN) && !req->admin) {
-		kcr_http_reply_error(resp, req, 403, "authorization", NULL,
-				     "this route needs the admin key (server.admin_key)");
-		return KCR_HTTP_AUTH_DENIED;
-	}
-	return KCR_HTTP_AUTH_OK;
 }

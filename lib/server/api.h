@@ -7,8 +7,20 @@
 #include "base/settings.h"
 #include "server/http_server.h"
 #include "engine/service.h"
+#include "server/keys.h"
+#include "server/ratelimit.h"
+#include "server/usage.h"
 
 #include <pthread.h>
+
+/* The limits of server.rate_limit.*, server.auth_fail_* and
+ * server.key_cache_ms, which SIGHUP may change. */
+struct kcr_api_limits {
+	double key_cache_s;
+	struct kcr_rl_limits defaults; /* for keys without limits of their own */
+	unsigned int max_concurrent;   /* likewise */
+	unsigned int auth_fail_limit, auth_fail_window;
+};
 
 struct kcr_api {
 	struct kcr_service *svc;
@@ -17,7 +29,23 @@ struct kcr_api {
 	size_t files_per_upload;
 	uint64_t file_max;
 	bool metrics_public; /* GET /metrics needs no key (server.metrics_public) */
+	/* managed keys and limits (api_auth.c); lim and cfg under auth_lock */
+	struct kcr_key_cache *key_cache;
+	struct kcr_authfail *authfail;
+	struct kcr_conc *conc;
+	struct kcr_usage *usage; /* what each key used (usage.h) */
+	struct kcr_api_limits lim;
+	const struct kcr_config *cfg; /* the effective configuration (GET /admin/config) */
 };
+
+/* The tables of managed keys, limits and usage, and their settings from
+ * cfg (which must outlive the api, or be replaced by kcr_api_set_config
+ * first), once api->svc is open; release flushes the usage and frees the
+ * tables, before the service is freed. */
+void kcr_api_init(struct kcr_api *api, const struct kcr_config *cfg);
+void kcr_api_release(struct kcr_api *api);
+/* SIGHUP: the new configuration's limits; cfg as for init. */
+void kcr_api_set_config(struct kcr_api *api, const struct kcr_config *cfg);
 
 const struct kcr_http_route *kcr_api_routes(void);
 /* lib/server/api_pool.c */

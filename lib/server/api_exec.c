@@ -188,6 +188,25 @@ exec_reply(const struct kcr_exec_result *r)
 
 /* ---- handlers ------------------------------------------------------- */
 
+/* What each key used, per language (usage.h): executions, those that
+ * failed (a non-zero exit, a timeout, or no result), the milliseconds
+ * they ran in their sandboxes, and the bytes they returned (stdout,
+ * stderr and output files). GET /admin/usage reads them back. */
+static void
+record_usage(struct kcr_api *api, const struct kcr_http_req *req, const struct kcr_lang *lang,
+	     const struct kcr_exec_result *r, bool ok)
+{
+	int64_t v[KCR_USAGE_FIELDS] = { 1, !ok || r->exit_code != 0 || r->timed_out,
+					(int64_t)r->duration_ms,
+					(int64_t)(r->out_len + r->err_len) };
+
+	if (strncmp(req->tenant, "key:", 4) != 0 || lang == NULL)
+		return;
+	for (size_t i = 0; i < r->n_files; i++)
+		v[KCR_USAGE_BYTES] += (int64_t)r->files[i].size;
+	kcr_usage_add(api->usage, req->tenant + 4, lang->id, v);
+}
+
 void
 api_h_exec(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 {
@@ -197,17 +216,28 @@ api_h_exec(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 	struct verr v = { 0 };
 	kcr_error_t err = NULL;
 
+	/* the key's cap on executions at once, in this replica */
+	if (!kcr_conc_acquire(api->conc, req->tenant, req->max_concurrent)) {
+		kcr_http_req_add_header(req, "Retry-After", "1");
+		kcr_http_reply_error(resp, req, 429, "rate_limited", NULL,
+				     "too many executions at once for this key (at most %u)",
+				     req->max_concurrent);
+		return;
+	}
 	c.tenant = kcr_xstrdup(req->tenant);
 	if (api_parse_exec(req->body.data, req->body.len, &c, &v) < 0)
 		api_reply_verr(resp, req, &v);
-	else if (kcr_service_exec(api->svc, &c, &r, &err) < 0)
+	else if (kcr_service_exec(api->svc, &c, &r, &err) < 0) {
+		record_usage(api, req, c.lang, &r, false);
 		api_reply_service_error(resp, req, err);
-	else {
+	} else {
 		if (r.state_note)
 			kcr_log_info("request %s, session %s: state: %s", req->request_id,
 				     r.session_id, r.state_note);
+		record_usage(api, req, c.lang, &r, true);
 		kcr_http_reply_json(resp, 200, exec_reply(&r));
 	}
+	kcr_conc_release(api->conc, req->tenant);
 	kcr_exec_result_release(&r);
 	kcr_exec_request_release(&c);
 }

@@ -219,3 +219,18 @@ kcr_auth_key_hash(const char *key, char out[17])
 	memcpy(out, full, 16);
 	out[16] = '\0';
 }
+
+char **
+kcr_auth_key_ids(const struct kcr_auth *a)
+{
+	char **ids = kcr_xzalloc(sizeof(char *));
+
+	for (size_t i = 0; i < a->n_hashes; i++) {
+		char hex[2 * SHA256_DIGEST_LENGTH + 1];
+
+		for (size_t j = 0; j < SHA256_DIGEST_LENGTH; j++)
+			snprintf(hex + 2 * j, 3, "%02x", a->hashes[i][j]);
+		kcr_strv_push(&ids, hex);
+	}
+	return ids;
+}

@@ -27,6 +27,9 @@ void kcr_auth_client_address(const struct kcr_auth *a, const char *peer, const c
 			     char out[64]);
 /* The trusted network (as configured) that holds peer, or NULL. */
 const char *kcr_auth_trusted(const struct kcr_auth *a, const char *peer);
+/* The ids (SHA-256, hex) of the configured API keys, a NULL-terminated
+ * vector, for usage reports. */
+char **kcr_auth_key_ids(const struct kcr_auth *a);
 /* The first 16 hex digits of the key's SHA-256, for logs. */
 void kcr_auth_key_hash(const char *key, char out[17]);
 

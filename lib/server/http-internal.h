@@ -3,7 +3,31 @@
 #ifndef KCR_HTTP_INTERNAL_H
 #define KCR_HTTP_INTERNAL_H
 
+#include "server/http_server.h"
+
 #include <microhttpd.h>
+#include <stdatomic.h>
+
+struct kcr_http_server {
+	struct MHD_Daemon *d;
+	struct kcr_http_server_opts o;
+	char *base_path;
+	char *spool_dir; /* o.spool_dir's own copy: the caller's may not outlive start */
+	int port;
+	atomic_size_t max_body;
+	atomic_int in_flight;
+	struct http_guard *guard;
+};
+
+/* ---- http_cors.c: the CORS headers of server.cors_origins ------------- */
+
+/* On a reply to an allowed origin. */
+void http_cors_headers(const struct kcr_http_server *s, struct kcr_http_req *r,
+		       struct MHD_Response *mr);
+/* A preflight (OPTIONS with Access-Control-Request-Method) from an
+ * allowed origin, on any path: 204, no key (browsers send none). */
+bool http_cors_preflight(struct kcr_http_server *s, struct kcr_http_req *r,
+			 struct kcr_http_resp *resp);
 
 /* ---- http_guard.c: deadlines on connections ---------------------------
  *

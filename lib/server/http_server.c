@@ -22,21 +22,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <unistd.h>
 
 /* Threads parsing requests and answering the quick routes. */
 #define HTTP_THREADS 4
-
-struct kcr_http_server {
-	struct MHD_Daemon *d;
-	struct kcr_http_server_opts o;
-	char *base_path;
-	char *spool_dir; /* o.spool_dir's own copy: the caller's may not outlive start */
-	int port;
-	atomic_size_t max_body;
-	atomic_int in_flight;
-	struct http_guard *guard;
-};
 
 /* ---- requests ------------------------------------------------------- */
 
@@ -58,6 +46,10 @@ req_free(struct kcr_http_req *r)
 	free(r->path);
 	free(r->bad_body);
 	free(r->spool_err);
+	for (size_t i = 0; i < r->n_hdr; i++) {
+		free(r->hdr_name[i]);
+		free(r->hdr_value[i]);
+	}
 	kcr_buf_release(&r->body);
 	free(r);
 }
@@ -131,13 +123,27 @@ route_find(const struct kcr_http_server *s, struct kcr_http_req *r, bool *path_k
 
 /* ---- replies -------------------------------------------------------- */
 
+/* Appends to a list of at most cap headers (more are dropped). */
+static void
+add_header(char **names, char **values, size_t *n, size_t cap, const char *name, const char *value)
+{
+	if (*n >= cap)
+		return;
+	names[*n] = kcr_xstrdup(name);
+	values[(*n)++] = kcr_xstrdup(value);
+}
+
 void
 kcr_http_add_header(struct kcr_http_resp *resp, const char *name, const char *value)
 {
-	if (resp->n_hdr >= KCR_ARRAY_SIZE(resp->hdr_name))
-		return;
-	resp->hdr_name[resp->n_hdr] = kcr_xstrdup(name);
-	resp->hdr_value[resp->n_hdr++] = kcr_xstrdup(value);
+	add_header(resp->hdr_name, resp->hdr_value, &resp->n_hdr, KCR_ARRAY_SIZE(resp->hdr_name),
+		   name, value);
+}
+
+void
+kcr_http_req_add_header(struct kcr_http_req *r, const char *name, const char *value)
+{
+	add_header(r->hdr_name, r->hdr_value, &r->n_hdr, KCR_ARRAY_SIZE(r->hdr_name), name, value);
 }
 
 static void
@@ -350,49 +356,6 @@ take_body(struct kcr_http_server *s, struct kcr_http_req *r, const char *data, s
 	}
 }
 
-/* The origin a browser sent, if it is one the operator allows. */
-static const char *
-cors_origin(const struct kcr_http_server *s, struct kcr_http_req *r)
-{
-	const char *origin = kcr_http_header(r, "Origin");
-
-	if (origin == NULL || s->o.cors_origins == NULL)
-		return NULL;
-	for (char *const *o = s->o.cors_origins; *o; o++)
-		if (strcmp(*o, "*") == 0 || strcasecmp(*o, origin) == 0)
-			return origin;
-	return NULL;
-}
-
-static void
-cors_headers(const struct kcr_http_server *s, struct kcr_http_req *r, struct MHD_Response *mr)
-{
-	const char *origin = cors_origin(s, r);
-
-	if (origin == NULL)
-		return;
-	MHD_add_response_header(mr, "Access-Control-Allow-Origin", origin);
-	MHD_add_response_header(mr, "Vary", "Origin");
-	MHD_add_response_header(mr, "Access-Control-Expose-Headers",
-				"Content-Disposition, ETag, X-Request-Id, Retry-After");
-}
-
-/* A preflight (OPTIONS with Access-Control-Request-Method) from an
- * allowed origin, on any path: 204, no key (browsers send none). */
-static bool
-cors_preflight(struct kcr_http_server *s, struct kcr_http_req *r, struct kcr_http_resp *resp)
-{
-	if (strcmp(r->method, "OPTIONS") != 0 || cors_origin(s, r) == NULL ||
-	    kcr_http_header(r, "Access-Control-Request-Method") == NULL)
-		return false;
-	kcr_http_reply_bytes(resp, 204, NULL, 0, "text/plain");
-	kcr_http_add_header(resp, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
-	kcr_http_add_header(resp, "Access-Control-Allow-Headers",
-			    "Content-Type, X-API-Key, Authorization, User-Id, If-None-Match");
-	kcr_http_add_header(resp, "Access-Control-Max-Age", "600");
-	return true;
-}
-
 static void
 security_headers(struct MHD_Response *mr)
 {
@@ -443,7 +406,9 @@ send_resp(struct kcr_http_server *s, struct kcr_http_req *r, struct kcr_http_res
 	MHD_add_response_header(mr, "Content-Type", resp->ctype ? resp->ctype : "text/plain");
 	MHD_add_response_header(mr, "X-Request-Id", r->request_id);
 	security_headers(mr);
-	cors_headers(s, r, mr);
+	http_cors_headers(s, r, mr);
+	for (size_t i = 0; i < r->n_hdr; i++)
+		MHD_add_response_header(mr, r->hdr_name[i], r->hdr_value[i]);
 	for (size_t i = 0; i < resp->n_hdr; i++) {
 		MHD_add_response_header(mr, resp->hdr_name[i], resp->hdr_value[i]);
 		free(resp->hdr_name[i]);
@@ -553,7 +518,7 @@ admit(struct kcr_http_server *s, struct kcr_http_req *r, struct kcr_http_resp *r
 	const char *cl;
 
 	r->route = rt;
-	if (cors_preflight(s, r, resp))
+	if (http_cors_preflight(s, r, resp))
 		return false;
 	if (rt == NULL && known) {
 		kcr_http_reply_error(resp, r, 405, "validation", NULL,

@@ -56,6 +56,12 @@ struct kcr_http_req {
 	char key_hash[17];               /* first 16 hex of the caller's key's SHA-256, for logs */
 	char tenant[KCR_TENANT_MAX + 1]; /* who asks, as the auth hook named it */
 	bool admin;                      /* the auth hook took the admin key */
+	/* the key's executions at once (server.rate_limit.max_concurrent): 0, no cap */
+	unsigned int max_concurrent;
+	/* headers for whatever reply goes out (the rate-limit headers the
+	 * auth hook sets, on a success as on an error) */
+	char *hdr_name[4], *hdr_value[4];
+	size_t n_hdr;
 	uint64_t start_ns;
 	const void *route;
 	void *mp; /* MHD post processor */
@@ -157,5 +163,7 @@ void kcr_http_reply_error(struct kcr_http_resp *resp, const struct kcr_http_req 
 void kcr_http_reply_kcr_error(struct kcr_http_resp *resp, const struct kcr_http_req *req,
 			      const struct kcr_error *err);
 void kcr_http_add_header(struct kcr_http_resp *resp, const char *name, const char *value);
+/* A header for the request's reply, whichever it is. */
+void kcr_http_req_add_header(struct kcr_http_req *r, const char *name, const char *value);
 
 #endif

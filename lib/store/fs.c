@@ -417,6 +417,36 @@ fs_sessions_expired(void *self, double now, char ***ids, kcr_error_t *err)
 	return 0;
 }
 
+/* Live sessions, at most max: a directory listing and a read of each. */
+static int
+fs_sessions_list(void *self, size_t max, char ***ids, kcr_error_t *err)
+{
+	struct fs_store *fs = self;
+	kcr_autofree char *dir = kcr_strdup_printf("%s/sessions", fs->root);
+	kcr_autostrv char **all = NULL;
+	double now = kcr_wall_time();
+
+	*ids = NULL;
+	if (fs_dir_names(dir, "", kcr_id_valid, &all, err) < 0)
+		return -1;
+	*ids = kcr_xzalloc(sizeof(char *));
+	for (size_t i = 0, n = 0; all[i] && n < max; i++) {
+		struct kcr_session s;
+		kcr_error_t e = NULL;
+
+		if (fs_session_get(self, all[i], &s, &e) < 0) {
+			kcr_error_free(e); /* gone meanwhile, or expired */
+			continue;
+		}
+		if (s.expires <= 0 || s.expires >= now) {
+			kcr_strv_push(ids, all[i]);
+			n++;
+		}
+		kcr_session_release(&s);
+	}
+	return 0;
+}
+
 /* ---- file records ---------------------------------------------------------- */
 
 static char *
@@ -508,6 +538,7 @@ const struct kcr_session_store_ops kcr_session_store_fs_ops = {
 	.session_delete = fs_session_delete,
 	.session_by_owner = fs_session_by_owner,
 	.sessions_expired = fs_sessions_expired,
+	.sessions_list = fs_sessions_list,
 	.file_put = fs_file_put,
 	.file_get = fs_file_get,
 	.file_list = fs_file_list,

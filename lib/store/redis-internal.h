@@ -108,6 +108,7 @@ int redis_state_archive(void *self, const char *sid, const char *hash, kcr_error
 int redis_state_unarchive(void *self, const char *sid, const void *data, size_t len,
 			  const char *hash, kcr_error_t *err);
 int redis_states_idle(void *self, double before, size_t max, char ***sids, kcr_error_t *err);
+int redis_sessions_list(void *self, size_t max, char ***sids, kcr_error_t *err);
 
 /* redis_scripts.c: the Lua of the ops that must be atomic */
 extern const char redis_lua_session_put[];

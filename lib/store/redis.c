@@ -494,6 +494,7 @@ const struct kcr_session_store_ops kcr_session_store_redis_ops = {
 	.session_delete = redis_session_delete,
 	.session_by_owner = redis_session_by_owner,
 	.sessions_expired = NULL,
+	.sessions_list = redis_sessions_list,
 	.file_put = redis_file_put,
 	.file_get = redis_file_get,
 	.file_list = redis_file_list,

@@ -212,9 +212,10 @@ redis_state_unarchive(void *self, const char *sid, const void *data, size_t len,
 	return state_move(self, sid, hash, data, len, false, err);
 }
 
-/* The prefix as a SCAN pattern: glob characters escaped. */
+/* The keys of a kind ("stateinfo", "session") as a SCAN pattern: the
+ * prefix's glob characters escaped. */
 static char *
-scan_pattern(const char *prefix)
+scan_pattern(const char *prefix, const char *kind)
 {
 	struct kcr_buf b = { 0 };
 
@@ -223,14 +224,16 @@ scan_pattern(const char *prefix)
 			kcr_buf_add(&b, "\\", 1);
 		kcr_buf_add(&b, p, 1);
 	}
-	kcr_buf_add(&b, "stateinfo:*", strlen("stateinfo:*") + 1);
+	kcr_buf_add(&b, kind, strlen(kind));
+	kcr_buf_add(&b, ":*", 3);
 	return b.data;
 }
 
 /* One key of a SCAN: its sid, if its state is live and saved before. */
 static const char *
-idle_sid(struct redis_store *rs, const redisReply *key, double before)
+idle_sid(struct redis_store *rs, const redisReply *key, const void *ctx)
 {
+	double before = *(const double *)ctx;
 	struct kcr_state_info info;
 	redis_autoreply redisReply *r = NULL;
 	kcr_error_t e = NULL;
@@ -249,13 +252,14 @@ idle_sid(struct redis_store *rs, const redisReply *key, double before)
 											 : NULL;
 }
 
-/* SCAN over the state records (KubeCodeRun's archiver does the same): no
- * index to keep, and a sweep runs once per period on one replica. */
-int
-redis_states_idle(void *self, double before, size_t max, char ***sids, kcr_error_t *err)
+/* The sids (at most max) of the keys of a kind that pick takes, by SCAN:
+ * no index to keep, for what runs seldom (a sweep, an admin's listing). */
+static int
+scan_sids(struct redis_store *rs, const char *kind, size_t max,
+	  const char *(*pick)(struct redis_store *rs, const redisReply *key, const void *ctx),
+	  const void *ctx, char ***sids, kcr_error_t *err)
 {
-	struct redis_store *rs = self;
-	kcr_autofree char *pattern = scan_pattern(rs->prefix);
+	kcr_autofree char *pattern = scan_pattern(rs->prefix, kind);
 	char cursor[32] = "0";
 	size_t n = 0;
 
@@ -271,7 +275,7 @@ redis_states_idle(void *self, double before, size_t max, char ***sids, kcr_error
 		}
 		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
 		for (size_t i = 0; i < r->element[1]->elements && n < max; i++) {
-			const char *sid = idle_sid(rs, r->element[1]->element[i], before);
+			const char *sid = pick(rs, r->element[1]->element[i], ctx);
 
 			if (sid == NULL)
 				continue;
@@ -281,4 +285,30 @@ redis_states_idle(void *self, double before, size_t max, char ***sids, kcr_error
 		}
 	} while (strcmp(cursor, "0") != 0 && n < max);
 	return 0;
+}
+
+/* KubeCodeRun's archiver SCANs the state records the same way. */
+int
+redis_states_idle(void *self, double before, size_t max, char ***sids, kcr_error_t *err)
+{
+	return scan_sids(self, "stateinfo", max, idle_sid, &before, sids, err);
+}
+
+/* A session key's sid: sessions expire by themselves (EXPIRE), so a key
+ * that is there is a live session. */
+static const char *
+session_sid(struct redis_store *rs, const redisReply *key, const void *ctx)
+{
+	size_t plen = strlen(rs->prefix) + strlen("session:");
+
+	(void)ctx;
+	if (!redis_is_str(key) || key->len != plen + KCR_ID_LEN || !kcr_id_valid(key->str + plen))
+		return NULL;
+	return key->str + plen;
+}
+
+int
+redis_sessions_list(void *self, size_t max, char ***sids, kcr_error_t *err)
+{
+	return scan_sids(self, "session", max, session_sid, NULL, sids, err);
 }

@@ -226,6 +226,12 @@ kcr_store_sessions_expired(struct kcr_stores *st, double now, char ***ids, kcr_e
 	return sess(st, st->sessions->sessions_expired(st->sessions_self, now, ids, err), err);
 }
 
+int
+kcr_store_sessions_list(struct kcr_stores *st, size_t max, char ***ids, kcr_error_t *err)
+{
+	return sess(st, st->sessions->sessions_list(st->sessions_self, max, ids, err), err);
+}
+
 /* ---- file records ------------------------------------------------------- */
 
 int

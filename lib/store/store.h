@@ -140,6 +140,10 @@ struct kcr_session_store_ops {
 	/* Ids of sessions that expired before now (*ids: a NULL-terminated
 	 * vector, even when empty). May be NULL when native_ttl. */
 	int (*sessions_expired)(void *self, double now, char ***ids, kcr_error_t *err);
+	/* Ids of live sessions, at most max, in no particular order (*ids
+	 * NULL-terminated, even when empty): for an admin's listing, not a
+	 * request path (redis: SCAN; fs: the directory). */
+	int (*sessions_list)(void *self, size_t max, char ***ids, kcr_error_t *err);
 
 	/* ---- file records (the bytes are in the file store) ---- */
 	int (*file_put)(void *self, const struct kcr_file_meta *m, kcr_error_t *err);
@@ -280,6 +284,7 @@ int kcr_store_session_delete(struct kcr_stores *st, const char *id, kcr_error_t 
 int kcr_store_session_by_owner(struct kcr_stores *st, const char *tenant, const char *entity_id,
 			       const char *user_id, struct kcr_session *out, kcr_error_t *err);
 int kcr_store_sessions_expired(struct kcr_stores *st, double now, char ***ids, kcr_error_t *err);
+int kcr_store_sessions_list(struct kcr_stores *st, size_t max, char ***ids, kcr_error_t *err);
 
 int kcr_store_meta_put(struct kcr_stores *st, const struct kcr_file_meta *m, kcr_error_t *err);
 int kcr_store_meta_get(struct kcr_stores *st, const char *sid, const char *fid,

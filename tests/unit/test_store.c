@@ -293,6 +293,25 @@ strv_has(char **v, const char *s)
 	return false;
 }
 
+/* Live sessions listed, expired ones not, and no more than asked for. */
+static int
+check_sessions_list(struct kcr_stores *st)
+{
+	double now = kcr_wall_time();
+	struct kcr_session a = new_session(NULL, now + 100), b = new_session(NULL, 0);
+	struct kcr_session dead = new_session(NULL, now - 1);
+	kcr_autostrv char **ids = NULL, **one = NULL;
+
+	OK(kcr_store_session_put(st, &a, &e_));
+	OK(kcr_store_session_put(st, &b, &e_));
+	OK(kcr_store_session_put(st, &dead, &e_));
+	OK(kcr_store_sessions_list(st, 100000, &ids, &e_));
+	TAP_ASSERT(strv_has(ids, a.id) && strv_has(ids, b.id) && !strv_has(ids, dead.id));
+	OK(kcr_store_sessions_list(st, 1, &one, &e_));
+	TAP_ASSERT(kcr_strv_len(one) == 1);
+	return 0;
+}
+
 static int
 check_sessions_expired(struct kcr_stores *st)
 {
@@ -1004,6 +1023,7 @@ static const struct {
 	{ "session delete", check_session_delete },
 	{ "session by owner", check_session_by_owner },
 	{ "sessions expired", check_sessions_expired },
+	{ "sessions listed", check_sessions_list },
 	{ "session touch-or-create", check_session_touch },
 	{ "session touch: N threads, one creates", check_touch_threads },
 	{ "session touch: N processes, one creates", check_touch_processes },
