@@ -75,22 +75,25 @@ kcr_http_part(const struct kcr_http_req *r, const char *name)
 	return NULL;
 }
 
-/* Matches "/files/{}/{}" against a path, capturing the segments. A capture
- * never contains '/', so a "../" in an id can't reach a handler. */
-static bool
-route_match(const char *pat, const char *path, char *caps[3])
+/* Matches "/files/{session_id}/{file_id}" against a path, capturing the
+ * segments: each "{...}" (named for the route's documentation, or "{}")
+ * takes one non-empty segment. A capture never contains '/', so a "../"
+ * in an id can't reach a handler. */
+bool
+kcr_http_route_match(const char *pat, const char *path, char *caps[KCR_HTTP_MAX_CAPTURES])
 {
 	int n = 0;
 
 	while (*pat && *path) {
-		if (pat[0] == '{' && pat[1] == '}') {
+		if (pat[0] == '{') {
+			const char *close = strchr(pat, '}');
 			size_t len = strcspn(path, "/");
 
-			if (len == 0 || n >= 3)
+			if (close == NULL || len == 0 || n >= KCR_HTTP_MAX_CAPTURES)
 				return false;
 			caps[n++] = kcr_xstrndup(path, len);
 			path += len;
-			pat += 2;
+			pat = close + 1;
 		} else if (*pat++ != *path++) {
 			return false;
 		}
@@ -103,10 +106,10 @@ route_find(const struct kcr_http_server *s, struct kcr_http_req *r, bool *path_k
 {
 	*path_known = false;
 	for (const struct kcr_http_route *rt = s->o.routes; rt->method; rt++) {
-		char *caps[3] = { NULL, NULL, NULL };
+		char *caps[KCR_HTTP_MAX_CAPTURES] = { NULL, NULL, NULL };
 
-		if (!route_match(rt->pattern, r->path, caps)) {
-			for (int i = 0; i < 3; i++)
+		if (!kcr_http_route_match(rt->pattern, r->path, caps)) {
+			for (int i = 0; i < KCR_HTTP_MAX_CAPTURES; i++)
 				free(caps[i]);
 			continue;
 		}
@@ -115,7 +118,7 @@ route_find(const struct kcr_http_server *s, struct kcr_http_req *r, bool *path_k
 			memcpy(r->params, caps, sizeof(caps));
 			return rt;
 		}
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < KCR_HTTP_MAX_CAPTURES; i++)
 			free(caps[i]);
 	}
 	return NULL;

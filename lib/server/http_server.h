@@ -26,6 +26,9 @@
 
 struct MHD_Connection;
 
+/* The most "{...}" captures a route pattern may have. */
+#define KCR_HTTP_MAX_CAPTURES 3
+
 struct kcr_http_part {
 	char *name;     /* form field name */
 	char *filename; /* NULL for a plain field */
@@ -41,7 +44,7 @@ struct kcr_http_req {
 	struct MHD_Connection *conn;
 	const char *method;
 	char *path;      /* without the base path */
-	char *params[3]; /* the "{}" captures of the route, decoded */
+	char *params[KCR_HTTP_MAX_CAPTURES]; /* the "{...}" captures of the route, decoded */
 	char request_id[KCR_ID_LEN + 1];
 	char peer[64];       /* client address */
 	struct kcr_buf body; /* raw body (not for multipart) */
@@ -91,13 +94,37 @@ enum {
 	KCR_ROUTE_ADMIN = 1 << 3,     /* the auth hook lets only the admin in (403) */
 };
 
+/* A route, and what GET /openapi.json says of it (lib/server/api_openapi.c):
+ * the documentation lives in the table the server dispatches on, so the
+ * two cannot drift. Schemas and parameters are named, not written here:
+ * their JSON is in lib/server/api_schemas.c. */
 struct kcr_http_route {
 	const char *method;
-	const char *pattern; /* "/files/{}/{}": each {} captures one path segment */
+	/* "/files/{session_id}/{file_id}": each "{name}" captures one path
+	 * segment (never empty, never with a '/'), at most
+	 * KCR_HTTP_MAX_CAPTURES, into req->params in order */
+	const char *pattern;
 	kcr_http_handler fn;
 	unsigned int flags;
-	const char *name; /* for logs and metrics */
+	const char *name; /* for logs and metrics; the operationId */
+	const char *summary;
+	const char *tag;
+	const char *request;  /* the body's schema (its media type with it), or NULL */
+	const char *response; /* the success reply's schema, or NULL: no body */
+	int status;           /* the success status; 0: 200 */
+	/* Space-separated names of parameters beyond the path's (query and
+	 * headers): "detail entity_id". */
+	const char *params;
+	/* Space-separated replies beyond those the flags imply (401 and 429
+	 * without KCR_ROUTE_PUBLIC, 403 with KCR_ROUTE_ADMIN, ...): "404 409"
+	 * are errors in the shared error shape; "503:Ready" a reply with
+	 * that schema; "304:" a reply without a body. */
+	const char *replies;
 };
+
+/* Whether pattern (a route's) matches path; the captures, allocated, in
+ * caps when it does (and some of them, to be freed, when it does not). */
+bool kcr_http_route_match(const char *pattern, const char *path, char *caps[KCR_HTTP_MAX_CAPTURES]);
 
 /* What an auth hook decides. It is called once the headers are in
  * (body_done false) and, if it asked for the body, again once the body
