@@ -67,4 +67,23 @@ void api_h_admin_session_delete(struct kcr_http_req *req, struct kcr_http_resp *
 void api_h_admin_pool_drain(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
 void api_h_admin_config(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
 
+/* api_schemas.c: the component schemas and parameters the route table
+ * names (struct kcr_http_route), as JSON text; tables end with { NULL }. */
+struct api_schema {
+	const char *name;
+	/* a schema's media type (NULL: application/json); where a
+	 * parameter goes ("query", "header") */
+	const char *where;
+	const char *description; /* a parameter's (a schema has its own) */
+	const char *json;        /* a parameter's schema: NULL for a string */
+};
+const struct api_schema *api_schemas(void);
+const struct api_schema *api_params(void);
+const struct api_schema *api_find(const struct api_schema *table, const char *name);
+
+/* api_openapi.c: GET /openapi.json (KCR_ROUTE_PUBLIC), whose document
+ * init builds once (kcr_api_init) and kcr_api_release frees. */
+void api_openapi_init(struct kcr_api *api, const char *base_path);
+void api_h_openapi(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+
 #endif

@@ -36,6 +36,9 @@ struct kcr_api {
 	struct kcr_usage *usage; /* what each key used (usage.h) */
 	struct kcr_api_limits lim;
 	const struct kcr_config *cfg; /* the effective configuration (GET /admin/config) */
+	/* GET /openapi.json, built once by kcr_api_init (NULL: it failed) */
+	char *openapi;
+	size_t openapi_len;
 };
 
 /* The tables of managed keys, limits and usage, and their settings from
@@ -48,6 +51,11 @@ void kcr_api_release(struct kcr_api *api);
 void kcr_api_set_config(struct kcr_api *api, const struct kcr_config *cfg);
 
 const struct kcr_http_route *kcr_api_routes(void);
+/* The OpenAPI 3.0.3 document of routes (api_openapi.c), served under
+ * base_path ("" or "/v1"); NULL when a route names a schema or a
+ * parameter that api_schemas.c lacks. */
+cJSON *kcr_api_openapi(const struct kcr_http_route *routes, const char *base_path,
+		       kcr_error_t *err);
 /* lib/server/api_pool.c */
 struct kcr_pool;
 cJSON *kcr_pool_stats_json(struct kcr_pool *p);

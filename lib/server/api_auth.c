@@ -56,6 +56,8 @@ kcr_api_init(struct kcr_api *api, const struct kcr_config *cfg)
 	api->conc = kcr_conc_new();
 	api->usage = kcr_usage_new(kcr_service_stores(api->svc), USAGE_FLUSH_MS);
 	kcr_api_set_config(api, cfg);
+	/* the server's base path is the one it starts with: a reload keeps it */
+	api_openapi_init(api, kcr_config_str(cfg, "server.base_path"));
 }
 
 void
@@ -65,6 +67,8 @@ kcr_api_release(struct kcr_api *api)
 	kcr_authfail_free(api->authfail);
 	kcr_conc_free(api->conc);
 	kcr_usage_free(api->usage);
+	free(api->openapi);
+	api->openapi = NULL;
 	api->usage = NULL;
 	api->key_cache = NULL;
 	api->authfail = NULL;
