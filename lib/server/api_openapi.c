@@ -262,20 +262,26 @@ add_request(cJSON *op, const struct kcr_http_route *rt, kcr_error_t *err)
 	return 0;
 }
 
-/* Either scheme lets a request in; a public route needs neither. */
+/* Either scheme lets a request in; a public route needs neither, and one
+ * that lists 401 checks a key itself when configured to (GET /metrics
+ * without server.metrics_public): "{}" says a key is optional. */
 static void
 add_security(cJSON *op, const struct kcr_http_route *rt)
 {
-	cJSON *sec = cJSON_AddArrayToObject(op, "security"), *one;
+	static const char *const schemes[] = { "ApiKey", "Bearer" };
+	cJSON *sec = cJSON_AddArrayToObject(op, "security");
+	bool optional = rt->replies && strstr(rt->replies, "401");
 
-	if (rt->flags & KCR_ROUTE_PUBLIC)
+	if ((rt->flags & KCR_ROUTE_PUBLIC) && !optional)
 		return; /* security: [] */
-	one = cJSON_CreateObject();
-	cJSON_AddArrayToObject(one, "ApiKey");
-	cJSON_AddItemToArray(sec, one);
-	one = cJSON_CreateObject();
-	cJSON_AddArrayToObject(one, "Bearer");
-	cJSON_AddItemToArray(sec, one);
+	if (optional)
+		cJSON_AddItemToArray(sec, cJSON_CreateObject());
+	for (size_t i = 0; i < KCR_ARRAY_SIZE(schemes); i++) {
+		cJSON *one = cJSON_CreateObject();
+
+		cJSON_AddArrayToObject(one, schemes[i]);
+		cJSON_AddItemToArray(sec, one);
+	}
 }
 
 static char *

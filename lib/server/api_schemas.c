@@ -10,11 +10,15 @@
 
 #include <string.h>
 
+/* clang-format off: it would split long strings, which JSON() would then
+ * quote as two, and spread each J_ type over four lines */
+
 /* JSON written as C tokens: the preprocessor makes it a string (quotes
- * escaped), so the schemas read as JSON rather than as escaped text. */
+ * escaped), so the schemas read as JSON rather than as escaped text. Its
+ * macros are expanded first: */
 #define JSON(...)      JSON_TEXT(__VA_ARGS__)
 #define JSON_TEXT(...) #__VA_ARGS__
-/* the types most members have (JSON expands them before it quotes) */
+/* the types most members have */
 #define J_STR                                                                                      \
 	{                                                                                          \
 		"type" : "string"                                                                  \
@@ -35,11 +39,11 @@
 	{                                                                                          \
 		"$ref" : "#/components/schemas/Id"                                                 \
 	}
+/* and JSON's true, not stdbool's 1 (C11 7.18 lets a program undefine
+ * them; nothing below is C that needs them) */
+#undef true
+#undef false
 
-#define ID_SCHEMA JSON({ "type" : "string", "pattern" : "^[A-Za-z0-9_-]{21}$" })
-
-/* clang-format off: it would split long strings, which JSON() would then
- * quote as two */
 static const struct api_schema schemas[] = {
 	{ "Error", NULL, NULL, JSON({
 		  "description" : "The error shape of every error reply",
@@ -80,7 +84,7 @@ static const struct api_schema schemas[] = {
 				  { "type" : "number", "description" : "seconds since the epoch" }
 		  }
 	  }) },
-	{ "Id", NULL, NULL, ID_SCHEMA },
+	{ "Id", NULL, NULL, JSON({ "type" : "string", "pattern" : "^[A-Za-z0-9_-]{21}$" }) },
 	{ "FileRef", NULL, NULL, JSON({
 		  "type" : "object",
 		  "required" : [ "id", "name", "session_id" ],

@@ -118,7 +118,8 @@ struct kcr_http_route {
 	/* Space-separated replies beyond those the flags imply (401 and 429
 	 * without KCR_ROUTE_PUBLIC, 403 with KCR_ROUTE_ADMIN, ...): "404 409"
 	 * are errors in the shared error shape; "503:Ready" a reply with
-	 * that schema; "304:" a reply without a body. */
+	 * that schema; "304:" a reply without a body. A public route that
+	 * lists 401 takes a key when it is given one (the key is optional). */
 	const char *replies;
 };
 
