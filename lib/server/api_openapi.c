@@ -121,31 +121,51 @@ add_error(cJSON *responses, int status)
 	cJSON_AddItemToObject(r, "content", error_content());
 }
 
+/* The next space-separated word of *p (allocated), or NULL at its end. */
+static char *
+next_word(const char **p)
+{
+	size_t n;
+	char *w;
+
+	*p += strspn(*p, " ");
+	if (**p == '\0')
+		return NULL;
+	n = strcspn(*p, " ");
+	w = kcr_xstrndup(*p, n);
+	*p += n;
+	return w;
+}
+
+static const char *
+reply_description(int status)
+{
+	for (size_t i = 0; i < KCR_ARRAY_SIZE(error_replies); i++)
+		if (error_replies[i].status == status)
+			return error_replies[i].description;
+	return status == 304 ? "Not modified: the client's copy is current" : "Another reply";
+}
+
 /* The route's .replies: "404 409", "503:Ready", "304:". */
 static int
 add_listed_replies(cJSON *responses, const char *replies, kcr_error_t *err)
 {
-	for (const char *p = replies ? replies : ""; *p;) {
+	const char *p = replies ? replies : "";
+	char *w;
+
+	while ((w = next_word(&p)) != NULL) {
+		kcr_autofree char *word = w;
 		char *end;
-		long status = strtol(p, &end, 10);
+		long status = strtol(word, &end, 10);
 
-		if (end == p || status < 100 || status > 599)
-			return kcr_error_set(err, KCR_E_INTERNAL, 0, "openapi: bad replies '%s'",
-					     replies);
-		p = end;
-		if (*p == ':') {
-			size_t n = strcspn(++p, " ");
-			kcr_autofree char *schema = kcr_xstrndup(p, n);
-
-			if (add_reply(responses, (int)status,
-				      status < 400 ? "Not modified" : "Failed", n ? schema : NULL,
-				      err) < 0)
-				return -1;
-			p += n;
-		} else {
+		if (end == word || status < 100 || status > 599 || (*end && *end != ':'))
+			return kcr_error_set(err, KCR_E_INTERNAL, 0, "openapi: bad reply '%s'",
+					     word);
+		if (*end == '\0')
 			add_error(responses, (int)status);
-		}
-		p += strspn(p, " ");
+		else if (add_reply(responses, (int)status, reply_description((int)status),
+				   end[1] ? end + 1 : NULL, err) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -225,28 +245,37 @@ static int
 add_params(cJSON *op, const struct kcr_http_route *rt, char **names, int n, kcr_error_t *err)
 {
 	cJSON *a = cJSON_CreateArray();
+	const char *p = rt->params ? rt->params : "";
+	char *w;
 
 	cJSON_AddItemToObject(op, "parameters", a);
 	for (int i = 0; i < n; i++)
 		cJSON_AddItemToArray(a, path_param(names[i]));
-	for (const char *p = rt->params ? rt->params : ""; *p;) {
-		size_t len = strcspn(p, " ");
-		kcr_autofree char *name = kcr_xstrndup(p, len);
+	while ((w = next_word(&p)) != NULL) {
+		kcr_autofree char *name = w;
 
 		if (api_find(api_params(), name) == NULL)
 			return kcr_error_set(err, KCR_E_INTERNAL, 0, "openapi: no parameter '%s'",
 					     name);
 		cJSON_AddItemToArray(a, ref("#/components/parameters/", name));
-		p += len;
-		p += strspn(p, " ");
 	}
 	if (cJSON_GetArraySize(a) == 0)
 		cJSON_DeleteItemFromObject(op, "parameters");
 	return 0;
 }
 
-/* A body is optional when its schema requires no member (an empty body
- * is then taken as {}). */
+static bool
+requires_members(const struct api_schema *s)
+{
+	cJSON *o = cJSON_Parse(s->json);
+	bool r = cJSON_GetObjectItemCaseSensitive(o, "required") != NULL;
+
+	cJSON_Delete(o);
+	return r;
+}
+
+/* A JSON body is optional when its schema requires no member (an empty
+ * body is then taken as {}); a file or a form is not. */
 static int
 add_request(cJSON *op, const struct kcr_http_route *rt, kcr_error_t *err)
 {
@@ -256,8 +285,7 @@ add_request(cJSON *op, const struct kcr_http_route *rt, kcr_error_t *err)
 	if ((c = content_of(rt->request, err)) == NULL)
 		return -1;
 	body = cJSON_AddObjectToObject(op, "requestBody");
-	cJSON_AddBoolToObject(body, "required",
-			      strstr(s->json, "\"required\"") != NULL || s->where != NULL);
+	cJSON_AddBoolToObject(body, "required", s->where != NULL || requires_members(s));
 	cJSON_AddItemToObject(body, "content", c);
 	return 0;
 }
