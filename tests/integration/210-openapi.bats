@@ -6,6 +6,8 @@
 # LibreChat routes carry the fields of spec/librechat-api.md; it needs no
 # key; its servers entry is the base path.
 # shellcheck disable=SC2154 # status, output: set by run
+# shellcheck disable=SC2034 # SRV: read by serve_helpers' api
+# shellcheck disable=SC2016 # Python in single quotes
 
 load serve_helpers
 
