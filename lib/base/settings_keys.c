@@ -17,6 +17,8 @@ static const struct kcr_cfg_key keys[] = {
 	  "the admin key kcr pool warmup sends to client.server (else client.api_key)" },
 	{ "client.api_key", KCR_CFG_STR, "", "KCR_API_KEY", NOALIAS, 0, 0, true,
 	  "the API key kcr exec, upload, download and files send to client.server" },
+	{ "client.ca_file", KCR_CFG_STR, "", "KCR_CA_FILE", NOALIAS, 0, 0, false,
+	  "PEM CA certificates an https:// client.server is checked with (empty: the system's)" },
 	{ "client.server", KCR_CFG_STR, "", "KCR_SERVER", NOALIAS, 0, 0, false,
 	  "URL of a kcr server for exec, upload, download and files (empty: run locally)" },
 	{ "kubernetes.annotations", KCR_CFG_STR, "", "KCR_K8S_ANNOTATIONS", NOALIAS, 0, 0, false,

@@ -192,3 +192,17 @@ served_cn() {
 		"http://127.0.0.1:$rport/"
 	[ "$output" = 400 ]
 }
+
+@test "HTTPS: the kcr CLI talks to it with client.ca_file, and refuses it without" {
+	cp "$PKI/a.pem" "$PKI/cur.pem"
+	cp "$PKI/a.key" "$PKI/cur.key"
+	run --separate-stderr env KCR_SERVER="$(srv_url)" KCR_API_KEY="$(srv_key)" \
+		KCR_CA_FILE="$PKI/ca.pem" "$KCR" exec -l py -c 'print(40 + 2)'
+	[ "$status" -eq 0 ]
+	[ "$output" = 42 ]
+	run -125 --separate-stderr env KCR_SERVER="$(srv_url)" KCR_API_KEY="$(srv_key)" \
+		"$KCR" exec -l py -c 'print(1)'
+	[ "$output" = '' ]
+	[[ $stderr == "kcr: cannot reach kcr server at $(srv_url): SSL certificate problem"* ]]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+}
