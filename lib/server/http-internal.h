@@ -65,8 +65,15 @@ const char *http_tls_priorities(const char *min_version);
  * https_port must outlive the daemon. */
 struct MHD_Daemon *http_redirect_start(const char *listen, const int *https_port, kcr_error_t *err);
 
-/* ---- http_server.c ------------------------------------------------------ */
+/* ---- http_server.c, http_daemon.c ------------------------------------------ */
 
+/* The daemons' callbacks (MHD's access handler and its
+ * NOTIFY_COMPLETED), with the struct http_daemon as cls. */
+enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, const char *url,
+				const char *method, const char *version, const char *data,
+				size_t *size, void **con_cls);
+void http_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		       enum MHD_RequestTerminationCode code);
 /* "GET,DELETE": the methods of the routes that match path; NULL: none. */
 char *http_route_methods(const struct kcr_http_server *s, const char *path);
 /* A bound and listening socket for "HOST:PORT"; *port is the one bound. */
