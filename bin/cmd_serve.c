@@ -129,6 +129,7 @@ start_http(struct kcr_api *api, const struct kcr_config *cfg, char **cors, kcr_e
 		.cors_origins = cors,
 		.spool_dir = spool,
 		.auth = kcr_api_authorize,
+		.on_reply = kcr_api_on_reply,
 		.ud = api,
 		.log_requests = true,
 	};

@@ -110,6 +110,10 @@ enum kcr_http_auth {
 };
 typedef enum kcr_http_auth (*kcr_http_auth_fn)(struct kcr_http_req *req, struct kcr_http_resp *resp,
 					       void *ud);
+/* Sees every reply just before it goes out (the admin dashboard's recent
+ * errors); it must not change it. */
+typedef void (*kcr_http_reply_hook)(const struct kcr_http_req *req,
+				    const struct kcr_http_resp *resp, void *ud);
 
 struct kcr_http_server_opts {
 	const char *listen;                  /* "127.0.0.1:8000", "[::1]:0", "0.0.0.0:8000" */
@@ -129,6 +133,7 @@ struct kcr_http_server_opts {
 	 * disk, not memory; NULL: they are held in memory. */
 	const char *spool_dir;
 	kcr_http_auth_fn auth;
+	kcr_http_reply_hook on_reply; /* NULL: none */
 	void *ud;
 	bool log_requests;
 };
