@@ -268,7 +268,7 @@
 
   function renderErrors(a) {
     const rows = (a.recent_errors || []).map((e) => {
-      const who = e.key_name || (e.admin ? "admin key" : e.key_id ? e.key_id.slice(0, 12) + "…" : "–");
+      const who = e.admin ? "admin key" : e.key_name || (e.key_id ? e.key_id.slice(0, 12) + "…" : "–");
       const tr = row([new Date(e.ts * 1000).toLocaleTimeString(), e.status,
         e.method + " " + e.route, e.error_type, e.message, who]);
       tr.dataset.status = e.status;

@@ -56,26 +56,44 @@ kcr_api_on_reply(const struct kcr_http_req *req, const struct kcr_http_resp *res
 	kcr_activity_error(api->activity, &e);
 }
 
-/* The names of the managed keys the recent errors name ("key_name"); the
- * errors stay unnamed when the store cannot list them. */
+/* The name of the key with that id: a managed key's own, "configured
+ * key" for one of server.api_keys; NULL when unknown. */
+static const char *
+key_name(const char *id, const struct kcr_api_key_record *list, size_t n, char **config_ids)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i].id, id) == 0)
+			return list[i].name;
+	for (size_t i = 0; config_ids && config_ids[i]; i++)
+		if (strcmp(config_ids[i], id) == 0)
+			return "configured key";
+	return NULL;
+}
+
+/* Names the keys of the recent errors ("key_name"); the managed ones stay
+ * unnamed when the store cannot list them. */
 static void
 name_keys(struct kcr_api *api, cJSON *o)
 {
 	struct kcr_api_key_record *list = NULL;
+	kcr_autostrv char **config_ids = NULL;
 	size_t n = 0;
 	kcr_error_t err = NULL;
 	cJSON *e;
 
-	if (kcr_store_key_list(kcr_service_stores(api->svc), &list, &n, &err) < 0) {
+	if (kcr_store_key_list(kcr_service_stores(api->svc), &list, &n, &err) < 0)
 		kcr_error_free(err);
-		return;
-	}
+	pthread_rwlock_rdlock(&api->auth_lock);
+	config_ids = kcr_auth_key_ids(api->auth);
+	pthread_rwlock_unlock(&api->auth_lock);
 	cJSON_ArrayForEach (e, cJSON_GetObjectItemCaseSensitive(o, "recent_errors")) {
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "key_id");
+		const char *name = cJSON_IsString(id) && *id->valuestring
+					   ? key_name(id->valuestring, list, n, config_ids)
+					   : NULL;
 
-		for (size_t i = 0; cJSON_IsString(id) && i < n; i++)
-			if (strcmp(list[i].id, id->valuestring) == 0 && list[i].name)
-				cJSON_AddStringToObject(e, "key_name", list[i].name);
+		if (name)
+			cJSON_AddStringToObject(e, "key_name", name);
 	}
 	kcr_api_key_list_free(list, n);
 }

@@ -141,7 +141,7 @@ activity_total() {
 	assert_json 'j["recent_errors"][0]["status"] == 404 and j["recent_errors"][0]["route"] == "/no-such-route"'
 	local id
 	id=$(printf '%s' "$(srv_key)" | sha256sum | cut -d' ' -f1)
-	assert_json "any(e['status'] == 403 and e['route'] == 'admin_activity' and e['key_id'] == '$id' and e['error_type'] == 'authorization' for e in j['recent_errors'])"
+	assert_json "any(e['status'] == 403 and e['route'] == 'admin_activity' and e['key_id'] == '$id' and e['key_name'] == 'configured key' and e['error_type'] == 'authorization' for e in j['recent_errors'])"
 	# never a key itself
 	grep -qF -- "$(srv_key)" "$BODY_FILE" && fail "the activity shows a key"
 	grep -qF -- "$ADMIN" "$BODY_FILE" && fail "the activity shows the admin key"
