@@ -9,6 +9,7 @@ STEPs run in order; each is a verb and its arguments:
     type SELECTOR TEXT   focuses the element and types TEXT (Input.insertText)
     click SELECTOR       a real mouse click (Input.dispatchMouseEvent) in
                          the element's middle; dialogs (confirm) are accepted
+    choose SELECTOR VALUE  picks VALUE in a <select> (as a change event)
     wait JS              polls the expression until it is truthy, failing
                          after --timeout seconds (never a fixed sleep)
     print JS             prints the expression's value as one line of JSON
@@ -34,7 +35,7 @@ import time
 
 import websocket  # python3-websocket (websocket-client)
 
-ARITY = {"type": 2, "click": 1, "wait": 1, "print": 1, "scroll": 1, "shot": 1, "run": 1}
+ARITY = {"type": 2, "choose": 2, "click": 1, "wait": 1, "print": 1, "scroll": 1, "shot": 1, "run": 1}
 
 
 class StepFailed(Exception):
@@ -205,6 +206,11 @@ def run_steps(cdp, steps, args):
         try:
             if verb == "type":
                 type_text(cdp, a[0], a[1], args.timeout)
+            elif verb == "choose":
+                wait_for(cdp, element(a[0]), args.timeout)
+                cdp.evaluate("(() => { const e = %s; e.value = %s;"
+                             " e.dispatchEvent(new Event('change', {bubbles: true})); })()"
+                             % (element(a[0]), json.dumps(a[1])))
             elif verb == "click":
                 click(cdp, a[0], args.timeout)
             elif verb == "wait":

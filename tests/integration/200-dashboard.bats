@@ -249,3 +249,32 @@ EOF
 	done
 	[ ! -e "$art/failure.png" ] || fail "drive.py left a failure.png"
 }
+
+@test "dashboard in chromium: a key that stops working mid-session (SIGHUP) sends the page back to its login form with the reason" {
+	require_browser
+	local art cfg=$BATS_TEST_TMPDIR/kcr.yaml old=sk-admin-200-old-abcdefgh new=sk-admin-200-new-abcdefgh
+	art=$(artifacts)
+	printf 'server:\n  admin_key: %s\n' "$old" >"$cfg"
+	start_server hup "--config=$cfg"
+	local q="document.querySelector" url
+	url=$(SRV=hup srv_url)
+	local swap="printf 'server:\\n  admin_key: $new\\n' >'$cfg.tmp' && mv '$cfg.tmp' '$cfg' && kill -HUP $(srv_pid hup)"
+	run --separate-stderr "$HOST_PYTHON" "$DRIVE" --size "$SIZE" --timeout 30 --shots "$art" \
+		"$url/dashboard" \
+		type '#key-input' "$old" click '#login-button' \
+		wait "document.body.dataset.state === 'ready'" \
+		choose '#refresh-select' 2 \
+		wait "+document.body.dataset.refreshes >= 2" \
+		run "$swap" \
+		wait "document.body.dataset.state === 'login' && $q('#login-error').textContent.includes('(401)')" \
+		print "$q('#login-error').textContent" \
+		print "[$q('#panels').hidden, $q('#keys-table tbody').children.length]" \
+		shot dashboard-key-gone \
+		type '#key-input' "$new" click '#login-button' \
+		wait "document.body.dataset.state === 'ready'"
+	echo "# drive.py: $stderr" | head -40
+	assert_success
+	assert_line --index 0 '"The server refused the key (401): Invalid API key"'
+	assert_line --index 1 '[true, 0]'
+	assert_png "$art/dashboard-key-gone.png" "${SIZE%x*}" "${SIZE#*x}"
+}
