@@ -191,15 +191,19 @@ exec_reply(const struct kcr_exec_result *r)
 
 /* What each key used, per language (usage.h): executions, those that
  * failed (a non-zero exit, a timeout, or no result), the milliseconds
- * they ran in their sandboxes, and the bytes they returned (stdout,
- * stderr and output files). GET /admin/usage reads them back. */
+ * they ran in their sandboxes (wall) and the CPU time they used, and the
+ * bytes they returned (stdout, stderr and output files). GET /admin/usage reads them back. */
 static void
 record_usage(struct kcr_api *api, const struct kcr_http_req *req, const struct kcr_lang *lang,
 	     const struct kcr_exec_result *r, bool ok)
 {
-	int64_t v[KCR_USAGE_FIELDS] = { 1, !ok || r->exit_code != 0 || r->timed_out,
-					(int64_t)r->duration_ms,
-					(int64_t)(r->out_len + r->err_len) };
+	int64_t v[KCR_USAGE_FIELDS] = {
+		[KCR_USAGE_EXECUTIONS] = 1,
+		[KCR_USAGE_ERRORS] = !ok || r->exit_code != 0 || r->timed_out,
+		[KCR_USAGE_RUN_MS] = (int64_t)r->duration_ms,
+		[KCR_USAGE_BYTES] = (int64_t)(r->out_len + r->err_len),
+		[KCR_USAGE_CPU_MS] = (int64_t)r->cpu_ms,
+	};
 
 	if (strncmp(req->tenant, "key:", 4) != 0 || lang == NULL)
 		return;

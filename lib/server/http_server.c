@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -119,6 +120,32 @@ route_find(const struct kcr_http_server *s, struct kcr_http_req *r, bool *path_k
 			free(caps[i]);
 	}
 	return NULL;
+}
+
+char *
+http_route_methods(const struct kcr_http_server *s, const char *path)
+{
+	struct kcr_buf b;
+	size_t len;
+
+	kcr_buf_init(&b);
+	for (const struct kcr_http_route *rt = s->o.routes; rt->method; rt++) {
+		char *caps[3] = { NULL, NULL, NULL };
+		bool match = route_match(rt->pattern, path, caps);
+
+		for (int i = 0; i < 3; i++)
+			free(caps[i]);
+		if (!match || strcmp(rt->method, "OPTIONS") == 0)
+			continue;
+		if (b.len)
+			kcr_buf_add(&b, ",", 1);
+		kcr_buf_add(&b, rt->method, strlen(rt->method));
+	}
+	if (b.len == 0) {
+		kcr_buf_release(&b);
+		return NULL;
+	}
+	return kcr_buf_steal(&b, &len);
 }
 
 /* ---- replies -------------------------------------------------------- */
@@ -301,8 +328,9 @@ on_post_data(void *cls, enum MHD_ValueKind kind, const char *key, const char *fi
 /* ---- the access handler ----------------------------------------------- */
 
 static struct kcr_http_req *
-req_new(struct kcr_http_server *s, struct MHD_Connection *c, const char *url, const char *method)
+req_new(struct http_daemon *dm, struct MHD_Connection *c, const char *url, const char *method)
 {
+	struct kcr_http_server *s = dm->s;
 	struct kcr_http_req *r = kcr_xzalloc(sizeof(*r));
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -310,6 +338,7 @@ req_new(struct kcr_http_server *s, struct MHD_Connection *c, const char *url, co
 
 	r->conn = c;
 	r->server = s;
+	r->daemon = dm;
 	r->method = method;
 	r->start_ns = kcr_now_ns();
 	kcr_id_generate(r->request_id);
@@ -356,12 +385,30 @@ take_body(struct kcr_http_server *s, struct kcr_http_req *r, const char *data, s
 	}
 }
 
+/* On every reply: the API's answers are data, never pages to frame,
+ * sniff or cache. A route serving a page sets its own
+ * Content-Security-Policy and Cache-Control, which win. */
 static void
-security_headers(struct MHD_Response *mr)
+security_headers(const struct kcr_http_server *s, struct MHD_Response *mr,
+		 const struct kcr_http_resp *resp)
 {
+	bool csp = false, cache = false;
+
+	for (size_t i = 0; i < resp->n_hdr; i++) {
+		csp |= strcasecmp(resp->hdr_name[i], "Content-Security-Policy") == 0;
+		cache |= strcasecmp(resp->hdr_name[i], "Cache-Control") == 0;
+	}
 	MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(mr, "X-Frame-Options", "DENY");
 	MHD_add_response_header(mr, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(mr, "Cross-Origin-Resource-Policy", "same-origin");
+	if (!csp)
+		MHD_add_response_header(mr, "Content-Security-Policy",
+					"default-src 'none'; frame-ancestors 'none'");
+	if (!cache)
+		MHD_add_response_header(mr, "Cache-Control", "no-store");
+	if (s->hsts)
+		MHD_add_response_header(mr, "Strict-Transport-Security", s->hsts);
 }
 
 /* Records the request in the metrics and logs it (one JSON line). */
@@ -407,7 +454,7 @@ send_resp(struct kcr_http_server *s, struct kcr_http_req *r, struct kcr_http_res
 	resp->fd = 0;
 	MHD_add_response_header(mr, "Content-Type", resp->ctype ? resp->ctype : "text/plain");
 	MHD_add_response_header(mr, "X-Request-Id", r->request_id);
-	security_headers(mr);
+	security_headers(s, mr, resp);
 	http_cors_headers(s, r, mr);
 	for (size_t i = 0; i < r->n_hdr; i++)
 		MHD_add_response_header(mr, r->hdr_name[i], r->hdr_value[i]);
@@ -565,14 +612,16 @@ static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	   const char *version, const char *data, size_t *size, void **con_cls)
 {
-	struct kcr_http_server *s = cls;
+	struct http_daemon *dm = cls;
+	struct kcr_http_server *s = dm->s;
 	struct kcr_http_req *r = *con_cls;
 	struct kcr_http_resp resp = { 0 };
 
 	(void)version;
 	if (r == NULL) {
-		r = req_new(s, c, url, method);
+		r = req_new(dm, c, url, method);
 		atomic_fetch_add(&s->in_flight, 1);
+		atomic_fetch_add(&dm->in_flight, 1);
 		*con_cls = r;
 		if (s->guard)
 			http_guard_headers_done(c);
@@ -611,7 +660,8 @@ static void
 on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	     enum MHD_RequestTerminationCode code)
 {
-	struct kcr_http_server *s = cls;
+	struct http_daemon *dm = cls;
+	struct kcr_http_server *s = dm->s;
 
 	(void)code;
 	if (s->guard)
@@ -620,6 +670,7 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		return;
 	req_free(*con_cls);
 	*con_cls = NULL;
+	atomic_fetch_sub(&dm->in_flight, 1);
 	atomic_fetch_sub(&s->in_flight, 1);
 }
 
@@ -662,8 +713,8 @@ parse_listen(const char *addr, struct sockaddr_storage *ss, socklen_t *len, kcr_
 	return kcr_error_set(err, KCR_E_INVALID, 0, "listen address '%s': bad host", addr);
 }
 
-static int
-bind_listen(const char *addr, int *port, kcr_error_t *err)
+int
+http_bind_listen(const char *addr, int *port, kcr_error_t *err)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -688,46 +739,233 @@ bind_listen(const char *addr, int *port, kcr_error_t *err)
 	return fd;
 }
 
+/* ---- daemons ------------------------------------------------------------ */
+
+/* A daemon on (a dup of) the listening socket, speaking TLS with pem when
+ * not NULL. */
+static struct http_daemon *
+daemon_start(struct kcr_http_server *s, const struct http_tls_pem *pem, kcr_error_t *err)
+{
+	const struct kcr_http_server_opts *o = &s->o;
+	struct http_daemon *dm = kcr_xzalloc(sizeof(*dm));
+	struct MHD_OptionItem tls[] = {
+		{ pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, pem ? pem->cert : NULL },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, pem ? pem->key : NULL },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, pem ? (void *)pem->priorities : NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	int fd = fcntl(s->listen_fd, F_DUPFD_CLOEXEC, 0);
+
+	dm->s = s;
+	if (fd < 0) {
+		free(dm);
+		kcr_error_set(err, KCR_E_IO, errno, "dup of the listening socket");
+		return NULL;
+	}
+	dm->d = MHD_start_daemon(
+		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
+			(pem ? MHD_USE_TLS : 0),
+		0, NULL, NULL, on_request, dm, MHD_OPTION_LISTEN_SOCKET, fd,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)HTTP_THREADS,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, dm, MHD_OPTION_NOTIFY_CONNECTION,
+		s->guard ? http_guard_notify : NULL, s->guard, MHD_OPTION_CONNECTION_TIMEOUT,
+		o->idle_timeout_s ? o->idle_timeout_s : 600, MHD_OPTION_CONNECTION_LIMIT,
+		o->max_connections ? o->max_connections : FD_SETSIZE - 4,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_peer,
+		/* headers beyond this are refused (431) */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_ARRAY, tls,
+		MHD_OPTION_END);
+	if (dm->d == NULL) {
+		close(fd);
+		free(dm);
+		kcr_error_set(err, KCR_E_IO, 0, "cannot start the HTTP%s server on %s",
+			      pem ? "S" : "", o->listen);
+		return NULL;
+	}
+	return dm;
+}
+
+/* A retired daemon's thread: once its last request is answered (or the
+ * server stops), the daemon is stopped and its kept-alive connections
+ * closed. */
+static void *
+daemon_reaper(void *arg)
+{
+	struct http_daemon *dm = arg;
+
+	while (atomic_load(&dm->in_flight) > 0 && !atomic_load(&dm->s->stopping))
+		usleep(20000);
+	MHD_stop_daemon(dm->d);
+	atomic_store(&dm->reaped, true);
+	return NULL;
+}
+
+/* Stops accepting on dm's daemon; its requests go on. */
+static void
+daemon_quiesce(struct http_daemon *dm)
+{
+	MHD_socket fd = MHD_quiesce_daemon(dm->d);
+
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd); /* a dup: the socket stays open in listen_fd */
+}
+
+static int
+tls_setup(struct kcr_http_server *s, const struct kcr_http_tls_opts *t, struct http_tls_pem *pem,
+	  kcr_error_t *err)
+{
+	if (http_tls_pem_load(t, pem, err) < 0)
+		return -1;
+	s->tls = true;
+	if (t->hsts_max_age)
+		s->hsts = kcr_strdup_printf("max-age=%u", t->hsts_max_age);
+	if (t->redirect_listen && *t->redirect_listen &&
+	    (s->redirect = http_redirect_start(t->redirect_listen, &s->port, err)) == NULL)
+		return -1;
+	kcr_log_info("HTTPS with %s", pem->about);
+	return 0;
+}
+
+/* NULL for an empty list */
+static char *
+strv_join(char *const *v, const char *sep)
+{
+	struct kcr_buf b;
+	size_t len;
+
+	if (v == NULL || *v == NULL)
+		return NULL;
+	kcr_buf_init(&b);
+	for (; *v; v++) {
+		if (b.len)
+			kcr_buf_add(&b, sep, strlen(sep));
+		kcr_buf_add(&b, *v, strlen(*v));
+	}
+	return kcr_buf_steal(&b, &len);
+}
+
+static void
+server_free(struct kcr_http_server *s)
+{
+	if (s->redirect)
+		MHD_stop_daemon(s->redirect);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	http_guard_free(s->guard);
+	kcr_strv_free(s->cors_origins);
+	kcr_strv_free(s->cors_methods);
+	kcr_strv_free(s->cors_headers);
+	free(s->cors_headers_str);
+	free(s->hsts);
+	free(s->base_path);
+	free(s->spool_dir);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+/* The options' strings, the server's own: the caller's may not outlive start. */
+static void
+own_opts(struct kcr_http_server *s, const struct kcr_http_server_opts *o)
+{
+	s->o = *o;
+	s->spool_dir = o->spool_dir ? kcr_xstrdup(o->spool_dir) : NULL;
+	s->o.spool_dir = s->spool_dir;
+	s->cors_origins = kcr_strv_dup(o->cors_origins);
+	s->cors_methods = kcr_strv_dup(o->cors_methods);
+	s->cors_headers = kcr_strv_dup(o->cors_headers);
+	s->o.cors_origins = s->cors_origins;
+	s->o.cors_methods = s->cors_methods;
+	s->o.cors_headers = s->cors_headers;
+	s->o.tls = NULL;
+	s->cors_headers_str = strv_join(o->cors_headers, ", ");
+	s->base_path = kcr_xstrdup(o->base_path ? o->base_path : "");
+	if (s->base_path[0] && s->base_path[strlen(s->base_path) - 1] == '/')
+		s->base_path[strlen(s->base_path) - 1] = '\0';
+}
+
 struct kcr_http_server *
 kcr_http_server_start(const struct kcr_http_server_opts *o, kcr_error_t *err)
 {
 	struct kcr_http_server *s = kcr_xzalloc(sizeof(*s));
-	int fd = bind_listen(o->listen, &s->port, err);
+	struct http_tls_pem pem = { 0 };
 
-	if (fd < 0) {
-		free(s);
-		return NULL;
-	}
-	s->o = *o;
-	s->spool_dir = o->spool_dir ? kcr_xstrdup(o->spool_dir) : NULL;
-	s->o.spool_dir = s->spool_dir;
-	s->base_path = kcr_xstrdup(o->base_path ? o->base_path : "");
-	if (s->base_path[0] && s->base_path[strlen(s->base_path) - 1] == '/')
-		s->base_path[strlen(s->base_path) - 1] = '\0';
+	s->listen_fd = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	own_opts(s, o);
+	if ((s->listen_fd = http_bind_listen(o->listen, &s->port, err)) < 0)
+		goto fail;
 	atomic_store(&s->max_body, o->max_body);
 	if (o->header_timeout_s || o->body_timeout_s)
 		s->guard = http_guard_new(o->header_timeout_s, o->body_timeout_s);
-	s->d = MHD_start_daemon(
-		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC, 0, NULL,
-		NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
-		(unsigned int)HTTP_THREADS, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		MHD_OPTION_NOTIFY_CONNECTION, s->guard ? http_guard_notify : NULL, s->guard,
-		MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout_s ? o->idle_timeout_s : 600,
-		MHD_OPTION_CONNECTION_LIMIT,
-		o->max_connections ? o->max_connections : FD_SETSIZE - 4,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_peer,
-		/* headers beyond this are refused (431) */
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_END);
-	if (s->d == NULL) {
-		http_guard_free(s->guard);
-		close(fd);
-		free(s->base_path);
-		free(s->spool_dir);
-		free(s);
-		kcr_error_set(err, KCR_E_IO, 0, "cannot start the HTTP server on %s", o->listen);
-		return NULL;
-	}
+	if (o->tls && tls_setup(s, o->tls, &pem, err) < 0)
+		goto fail;
+	if ((s->cur = daemon_start(s, o->tls ? &pem : NULL, err)) == NULL)
+		goto fail;
+	http_tls_pem_release(&pem);
 	return s;
+fail:
+	http_tls_pem_release(&pem);
+	server_free(s);
+	return NULL;
+}
+
+/* Frees the retired daemons that are stopped (all: waits for them). */
+static void
+retired_prune(struct kcr_http_server *s, bool all)
+{
+	struct http_daemon **p = &s->retired;
+
+	while (*p) {
+		struct http_daemon *dm = *p;
+
+		if (!all && !atomic_load(&dm->reaped)) {
+			p = &dm->next;
+			continue;
+		}
+		*p = dm->next;
+		if (dm->reaping)
+			pthread_join(dm->reaper, NULL);
+		free(dm);
+	}
+}
+
+int
+kcr_http_server_reload_tls(struct kcr_http_server *s, const struct kcr_http_tls_opts *t,
+			   kcr_error_t *err)
+{
+	struct http_tls_pem pem;
+	struct http_daemon *dm, *old;
+
+	if (!s->tls)
+		return 0;
+	if (http_tls_pem_load(t, &pem, err) < 0)
+		return -1;
+	/* the new daemon accepts before the old stops: no connection is refused */
+	dm = daemon_start(s, &pem, err);
+	if (dm == NULL) {
+		http_tls_pem_release(&pem);
+		return -1;
+	}
+	kcr_log_info("HTTPS certificate reloaded: %s", pem.about);
+	http_tls_pem_release(&pem);
+	pthread_mutex_lock(&s->lock);
+	old = s->cur;
+	s->cur = dm;
+	daemon_quiesce(old);
+	retired_prune(s, false);
+	old->next = s->retired;
+	s->retired = old;
+	old->reaping = pthread_create(&old->reaper, NULL, daemon_reaper, old) == 0;
+	if (!old->reaping)
+		daemon_reaper(old); /* no thread: wait here */
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+bool
+kcr_http_server_tls(const struct kcr_http_server *s)
+{
+	return s->tls;
 }
 
 int
@@ -746,20 +984,21 @@ void
 kcr_http_server_stop(struct kcr_http_server *s, unsigned int grace_ms)
 {
 	uint64_t deadline = kcr_now_ms() + grace_ms;
-	MHD_socket fd;
 
 	if (s == NULL)
 		return;
 	/* stop accepting, and refuse new connections at once rather than
 	 * leaving them in the backlog; requests in flight go on */
-	fd = MHD_quiesce_daemon(s->d);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
+	pthread_mutex_lock(&s->lock);
+	daemon_quiesce(s->cur);
+	close(s->listen_fd);
+	s->listen_fd = -1;
+	pthread_mutex_unlock(&s->lock);
 	while (atomic_load(&s->in_flight) > 0 && kcr_now_ms() < deadline)
 		usleep(10000);
-	MHD_stop_daemon(s->d);
-	http_guard_free(s->guard);
-	free(s->base_path);
-	free(s->spool_dir);
-	free(s);
+	atomic_store(&s->stopping, true);
+	MHD_stop_daemon(s->cur->d);
+	free(s->cur);
+	retired_prune(s, true);
+	server_free(s);
 }
