@@ -256,7 +256,7 @@
       act.appendChild(btn);
       const tr = row([k.name || "(unnamed)", el("td", k.id.slice(0, 12) + "…", "mono"),
         el("td", k.status, k.status === "active" ? "ok" : "bad"), limitsText(k),
-        total.executions || 0, total.errors || 0, act]);
+        total.executions || 0, total.errors || 0, ms(total.run_ms || 0), ms(total.cpu_ms || 0), act]);
       tr.dataset.keyId = k.id;
       tr.dataset.name = k.name || "";
       tr.dataset.enabled = k.enabled;
