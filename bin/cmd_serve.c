@@ -171,6 +171,7 @@ start_http(struct kcr_api *api, const struct kcr_config *cfg, kcr_error_t *err)
 		.tls = tls_opts(cfg, &t),
 		.spool_dir = spool,
 		.auth = kcr_api_authorize,
+		.on_reply = kcr_api_on_reply,
 		.ud = api,
 		.log_requests = true,
 	};

@@ -4,6 +4,7 @@
 
 #include "base/encode.h"
 #include "server/api-internal.h"
+#include "base/clock.h"
 #include "base/log.h"
 
 #include <cjson/cJSON.h>
@@ -211,6 +212,19 @@ record_usage(struct kcr_api *api, const struct kcr_http_req *req, const struct k
 	kcr_usage_add(api->usage, req->tenant + 4, lang->id, v);
 }
 
+/* The dashboard's executions per minute and latency (activity.h): every
+ * tenant's, timed from the request's arrival, so a wait for a sandbox
+ * counts as the client sees it. */
+static void
+record_activity(struct kcr_api *api, const struct kcr_http_req *req, const struct kcr_lang *lang,
+		const struct kcr_exec_result *r, bool ok)
+{
+	if (lang == NULL || api->activity == NULL)
+		return;
+	kcr_activity_exec(api->activity, lang->id, (double)(kcr_now_ns() - req->start_ns) / 1e6,
+			  !ok || r->exit_code != 0 || r->timed_out);
+}
+
 void
 api_h_exec(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 {
@@ -233,12 +247,14 @@ api_h_exec(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 		api_reply_verr(resp, req, &v);
 	else if (kcr_service_exec(api->svc, &c, &r, &err) < 0) {
 		record_usage(api, req, c.lang, &r, false);
+		record_activity(api, req, c.lang, &r, false);
 		api_reply_service_error(resp, req, err);
 	} else {
 		if (r.state_note)
 			kcr_log_info("request %s, session %s: state: %s", req->request_id,
 				     r.session_id, r.state_note);
 		record_usage(api, req, c.lang, &r, true);
+		record_activity(api, req, c.lang, &r, true);
 		kcr_http_reply_json(resp, 200, exec_reply(&r));
 	}
 	kcr_conc_release(api->conc, req->tenant);

@@ -439,6 +439,8 @@ send_resp(struct kcr_http_server *s, struct kcr_http_req *r, struct kcr_http_res
 
 	if (resp->status == 0)
 		kcr_http_reply_error(resp, r, 500, "internal_server", NULL, "no reply");
+	if (s->o.on_reply)
+		s->o.on_reply(r, resp, s->o.ud);
 	if (resp->fd > 0) /* MHD sends it with sendfile(2) and closes it */
 		mr = MHD_create_response_from_fd64(resp->len, resp->fd);
 	else

@@ -111,6 +111,10 @@ enum kcr_http_auth {
 };
 typedef enum kcr_http_auth (*kcr_http_auth_fn)(struct kcr_http_req *req, struct kcr_http_resp *resp,
 					       void *ud);
+/* Sees every reply just before it goes out (the admin dashboard's recent
+ * errors); it must not change it. */
+typedef void (*kcr_http_reply_hook)(const struct kcr_http_req *req,
+				    const struct kcr_http_resp *resp, void *ud);
 
 /* HTTPS (libmicrohttpd's TLS, GnuTLS underneath). */
 struct kcr_http_tls_opts {
@@ -144,6 +148,7 @@ struct kcr_http_server_opts {
 	 * disk, not memory; NULL: they are held in memory. */
 	const char *spool_dir;
 	kcr_http_auth_fn auth;
+	kcr_http_reply_hook on_reply; /* NULL: none */
 	void *ud;
 	bool log_requests;
 };
