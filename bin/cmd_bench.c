@@ -103,7 +103,7 @@ static const struct scenario scenarios[] = {
 struct bench_run {
 	const struct scenario *sc;
 	struct kcr_service *svc;
-	const char *url, *key;
+	const char *url, *key, *ca_file;
 	uint64_t until_ms;
 	pthread_mutex_t lock;
 	double *lat;
@@ -218,6 +218,8 @@ client_thread(void *arg)
 	bool state = strcmp(b->sc->name, "state") == 0;
 	char session[KCR_ID_LEN + 1] = "";
 
+	if (api)
+		kcr_api_client_set_ca_file(api, b->ca_file);
 	if ((b->url && api == NULL) || (files && upload_input(b, api, &ref, &err) < 0)) {
 		record(b, 0, false);
 		kcr_error_free(err);
@@ -540,7 +542,8 @@ static int
 run_all(struct bench_args *a, char **names, int n, kcr_error_t *err)
 {
 	struct bench_run b = { .url = kcr_config_str(a->ctx->cfg, "client.server"),
-			       .key = kcr_config_str(a->ctx->cfg, "client.api_key") };
+			       .key = kcr_config_str(a->ctx->cfg, "client.api_key"),
+			       .ca_file = kcr_config_str(a->ctx->cfg, "client.ca_file") };
 	char dir[] = "/tmp/kcr-bench-XXXXXX";
 	cJSON *out = a->json ? cJSON_CreateArray() : NULL;
 	int r = 0;

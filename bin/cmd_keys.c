@@ -166,6 +166,9 @@ target_open(struct target *t, struct kcr_ctx *ctx, kcr_error_t *err)
 	memset(t, 0, sizeof(*t));
 	if (*url) {
 		t->api = kcr_api_client_new(url, kcr_config_str(ctx->cfg, "client.admin_key"), err);
+		if (t->api)
+			kcr_api_client_set_ca_file(t->api,
+						   kcr_config_str(ctx->cfg, "client.ca_file"));
 		return t->api ? 0 : -1;
 	}
 	if (kcr_stores_open(&t->st, ctx->cfg, err) < 0)

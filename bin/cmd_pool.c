@@ -94,6 +94,9 @@ source_open(struct source *s, struct kcr_ctx *ctx, bool cluster, kcr_error_t *er
 		if (*key == '\0')
 			key = kcr_config_str(ctx->cfg, "client.api_key");
 		s->api = kcr_api_client_new(url, key, err);
+		if (s->api)
+			kcr_api_client_set_ca_file(s->api,
+						   kcr_config_str(ctx->cfg, "client.ca_file"));
 		return s->api ? 0 : -1;
 	}
 	if (cluster && strcmp(kcr_config_str(ctx->cfg, "sandbox.provider"), "kubernetes") == 0) {

@@ -44,6 +44,39 @@ max_body(const struct kcr_config *cfg)
 	return (size_t)kcr_config_int(cfg, "server.max_body_mb") << 20;
 }
 
+/* server.tls.*: NULL when server.tls.enabled is false */
+static const struct kcr_http_tls_opts *
+tls_opts(const struct kcr_config *cfg, struct kcr_http_tls_opts *t)
+{
+	if (!kcr_config_bool(cfg, "server.tls.enabled"))
+		return NULL;
+	*t = (struct kcr_http_tls_opts){
+		.cert_file = kcr_config_str(cfg, "server.tls.cert_file"),
+		.key_file = kcr_config_str(cfg, "server.tls.key_file"),
+		.min_version = kcr_config_str(cfg, "server.tls.min_version"),
+		.redirect_listen = kcr_config_str(cfg, "server.tls.redirect_listen"),
+		.hsts_max_age = (unsigned int)kcr_config_int(cfg, "server.tls.hsts_max_age"),
+	};
+	return t;
+}
+
+/* A new certificate (or new files) for HTTPS. Turning HTTPS on or off
+ * needs a restart: the listener stays what it was. */
+static void
+reload_tls(struct kcr_http_server *srv, const struct kcr_config *cfg)
+{
+	struct kcr_http_tls_opts t;
+	const struct kcr_http_tls_opts *tls = tls_opts(cfg, &t);
+	kcr_error_t err = NULL;
+
+	if ((tls != NULL) != kcr_http_server_tls(srv))
+		kcr_log_warn("server.tls.enabled changed: it takes effect at a restart");
+	else if (tls && kcr_http_server_reload_tls(srv, tls, &err) < 0) {
+		kcr_log_error("HTTPS certificate not reloaded, keeping the old one: %s", err->msg);
+		kcr_error_free(err);
+	}
+}
+
 /* SIGHUP: read the configuration file and environment again (flags keep
  * their values) and swap keys and limits. The listen address, stores and
  * sandbox provider stay as they are. */
@@ -77,6 +110,7 @@ reload(struct kcr_api *api, struct kcr_http_server *srv, const struct kcr_config
 	kcr_service_reload(api->svc, cfg);
 	api_limits(api, cfg);
 	kcr_http_server_set_limits(srv, max_body(cfg));
+	reload_tls(srv, cfg);
 	/* GET /admin/config shows it: kept until the next reload swaps it */
 	kcr_api_set_config(api, cfg);
 	kcr_config_free(reloaded);
@@ -109,8 +143,12 @@ wait_loop(struct kcr_api *api, struct kcr_http_server *srv, struct kcr_config *c
 }
 
 static struct kcr_http_server *
-start_http(struct kcr_api *api, const struct kcr_config *cfg, char **cors, kcr_error_t *err)
+start_http(struct kcr_api *api, const struct kcr_config *cfg, kcr_error_t *err)
 {
+	kcr_autostrv char **origins = kcr_config_list(cfg, "server.cors_origins");
+	kcr_autostrv char **methods = kcr_config_list(cfg, "server.cors_methods");
+	kcr_autostrv char **headers = kcr_config_list(cfg, "server.cors_headers");
+	struct kcr_http_tls_opts t;
 	/* uploads pass through the same spool as outputs (kcr.yaml(5), state_dir) */
 	kcr_autofree char *spool = kcr_strdup_printf("%s/spool", kcr_config_str(cfg, "state_dir"));
 	struct kcr_http_server_opts o = {
@@ -126,9 +164,14 @@ start_http(struct kcr_api *api, const struct kcr_config *cfg, char **cors, kcr_e
 		.header_timeout_s = (unsigned int)kcr_config_int(cfg, "server.header_timeout"),
 		.body_timeout_s = (unsigned int)kcr_config_int(cfg, "server.body_timeout"),
 		.idle_timeout_s = (unsigned int)kcr_config_int(cfg, "server.idle_timeout"),
-		.cors_origins = cors,
+		.cors_origins = origins,
+		.cors_methods = methods,
+		.cors_headers = headers,
+		.cors_max_age = (unsigned int)kcr_config_int(cfg, "server.cors_max_age"),
+		.tls = tls_opts(cfg, &t),
 		.spool_dir = spool,
 		.auth = kcr_api_authorize,
+		.on_reply = kcr_api_on_reply,
 		.ud = api,
 		.log_requests = true,
 	};
@@ -142,7 +185,6 @@ serve_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 	struct kcr_api api = { 0 };
 	struct kcr_http_server *srv = NULL;
 	kcr_autofree char *generated = NULL;
-	kcr_autostrv char **cors = kcr_config_list(ctx->cfg, "server.cors_origins");
 	sigset_t set;
 	int first, r = kcr_cmd_parse(&kcr_cmd_serve, argc, argv, on_opt, ctx->cfg, &first, err);
 
@@ -166,15 +208,16 @@ serve_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 	kcr_api_init(&api, ctx->cfg); /* needs the service's stores */
 	if ((kcr_config_bool(ctx->cfg, "pool.enabled") &&
 	     kcr_service_enable_pool(api.svc, ctx->cfg, err) < 0) ||
-	    (srv = start_http(&api, ctx->cfg, cors, err)) == NULL)
+	    (srv = start_http(&api, ctx->cfg, err)) == NULL)
 		goto out;
 	if (generated)
 		fprintf(stderr, "kcr: no API key configured; generated one for this run:\n%s\n",
 			generated);
-	fprintf(stderr, "kcr: serving on %s (port %d)%s%s\n",
+	fprintf(stderr, "kcr: serving on %s (port %d)%s%s%s\n",
 		kcr_config_str(ctx->cfg, "server.listen"), kcr_http_server_port(srv),
 		*kcr_config_str(ctx->cfg, "server.base_path") ? " and under " : "",
-		kcr_config_str(ctx->cfg, "server.base_path"));
+		kcr_config_str(ctx->cfg, "server.base_path"),
+		kcr_http_server_tls(srv) ? ", HTTPS" : "");
 	r = wait_loop(&api, srv, ctx->cfg);
 	fprintf(stderr, "kcr: stopping; finishing requests in flight\n");
 out:

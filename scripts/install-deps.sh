@@ -11,7 +11,7 @@ TEST_PKGS="bats bats-assert bats-support curl redis-server python3-botocore
   valgrind hyperfine wrk iproute2 procps nodejs npm
   python3-kubernetes openssl util-linux podman buildah debootstrap
   golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev python3-jsonschema
-  python3-yaml golang-github-getkin-kin-openapi-dev"
+  python3-yaml chromium python3-websocket golang-github-getkin-kin-openapi-dev"
 RUNTIME_PKGS="python3 python3-cloudpickle python3-dill python3-numpy
   python3-pandas python3-matplotlib golang-go php-cli rustc r-base-core
   gfortran ldc gcc g++ default-jdk-headless bash coreutils"

@@ -63,7 +63,8 @@ for dir in $builds; do
 	for log_file in $(find "$dir/tests" -name '*.log' 2>/dev/null); do
 		if grep -qE '^(not ok|ERROR|FAIL)' "$log_file"; then
 			echo "---- ${log_file#$top/}"
-			grep -E -A8 '^not ok' "$log_file" | head -60
+			# a failed check says why on the lines before its "not ok"
+			grep -E -B12 -A4 '^not ok' "$log_file" | head -80
 			# A test program that died (a sanitizer report, a signal)
 			# has no "not ok" line: its last words say why.
 			grep -qE '^not ok' "$log_file" || tail -n 40 "$log_file"

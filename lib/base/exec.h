@@ -110,6 +110,8 @@ struct kcr_exec_result {
 	size_t out_len, err_len;
 	bool out_truncated, err_truncated;
 	uint64_t duration_ms;          /* compile + run, inside the sandbox */
+	uint64_t
+		cpu_ms; /* their CPU time (user + system), the processes they waited for included */
 	struct kcr_file_info *changed; /* files in /mnt/data it created or changed */
 	size_t n_changed;
 	char *state_note; /* what of the globals was not saved and why (one line

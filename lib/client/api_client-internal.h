@@ -20,6 +20,7 @@ struct kcr_api_client {
 	CURL *curl;
 	char *base;       /* "http://host:8000/v1", no trailing '/' */
 	char *key_header; /* "X-API-Key: ...", or NULL */
+	char *ca_file;    /* the CAs an https:// server is checked with; NULL: the system's */
 	char errbuf[CURL_ERROR_SIZE];
 };
 

@@ -70,12 +70,20 @@ kcr_api_client_new(const char *base_url, const char *api_key, kcr_error_t *err)
 }
 
 void
+kcr_api_client_set_ca_file(struct kcr_api_client *c, const char *path)
+{
+	free(c->ca_file);
+	c->ca_file = path && *path ? kcr_xstrdup(path) : NULL;
+}
+
+void
 kcr_api_client_free(struct kcr_api_client *c)
 {
 	if (c == NULL)
 		return;
 	curl_easy_cleanup(c->curl);
 	free(c->base);
+	free(c->ca_file);
 	if (c->key_header)
 		explicit_bzero(c->key_header, strlen(c->key_header));
 	free(c->key_header);
@@ -228,6 +236,8 @@ set_common(struct kcr_api_client *c, const char *url, struct reply *r)
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
 	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (c->ca_file)
+		curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
 	curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "kcr/" PACKAGE_VERSION);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, r);

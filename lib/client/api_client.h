@@ -23,6 +23,9 @@ struct kcr_api_client;
  * for none. */
 struct kcr_api_client *kcr_api_client_new(const char *base_url, const char *api_key,
 					  kcr_error_t *err);
+/* The PEM CA certificates an https:// server is checked with (client.ca_file);
+ * NULL or "": the system's. */
+void kcr_api_client_set_ca_file(struct kcr_api_client *c, const char *path);
 void kcr_api_client_free(struct kcr_api_client *c);
 /* The base URL, without a trailing '/'. */
 const char *kcr_api_client_url(const struct kcr_api_client *c);

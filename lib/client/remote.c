@@ -14,6 +14,7 @@ remote_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
 
 	if (c == NULL)
 		return -1;
+	kcr_api_client_set_ca_file(c, kcr_config_str(cfg, "client.ca_file"));
 	*self = c;
 	return 0;
 }

@@ -45,6 +45,8 @@ struct step_res {
 	uint64_t out_over, err_over; /* bytes discarded past the cap */
 	int status;
 	bool timed_out;
+	uint64_t cpu_us; /* user + system time of the step's process and the
+			  * children it waited for */
 };
 
 /* Parent ends: fd[0] writes stdin, fd[1] and fd[2] read stdout and

@@ -197,6 +197,7 @@ compile_and_run(const struct proc_ctx *pc, const struct kcr_exec_request *req, c
 	const struct kcr_lang *l = req->lang;
 	kcr_autostrv char **argv = NULL;
 	struct step_res sr;
+	uint64_t compile_cpu_us = 0;
 
 	if (l->compile) {
 		argv = expand(l->compile, l, src_dir, NULL);
@@ -206,12 +207,14 @@ compile_and_run(const struct proc_ctx *pc, const struct kcr_exec_request *req, c
 			proc_set_result(res, &sr, pc->limits);
 			return 0;
 		}
+		compile_cpu_us = sr.cpu_us;
 		proc_step_res_release(&sr); /* warnings of a good compile are dropped */
 		kcr_strv_free(kcr_steal(&argv));
 	}
 	argv = expand(l->run, l, src_dir, req->args);
 	if (proc_run_step(pc, argv, data_dir, req->stdin_data, req->stdin_len, &sr, err) < 0)
 		return -1;
+	sr.cpu_us += compile_cpu_us; /* the execution's CPU: building it too */
 	proc_set_result(res, &sr, pc->limits);
 	return 0;
 }

@@ -282,6 +282,12 @@ io_poll(struct io *io, struct step_res *sr, uint64_t cap, uint64_t until, bool e
 	}
 }
 
+static uint64_t
+tv_us(const struct timeval *tv)
+{
+	return (uint64_t)tv->tv_sec * 1000000u + (uint64_t)tv->tv_usec;
+}
+
 /* Pumps the pipes until the program exits or the deadline passes, then
  * kills the tree, collects the program's status and drains what is left. */
 void
@@ -301,8 +307,11 @@ proc_supervise(const struct proc_ctx *pc, pid_t pid, struct io *io, struct step_
 				/* a program that ended is a zombie: the kill leaves its
 				 * status as it was */
 				proc_kill_tree(pc, pid);
-				while (waitpid(pid, &sr->status, __WALL) < 0 && errno == EINTR)
+				struct rusage ru = { 0 };
+
+				while (wait4(pid, &sr->status, __WALL, &ru) < 0 && errno == EINTR)
 					;
+				sr->cpu_us = tv_us(&ru.ru_utime) + tv_us(&ru.ru_stime);
 				kcr_closep(&io->fd[0]);
 				exited = true;
 				until = now + GRACE_MS;

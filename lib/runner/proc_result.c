@@ -43,6 +43,7 @@ proc_set_result(struct kcr_exec_result *res, struct step_res *sr, const struct k
 {
 	res->out = kcr_buf_steal(&sr->out, &res->out_len);
 	res->err = kcr_buf_steal(&sr->err, &res->err_len);
+	res->cpu_ms += (sr->cpu_us + 500) / 1000;
 	res->out_truncated = sr->out_over > 0;
 	res->err_truncated = sr->err_over > 0;
 	if (sr->timed_out) {

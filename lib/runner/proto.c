@@ -163,6 +163,7 @@ kcr_proto_exec_res_encode(const struct kcr_exec_result *res)
 	cJSON_AddBoolToObject(o, "stdout_truncated", res->out_truncated);
 	cJSON_AddBoolToObject(o, "stderr_truncated", res->err_truncated);
 	cJSON_AddNumberToObject(o, "duration_ms", (double)res->duration_ms);
+	cJSON_AddNumberToObject(o, "cpu_ms", (double)res->cpu_ms);
 	cJSON_AddItemToObject(o, "changed", files_array(res->changed, res->n_changed));
 	if (res->state_out)
 		add_b64(o, "state_out_b64", res->state_out, res->state_out_len);
@@ -216,6 +217,7 @@ kcr_proto_exec_res_decode(const char *json, size_t len, struct kcr_exec_result *
 	res->out_truncated = kcr_json_bool(o, "stdout_truncated", false);
 	res->err_truncated = kcr_json_bool(o, "stderr_truncated", false);
 	res->duration_ms = kcr_json_u64(o, "duration_ms", 0);
+	res->cpu_ms = kcr_json_u64(o, "cpu_ms", 0);
 	res->state_note = kcr_xstrdup(kcr_json_str(o, "state_note"));
 	r = 0;
 out:

@@ -67,6 +67,15 @@ void api_h_admin_session_delete(struct kcr_http_req *req, struct kcr_http_resp *
 void api_h_admin_pool_drain(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
 void api_h_admin_config(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
 
+/* api_activity.c: GET /admin/activity (KCR_ROUTE_ADMIN) */
+void api_h_admin_activity(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+
+/* api_dashboard.c: the admin dashboard's page and assets (KCR_ROUTE_PUBLIC:
+ * no data in them; the page asks the admin API with the key typed in) */
+void api_h_dashboard(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_dashboard_slash(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+void api_h_dashboard_asset(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud);
+
 /* api_schemas.c: the component schemas and parameters the route table
  * names (struct kcr_http_route), as JSON text; tables end with { NULL }. */
 struct api_schema {

@@ -223,6 +223,20 @@ static const struct kcr_http_route routes[] = {
 	{ "GET", "/admin/config", api_h_admin_config, KCR_ROUTE_ADMIN, "admin_config",
 	  .tag = "admin", .summary = "The effective configuration, secrets masked",
 	  .response = "Config" },
+	{ "GET", "/admin/activity", api_h_admin_activity, KCR_ROUTE_ADMIN, "admin_activity",
+	  .tag = "admin",
+	  .summary = "Executions a minute per language over the hour, latency percentiles, "
+		     "recent errors",
+	  .response = "Activity", .params = "latency_minutes", .replies = "400" },
+	/* the admin's page: no data in it, it asks the admin API with the key typed in */
+	{ "GET", "/dashboard", api_h_dashboard, KCR_ROUTE_PUBLIC, "dashboard", .tag = "dashboard",
+	  .summary = "The admin dashboard's page", .response = "Html" },
+	{ "GET", "/dashboard/", api_h_dashboard_slash, KCR_ROUTE_PUBLIC, "dashboard_slash",
+	  .tag = "dashboard", .summary = "Redirects to /dashboard", .status = 308 },
+	{ "GET", "/dashboard/app.js", api_h_dashboard_asset, KCR_ROUTE_PUBLIC, "dashboard_js",
+	  .tag = "dashboard", .summary = "The dashboard's script", .response = "JavaScript" },
+	{ "GET", "/dashboard/style.css", api_h_dashboard_asset, KCR_ROUTE_PUBLIC, "dashboard_css",
+	  .tag = "dashboard", .summary = "The dashboard's style sheet", .response = "Css" },
 	/* operations */
 	{ "GET", "/health", h_health, KCR_ROUTE_PUBLIC, "health", .tag = "health",
 	  .summary = "Liveness", .response = "Health" },

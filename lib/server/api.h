@@ -10,6 +10,7 @@
 #include "server/keys.h"
 #include "server/ratelimit.h"
 #include "server/usage.h"
+#include "server/activity.h"
 
 #include <pthread.h>
 
@@ -34,6 +35,7 @@ struct kcr_api {
 	struct kcr_authfail *authfail;
 	struct kcr_conc *conc;
 	struct kcr_usage *usage; /* what each key used (usage.h) */
+	struct kcr_activity *activity; /* this replica's recent activity (activity.h) */
 	struct kcr_api_limits lim;
 	const struct kcr_config *cfg; /* the effective configuration (GET /admin/config) */
 	/* GET /openapi.json, built once by kcr_api_init (NULL: it failed) */
@@ -66,5 +68,8 @@ void kcr_api_pool_warmup(struct kcr_http_req *req, struct kcr_http_resp *resp, v
  * need the admin key. */
 enum kcr_http_auth kcr_api_authorize(struct kcr_http_req *req, struct kcr_http_resp *resp,
 				     void *ud);
+/* The reply hook of the server (http_server.h): error replies into the
+ * recent errors of GET /admin/activity (api_activity.c). */
+void kcr_api_on_reply(const struct kcr_http_req *req, const struct kcr_http_resp *resp, void *ud);
 
 #endif

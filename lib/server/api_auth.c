@@ -55,6 +55,7 @@ kcr_api_init(struct kcr_api *api, const struct kcr_config *cfg)
 	api->authfail = kcr_authfail_new(AUTHFAIL_SLOTS);
 	api->conc = kcr_conc_new();
 	api->usage = kcr_usage_new(kcr_service_stores(api->svc), USAGE_FLUSH_MS);
+	api->activity = kcr_activity_new(NULL, NULL);
 	kcr_api_set_config(api, cfg);
 	/* the server's base path is the one it starts with: a reload keeps it */
 	api_openapi_init(api, kcr_config_str(cfg, "server.base_path"));
@@ -67,9 +68,11 @@ kcr_api_release(struct kcr_api *api)
 	kcr_authfail_free(api->authfail);
 	kcr_conc_free(api->conc);
 	kcr_usage_free(api->usage);
+	kcr_activity_free(api->activity);
 	free(api->openapi);
 	api->openapi = NULL;
 	api->usage = NULL;
+	api->activity = NULL;
 	api->key_cache = NULL;
 	api->authfail = NULL;
 	api->conc = NULL;

@@ -4,6 +4,7 @@
 
 #include "base/encode.h"
 #include "server/api-internal.h"
+#include "base/clock.h"
 #include "base/log.h"
 
 #include <cjson/cJSON.h>
@@ -190,21 +191,38 @@ exec_reply(const struct kcr_exec_result *r)
 
 /* What each key used, per language (usage.h): executions, those that
  * failed (a non-zero exit, a timeout, or no result), the milliseconds
- * they ran in their sandboxes, and the bytes they returned (stdout,
- * stderr and output files). GET /admin/usage reads them back. */
+ * they ran in their sandboxes (wall) and the CPU time they used, and the
+ * bytes they returned (stdout, stderr and output files). GET /admin/usage reads them back. */
 static void
 record_usage(struct kcr_api *api, const struct kcr_http_req *req, const struct kcr_lang *lang,
 	     const struct kcr_exec_result *r, bool ok)
 {
-	int64_t v[KCR_USAGE_FIELDS] = { 1, !ok || r->exit_code != 0 || r->timed_out,
-					(int64_t)r->duration_ms,
-					(int64_t)(r->out_len + r->err_len) };
+	int64_t v[KCR_USAGE_FIELDS] = {
+		[KCR_USAGE_EXECUTIONS] = 1,
+		[KCR_USAGE_ERRORS] = !ok || r->exit_code != 0 || r->timed_out,
+		[KCR_USAGE_RUN_MS] = (int64_t)r->duration_ms,
+		[KCR_USAGE_BYTES] = (int64_t)(r->out_len + r->err_len),
+		[KCR_USAGE_CPU_MS] = (int64_t)r->cpu_ms,
+	};
 
 	if (strncmp(req->tenant, "key:", 4) != 0 || lang == NULL)
 		return;
 	for (size_t i = 0; i < r->n_files; i++)
 		v[KCR_USAGE_BYTES] += (int64_t)r->files[i].size;
 	kcr_usage_add(api->usage, req->tenant + 4, lang->id, v);
+}
+
+/* The dashboard's executions per minute and latency (activity.h): every
+ * tenant's, timed from the request's arrival, so a wait for a sandbox
+ * counts as the client sees it. */
+static void
+record_activity(struct kcr_api *api, const struct kcr_http_req *req, const struct kcr_lang *lang,
+		const struct kcr_exec_result *r, bool ok)
+{
+	if (lang == NULL || api->activity == NULL)
+		return;
+	kcr_activity_exec(api->activity, lang->id, (double)(kcr_now_ns() - req->start_ns) / 1e6,
+			  !ok || r->exit_code != 0 || r->timed_out);
 }
 
 void
@@ -229,12 +247,14 @@ api_h_exec(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ud)
 		api_reply_verr(resp, req, &v);
 	else if (kcr_service_exec(api->svc, &c, &r, &err) < 0) {
 		record_usage(api, req, c.lang, &r, false);
+		record_activity(api, req, c.lang, &r, false);
 		api_reply_service_error(resp, req, err);
 	} else {
 		if (r.state_note)
 			kcr_log_info("request %s, session %s: state: %s", req->request_id,
 				     r.session_id, r.state_note);
 		record_usage(api, req, c.lang, &r, true);
+		record_activity(api, req, c.lang, &r, true);
 		kcr_http_reply_json(resp, 200, exec_reply(&r));
 	}
 	kcr_conc_release(api->conc, req->tenant);

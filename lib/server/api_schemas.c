@@ -10,8 +10,9 @@
 
 #include <string.h>
 
-/* clang-format off: it would split long strings, which JSON() would then
- * quote as two, and spread each J_ type over four lines */
+/* Not clang-format's: it would split long strings, which JSON() would
+ * then quote as two, and spread each J_ type over four lines. */
+/* clang-format off */
 
 /* JSON written as C tokens: the preprocessor makes it a string (quotes
  * escaped), so the schemas read as JSON rather than as escaped text. Its
@@ -467,12 +468,13 @@ static const struct api_schema schemas[] = {
 	  }) },
 	{ "UsageCounts", NULL, NULL, JSON({
 		  "type" : "object",
-		  "required" : [ "executions", "errors", "run_ms", "bytes" ],
+		  "required" : [ "executions", "errors", "run_ms", "cpu_ms", "bytes" ],
 		  "properties" : {
 			  "executions" : J_INT,
-			  "errors" : J_INT,
-			  "run_ms" : J_INT,
-			  "bytes" : J_INT
+			  "errors" : { "type" : "integer", "description" : "failed or timed out" },
+			  "run_ms" : { "type" : "integer", "description" : "wall time in sandboxes" },
+			  "cpu_ms" : { "type" : "integer", "description" : "user + system time" },
+			  "bytes" : { "type" : "integer", "description" : "stdout, stderr and files" }
 		  }
 	  }) },
 	{ "KeyUsage", NULL, NULL, JSON({
@@ -614,6 +616,76 @@ static const struct api_schema schemas[] = {
 			  "error" : J_STR
 		  }
 	  }) },
+	{ "Latency", NULL, NULL, JSON({
+		  "type" : "object",
+		  "required" : [ "count", "p50_ms", "p95_ms", "p99_ms", "max_ms" ],
+		  "properties" : {
+			  "count" : J_INT,
+			  "p50_ms" : J_NUM,
+			  "p95_ms" : J_NUM,
+			  "p99_ms" : J_NUM,
+			  "max_ms" : J_NUM
+		  }
+	  }) },
+	{ "Activity", NULL, NULL, JSON({
+		  "type" : "object",
+		  "required" : [ "now", "minute_start", "minutes", "executions", "errors", "latency",
+				 "recent_errors" ],
+		  "properties" : {
+			  "now" : J_NUM,
+			  "minute_start" : {
+				  "type" : "number",
+				  "description" : "when the first minute of the series began"
+			  },
+			  "minutes" : J_INT,
+			  "executions" : {
+				  "type" : "object",
+				  "description" : "per language used: a count a minute, oldest first",
+				  "additionalProperties" : { "type" : "array", "items" : J_NUM }
+			  },
+			  "errors" : {
+				  "type" : "object",
+				  "description" : "likewise, the executions that failed",
+				  "additionalProperties" : { "type" : "array", "items" : J_NUM }
+			  },
+			  "latency" : {
+				  "type" : "object",
+				  "required" : [ "window_minutes", "overall", "languages" ],
+				  "properties" : {
+					  "window_minutes" : J_INT,
+					  "overall" : { "$ref" : "#/components/schemas/Latency" },
+					  "languages" : {
+						  "type" : "object",
+						  "additionalProperties" :
+							  { "$ref" : "#/components/schemas/Latency" }
+					  }
+				  }
+			  },
+			  "recent_errors" : {
+				  "type" : "array",
+				  "description" : "newest first",
+				  "items" : {
+					  "type" : "object",
+					  "required" : [ "ts", "status", "method", "route" ],
+					  "properties" : {
+						  "ts" : J_NUM,
+						  "status" : J_INT,
+						  "method" : J_STR,
+						  "route" : J_STR,
+						  "error_type" : J_STR,
+						  "message" : J_STR,
+						  "key_id" : J_STR,
+						  "key_name" : J_STR,
+						  "admin" : J_BOOL,
+						  "request_id" : J_STR
+					  }
+				  }
+			  }
+		  }
+	  }) },
+	{ "Html", "text/html", NULL, JSON({ "type" : "string" }) },
+	{ "JavaScript", "text/javascript", NULL, JSON({ "type" : "string" }) },
+	{ "Css", "text/css", NULL, JSON({ "type" : "string" }) },
 	{ "Metrics", "text/plain", NULL,
 	  JSON({ "type" : "string", "description" : "Prometheus' text format 0.0.4" }) },
 	{ "OpenAPI", NULL, NULL,
@@ -640,6 +712,8 @@ static const struct api_schema params[] = {
 	  JSON({ "type" : "integer", "minimum" : 1, "maximum" : 10000, "default" : 100 }) },
 	{ "key", "query", "only the sessions of this key (its id)", NULL },
 	{ "User-Id", "header", "LibreChat's user id, kept with the session", NULL },
+	{ "latency_minutes", "query", "the window of the latency percentiles",
+	  JSON({ "type" : "integer", "minimum" : 1, "maximum" : 60, "default" : 15 }) },
 	{ "If-None-Match", "header", "304 when the state's ETag is one of these", NULL },
 	{ NULL },
 };

@@ -9,7 +9,6 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/metrics_kcr.h"
-#include "base/parse.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,9 +21,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-/* Threads parsing requests and answering the quick routes. */
-#define HTTP_THREADS 4
 
 /* ---- requests ------------------------------------------------------- */
 
@@ -122,6 +118,32 @@ route_find(const struct kcr_http_server *s, struct kcr_http_req *r, bool *path_k
 			free(caps[i]);
 	}
 	return NULL;
+}
+
+char *
+http_route_methods(const struct kcr_http_server *s, const char *path)
+{
+	struct kcr_buf b;
+	size_t len;
+
+	kcr_buf_init(&b);
+	for (const struct kcr_http_route *rt = s->o.routes; rt->method; rt++) {
+		char *caps[KCR_HTTP_MAX_CAPTURES] = { NULL, NULL, NULL };
+		bool match = kcr_http_route_match(rt->pattern, path, caps);
+
+		for (int i = 0; i < KCR_HTTP_MAX_CAPTURES; i++)
+			free(caps[i]);
+		if (!match || strcmp(rt->method, "OPTIONS") == 0)
+			continue;
+		if (b.len)
+			kcr_buf_add(&b, ",", 1);
+		kcr_buf_add(&b, rt->method, strlen(rt->method));
+	}
+	if (b.len == 0) {
+		kcr_buf_release(&b);
+		return NULL;
+	}
+	return kcr_buf_steal(&b, &len);
 }
 
 /* ---- replies -------------------------------------------------------- */
@@ -304,8 +326,9 @@ on_post_data(void *cls, enum MHD_ValueKind kind, const char *key, const char *fi
 /* ---- the access handler ----------------------------------------------- */
 
 static struct kcr_http_req *
-req_new(struct kcr_http_server *s, struct MHD_Connection *c, const char *url, const char *method)
+req_new(struct http_daemon *dm, struct MHD_Connection *c, const char *url, const char *method)
 {
+	struct kcr_http_server *s = dm->s;
 	struct kcr_http_req *r = kcr_xzalloc(sizeof(*r));
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -313,6 +336,7 @@ req_new(struct kcr_http_server *s, struct MHD_Connection *c, const char *url, co
 
 	r->conn = c;
 	r->server = s;
+	r->daemon = dm;
 	r->method = method;
 	r->start_ns = kcr_now_ns();
 	kcr_id_generate(r->request_id);
@@ -359,12 +383,30 @@ take_body(struct kcr_http_server *s, struct kcr_http_req *r, const char *data, s
 	}
 }
 
+/* On every reply: the API's answers are data, never pages to frame,
+ * sniff or cache. A route serving a page sets its own
+ * Content-Security-Policy and Cache-Control, which win. */
 static void
-security_headers(struct MHD_Response *mr)
+security_headers(const struct kcr_http_server *s, struct MHD_Response *mr,
+		 const struct kcr_http_resp *resp)
 {
+	bool csp = false, cache = false;
+
+	for (size_t i = 0; i < resp->n_hdr; i++) {
+		csp |= strcasecmp(resp->hdr_name[i], "Content-Security-Policy") == 0;
+		cache |= strcasecmp(resp->hdr_name[i], "Cache-Control") == 0;
+	}
 	MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(mr, "X-Frame-Options", "DENY");
 	MHD_add_response_header(mr, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(mr, "Cross-Origin-Resource-Policy", "same-origin");
+	if (!csp)
+		MHD_add_response_header(mr, "Content-Security-Policy",
+					"default-src 'none'; frame-ancestors 'none'");
+	if (!cache)
+		MHD_add_response_header(mr, "Cache-Control", "no-store");
+	if (s->hsts)
+		MHD_add_response_header(mr, "Strict-Transport-Security", s->hsts);
 }
 
 /* Records the request in the metrics and logs it (one JSON line). */
@@ -400,6 +442,8 @@ send_resp(struct kcr_http_server *s, struct kcr_http_req *r, struct kcr_http_res
 
 	if (resp->status == 0)
 		kcr_http_reply_error(resp, r, 500, "internal_server", NULL, "no reply");
+	if (s->o.on_reply)
+		s->o.on_reply(r, resp, s->o.ud);
 	if (resp->fd > 0) /* MHD sends it with sendfile(2) and closes it */
 		mr = MHD_create_response_from_fd64(resp->len, resp->fd);
 	else
@@ -408,7 +452,7 @@ send_resp(struct kcr_http_server *s, struct kcr_http_req *r, struct kcr_http_res
 	resp->fd = 0;
 	MHD_add_response_header(mr, "Content-Type", resp->ctype ? resp->ctype : "text/plain");
 	MHD_add_response_header(mr, "X-Request-Id", r->request_id);
-	security_headers(mr);
+	security_headers(s, mr, resp);
 	http_cors_headers(s, r, mr);
 	for (size_t i = 0; i < r->n_hdr; i++)
 		MHD_add_response_header(mr, r->hdr_name[i], r->hdr_value[i]);
@@ -562,18 +606,20 @@ start_body(struct kcr_http_req *r)
 	}
 }
 
-static enum MHD_Result
-on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-	   const char *version, const char *data, size_t *size, void **con_cls)
+enum MHD_Result
+http_on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+		const char *version, const char *data, size_t *size, void **con_cls)
 {
-	struct kcr_http_server *s = cls;
+	struct http_daemon *dm = cls;
+	struct kcr_http_server *s = dm->s;
 	struct kcr_http_req *r = *con_cls;
 	struct kcr_http_resp resp = { 0 };
 
 	(void)version;
 	if (r == NULL) {
-		r = req_new(s, c, url, method);
+		r = req_new(dm, c, url, method);
 		atomic_fetch_add(&s->in_flight, 1);
+		atomic_fetch_add(&dm->in_flight, 1);
 		*con_cls = r;
 		if (s->guard)
 			http_guard_headers_done(c);
@@ -608,11 +654,12 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	return send_resp(s, r, &resp);
 }
 
-static void
-on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-	     enum MHD_RequestTerminationCode code)
+void
+http_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		  enum MHD_RequestTerminationCode code)
 {
-	struct kcr_http_server *s = cls;
+	struct http_daemon *dm = cls;
+	struct kcr_http_server *s = dm->s;
 
 	(void)code;
 	if (s->guard)
@@ -621,146 +668,6 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		return;
 	req_free(*con_cls);
 	*con_cls = NULL;
+	atomic_fetch_sub(&dm->in_flight, 1);
 	atomic_fetch_sub(&s->in_flight, 1);
-}
-
-/* ---- start and stop --------------------------------------------------- */
-
-static int
-parse_listen(const char *addr, struct sockaddr_storage *ss, socklen_t *len, kcr_error_t *err)
-{
-	kcr_autofree char *host = NULL;
-	const char *colon = strrchr(addr, ':');
-	uint64_t port;
-
-	if (colon == NULL || kcr_parse_u64(colon + 1, 0, 65535, &port, err) < 0)
-		return kcr_error_set(err, KCR_E_INVALID, 0, "listen address '%s' is not HOST:PORT",
-				     addr);
-	host = kcr_xstrndup(addr, (size_t)(colon - addr));
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-
-		host[strlen(host) - 1] = '\0';
-		memset(a, 0, sizeof(*a));
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*a);
-		if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) == 1)
-			return 0;
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)ss;
-
-		memset(a, 0, sizeof(*a));
-		a->sin_family = AF_INET;
-		a->sin_port = htons((uint16_t)port);
-		*len = sizeof(*a);
-		if (strcmp(host, "localhost") == 0 || inet_pton(AF_INET, host, &a->sin_addr) == 1) {
-			if (strcmp(host, "localhost") == 0)
-				a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-			return 0;
-		}
-	}
-	return kcr_error_set(err, KCR_E_INVALID, 0, "listen address '%s': bad host", addr);
-}
-
-static int
-bind_listen(const char *addr, int *port, kcr_error_t *err)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int one = 1, fd;
-
-	if (parse_listen(addr, &ss, &len, err) < 0)
-		return -1;
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return kcr_error_set(err, KCR_E_IO, errno, "socket");
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 512) < 0) {
-		int e = errno;
-
-		close(fd);
-		return kcr_error_set(err, KCR_E_IO, e, "cannot listen on %s", addr);
-	}
-	len = sizeof(ss);
-	getsockname(fd, (struct sockaddr *)&ss, &len);
-	*port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-					      : ((struct sockaddr_in6 *)&ss)->sin6_port);
-	return fd;
-}
-
-struct kcr_http_server *
-kcr_http_server_start(const struct kcr_http_server_opts *o, kcr_error_t *err)
-{
-	struct kcr_http_server *s = kcr_xzalloc(sizeof(*s));
-	int fd = bind_listen(o->listen, &s->port, err);
-
-	if (fd < 0) {
-		free(s);
-		return NULL;
-	}
-	s->o = *o;
-	s->spool_dir = o->spool_dir ? kcr_xstrdup(o->spool_dir) : NULL;
-	s->o.spool_dir = s->spool_dir;
-	s->base_path = kcr_xstrdup(o->base_path ? o->base_path : "");
-	if (s->base_path[0] && s->base_path[strlen(s->base_path) - 1] == '/')
-		s->base_path[strlen(s->base_path) - 1] = '\0';
-	atomic_store(&s->max_body, o->max_body);
-	if (o->header_timeout_s || o->body_timeout_s)
-		s->guard = http_guard_new(o->header_timeout_s, o->body_timeout_s);
-	s->d = MHD_start_daemon(
-		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC, 0, NULL,
-		NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
-		(unsigned int)HTTP_THREADS, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		MHD_OPTION_NOTIFY_CONNECTION, s->guard ? http_guard_notify : NULL, s->guard,
-		MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout_s ? o->idle_timeout_s : 600,
-		MHD_OPTION_CONNECTION_LIMIT,
-		o->max_connections ? o->max_connections : FD_SETSIZE - 4,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_peer,
-		/* headers beyond this are refused (431) */
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_END);
-	if (s->d == NULL) {
-		http_guard_free(s->guard);
-		close(fd);
-		free(s->base_path);
-		free(s->spool_dir);
-		free(s);
-		kcr_error_set(err, KCR_E_IO, 0, "cannot start the HTTP server on %s", o->listen);
-		return NULL;
-	}
-	return s;
-}
-
-int
-kcr_http_server_port(const struct kcr_http_server *s)
-{
-	return s->port;
-}
-
-void
-kcr_http_server_set_limits(struct kcr_http_server *s, size_t max_body)
-{
-	atomic_store(&s->max_body, max_body);
-}
-
-void
-kcr_http_server_stop(struct kcr_http_server *s, unsigned int grace_ms)
-{
-	uint64_t deadline = kcr_now_ms() + grace_ms;
-	MHD_socket fd;
-
-	if (s == NULL)
-		return;
-	/* stop accepting, and refuse new connections at once rather than
-	 * leaving them in the backlog; requests in flight go on */
-	fd = MHD_quiesce_daemon(s->d);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
-	while (atomic_load(&s->in_flight) > 0 && kcr_now_ms() < deadline)
-		usleep(10000);
-	MHD_stop_daemon(s->d);
-	http_guard_free(s->guard);
-	free(s->base_path);
-	free(s->spool_dir);
-	free(s);
 }

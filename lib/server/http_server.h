@@ -71,6 +71,7 @@ struct kcr_http_req {
 	size_t cur_part;
 	bool part_opened_empty; /* the last multipart call opened a part with no data */
 	void *server;           /* the kcr_http_server it came to */
+	void *daemon;           /* the MHD daemon (struct http_daemon) it came through */
 	void *done;             /* a slow route's reply, once its worker finished */
 	bool working;           /* a worker thread owns the request */
 };
@@ -138,6 +139,20 @@ enum kcr_http_auth {
 };
 typedef enum kcr_http_auth (*kcr_http_auth_fn)(struct kcr_http_req *req, struct kcr_http_resp *resp,
 					       void *ud);
+/* Sees every reply just before it goes out (the admin dashboard's recent
+ * errors); it must not change it. */
+typedef void (*kcr_http_reply_hook)(const struct kcr_http_req *req,
+				    const struct kcr_http_resp *resp, void *ud);
+
+/* HTTPS (libmicrohttpd's TLS, GnuTLS underneath). */
+struct kcr_http_tls_opts {
+	const char *cert_file;       /* PEM: the certificate, then its chain */
+	const char *key_file;        /* PEM: its unencrypted private key */
+	const char *min_version;     /* "1.2" (NULL, "") or "1.3" */
+	const char *redirect_listen; /* HOST:PORT answering plain HTTP with a
+				      * redirect to the HTTPS listener; NULL, "": none */
+	unsigned int hsts_max_age;   /* Strict-Transport-Security's max-age; 0: none */
+};
 
 struct kcr_http_server_opts {
 	const char *listen;                  /* "127.0.0.1:8000", "[::1]:0", "0.0.0.0:8000" */
@@ -152,11 +167,16 @@ struct kcr_http_server_opts {
 	unsigned int idle_timeout_s;   /* no byte either way */
 	char *const *cors_origins;     /* origins a browser may call from ("*": any);
 				    * NULL or empty: no CORS headers at all */
+	char *const *cors_methods;     /* what a preflight allows; NULL: the route's */
+	char *const *cors_headers;     /* request headers a preflight allows */
+	unsigned int cors_max_age;     /* seconds a browser may cache a preflight */
+	const struct kcr_http_tls_opts *tls; /* NULL: plain HTTP */
 	/* Where the file parts of multipart bodies go as they arrive
 	 * (anonymous files, base/files.h kcr_spool_open), so an upload costs
 	 * disk, not memory; NULL: they are held in memory. */
 	const char *spool_dir;
 	kcr_http_auth_fn auth;
+	kcr_http_reply_hook on_reply; /* NULL: none */
 	void *ud;
 	bool log_requests;
 };
@@ -171,6 +191,14 @@ int kcr_http_server_port(const struct kcr_http_server *s);
 void kcr_http_server_stop(struct kcr_http_server *s, unsigned int grace_ms);
 /* Swaps the options' ud and max_body (SIGHUP reload). */
 void kcr_http_server_set_limits(struct kcr_http_server *s, size_t max_body);
+/* Reads the certificate and key again (SIGHUP) and serves new connections
+ * with them; connections already open finish with the old ones. On an
+ * error (a missing file, a key not the certificate's) nothing changes. A
+ * server started without TLS gets none: its listener speaks HTTP. */
+int kcr_http_server_reload_tls(struct kcr_http_server *s, const struct kcr_http_tls_opts *tls,
+			       kcr_error_t *err);
+/* Whether it speaks HTTPS. */
+bool kcr_http_server_tls(const struct kcr_http_server *s);
 
 const char *kcr_http_header(struct kcr_http_req *r, const char *name);
 const char *kcr_http_query(struct kcr_http_req *r, const char *name);

@@ -14,9 +14,8 @@
 #include <string.h>
 
 static const char *const fields[KCR_USAGE_FIELDS] = {
-	[KCR_USAGE_EXECUTIONS] = "executions",
-	[KCR_USAGE_ERRORS] = "errors",
-	[KCR_USAGE_RUN_MS] = "run_ms",
+	[KCR_USAGE_EXECUTIONS] = "executions", [KCR_USAGE_ERRORS] = "errors",
+	[KCR_USAGE_RUN_MS] = "run_ms",         [KCR_USAGE_CPU_MS] = "cpu_ms",
 	[KCR_USAGE_BYTES] = "bytes",
 };
 

@@ -20,6 +20,7 @@ enum {
 	KCR_USAGE_ERRORS,
 	KCR_USAGE_RUN_MS,
 	KCR_USAGE_BYTES,
+	KCR_USAGE_CPU_MS,
 	KCR_USAGE_FIELDS
 };
 const char *kcr_usage_field_name(unsigned int f);

@@ -395,3 +395,20 @@ hour_room() {
 	run "$KCR" __complete keys create --dis
 	[ "$output" = --disabled ] || fail "$output"
 }
+
+@test "usage: CPU time apart from wall time (a busy program, a sleeping one)" {
+	create_key '{"name":"cpu"}'
+	# 0.4 s of CPU, however loaded the machine is
+	AS_KEY=$KEY exec_code py $'import time\nt = time.process_time()\nwhile time.process_time() - t < 0.4: pass'
+	assert_status 200
+	admin GET "/admin/keys/$KEY_ID/usage"
+	assert_json 'j["languages"]["py"]["cpu_ms"] >= 400'
+	local busy
+	busy=$(jget 'j["languages"]["py"]["cpu_ms"]')
+	# a program that sleeps 1 s runs 1 s and costs far less CPU than that
+	AS_KEY=$KEY exec_code bash 'sleep 1'
+	assert_status 200
+	admin GET "/admin/keys/$KEY_ID/usage"
+	assert_json 'j["languages"]["bash"]["run_ms"] >= 1000 and j["languages"]["bash"]["cpu_ms"] < 500'
+	assert_json "j['total']['cpu_ms'] == $busy + j['languages']['bash']['cpu_ms']"
+}

@@ -8,7 +8,10 @@
 #       KCR_STATE_DIR (srv_dir NAME/state) and a random API key in
 #       KCR_API_KEYS (--no-default-key: KCR_API_KEYS is not set at all, so
 #       the keys come from a config file or are generated; --key KEY: that
-#       key instead of a random one, e.g. to restart with the same tenant).
+#       key instead of a random one, e.g. to restart with the same tenant;
+#       --ca FILE: the server speaks HTTPS (its TLS settings among the
+#       VAR=VALUEs) with a certificate FILE's CA signed, and every request
+#       to it goes to https:// and checks the certificate with FILE).
 #       Tokens starting
 #       with '-' before '--' are global kcr options (e.g. --config=FILE).
 #       Waits until
@@ -95,7 +98,18 @@ srv_dir() { echo "$BATS_FILE_TMPDIR/srv/${1:-$SRV}"; }
 srv_port() { cat "$(srv_dir "$1")/port"; }
 srv_pid() { cat "$(srv_dir "$1")/pid"; }
 srv_key() { cat "$(srv_dir "$1")/key"; }
-srv_url() { echo "http://127.0.0.1:$(srv_port "$1")"; }
+srv_url() {
+	if [ -f "$(srv_dir "$1")/ca.pem" ]; then
+		echo "https://127.0.0.1:$(srv_port "$1")"
+	else
+		echo "http://127.0.0.1:$(srv_port "$1")"
+	fi
+}
+# curl's arguments to trust an HTTPS server's certificate (none for HTTP)
+srv_tls_args() {
+	[ -f "$(srv_dir "$1")/ca.pem" ] && echo "--cacert $(srv_dir "$1")/ca.pem"
+	true
+}
 
 pid_alive() { # alive and not a zombie
 	[ -r "/proc/$1/stat" ] || return 1
@@ -118,12 +132,16 @@ _server_stderr_tail() {
 start_server() {
 	local name=$1
 	shift
-	local envs=() globals=() args=() d key= port pid try i code keyenv=1
+	local envs=() globals=() args=() d key= ca= port pid try i code keyenv=1
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--no-default-key) keyenv=0 ;;
 		--key)
 			key=$2
+			shift
+			;;
+		--ca)
+			ca=$2
 			shift
 			;;
 		--)
@@ -145,6 +163,7 @@ start_server() {
 	mkdir -p "$d/state"
 	[ -n "$key" ] || key=$(random_key)
 	echo "$key" >"$d/key"
+	[ -z "$ca" ] || cp "$ca" "$d/ca.pem"
 	local keyvar=()
 	[ $keyenv = 1 ] && keyvar=("KCR_API_KEYS=$key")
 	[ -n "${TEST_STORES:-}" ] && keyvar+=($(store_envs "$(store_prefix "$name")"))
@@ -157,7 +176,10 @@ start_server() {
 		port=$(free_port)
 		echo "$port" >"$d/port"
 		# fd 3 closed: bats waits for it otherwise
-		env KCR_STATE_DIR="$d/state" "${keyvar[@]}" "${envs[@]}" \
+		# KubeCodeRun's TLS names are kcr's aliases, and SSL_CERT_FILE is
+		# often a client's CA bundle: none reaches a server unless given
+		env -u SSL_CERT_FILE -u SSL_KEY_FILE -u ENABLE_HTTPS \
+			KCR_STATE_DIR="$d/state" "${keyvar[@]}" "${envs[@]}" \
 			"$KCR" "${globals[@]}" serve --listen "127.0.0.1:$port" "${args[@]}" \
 			>"$d/stdout" 2>"$d/stderr" 3>&- </dev/null &
 		pid=$!
@@ -167,7 +189,8 @@ start_server() {
 				break
 			fi
 			code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 \
-				"http://127.0.0.1:$port$(_health_path "${args[@]}")" 2>/dev/null) || true
+				$(srv_tls_args "$name") \
+				"$(srv_url "$name")$(_health_path "${args[@]}")" 2>/dev/null) || true
 			if [ "$code" = 200 ]; then
 				echo "$name" >>"$BATS_FILE_TMPDIR/srv/.list"
 				return 0
@@ -301,6 +324,7 @@ api() {
 	local args=(-sS --path-as-is -X "$method" -o "$BODY_FILE" -D "$HDR_FILE"
 		-w '%{http_code} %{time_total}' --max-time 120)
 	[ $with_key = 1 ] && args+=(-H "X-API-Key: ${AS_KEY:-$(srv_key)}")
+	args+=($(srv_tls_args))
 	LAST_REQ="$method $path (server '$SRV')"
 	out=$(curl "${args[@]}" "$@" "$(srv_url)$path") || true
 	HTTP_STATUS=${out%% *}

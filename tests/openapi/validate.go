@@ -75,7 +75,15 @@ func main() {
 	admin := flag.String("admin-key", "", "the admin key")
 	flag.Parse()
 	c := &checker{base: strings.TrimRight(*base, "/"), key: *key, admin: *admin,
-		client: &http.Client{Timeout: 120 * time.Second}, ids: map[string]string{}}
+		ids: map[string]string{}, client: &http.Client{Timeout: 120 * time.Second,
+			// a redirect is a reply to check, not to follow
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			}}}
+	// the dashboard's page and assets: their bytes, as text
+	for _, t := range []string{"text/html", "text/javascript", "text/css"} {
+		openapi3filter.RegisterBodyDecoder(t, openapi3filter.FileBodyDecoder)
+	}
 	if err := c.load(*docFile); err != nil {
 		fmt.Printf("FAIL document: %v\n", err)
 		os.Exit(1)
