@@ -477,7 +477,9 @@ exec_exit_code(const struct kcr_sandbox_provider *p, struct kcr_sandbox *sb)
 	if (run(p, sb, "echo before\nexit 3", 0) < 0)
 		return -1;
 	OUT_IS("before\n");
-	TAP_ASSERT(res.exit_code == 3 && res.signal == 0 && !res.timed_out);
+	if (res.exit_code != 3 || res.signal != 0 || res.timed_out)
+		TAP_FAIL("exit code %d, signal %d, timed_out %d (stderr '%.*s')", res.exit_code,
+			 res.signal, res.timed_out, (int)res.err_len, res.err ? res.err : "");
 	return 0;
 }
 
