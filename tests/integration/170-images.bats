@@ -41,12 +41,14 @@ setup_file() {
 	BASE=$("$SRC/tests/integration/images_base.sh")
 	export BASE
 	# the real build, once for the file: its output and status for the tests
-	local t0=$SECONDS
+	local t0=$SECONDS rc=0
+	# a failed build is the first test's failure, with its log (setup_file
+	# stops at a failing command)
 	"$KCR" images build py c bash kcr --jobs 2 --engine podman --registry "$REG" --tag "$TAG" \
 		-C "$SRC" --build-arg "BUILDER=$BASE" --build-arg "BASE=$BASE" \
 		--build-arg "PY_DEBS=$PY_DEBS" >"$BATS_FILE_TMPDIR/build.out" \
-		2>"$BATS_FILE_TMPDIR/build.err"
-	echo $? >"$BATS_FILE_TMPDIR/build.rc"
+		2>"$BATS_FILE_TMPDIR/build.err" || rc=$?
+	echo $rc >"$BATS_FILE_TMPDIR/build.rc"
 	echo $((SECONDS - t0)) >"$BATS_FILE_TMPDIR/build.seconds"
 }
 
@@ -138,8 +140,13 @@ print(base64.b64decode(v).decode() if sys.argv[2].endswith("_b64") else v, end="
 	[ -f "$BATS_FILE_TMPDIR/build.rc" ] || fail "setup_file did not build"
 	local out
 	out=$(cat "$BATS_FILE_TMPDIR/build.out")
-	[ "$(cat "$BATS_FILE_TMPDIR/build.rc")" = 0 ] ||
-		fail "kcr images build failed: $(cat "$BATS_FILE_TMPDIR/build.err") $out"
+	if [ "$(cat "$BATS_FILE_TMPDIR/build.rc")" != 0 ]; then
+		local log
+		log=$(sed -n 's/.*; log: //p' "$BATS_FILE_TMPDIR/build.err" | head -1)
+		fail "kcr images build failed: $(cat "$BATS_FILE_TMPDIR/build.err") $out
+--- the end of $log:
+$(tail -n 25 "$log" 2>/dev/null)"
+	fi
 	# a progress line per step and one when done, with the size
 	grep -qE '^kcr-runner +step [0-9]+/[0-9]+' <<<"$out" || fail "no step lines: $out"
 	for l in kcr-runner py c bash kcr; do
