@@ -11,6 +11,7 @@
 #include "runner/proc.h"
 #include "runner/proto.h"
 #include "runner/sandbox_init.h"
+#include "runner/seccomp.h"
 #include "base/util.h"
 
 #include <cjson/cJSON.h>
@@ -881,6 +882,9 @@ serve(struct runner *r, int fd, int port, const sigset_t *stop)
 		fprintf(stderr, "kcr-runner: cannot start the HTTP server\n");
 		exit(125);
 	}
+	/* the first request's program needs the seccomp filter: compile it
+	 * while kcr connects (a failure is reported by that request) */
+	kcr_seccomp_prepare(NULL);
 	while (!stop_wanted(stop))
 		;
 	/* with an execution running, exit now: the program dies with us

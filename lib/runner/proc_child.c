@@ -175,8 +175,8 @@ void __attribute__((noreturn))
 proc_child_main(const struct proc_ctx *pc, char **argv, const char *cwd, const int child[3],
 	   int report)
 {
-	kcr_error_t err = NULL;
 	const char *what = "";
+	int r;
 
 	if ((report = fcntl(report, F_DUPFD_CLOEXEC, 3)) < 0)
 		_exit(127);
@@ -197,8 +197,8 @@ proc_child_main(const struct proc_ctx *pc, char **argv, const char *cwd, const i
 		child_fail(report, false, errno, "PR_SET_PDEATHSIG");
 	if (getppid() != pc->runner)
 		_exit(127);
-	if (kcr_seccomp_load(&err) < 0)
-		child_fail(report, false, 0, "%s", err->msg); /* has strerror */
+	if ((r = kcr_seccomp_install()) < 0)
+		child_fail(report, false, -r, "loading the seccomp filter");
 	execve(argv[0], argv, pc->envp);
 	child_fail(report, true, errno, "execve");
 }

@@ -5,6 +5,7 @@
 #include "base/clock.h"
 #include "base/files.h"
 #include "runner/proc-internal.h"
+#include "runner/seccomp.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -41,6 +42,9 @@ proc_spawn(const struct proc_ctx *pc, char **argv, const char *cwd, const struct
 	ssize_t n;
 	pid_t pid;
 
+	/* compiled here, once per process: the child only installs it */
+	if (kcr_seccomp_prepare(err) < 0)
+		return -1;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return kcr_error_set(err, KCR_E_IO, errno, "pipe");
 	pid = fork();

@@ -5,9 +5,16 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -515,17 +522,80 @@ kcr_seccomp_allowed_count(void)
 	return n;
 }
 
-int
-kcr_seccomp_load(kcr_error_t *err)
+/* The filter compiled once per process. libseccomp builds its database
+ * and generates BPF in milliseconds of CPU (the largest part of what kcr
+ * added between a request and the program's execve, measured with strace),
+ * and a child forked from the multi-threaded runner should not allocate:
+ * so it is compiled before the first fork, and the child only installs it. */
+static struct {
+	pthread_once_t once;
+	struct sock_fprog prog;
+	char *bpf;
+	size_t len;
+	enum kcr_errc code; /* why compiling failed (msg has strerror) */
+	char msg[200];
+} compiled = { .once = PTHREAD_ONCE_INIT };
+
+static void
+compile_once(void)
 {
-	scmp_filter_ctx ctx = build(err);
+	kcr_error_t err = NULL;
+	scmp_filter_ctx ctx = build(&err);
+	kcr_autoclose int fd = -1;
 	int r;
 
 	if (ctx == NULL)
-		return -1;
-	r = seccomp_load(ctx);
+		goto fail;
+	fd = memfd_create("kcr-seccomp", MFD_CLOEXEC);
+	r = fd < 0 ? -errno : seccomp_export_bpf(ctx, fd);
 	seccomp_release(ctx);
 	if (r < 0)
+		kcr_error_set(&err, KCR_E_INTERNAL, -r, "exporting the seccomp filter");
+	else if (lseek(fd, 0, SEEK_SET) < 0)
+		kcr_error_set(&err, KCR_E_IO, errno, "reading the seccomp filter");
+	else if (kcr_read_fd(fd, 1 << 20, &compiled.bpf, &compiled.len, &err) == 0 &&
+		 (compiled.len == 0 || compiled.len % sizeof(struct sock_filter) != 0 ||
+		  compiled.len / sizeof(struct sock_filter) > USHRT_MAX))
+		kcr_error_set(&err, KCR_E_INTERNAL, 0, "libseccomp exported %zu bytes of BPF",
+			      compiled.len);
+	if (err == NULL) {
+		compiled.prog.len = (unsigned short)(compiled.len / sizeof(struct sock_filter));
+		compiled.prog.filter = (struct sock_filter *)compiled.bpf;
+		return;
+	}
+fail:
+	compiled.code = err ? err->code : KCR_E_INTERNAL;
+	snprintf(compiled.msg, sizeof(compiled.msg), "%s", err ? err->msg : "seccomp_init failed");
+	kcr_error_free(err);
+}
+
+int
+kcr_seccomp_prepare(kcr_error_t *err)
+{
+	pthread_once(&compiled.once, compile_once);
+	if (compiled.prog.filter == NULL)
+		return kcr_error_set(err, compiled.code, 0, "%s", compiled.msg);
+	return 0;
+}
+
+int
+kcr_seccomp_install(void)
+{
+	if (compiled.prog.filter == NULL)
+		return -EINVAL;
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &compiled.prog, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+int
+kcr_seccomp_load(kcr_error_t *err)
+{
+	int r;
+
+	if (kcr_seccomp_prepare(err) < 0)
+		return -1;
+	if ((r = kcr_seccomp_install()) < 0)
 		return kcr_error_set(err, KCR_E_IO, -r, "loading the seccomp filter");
 	return 0;
 }
@@ -533,18 +603,10 @@ kcr_seccomp_load(kcr_error_t *err)
 int
 kcr_seccomp_export(char **bpf, size_t *len, kcr_error_t *err)
 {
-	scmp_filter_ctx ctx = build(err);
-	kcr_autoclose int fd = -1;
-	int r;
-
-	if (ctx == NULL)
+	if (kcr_seccomp_prepare(err) < 0)
 		return -1;
-	fd = memfd_create("kcr-seccomp", MFD_CLOEXEC);
-	r = fd < 0 ? -errno : seccomp_export_bpf(ctx, fd);
-	seccomp_release(ctx);
-	if (r < 0)
-		return kcr_error_set(err, KCR_E_INTERNAL, -r, "exporting the seccomp filter");
-	if (lseek(fd, 0, SEEK_SET) < 0)
-		return kcr_error_set(err, KCR_E_IO, errno, "reading the seccomp filter");
-	return kcr_read_fd(fd, 1 << 20, bpf, len, err);
+	*bpf = kcr_xmalloc(compiled.len);
+	memcpy(*bpf, compiled.bpf, compiled.len);
+	*len = compiled.len;
+	return 0;
 }

@@ -11,6 +11,13 @@
  * kernel's privileged or namespace surfaces, ENOSYS for any other not on
  * the list, and another ABI (i386, x32) kills the process. */
 int kcr_seccomp_load(kcr_error_t *err);
+/* Compiles the filter once per process (thread-safe; later calls return
+ * the first one's result). Call it before forking a child that installs
+ * the filter with kcr_seccomp_install(): that one only makes a system
+ * call (no allocation), so it is safe in a child of a threaded process.
+ * -errno, -EINVAL when nothing was compiled. */
+int kcr_seccomp_prepare(kcr_error_t *err);
+int kcr_seccomp_install(void);
 /* Syscalls the filter allows on this architecture (some for some
  * arguments only), for kcr doctor. */
 size_t kcr_seccomp_allowed_count(void);
