@@ -23,6 +23,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -115,6 +116,7 @@ struct bench_run {
 
 struct stats {
 	double p50, p95, p99, per_s;
+	double cpu_ms; /* CPU per execution: see cpu_per_exec() */
 	size_t n;
 	unsigned int errors;
 };
@@ -262,11 +264,67 @@ summarize(struct bench_run *b, double secs, struct stats *st)
 	st->per_s = (double)b->n / secs;
 }
 
+/* CPU time in ms: the machine's, all processes (/proc/stat: user, nice,
+ * system, irq and softirq; not idle, iowait or steal), and this process's
+ * own or its waited-for children's (getrusage). */
+static double
+machine_busy_ms(void)
+{
+	unsigned long long v[7] = { 0 };
+	FILE *f = fopen("/proc/stat", "re");
+	long hz = sysconf(_SC_CLK_TCK);
+	int n;
+
+	if (f == NULL)
+		return 0;
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+		   &v[5], &v[6]);
+	fclose(f);
+	if (n != 7 || hz <= 0)
+		return 0;
+	return (double)(v[0] + v[1] + v[2] + v[5] + v[6]) * 1000.0 / (double)hz;
+}
+
+static double
+rusage_ms(int who)
+{
+	struct rusage ru;
+
+	if (getrusage(who, &ru) < 0)
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000.0 +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0;
+}
+
+/* The CPU an execution costs, everything included: for a server, the
+ * machine's CPU over the run less this client's own (so it means something
+ * when kcr serve runs here and nothing else is busy); for the engine in
+ * this process, the machine's. */
+struct cpu_mark {
+	double machine, self;
+};
+
+static struct cpu_mark
+cpu_mark(void)
+{
+	return (struct cpu_mark){ machine_busy_ms(), rusage_ms(RUSAGE_SELF) };
+}
+
+static double
+cpu_per_exec(const struct cpu_mark *m0, bool server, size_t n)
+{
+	struct cpu_mark m1 = cpu_mark();
+	double cpu = m1.machine - m0->machine - (server ? m1.self - m0->self : 0);
+
+	return n && cpu > 0 ? cpu / (double)n : 0;
+}
+
 static void
 run_clients(struct bench_run *b, unsigned int clients, double secs, struct stats *st)
 {
 	pthread_t t[64];
 	uint64_t t0 = kcr_now_ms();
+	struct cpu_mark m0 = cpu_mark();
 
 	b->n = 0;
 	b->errors = 0;
@@ -276,6 +334,7 @@ run_clients(struct bench_run *b, unsigned int clients, double secs, struct stats
 	for (unsigned int i = 0; i < clients && i < 64; i++)
 		pthread_join(t[i], NULL);
 	summarize(b, (double)(kcr_now_ms() - t0) / 1000.0, st);
+	st->cpu_ms = cpu_per_exec(&m0, b->url != NULL, b->n + b->errors);
 }
 
 /* A bare baseline: the program started directly, serially, with the
@@ -361,6 +420,7 @@ run_bare(const struct scenario *sc, double secs, struct stats *st)
 	struct bare_prog bp = { 0 };
 	posix_spawn_file_actions_t fa;
 	uint64_t t0 = kcr_now_ms(), until = t0 + (uint64_t)(secs * 1000);
+	double c0 = rusage_ms(RUSAGE_CHILDREN);
 
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
@@ -379,6 +439,8 @@ run_bare(const struct scenario *sc, double secs, struct stats *st)
 		record(&b, (double)(kcr_now_ns() - s) / 1e6, ok);
 	}
 	summarize(&b, (double)(kcr_now_ms() - t0) / 1000.0, st);
+	if (b.n)
+		st->cpu_ms = (rusage_ms(RUSAGE_CHILDREN) - c0) / (double)b.n;
 	bare_prog_release(&bp);
 	posix_spawn_file_actions_destroy(&fa);
 	pthread_mutex_destroy(&b.lock);
@@ -395,12 +457,13 @@ struct bench_args {
 static void
 print_row(const char *name, unsigned int clients, const struct stats *t, const struct stats *bare)
 {
-	printf("%-8s %3u %8.1f %8.1f %8.1f %9.1f %6u", name, clients, t->p50, t->p95, t->p99,
-	       t->per_s, t->errors);
+	printf("%-8s %3u %8.1f %8.1f %8.1f %9.1f %6u %7.1f", name, clients, t->p50, t->p95, t->p99,
+	       t->per_s, t->errors, t->cpu_ms);
 	if (bare && bare->n)
-		printf(" %8.1f %6.2f\n", bare->p50, t->p50 / bare->p50);
+		printf(" %8.1f %6.2f %8.1f %7.2f\n", bare->p50, t->p50 / bare->p50, bare->cpu_ms,
+		       t->per_s * bare->p50 / 1000.0);
 	else
-		printf(" %8s %6s\n", "-", "-");
+		printf(" %8s %6s %8s %7s\n", "-", "-", "-", "-");
 }
 
 static cJSON *
@@ -414,6 +477,7 @@ stats_json(const struct stats *s)
 	cJSON_AddNumberToObject(o, "per_second", s->per_s);
 	cJSON_AddNumberToObject(o, "executions", (double)s->n);
 	cJSON_AddNumberToObject(o, "errors", s->errors);
+	cJSON_AddNumberToObject(o, "cpu_ms_per_execution", s->cpu_ms);
 	return o;
 }
 
@@ -429,6 +493,9 @@ add_result(cJSON *a, const char *name, unsigned int clients, const struct stats 
 	if (bare && bare->n) {
 		cJSON_AddItemToObject(o, "bare", stats_json(bare));
 		cJSON_AddNumberToObject(o, "ratio_p50", t->p50 / bare->p50);
+		/* throughput in bare starts: executions a second, each worth
+		 * one bare run's time (issue 14's measure) */
+		cJSON_AddNumberToObject(o, "bare_starts_per_second", t->per_s * bare->p50 / 1000.0);
 	}
 	cJSON_AddItemToArray(a, o);
 }
@@ -559,8 +626,9 @@ run_all(struct bench_args *a, char **names, int n, kcr_error_t *err)
 	for (size_t i = 0; i < b.input_len; i++)
 		b.input[i] = (char)(i * 7);
 	if (!a->json)
-		printf("%-8s %3s %8s %8s %8s %9s %6s %8s %6s\n", "SCENARIO", "CL", "P50_MS",
-		       "P95_MS", "P99_MS", "EXEC/S", "ERRORS", "BARE_P50", "RATIO");
+		printf("%-8s %3s %8s %8s %8s %9s %6s %7s %8s %6s %8s %7s\n", "SCENARIO", "CL",
+		       "P50_MS", "P95_MS", "P99_MS", "EXEC/S", "ERRORS", "CPU_MS", "BARE_P50",
+		       "RATIO", "BARE_CPU", "BARE_X");
 	for (int i = 0; i < n && r == 0; i++) {
 		if ((b.sc = find_scenario(names[i], err)) == NULL)
 			r = -1;

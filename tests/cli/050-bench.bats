@@ -18,9 +18,12 @@ setup() {
 
 @test "kcr bench runs a scenario and the bare runtime, with no errors" {
 	run_kcr bench -d 0.5 bash
-	assert_line --index 0 --regexp '^SCENARIO +CL +P50_MS +P95_MS +P99_MS +EXEC/S +ERRORS +BARE_P50 +RATIO$'
-	# bash, 1 client, three latencies, a rate, 0 errors, the bare p50 and the ratio
-	assert_line --index 1 --regexp '^bash +1 +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +0 +[0-9.]+ +[0-9.]+$'
+	assert_line --index 0 --regexp '^SCENARIO +CL +P50_MS +P95_MS +P99_MS +EXEC/S +ERRORS +CPU_MS +BARE_P50 +RATIO +BARE_CPU +BARE_X$'
+	# bash, 1 client, three latencies, a rate, 0 errors, CPU per execution,
+	# the bare p50, the ratio, a bare run's CPU and the throughput in bare runs
+	assert_line --index 1 --regexp '^bash +1( +[0-9.]+){4} +0( +[0-9.]+){5}$'
+	# an execution in a sandbox costs some CPU, and so does a bare bash
+	echo "${lines[1]}" | awk '{ exit !($8 > 0 && $11 > 0) }'
 }
 
 @test "kcr bench --json: one record per scenario and client count" {
@@ -31,6 +34,8 @@ r = json.load(sys.stdin)
 assert [(x["scenario"], x["clients"]) for x in r] == [("bash", 2), ("files", 2)], r
 assert r[0]["kcr"]["errors"] == 0 and r[0]["kcr"]["executions"] > 0, r[0]
 assert r[0]["bare"]["executions"] > 0 and r[0]["ratio_p50"] > 0, r[0]
+assert r[0]["kcr"]["cpu_ms_per_execution"] > 0 and r[0]["bare"]["cpu_ms_per_execution"] > 0, r[0]
+assert r[0]["bare_starts_per_second"] > 0, r[0]
 assert r[1]["kcr"]["errors"] == 0 and "bare" not in r[1], r[1]'
 }
 
