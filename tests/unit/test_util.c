@@ -9,6 +9,7 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -46,6 +47,43 @@ test_base64(void)
 	TAP_ASSERT(kcr_base64_decode("abc", &dec, &len, &err) < 0);
 	TAP_ASSERT(err && err->code == KCR_E_INVALID);
 	kcr_error_free(err);
+	/* not base64: a padding byte inside, a byte outside the alphabet,
+	 * whitespace, all padding */
+	static const char *const bad[] = { "ab=c", "a=bc", "ab\ncd==", "ab c",
+					   "====", "A===", "abcd*efg", "abc-" };
+	for (size_t i = 0; i < KCR_ARRAY_SIZE(bad); i++) {
+		err = NULL;
+		TAP_ASSERT(kcr_base64_decode(bad[i], &dec, &len, &err) < 0);
+		TAP_ASSERT(err && err->code == KCR_E_INVALID);
+		kcr_error_free(err);
+	}
+	return 0;
+}
+
+/* kcr's base64 is its own (encode.c says why): the same bytes as
+ * OpenSSL's, both ways, for every length up to 300 and a large one */
+static int
+test_base64_as_openssl(void)
+{
+	unsigned int seed = 14;
+
+	for (size_t n = 0; n <= 100300; n = n < 300 ? n + 1 : n + 100000) {
+		kcr_autofree unsigned char *in = kcr_xmalloc(n + 1);
+		kcr_autofree unsigned char *ref = kcr_xmalloc(4 * ((n + 2) / 3) + 1);
+		kcr_autofree char *enc = NULL, *dec = NULL;
+		kcr_error_t err = NULL;
+		size_t len = 0;
+
+		for (size_t i = 0; i < n; i++)
+			in[i] = (unsigned char)rand_r(&seed);
+		EVP_EncodeBlock(ref, in, (int)n);
+		enc = kcr_base64_encode(in, n);
+		if (strcmp(enc, (char *)ref) != 0)
+			TAP_FAIL("encoding %zu bytes differs from OpenSSL's", n);
+		if (kcr_base64_decode((char *)ref, &dec, &len, &err) < 0 || len != n ||
+		    memcmp(dec, in, n) != 0)
+			TAP_FAIL("decoding OpenSSL's base64 of %zu bytes", n);
+	}
 	return 0;
 }
 
@@ -145,9 +183,10 @@ test_json_getters(void)
 int
 main(void)
 {
-	TAP_PLAN(7);
+	TAP_PLAN(8);
 	RUN_TEST(test_ids);
 	RUN_TEST(test_base64);
+	RUN_TEST(test_base64_as_openssl);
 	RUN_TEST(test_errors);
 	RUN_TEST(test_numbers);
 	RUN_TEST(test_names);
