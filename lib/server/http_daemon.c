@@ -6,6 +6,7 @@
 
 #include "server/http_server.h"
 #include "server/http-internal.h"
+#include "server/mhd_dl.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/parse.h"
@@ -237,9 +238,12 @@ own_opts(struct kcr_http_server *s, const struct kcr_http_server_opts *o)
 struct kcr_http_server *
 kcr_http_server_start(const struct kcr_http_server_opts *o, kcr_error_t *err)
 {
-	struct kcr_http_server *s = kcr_xzalloc(sizeof(*s));
+	struct kcr_http_server *s;
 	struct http_tls_pem pem = { 0 };
 
+	if (kcr_mhd_load(err) < 0)
+		return NULL;
+	s = kcr_xzalloc(sizeof(*s));
 	s->listen_fd = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	own_opts(s, o);

@@ -5,6 +5,7 @@
 #include <config.h>
 
 #include "server/http-internal.h"
+#include "server/mhd_dl.h"
 #include "base/util.h"
 
 #include <microhttpd.h>
@@ -103,7 +104,7 @@ http_redirect_start(const char *listen, const int *https_port, kcr_error_t *err)
 	struct MHD_Daemon *d;
 	int fd, bound;
 
-	if ((fd = http_bind_listen(listen, &bound, err)) < 0)
+	if (kcr_mhd_load(err) < 0 || (fd = http_bind_listen(listen, &bound, err)) < 0)
 		return NULL;
 	d = MHD_start_daemon(
 		MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, on_request, (void *)https_port,
