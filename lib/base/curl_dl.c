@@ -2,9 +2,9 @@
 #include <config.h>
 
 #include "base/curl_dl.h"
+#include "base/dl.h"
 #include "base/util.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -13,46 +13,47 @@ static struct kcr_curl_fns fns;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static char *load_error;
 
-#define SYM(field, name) { (void **)&fns.field, name }
+#define SYM(field, name) KCR_DL_SYM(fns, field, name)
 
 static void
 load(void)
 {
-	static const struct {
-		void **slot;
-		const char *name;
-	} syms[] = {
-		SYM(global_init, "curl_global_init"), SYM(easy_init, "curl_easy_init"),
-		SYM(easy_setopt, "curl_easy_setopt"), SYM(easy_perform, "curl_easy_perform"),
-		SYM(easy_getinfo, "curl_easy_getinfo"), SYM(easy_cleanup, "curl_easy_cleanup"),
-		SYM(easy_reset, "curl_easy_reset"), SYM(easy_strerror, "curl_easy_strerror"),
-		SYM(easy_unescape, "curl_easy_unescape"), SYM(free, "curl_free"),
-		SYM(slist_append, "curl_slist_append"), SYM(slist_free_all, "curl_slist_free_all"),
-		SYM(mime_init, "curl_mime_init"), SYM(mime_addpart, "curl_mime_addpart"),
-		SYM(mime_name, "curl_mime_name"), SYM(mime_data, "curl_mime_data"),
-		SYM(mime_data_cb, "curl_mime_data_cb"), SYM(mime_filename, "curl_mime_filename"),
-		SYM(mime_type, "curl_mime_type"), SYM(mime_free, "curl_mime_free"),
-		SYM(version_info, "curl_version_info"), SYM(share_init, "curl_share_init"),
-		SYM(share_setopt, "curl_share_setopt"), SYM(share_cleanup, "curl_share_cleanup"),
-		SYM(multi_init, "curl_multi_init"), SYM(multi_add_handle, "curl_multi_add_handle"),
+	static const struct kcr_dl_sym syms[] = {
+		SYM(global_init, "curl_global_init"),
+		SYM(easy_init, "curl_easy_init"),
+		SYM(easy_setopt, "curl_easy_setopt"),
+		SYM(easy_perform, "curl_easy_perform"),
+		SYM(easy_getinfo, "curl_easy_getinfo"),
+		SYM(easy_cleanup, "curl_easy_cleanup"),
+		SYM(easy_reset, "curl_easy_reset"),
+		SYM(easy_strerror, "curl_easy_strerror"),
+		SYM(easy_unescape, "curl_easy_unescape"),
+		SYM(free, "curl_free"),
+		SYM(slist_append, "curl_slist_append"),
+		SYM(slist_free_all, "curl_slist_free_all"),
+		SYM(mime_init, "curl_mime_init"),
+		SYM(mime_addpart, "curl_mime_addpart"),
+		SYM(mime_name, "curl_mime_name"),
+		SYM(mime_data, "curl_mime_data"),
+		SYM(mime_data_cb, "curl_mime_data_cb"),
+		SYM(mime_filename, "curl_mime_filename"),
+		SYM(mime_type, "curl_mime_type"),
+		SYM(mime_free, "curl_mime_free"),
+		SYM(version_info, "curl_version_info"),
+		SYM(share_init, "curl_share_init"),
+		SYM(share_setopt, "curl_share_setopt"),
+		SYM(share_cleanup, "curl_share_cleanup"),
+		SYM(multi_init, "curl_multi_init"),
+		SYM(multi_add_handle, "curl_multi_add_handle"),
 		SYM(multi_remove_handle, "curl_multi_remove_handle"),
-		SYM(multi_perform, "curl_multi_perform"), SYM(multi_poll, "curl_multi_poll"),
-		SYM(multi_info_read, "curl_multi_info_read"), SYM(multi_cleanup, "curl_multi_cleanup"),
+		SYM(multi_perform, "curl_multi_perform"),
+		SYM(multi_poll, "curl_multi_poll"),
+		SYM(multi_info_read, "curl_multi_info_read"),
+		SYM(multi_cleanup, "curl_multi_cleanup"),
 	};
-	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-
-	if (h == NULL) {
-		load_error = kcr_strdup_printf("cannot load libcurl: %s", dlerror());
-		return;
-	}
-	for (size_t i = 0; i < KCR_ARRAY_SIZE(syms); i++) {
-		*syms[i].slot = dlsym(h, syms[i].name);
-		if (*syms[i].slot == NULL) {
-			load_error = kcr_strdup_printf("libcurl has no %s", syms[i].name);
-			return;
-		}
-	}
-	fns.global_init(CURL_GLOBAL_DEFAULT);
+	load_error = kcr_dl_load("libcurl.so.4", "libcurl", syms, KCR_ARRAY_SIZE(syms));
+	if (load_error == NULL)
+		fns.global_init(CURL_GLOBAL_DEFAULT);
 }
 
 int

@@ -17,9 +17,9 @@
 #include <config.h>
 
 #include "server/mhd_dl.h"
+#include "base/dl.h"
 #include "base/util.h"
 
-#include <dlfcn.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -53,18 +53,12 @@ static struct {
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static char *load_error;
 
-#define SYM(field, name)                                                                           \
-	{                                                                                          \
-		(void **)&fns.field, name                                                          \
-	}
+#define SYM(field, name) KCR_DL_SYM(fns, field, name)
 
 static void
 load(void)
 {
-	static const struct {
-		void **slot;
-		const char *name;
-	} syms[] = {
+	static const struct kcr_dl_sym syms[] = {
 		SYM(start_daemon_va, "MHD_start_daemon_va"),
 		SYM(stop_daemon, "MHD_stop_daemon"),
 		SYM(quiesce_daemon, "MHD_quiesce_daemon"),
@@ -82,19 +76,8 @@ load(void)
 		SYM(destroy_post_processor, "MHD_destroy_post_processor"),
 		SYM(get_version, "MHD_get_version"),
 	};
-	void *h = dlopen("libmicrohttpd.so.12", RTLD_NOW | RTLD_LOCAL);
-
-	if (h == NULL) {
-		load_error = kcr_strdup_printf("cannot load libmicrohttpd: %s", dlerror());
-		return;
-	}
-	for (size_t i = 0; i < KCR_ARRAY_SIZE(syms); i++) {
-		*syms[i].slot = dlsym(h, syms[i].name);
-		if (*syms[i].slot == NULL) {
-			load_error = kcr_strdup_printf("libmicrohttpd has no %s", syms[i].name);
-			return;
-		}
-	}
+	load_error =
+		kcr_dl_load("libmicrohttpd.so.12", "libmicrohttpd", syms, KCR_ARRAY_SIZE(syms));
 }
 
 int
