@@ -14,8 +14,13 @@
  *   /dev         tmpfs: null zero full random urandom tty (binds), shm,
  *                fd, stdin, stdout, stderr
  *
- * Then pivot_root, every mount but /tmp, /mnt/data, /dev/shm and /proc
- * remounted read-only (keeping the flags the kernel locked), hostname
+ * With --cache=DIR --cache-at=PATH (a compiler's build cache, see
+ * kcr_lang.build_cache): the host's DIR as PATH (under /tmp),
+ * the read-only lower layer of an overlay whose upper is the sandbox's
+ * own /tmp; with --cache-rw a writable bind instead (kcr filling it).
+ *
+ * Then pivot_root, every mount but /tmp, /mnt/data, /dev/shm, /proc and
+ * the cache remounted read-only (keeping the flags the kernel locked), hostname
  * "sandbox", a new cgroup namespace, cwd /mnt/data, and the ready byte
  * written to the error fd, which is closed. */
 #include <config.h>
@@ -42,6 +47,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Where the new root is built: a tmpfs over /tmp of the private mount
@@ -50,7 +56,12 @@
 struct init_opts {
 	int listen_fd, error_fd;
 	uint64_t tmp_mb, data_mb;
+	const char *cache, *cache_at;
+	bool cache_rw;
 };
+
+/* The cache's mount point, which stays writable (its upper layer). */
+static const char *cache_point;
 
 static const char *const etc_passwd =
 	"root:x:0:0:root:/:/bin/sh\n"
@@ -116,6 +127,13 @@ parse_opts(int argc, char **argv, struct init_opts *o, kcr_error_t *err)
 	uint64_t lfd = (uint64_t)o->listen_fd, efd = (uint64_t)o->error_fd;
 
 	for (int i = 2; i < argc; i++) {
+		/* an overlay's options separate paths with ',' and ':' */
+		if (strncmp(argv[i], "--cache=/", 9) == 0 && !strpbrk(argv[i] + 8, ",:\\"))
+			o->cache = argv[i] + 8;
+		if (strncmp(argv[i], "--cache-at=/tmp/", 16) == 0 && !strstr(argv[i], ".."))
+			o->cache_at = argv[i] + 11;
+		if (strcmp(argv[i], "--cache-rw") == 0)
+			o->cache_rw = true;
 		if (parse_num(argv[i], "--error-fd", 0, INT_MAX, &efd, err) < 0)
 			return -1;
 		o->error_fd = (int)efd;
@@ -289,6 +307,77 @@ own_data_dir(kcr_error_t *err)
 	return sys_fail(err, "cannot chown", NEWROOT "/mnt/data");
 }
 
+/* ---- the build cache ------------------------------------------------------------- */
+
+/* The upper layer: owned by the sandbox user, so the program writes new
+ * entries (the lower's files are kcr's, read-only); its 256 two-digit
+ * subdirectories made here, since the lower's are not the user's; and
+ * Go's trim.txt saying "trimmed just now", so no program spends its time
+ * trimming (the lower's files are dated 2100: never old enough to trim
+ * nor to need their mtime refreshed). */
+static int
+cache_upper(const char *upper, kcr_error_t *err)
+{
+	kcr_autofree char *trim = kcr_strdup_printf("%s/trim.txt", upper);
+	kcr_autofree char *now = kcr_strdup_printf("%lld\n", (long long)time(NULL));
+	char sub[PATH_MAX];
+
+	if (make_dir(upper, 0755, err) < 0 || make_file(trim, now, 0644, err) < 0)
+		return -1;
+	for (int i = 0; i < 256; i++) {
+		snprintf(sub, sizeof(sub), "%s/%02x", upper, i);
+		if (make_dir(sub, 0755, err) < 0)
+			return -1;
+		if (chown(sub, KCR_SANDBOX_UID, KCR_SANDBOX_GID) < 0 && errno != EINVAL)
+			return sys_fail(err, "cannot chown", sub);
+	}
+	if ((chown(upper, KCR_SANDBOX_UID, KCR_SANDBOX_GID) < 0 ||
+	     chown(trim, KCR_SANDBOX_UID, KCR_SANDBOX_GID) < 0) &&
+	    errno != EINVAL)
+		return sys_fail(err, "cannot chown", upper);
+	return 0;
+}
+
+/* The overlay; a kernel that refuses it (no overlayfs, no user namespace
+ * mounts) leaves a plain empty directory: slower builds, same results. */
+static int
+cache_overlay(const char *to, const char *lower, kcr_error_t *err)
+{
+	kcr_autofree char *layer = kcr_strdup_printf("%s.layer", to);
+	kcr_autofree char *upper = kcr_strdup_printf("%s/upper", layer);
+	kcr_autofree char *work = kcr_strdup_printf("%s/work", layer);
+	kcr_autofree char *opts = NULL;
+
+	/* root's alone: the program sees the layer only through the overlay */
+	if (make_dir(layer, 0700, err) < 0 || make_dir(work, 0700, err) < 0 ||
+	    cache_upper(upper, err) < 0)
+		return -1;
+	opts = kcr_strdup_printf("lowerdir=%s,upperdir=%s,workdir=%s,userxattr", lower, upper,
+				 work);
+	if (mount("overlay", to, "overlay", MS_NOSUID | MS_NODEV, opts) == 0)
+		return 0;
+	return chown(to, KCR_SANDBOX_UID, KCR_SANDBOX_GID) < 0 && errno != EINVAL
+		       ? sys_fail(err, "cannot chown", to)
+		       : 0;
+}
+
+static int
+mount_cache(const struct init_opts *o, kcr_error_t *err)
+{
+	kcr_autofree char *to = NULL;
+	int ret;
+
+	if (o->cache == NULL || o->cache_at == NULL)
+		return 0;
+	to = kcr_strdup_printf(NEWROOT "%s", o->cache_at);
+	if (make_dir(to, 0755, err) < 0)
+		return -1;
+	ret = o->cache_rw ? do_mount(o->cache, to, NULL, MS_BIND, NULL, err)
+			  : cache_overlay(to, o->cache, err);
+	cache_point = o->cache_at;
+	return ret;
+}
+
 static int
 build_root(const struct init_opts *o, kcr_error_t *err)
 {
@@ -307,7 +396,8 @@ build_root(const struct init_opts *o, kcr_error_t *err)
 	    build_tmpfs("/mnt/data", 0755, o->data_mb, wflags, err) < 0 || own_data_dir(err) < 0 ||
 	    make_dir(NEWROOT "/proc", 0555, err) < 0 ||
 	    do_mount("proc", NEWROOT "/proc", "proc", wflags | MS_NOEXEC, NULL, err) < 0 ||
-	    make_dir(NEWROOT "/dev", 0755, err) < 0 || build_dev(o, err) < 0)
+	    make_dir(NEWROOT "/dev", 0755, err) < 0 || build_dev(o, err) < 0 ||
+	    mount_cache(o, err) < 0)
 		return -1;
 	return make_dir(NEWROOT "/.old", 0700, err);
 }
@@ -357,6 +447,8 @@ static bool
 stays_writable(const char *point)
 {
 	if (strcmp(point, "/proc") == 0 || strncmp(point, "/proc/", 6) == 0)
+		return true;
+	if (cache_point && strcmp(point, cache_point) == 0)
 		return true;
 	for (size_t i = 0; i < KCR_ARRAY_SIZE(rw_mounts); i++) {
 		if (strcmp(point, rw_mounts[i]) == 0)
