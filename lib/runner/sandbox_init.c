@@ -57,6 +57,10 @@ struct init_opts {
 	int listen_fd, error_fd;
 	uint64_t tmp_mb, data_mb;
 	const char *cache, *cache_at;
+	int cache_errno; /* why it could not be opened */
+	/* the cache, opened before NEWROOT's tmpfs hides a cache under /tmp;
+	 * a mount of our own mount namespace, as the overlay wants */
+	int cache_fd;
 	bool cache_rw;
 };
 
@@ -341,7 +345,7 @@ cache_upper(const char *upper, kcr_error_t *err)
 /* The overlay; a kernel that refuses it (no overlayfs, no user namespace
  * mounts) leaves a plain empty directory: slower builds, same results. */
 static int
-cache_overlay(const char *to, const char *lower, kcr_error_t *err)
+cache_overlay(const char *to, int lower, kcr_error_t *err)
 {
 	kcr_autofree char *layer = kcr_strdup_printf("%s.layer", to);
 	kcr_autofree char *upper = kcr_strdup_printf("%s/upper", layer);
@@ -352,8 +356,8 @@ cache_overlay(const char *to, const char *lower, kcr_error_t *err)
 	if (make_dir(layer, 0700, err) < 0 || make_dir(work, 0700, err) < 0 ||
 	    cache_upper(upper, err) < 0)
 		return -1;
-	opts = kcr_strdup_printf("lowerdir=%s,upperdir=%s,workdir=%s,userxattr", lower, upper,
-				 work);
+	opts = kcr_strdup_printf("lowerdir=/proc/self/fd/%d,upperdir=%s,workdir=%s,userxattr",
+				 lower, upper, work);
 	if (mount("overlay", to, "overlay", MS_NOSUID | MS_NODEV, opts) == 0)
 		return 0;
 	return chown(to, KCR_SANDBOX_UID, KCR_SANDBOX_GID) < 0 && errno != EINVAL
@@ -365,15 +369,22 @@ static int
 mount_cache(const struct init_opts *o, kcr_error_t *err)
 {
 	kcr_autofree char *to = NULL;
+	kcr_autofree char *src = NULL;
 	int ret;
 
-	if (o->cache == NULL || o->cache_at == NULL)
+	if (o->cache_at == NULL || (o->cache_fd < 0 && !o->cache_rw))
 		return 0;
+	if (o->cache_fd < 0) {
+		errno = o->cache_errno;
+		return sys_fail(err, "cannot open the build cache", o->cache ? o->cache : "");
+	}
 	to = kcr_strdup_printf(NEWROOT "%s", o->cache_at);
+	src = kcr_strdup_printf("/proc/self/fd/%d", o->cache_fd);
 	if (make_dir(to, 0755, err) < 0)
 		return -1;
-	ret = o->cache_rw ? do_mount(o->cache, to, NULL, MS_BIND, NULL, err)
-			  : cache_overlay(to, o->cache, err);
+	ret = o->cache_rw ? do_mount(src, to, NULL, MS_BIND, NULL, err)
+			  : cache_overlay(to, o->cache_fd, err);
+	close(o->cache_fd);
 	cache_point = o->cache_at;
 	return ret;
 }
@@ -592,6 +603,7 @@ kcr_sandbox_init_main(int argc, char **argv, kcr_error_t *err)
 {
 	struct init_opts o = { .listen_fd = 3,
 			       .error_fd = 4,
+			       .cache_fd = -1,
 			       .tmp_mb = KCR_DEFAULT_TMP_SIZE_MB,
 			       .data_mb = KCR_DEFAULT_DATA_SIZE_MB };
 	struct stat st;
@@ -606,6 +618,8 @@ kcr_sandbox_init_main(int argc, char **argv, kcr_error_t *err)
 		kcr_error_set(err, KCR_E_INVALID, 0, "fd %d is not a socket", o.listen_fd);
 		return report(&o, err);
 	}
+	if (o.cache && (o.cache_fd = open(o.cache, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		o.cache_errno = errno;
 	if (check_namespaces(err) < 0 || build_root(&o, err) < 0 || enter_root(err) < 0 ||
 	    make_readonly(err) < 0 || finish(&o, err) < 0)
 		return report(&o, err);

@@ -147,15 +147,20 @@ warm(struct local *lp, const struct kcr_sandbox_spec *spec, char *dir, kcr_error
 	return ret;
 }
 
-/* Replaces whatever is at path (an old or broken cache) with tmp. */
 static int
-install(const char *tmp, const char *path, const char *name, kcr_error_t *err)
+mark(const char *tmp, const char *name, kcr_error_t *err)
 {
 	kcr_autofree char *marker = kcr_strdup_printf("%s/" MARKER, tmp);
+
+	return kcr_write_file(marker, name, strlen(name), 0444, err);
+}
+
+/* Replaces whatever is at path (an old or broken cache) with tmp. */
+static int
+install(const char *tmp, const char *path, kcr_error_t *err)
+{
 	kcr_autofree char *old = kcr_strdup_printf("%s.old-%ld", path, (long)getpid());
 
-	if (kcr_write_file(marker, name, strlen(name), 0444, err) < 0)
-		return -1;
 	if (rename(path, old) == 0)
 		kcr_rm_rf(old); /* sandboxes using it keep their mounts */
 	if (rename(tmp, path) < 0)
@@ -180,9 +185,9 @@ fill(struct local *lp, const struct kcr_sandbox_spec *spec, const char *path, co
 	if (chown(tmp, SUBID_BASE + KCR_SANDBOX_UID, SUBID_BASE + KCR_SANDBOX_GID) < 0)
 		ret = kcr_error_set(err, KCR_E_IO, errno, "cannot prepare '%s'", tmp);
 	else
-		ret = warm(lp, spec, tmp, err) < 0 || seal(tmp, err) < 0
+		ret = warm(lp, spec, tmp, err) < 0 || mark(tmp, name, err) < 0 || seal(tmp, err) < 0
 			      ? -1
-			      : install(tmp, path, name, err);
+			      : install(tmp, path, err);
 	if (ret < 0)
 		kcr_rm_rf(tmp);
 	return ret;
