@@ -45,7 +45,7 @@ bare() { # lang dir -> the same commands kcr runs, started directly
 	js) echo "/usr/bin/node $d/code.js" ;;
 	ts) echo "/usr/bin/esbuild $d/code.ts --format=cjs --platform=node --log-level=warning --outfile=$d/out.js && /usr/bin/node $d/out.js" ;;
 	go) echo "GOCACHE=$d/gocache GOPATH=$d/go GOPROXY=off GOSUMDB=off GOTOOLCHAIN=local GOFLAGS=-buildvcs=false /usr/bin/go build -ldflags='\''-s -w'\'' -o $d/prog $d/main.go && $d/prog" ;;
-	java) echo "/usr/bin/java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData $d/Main.java" ;;
+	java) echo "/usr/bin/java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -XX:-UsePerfData -XX:SharedArchiveFile=/tmp/.kcr-cds/java.jsa $d/Main.java" ;;
 	c) echo "/usr/bin/gcc -O1 -std=gnu17 -o $d/prog $d/code.c -lm && $d/prog" ;;
 	cpp) echo "/usr/bin/g++ -O1 -std=gnu++17 -o $d/prog $d/code.cpp -lm && $d/prog" ;;
 	php) echo "/usr/bin/php $d/code.php" ;;

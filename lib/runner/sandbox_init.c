@@ -313,33 +313,51 @@ own_data_dir(kcr_error_t *err)
 
 /* ---- the build cache ------------------------------------------------------------- */
 
-/* The upper layer: owned by the sandbox user, so the program writes new
- * entries (the lower's files are kcr's, read-only); its 256 two-digit
- * subdirectories made here, since the lower's are not the user's; and
- * Go's trim.txt saying "trimmed just now", so no program spends its time
- * trimming (the lower's files are dated 2100: never old enough to trim
- * nor to need their mtime refreshed). */
+/* A directory or file of the upper layer, the sandbox user's. */
 static int
-cache_upper(const char *upper, kcr_error_t *err)
+user_entry(const char *upper, const char *name, const char *content, kcr_error_t *err)
 {
-	kcr_autofree char *trim = kcr_strdup_printf("%s/trim.txt", upper);
-	kcr_autofree char *now = kcr_strdup_printf("%lld\n", (long long)time(NULL));
-	char sub[PATH_MAX];
+	kcr_autofree char *p = kcr_strdup_printf("%s/%s", upper, name);
 
-	if (make_dir(upper, 0755, err) < 0 || make_file(trim, now, 0644, err) < 0)
+	if (content ? make_file(p, content, 0644, err) < 0 : make_dir(p, 0755, err) < 0)
 		return -1;
-	for (int i = 0; i < 256; i++) {
-		snprintf(sub, sizeof(sub), "%s/%02x", upper, i);
-		if (make_dir(sub, 0755, err) < 0)
-			return -1;
-		if (chown(sub, KCR_SANDBOX_UID, KCR_SANDBOX_GID) < 0 && errno != EINVAL)
-			return sys_fail(err, "cannot chown", sub);
-	}
-	if ((chown(upper, KCR_SANDBOX_UID, KCR_SANDBOX_GID) < 0 ||
-	     chown(trim, KCR_SANDBOX_UID, KCR_SANDBOX_GID) < 0) &&
-	    errno != EINVAL)
-		return sys_fail(err, "cannot chown", upper);
+	if (chown(p, KCR_SANDBOX_UID, KCR_SANDBOX_GID) < 0 && errno != EINVAL)
+		return sys_fail(err, "cannot chown", p);
 	return 0;
+}
+
+/* The upper layer: owned by the sandbox user, with each directory at
+ * the top of the lower (Go's 256 two-digit ones) made again there, so
+ * the program adds entries (the lower's files are kcr's, read-only).
+ * A Go cache also gets a trim.txt saying "trimmed just now", so no
+ * program spends its time trimming (the lower's files are dated 2100:
+ * never old enough to trim nor to need their mtime refreshed). */
+static int
+cache_upper(const char *upper, int lower, kcr_error_t *err)
+{
+	kcr_autoclose int fd = openat(lower, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	kcr_autofree char *now = kcr_strdup_printf("%lld\n", (long long)time(NULL));
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+	int ret = 0;
+
+	if (d == NULL)
+		return sys_fail(err, "cannot read", "the build cache");
+	fd = -1; /* the DIR's now */
+	if (make_dir(upper, 0755, err) < 0 ||
+	    (chown(upper, KCR_SANDBOX_UID, KCR_SANDBOX_GID) < 0 && errno != EINVAL &&
+	     sys_fail(err, "cannot chown", upper) < 0))
+		ret = -1;
+	while (ret == 0 && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (e->d_type == DT_DIR)
+			ret = user_entry(upper, e->d_name, NULL, err);
+		else if (strcmp(e->d_name, "trim.txt") == 0)
+			ret = user_entry(upper, e->d_name, now, err);
+	}
+	closedir(d);
+	return ret;
 }
 
 /* The overlay; a kernel that refuses it (no overlayfs, no user namespace
@@ -354,7 +372,7 @@ cache_overlay(const char *to, int lower, kcr_error_t *err)
 
 	/* root's alone: the program sees the layer only through the overlay */
 	if (make_dir(layer, 0700, err) < 0 || make_dir(work, 0700, err) < 0 ||
-	    cache_upper(upper, err) < 0)
+	    cache_upper(upper, lower, err) < 0)
 		return -1;
 	opts = kcr_strdup_printf("lowerdir=/proc/self/fd/%d,upperdir=%s,workdir=%s,userxattr",
 				 lower, upper, work);
