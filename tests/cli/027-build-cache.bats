@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
-# The Go build cache shared by local sandboxes (sandbox.build_cache,
+# The Go build cache and Java's class-data archive shared by local
+# sandboxes (sandbox.build_cache,
 # lib/sandbox/local_cache.c): filled once, read-only to programs, nothing
 # one execution writes reaches the next, filled again when missing or
 # damaged. Needs root (the fill maps the program's files to kcr's).
@@ -159,4 +160,47 @@ GO
 	KCR_SANDBOX_BUILD_CACHE=false run_kcr exec hello.go
 	assert_stdout_is $'Hello, World!\n'
 	[ ! -e "$KCR_SANDBOX_BUILD_CACHE_DIR" ]
+}
+
+@test "java: the class-data archive is filled once, read-only, and a program that replaces it changes nothing for the next" {
+	[ -x /usr/bin/java ] || skip "java is not installed"
+	cat >Main.java <<'JAVA'
+public class Main { public static void main(String[] a) { System.out.println("Hello, World!"); } }
+JAVA
+	run_kcr exec Main.java
+	assert_stdout_is $'Hello, World!\n'
+	assert_equal "$stderr" ""
+	d=$(ls -d "$KCR_SANDBOX_BUILD_CACHE_DIR"/java-*)
+	[ -s "$d/java.jsa" ]
+	assert_equal "$(find "$d" -perm /222 | wc -l)" 0
+	before=$(cache_sums)
+	cat >Poison.java <<'JAVA'
+import java.nio.file.*;
+public class Poison {
+    public static void main(String[] a) throws Exception {
+        Path jsa = Paths.get("/tmp/.kcr-cds/java.jsa");
+        String over;
+        try { Files.write(jsa, new byte[] { 1, 2, 3 }); over = "overwritten"; }
+        catch (Exception e) { over = "refused"; }
+        Files.delete(jsa);
+        Files.write(jsa, new byte[] { 1, 2, 3 });
+        System.out.println(over + " " + Files.size(jsa));
+    }
+}
+JAVA
+	run_kcr exec -l java Poison.java
+	# its own copy, in its own upper layer
+	assert_stdout_is $'refused 3\n'
+	assert_equal "$(cache_sums)" "$before"
+	cat >Look.java <<'JAVA'
+import java.nio.file.*;
+public class Look {
+    public static void main(String[] a) throws Exception {
+        System.out.println(Files.size(Paths.get("/tmp/.kcr-cds/java.jsa")) > 1000);
+    }
+}
+JAVA
+	run_kcr exec -l java Look.java
+	assert_stdout_is $'true\n'
+	assert_equal "$stderr" ""
 }
