@@ -28,6 +28,12 @@ struct kcr_lang {
 	unsigned int memory_mb;        /* default memory limit */
 	unsigned int timeout_s;        /* default wall timeout */
 	unsigned int caps;             /* KCR_LANG_*: what kcr can do for it beyond a run */
+	/* Where the compiler's build cache is (an absolute path under /tmp),
+	 * or NULL: the local provider fills one cache per toolchain once, by
+	 * running build_cache_warm, and shows it there in every sandbox as
+	 * the read-only lower layer of an overlay (sandbox.build_cache). */
+	const char *build_cache;
+	const char *build_cache_warm; /* a program whose compile fills the cache */
 };
 
 /* Capabilities of a language (kcr_lang.caps): code asks for these, never

@@ -14,8 +14,13 @@
  *   /dev         tmpfs: null zero full random urandom tty (binds), shm,
  *                fd, stdin, stdout, stderr
  *
- * Then pivot_root, every mount but /tmp, /mnt/data, /dev/shm and /proc
- * remounted read-only (keeping the flags the kernel locked), hostname
+ * With --cache=DIR --cache-at=PATH (a compiler's build cache, see
+ * kcr_lang.build_cache): the host's DIR as PATH (under /tmp),
+ * the read-only lower layer of an overlay whose upper is the sandbox's
+ * own /tmp; with --cache-rw a writable bind instead (kcr filling it).
+ *
+ * Then pivot_root, every mount but /tmp, /mnt/data, /dev/shm, /proc and
+ * the cache remounted read-only (keeping the flags the kernel locked), hostname
  * "sandbox", a new cgroup namespace, cwd /mnt/data, and the ready byte
  * written to the error fd, which is closed. */
 #include <config.h>
@@ -42,6 +47,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Where the new root is built: a tmpfs over /tmp of the private mount
@@ -50,7 +56,16 @@
 struct init_opts {
 	int listen_fd, error_fd;
 	uint64_t tmp_mb, data_mb;
+	const char *cache, *cache_at;
+	int cache_errno; /* why it could not be opened */
+	/* the cache, opened before NEWROOT's tmpfs hides a cache under /tmp;
+	 * a mount of our own mount namespace, as the overlay wants */
+	int cache_fd;
+	bool cache_rw;
 };
+
+/* The cache's mount point, which stays writable (its upper layer). */
+static const char *cache_point;
 
 static const char *const etc_passwd =
 	"root:x:0:0:root:/:/bin/sh\n"
@@ -116,6 +131,13 @@ parse_opts(int argc, char **argv, struct init_opts *o, kcr_error_t *err)
 	uint64_t lfd = (uint64_t)o->listen_fd, efd = (uint64_t)o->error_fd;
 
 	for (int i = 2; i < argc; i++) {
+		/* an overlay's options separate paths with ',' and ':' */
+		if (strncmp(argv[i], "--cache=/", 9) == 0 && !strpbrk(argv[i] + 8, ",:\\"))
+			o->cache = argv[i] + 8;
+		if (strncmp(argv[i], "--cache-at=/tmp/", 16) == 0 && !strstr(argv[i], ".."))
+			o->cache_at = argv[i] + 11;
+		if (strcmp(argv[i], "--cache-rw") == 0)
+			o->cache_rw = true;
 		if (parse_num(argv[i], "--error-fd", 0, INT_MAX, &efd, err) < 0)
 			return -1;
 		o->error_fd = (int)efd;
@@ -289,6 +311,102 @@ own_data_dir(kcr_error_t *err)
 	return sys_fail(err, "cannot chown", NEWROOT "/mnt/data");
 }
 
+/* ---- the build cache ------------------------------------------------------------- */
+
+/* A directory or file of the upper layer, the sandbox user's. */
+static int
+user_entry(const char *upper, const char *name, const char *content, kcr_error_t *err)
+{
+	kcr_autofree char *p = kcr_strdup_printf("%s/%s", upper, name);
+
+	if (content ? make_file(p, content, 0644, err) < 0 : make_dir(p, 0755, err) < 0)
+		return -1;
+	if (chown(p, KCR_SANDBOX_UID, KCR_SANDBOX_GID) < 0 && errno != EINVAL)
+		return sys_fail(err, "cannot chown", p);
+	return 0;
+}
+
+/* The upper layer: owned by the sandbox user, with each directory at
+ * the top of the lower (Go's 256 two-digit ones) made again there, so
+ * the program adds entries (the lower's files are kcr's, read-only).
+ * A Go cache also gets a trim.txt saying "trimmed just now", so no
+ * program spends its time trimming (the lower's files are dated 2100:
+ * never old enough to trim nor to need their mtime refreshed). */
+static int
+cache_upper(const char *upper, int lower, kcr_error_t *err)
+{
+	kcr_autoclose int fd = openat(lower, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	kcr_autofree char *now = kcr_strdup_printf("%lld\n", (long long)time(NULL));
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+	int ret = 0;
+
+	if (d == NULL)
+		return sys_fail(err, "cannot read", "the build cache");
+	fd = -1; /* the DIR's now */
+	if (make_dir(upper, 0755, err) < 0 ||
+	    (chown(upper, KCR_SANDBOX_UID, KCR_SANDBOX_GID) < 0 && errno != EINVAL &&
+	     sys_fail(err, "cannot chown", upper) < 0))
+		ret = -1;
+	while (ret == 0 && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (e->d_type == DT_DIR)
+			ret = user_entry(upper, e->d_name, NULL, err);
+		else if (strcmp(e->d_name, "trim.txt") == 0)
+			ret = user_entry(upper, e->d_name, now, err);
+	}
+	closedir(d);
+	return ret;
+}
+
+/* The overlay; a kernel that refuses it (no overlayfs, no user namespace
+ * mounts) leaves a plain empty directory: slower builds, same results. */
+static int
+cache_overlay(const char *to, int lower, kcr_error_t *err)
+{
+	kcr_autofree char *layer = kcr_strdup_printf("%s.layer", to);
+	kcr_autofree char *upper = kcr_strdup_printf("%s/upper", layer);
+	kcr_autofree char *work = kcr_strdup_printf("%s/work", layer);
+	kcr_autofree char *opts = NULL;
+
+	/* root's alone: the program sees the layer only through the overlay */
+	if (make_dir(layer, 0700, err) < 0 || make_dir(work, 0700, err) < 0 ||
+	    cache_upper(upper, lower, err) < 0)
+		return -1;
+	opts = kcr_strdup_printf("lowerdir=/proc/self/fd/%d,upperdir=%s,workdir=%s,userxattr",
+				 lower, upper, work);
+	if (mount("overlay", to, "overlay", MS_NOSUID | MS_NODEV, opts) == 0)
+		return 0;
+	return chown(to, KCR_SANDBOX_UID, KCR_SANDBOX_GID) < 0 && errno != EINVAL
+		       ? sys_fail(err, "cannot chown", to)
+		       : 0;
+}
+
+static int
+mount_cache(const struct init_opts *o, kcr_error_t *err)
+{
+	kcr_autofree char *to = NULL;
+	kcr_autofree char *src = NULL;
+	int ret;
+
+	if (o->cache_at == NULL || (o->cache_fd < 0 && !o->cache_rw))
+		return 0;
+	if (o->cache_fd < 0) {
+		errno = o->cache_errno;
+		return sys_fail(err, "cannot open the build cache", o->cache ? o->cache : "");
+	}
+	to = kcr_strdup_printf(NEWROOT "%s", o->cache_at);
+	src = kcr_strdup_printf("/proc/self/fd/%d", o->cache_fd);
+	if (make_dir(to, 0755, err) < 0)
+		return -1;
+	ret = o->cache_rw ? do_mount(src, to, NULL, MS_BIND, NULL, err)
+			  : cache_overlay(to, o->cache_fd, err);
+	close(o->cache_fd);
+	cache_point = o->cache_at;
+	return ret;
+}
+
 static int
 build_root(const struct init_opts *o, kcr_error_t *err)
 {
@@ -307,7 +425,8 @@ build_root(const struct init_opts *o, kcr_error_t *err)
 	    build_tmpfs("/mnt/data", 0755, o->data_mb, wflags, err) < 0 || own_data_dir(err) < 0 ||
 	    make_dir(NEWROOT "/proc", 0555, err) < 0 ||
 	    do_mount("proc", NEWROOT "/proc", "proc", wflags | MS_NOEXEC, NULL, err) < 0 ||
-	    make_dir(NEWROOT "/dev", 0755, err) < 0 || build_dev(o, err) < 0)
+	    make_dir(NEWROOT "/dev", 0755, err) < 0 || build_dev(o, err) < 0 ||
+	    mount_cache(o, err) < 0)
 		return -1;
 	return make_dir(NEWROOT "/.old", 0700, err);
 }
@@ -357,6 +476,8 @@ static bool
 stays_writable(const char *point)
 {
 	if (strcmp(point, "/proc") == 0 || strncmp(point, "/proc/", 6) == 0)
+		return true;
+	if (cache_point && strcmp(point, cache_point) == 0)
 		return true;
 	for (size_t i = 0; i < KCR_ARRAY_SIZE(rw_mounts); i++) {
 		if (strcmp(point, rw_mounts[i]) == 0)
@@ -500,6 +621,7 @@ kcr_sandbox_init_main(int argc, char **argv, kcr_error_t *err)
 {
 	struct init_opts o = { .listen_fd = 3,
 			       .error_fd = 4,
+			       .cache_fd = -1,
 			       .tmp_mb = KCR_DEFAULT_TMP_SIZE_MB,
 			       .data_mb = KCR_DEFAULT_DATA_SIZE_MB };
 	struct stat st;
@@ -514,6 +636,8 @@ kcr_sandbox_init_main(int argc, char **argv, kcr_error_t *err)
 		kcr_error_set(err, KCR_E_INVALID, 0, "fd %d is not a socket", o.listen_fd);
 		return report(&o, err);
 	}
+	if (o.cache && (o.cache_fd = open(o.cache, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		o.cache_errno = errno;
 	if (check_namespaces(err) < 0 || build_root(&o, err) < 0 || enter_root(err) < 0 ||
 	    make_readonly(err) < 0 || finish(&o, err) < 0)
 		return report(&o, err);

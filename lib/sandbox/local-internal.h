@@ -55,6 +55,22 @@ struct local {
 	bool fork_server;     /* warm Python comes from a host's zygote */
 	pthread_mutex_t hosts_lock;
 	struct host *py_host;
+	/* sandbox.build_cache_dir, where build caches are (local_cache.c);
+	 * NULL: sandbox.build_cache is off, or kcr is not root */
+	char *cache_dir;
+	pthread_mutex_t cache_lock; /* one fill at a time; guards the next three */
+	const struct kcr_lang *cache_lang;
+	char *cache_name;        /* cache_lang's cache: "go-<key>", NULL without a version */
+	uint64_t cache_retry_ms; /* no fill before this kcr_now_ms() (one failed) */
+};
+
+/* A sandbox's build cache: the directory, and whether the sandbox
+ * writes it (the fill) or sees it read-only under an overlay. A path,
+ * not a file descriptor: the overlay and the bind take a mount of the
+ * sandbox's own mount namespace, which only a path reaches. */
+struct local_cache {
+	char *path;
+	bool rw;
 };
 
 /* A sandbox whose runner holds a zygote (--zygote=py) and serves warm
@@ -104,6 +120,15 @@ int local_sb_teardown(struct local_sb *ls, kcr_error_t *err);
 void local_sb_free(struct kcr_sandbox *sb);
 int local_create_sandbox(struct local *lp, const struct kcr_sandbox_spec *spec, int chan,
 			 uint64_t deadline_ms, struct kcr_sandbox **out, kcr_error_t *err);
+/* local_create_sandbox() of a sandbox that mounts cache (NULL: none). */
+int local_create_cached(struct local *lp, const struct kcr_sandbox_spec *spec, int chan,
+			const struct local_cache *cache, uint64_t deadline_ms,
+			struct kcr_sandbox **out, kcr_error_t *err);
+/* The build cache of spec's language (local_cache.c): its directory,
+ * filled first when missing or not complete; NULL when the language has
+ * none, caches are off, or the fill failed (logged: the sandbox then
+ * starts with an empty cache). */
+char *local_cache_path(struct local *lp, const struct kcr_sandbox_spec *spec);
 long local_clone_sandbox(int cgfd, struct child_args *a, struct local_sb *ls, bool *in_cg);
 void local_free_child_stack(struct local_sb *ls);
 void local_host_unref(struct local *lp, struct host *h);

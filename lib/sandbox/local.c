@@ -146,8 +146,22 @@ local_data_mb(const struct local *lp, const struct kcr_limits *l)
 	return l->data_size_mb ? l->data_size_mb : lp->data_mb;
 }
 
+/* The build cache, where the language wants it. */
+static void
+cache_args(char ***v, const struct kcr_sandbox_spec *spec, const struct local_cache *cache)
+{
+	kcr_autofree char *at = kcr_strdup_printf("--cache-at=%s", spec->lang->build_cache);
+	kcr_autofree char *from = kcr_strdup_printf("--cache=%s", cache->path);
+
+	kcr_strv_push(v, from);
+	kcr_strv_push(v, at);
+	if (cache->rw)
+		kcr_strv_push(v, "--cache-rw");
+}
+
 static char **
-runner_argv(const struct local *lp, const struct kcr_sandbox_spec *spec, bool host)
+runner_argv(const struct local *lp, const struct kcr_sandbox_spec *spec, bool host,
+	    const struct local_cache *cache)
 {
 	const struct kcr_limits *l = &spec->limits;
 	char **v = NULL;
@@ -166,6 +180,8 @@ runner_argv(const struct local *lp, const struct kcr_sandbox_spec *spec, bool ho
 		host_args(&v, lp, spec);
 	else if (spec->prewarm && spec->lang && (spec->lang->caps & KCR_LANG_PREWARM))
 		prewarm_args(&v, lp, spec);
+	if (!host && cache && cache->path && spec->lang && spec->lang->build_cache)
+		cache_args(&v, spec, cache);
 	return v;
 }
 
@@ -335,12 +351,12 @@ start_child(const struct local *lp, struct local_sb *ls, struct spawn_fds *f, bo
 
 static int
 spawn(const struct local *lp, struct local_sb *ls, const struct kcr_sandbox_spec *spec, int lfd,
-      int chan, kcr_error_t *err)
+      int chan, const struct local_cache *cache, kcr_error_t *err)
 {
 	__attribute__((cleanup(spawn_fds_close))) struct spawn_fds f = {
 		.sync = { -1, -1 }, .err = { -1, -1 }, .nul = -1, .exe = -1
 	};
-	kcr_autostrv char **argv = runner_argv(lp, spec, chan >= 0);
+	kcr_autostrv char **argv = runner_argv(lp, spec, chan >= 0, cache);
 	kcr_autostrv char **envp = runner_envp();
 	struct child_args a;
 	bool in_cg;
@@ -485,6 +501,18 @@ int
 local_create_sandbox(struct local *lp, const struct kcr_sandbox_spec *spec, int chan,
 		     uint64_t deadline_ms, struct kcr_sandbox **out, kcr_error_t *err)
 {
+	struct local_cache cache = { .path = chan < 0 ? local_cache_path(lp, spec) : NULL };
+	int ret = local_create_cached(lp, spec, chan, &cache, deadline_ms, out, err);
+
+	free(cache.path);
+	return ret;
+}
+
+int
+local_create_cached(struct local *lp, const struct kcr_sandbox_spec *spec, int chan,
+		    const struct local_cache *cache, uint64_t deadline_ms, struct kcr_sandbox **out,
+		    kcr_error_t *err)
+{
 	uint64_t t0 = kcr_now_ns();
 	struct kcr_sandbox *sb;
 	struct local_sb *ls;
@@ -499,7 +527,7 @@ local_create_sandbox(struct local *lp, const struct kcr_sandbox_spec *spec, int 
 	ls->sock = local_sock_path(lp, sb->id);
 	lfd = listen_unix(ls->sock, err);
 	if (lfd < 0 || local_make_cgroup(lp, ls, sb->id, &spec->limits, err) < 0 ||
-	    spawn(lp, ls, spec, lfd, chan, err) < 0) {
+	    spawn(lp, ls, spec, lfd, chan, cache, err) < 0) {
 		local_sb_teardown(ls, NULL);
 		local_sb_free(sb);
 		return -1;

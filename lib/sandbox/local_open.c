@@ -97,6 +97,7 @@ int
 local_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
 {
 	const char *run_dir = kcr_config_str(cfg, "run_dir");
+	const char *cache_dir = kcr_config_str(cfg, "sandbox.build_cache_dir");
 	struct local *lp;
 	char *runner;
 
@@ -118,6 +119,10 @@ local_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
 	pthread_mutex_init(&lp->hosts_lock, NULL);
 	atomic_init(&lp->cg_warned, false);
 	lp->allow_unlimited = kcr_config_bool(cfg, "limits.allow_unlimited");
+	pthread_mutex_init(&lp->cache_lock, NULL);
+	/* the fill maps the program's files to kcr's: that takes mapped ids */
+	if (kcr_config_bool(cfg, "sandbox.build_cache") && lp->root && cache_dir && *cache_dir)
+		lp->cache_dir = kcr_xstrdup(cache_dir);
 	local_prune(lp);
 	*self = lp;
 	return 0;
@@ -133,6 +138,9 @@ local_close(void *self)
 	if (lp->py_host)
 		local_host_unref(lp, lp->py_host);
 	pthread_mutex_destroy(&lp->hosts_lock);
+	pthread_mutex_destroy(&lp->cache_lock);
+	free(lp->cache_dir);
+	free(lp->cache_name);
 	free(lp->run_dir);
 	free(lp->runner);
 	free(lp->py_preload);
