@@ -11,7 +11,8 @@
  * this loop only its stack. The cell's side runs between a raw clone3
  * and PyOS_AfterFork_Child, so it calls no Python and allocates
  * nothing. The zygote has one thread, so glibc's wrappers need no locks. */
-#define _GNU_SOURCE
+#include <config.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
