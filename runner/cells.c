@@ -251,6 +251,12 @@ runner_cells_create(struct runner_cells *s, const char *body, size_t len, char *
 		cJSON_Delete(o);
 		return kcr_error_set(err, KCR_E_INVALID, 0, "a cell is a JSON object");
 	}
+	/* one zygote gone, the others would still clone: fail instead, so that
+	 * kcr asks GET /ready (503) and replaces this host, as with one */
+	if (!runner_cells_ok(s)) {
+		cJSON_Delete(o);
+		return kcr_error_set(err, KCR_E_UNAVAILABLE, 0, "a zygote has exited");
+	}
 	if (spawn(s, o, &c, err) < 0) {
 		cJSON_Delete(o);
 		return -1;
