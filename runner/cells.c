@@ -42,8 +42,8 @@ struct entry {
 struct runner_cells {
 	pthread_mutex_t lock;
 	struct entry *head;
-	struct kcr_zygote *zygote;  /* bare */
-	struct kcr_zygote *loaded;  /* with pool.py_preload imported, or NULL */
+	struct kcr_zygote_set bare;
+	struct kcr_zygote_set loaded; /* with pool.py_preload imported */
 	int channel;
 	pthread_mutex_t channel_lock;  /* the channel and the stash */
 	struct join_msg *stash;        /* messages read for other cells */
@@ -51,14 +51,17 @@ struct runner_cells {
 };
 
 struct runner_cells *
-runner_cells_new(struct kcr_zygote *z, struct kcr_zygote *loaded, int fd_channel)
+runner_cells_new(struct kcr_zygote *const *bare, int n_bare, struct kcr_zygote *const *loaded,
+		 int n_loaded, int fd_channel)
 {
 	struct runner_cells *s = kcr_xzalloc(sizeof(*s));
 
-	s->loaded = loaded;
+	s->bare.n = n_bare;
+	s->loaded.n = n_loaded;
+	memcpy(s->bare.z, bare, sizeof(*bare) * (size_t)n_bare);
+	memcpy(s->loaded.z, loaded, sizeof(*loaded) * (size_t)n_loaded);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->channel_lock, NULL);
-	s->zygote = z;
 	s->channel = fd_channel;
 	return s;
 }
@@ -82,17 +85,28 @@ runner_cells_free(struct runner_cells *s)
 		close_all(m->fds, m->n);
 		free(m);
 	}
-	kcr_zygote_free(s->zygote);
-	kcr_zygote_free(s->loaded);
+	for (int i = 0; i < s->bare.n; i++)
+		kcr_zygote_free(s->bare.z[i]);
+	for (int i = 0; i < s->loaded.n; i++)
+		kcr_zygote_free(s->loaded.z[i]);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->channel_lock);
 	free(s);
 }
 
+/* Every zygote: one that failed to start is NULL, and not alive. */
 bool
 runner_cells_ok(struct runner_cells *s)
 {
-	return s && kcr_zygote_alive(s->zygote) && (s->loaded == NULL || kcr_zygote_alive(s->loaded));
+	if (s == NULL || s->bare.n == 0)
+		return false;
+	for (int i = 0; i < s->bare.n; i++)
+		if (!kcr_zygote_alive(s->bare.z[i]))
+			return false;
+	for (int i = 0; i < s->loaded.n; i++)
+		if (!kcr_zygote_alive(s->loaded.z[i]))
+			return false;
+	return true;
 }
 
 /* ---- the fd channel ---------------------------------------------------------- */
@@ -213,7 +227,8 @@ spawn(struct runner_cells *s, const cJSON *o, struct kcr_cell **out, kcr_error_t
 	}
 	spec.join_fds = fds;
 	spec.n_join_fds = n;
-	r = kcr_cell_spawn(kcr_json_bool(o, "preload", false) && s->loaded ? s->loaded : s->zygote,
+	r = kcr_cell_spawn(kcr_json_bool(o, "preload", false) && s->loaded.n > 0 ? &s->loaded
+										 : &s->bare,
 			   &spec, out, err);
 	close_all(fds, n);
 	return r;
@@ -235,6 +250,12 @@ runner_cells_create(struct runner_cells *s, const char *body, size_t len, char *
 	if (!cJSON_IsObject(o)) {
 		cJSON_Delete(o);
 		return kcr_error_set(err, KCR_E_INVALID, 0, "a cell is a JSON object");
+	}
+	/* one zygote gone, the others would still clone: fail instead, so that
+	 * kcr asks GET /ready (503) and replaces this host, as with one */
+	if (!runner_cells_ok(s)) {
+		cJSON_Delete(o);
+		return kcr_error_set(err, KCR_E_UNAVAILABLE, 0, "a zygote has exited");
 	}
 	if (spawn(s, o, &c, err) < 0) {
 		cJSON_Delete(o);

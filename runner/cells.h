@@ -19,13 +19,15 @@
 
 struct runner_cells;
 
-/* Takes the zygotes: z is bare, loaded (or NULL) imported pool.py_preload;
- * a cell asks for one with "preload". fd_channel: the socket kcr sends
- * cgroup files on, or -1. */
-struct runner_cells *runner_cells_new(struct kcr_zygote *z, struct kcr_zygote *loaded,
+/* Takes the zygotes (a NULL one failed to start): bare ones, and loaded
+ * ones that imported pool.py_preload (none: n_loaded 0); a cell asks for
+ * one of those with "preload". fd_channel: the socket kcr sends cgroup
+ * files on, or -1. */
+struct runner_cells *runner_cells_new(struct kcr_zygote *const *bare, int n_bare,
+				      struct kcr_zygote *const *loaded, int n_loaded,
 				      int fd_channel);
 void runner_cells_free(struct runner_cells *s);
-/* The zygote still spawns. */
+/* Every zygote still spawns. */
 bool runner_cells_ok(struct runner_cells *s);
 
 /* Creates a cell from a POST /cells body; *reply: the JSON to answer. */

@@ -58,6 +58,7 @@ struct opts {
 	const char *prewarm, *preload; /* a language to start ahead, and its imports */
 	const char *zygote;            /* a language to fork warm cells of */
 	int fd_channel;                /* where kcr sends a cell's cgroup files */
+	int zygotes;                   /* --zygotes: of each kind */
 	struct kcr_limits prewarm_limits;
 };
 
@@ -570,6 +571,7 @@ print_help(void)
 	       "  --nofile=N --file-size=BYTES --pids=N\n"
 	       "                   the rlimits the pre-warmed interpreter gets\n"
 	       "  --zygote=py      fork warm cells from one interpreter (POST /cells)\n"
+	       "  --zygotes=N      with --zygote: N zygotes of each kind (default 1)\n"
 	       "  --fd-channel=N   the socket kcr sends cells' cgroup files on\n"
 	       "  --help, --version\n\n"
 	       "Examples:\n"
@@ -622,6 +624,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "file-size", required_argument, NULL, 'z' },
 		{ "pids", required_argument, NULL, 'i' },
 		{ "zygote", required_argument, NULL, 'y' },
+		{ "zygotes", required_argument, NULL, 'Y' },
 		{ "fd-channel", required_argument, NULL, 'c' },
 		{ "address", required_argument, NULL, 'a' },
 		{ "log-requests", no_argument, NULL, 'L' },
@@ -641,7 +644,14 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'L': o->log_requests = true; break;
 		case 'h': print_help(); exit(0);
 		case 'V': printf("kcr-runner %s\n", PACKAGE_VERSION); exit(0);
-		case 'w': case 'l': case 'n': case 'z': case 'i': case 'y': case 'c':
+		case 'w':
+		case 'l':
+		case 'n':
+		case 'z':
+		case 'i':
+		case 'y':
+		case 'Y':
+		case 'c':
 			break; /* parse_prewarm */
 		case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
 		default: usage_error("unknown option '%s'", argv[optind - 1]);
@@ -791,6 +801,8 @@ parse_prewarm(int argc, char **argv, struct opts *o)
 			o->prewarm_limits.pids = (uint32_t)parse_int_arg("--pids", v, 0, 1 << 22);
 		else if (strncmp(a, "--zygote=", 9) == 0)
 			o->zygote = v;
+		else if (strncmp(a, "--zygotes=", 10) == 0)
+			o->zygotes = parse_int_arg("--zygotes", v, 1, KCR_ZYGOTES_MAX);
 		else if (strncmp(a, "--fd-channel=", 13) == 0)
 			o->fd_channel = parse_int_arg("--fd-channel", v, 3, 65535);
 	}
@@ -812,28 +824,34 @@ prewarm(const struct opts *o)
 	}
 }
 
-/* --zygote=LANG: the cells' zygote, started while we are one thread. A
+/* --zygote=LANG: the cells' zygotes, started while we are one thread. A
  * runner whose zygote failed answers 503 on /ready: kcr replaces it. */
 static struct runner_cells *
 start_zygote(const struct opts *o)
 {
 	const struct kcr_lang *l = o->zygote ? kcr_lang_find(o->zygote) : NULL;
-	struct kcr_zygote *z = NULL, *loaded = NULL;
+	struct kcr_zygote *bare[KCR_ZYGOTES_MAX] = { NULL }, *loaded[KCR_ZYGOTES_MAX] = { NULL };
+	int n = o->zygotes > 0 ? o->zygotes : 1, n_loaded = 0;
 	kcr_error_t err = NULL;
 
 	if (o->zygote == NULL)
 		return NULL;
-	/* two: a bare one, and one with the imports for the programs that
-	 * use them (a clone of it costs more) */
-	if (l == NULL || kcr_zygote_start(l, "", &z, &err) < 0 ||
-	    (o->preload && *o->preload && kcr_zygote_start(l, o->preload, &loaded, &err) < 0)) {
-		fprintf(stderr, "kcr-runner: no %s zygote: %s\n", o->zygote,
-			err ? err->msg : "unknown language");
-		kcr_error_free(err);
+	/* bare ones, and ones with the imports for the programs that use them
+	 * (a clone of those costs more); several of each, so that cells are
+	 * cloned at once, never one behind the other */
+	for (int i = 0; i < n; i++) {
+		if (l == NULL || kcr_zygote_start(l, "", &bare[i], &err) < 0 ||
+		    (o->preload && *o->preload &&
+		     kcr_zygote_start(l, o->preload, &loaded[n_loaded++], &err) < 0)) {
+			fprintf(stderr, "kcr-runner: no %s zygote: %s\n", o->zygote,
+				err ? err->msg : "unknown language");
+			kcr_error_free(err);
+			break;
+		}
 	}
 	if (o->fd_channel >= 0)
 		fcntl(o->fd_channel, F_SETFD, FD_CLOEXEC);
-	return runner_cells_new(z, loaded, o->fd_channel);
+	return runner_cells_new(bare, n, loaded, n_loaded, o->fd_channel);
 }
 
 static int

@@ -305,6 +305,9 @@ static const struct kcr_cfg_key keys[] = {
 	  NOALIAS, 0, 0, false,
 	  "modules warm Python imports before code arrives, those installed (with "
 	  "pool.fork_server once per server, else once per warm sandbox)" },
+	{ "pool.py_zygotes", KCR_CFG_INT, "2", "KCR_POOL_PY_ZYGOTES", NOALIAS, 1, 8, false,
+	  "with pool.fork_server: zygotes of each kind (bare, with pool.py_preload) that "
+	  "clone warm Python cells at once" },
 	{ "pool.r", KCR_CFG_INT, "0", "KCR_POOL_R", A("POD_POOL_R"), 0, 1024, false,
 	  "warm R sandboxes" },
 	{ "pool.rs", KCR_CFG_INT, "0", "KCR_POOL_RS", A("POD_POOL_RS"), 0, 1024, false,

@@ -3,8 +3,12 @@
  *
  *   runner -> zygote  {"seccomp": HEX, "pystate_hook": ...}       once
  *   zygote -> runner  {"ready": true} | {"error": MSG}           imports done
- *   runner -> zygote  {"data": DIR, "tmp": DIR, ...} + fds       a spawn
+ *   runner -> zygote  struct kcr_cell_req + fds                  a spawn
  *   zygote -> runner  {"pid": N} | {"error": MSG}
+ *
+ * The zygote answers spawns in C (lib/runner/cell_setup.c, kcr-cell.so,
+ * which it loads from a sealed memfd we pass as fd 4), so the request is
+ * that file's struct.
  *
  * A spawn passes the cell's stdin, stdout and stderr, a report pipe, its
  * /mnt/data and /tmp (detached tmpfs mounts) and the cgroup files to join
@@ -17,6 +21,8 @@
 #include "base/clock.h"
 #include "base/files.h"
 #include "base/json.h"
+#include "runner/cell_setup.h"
+#include "runner/cell_so.h"
 #include "runner/proc.h"
 #include "runner/pyboot.h"
 #include "runner/pystate_hook.h"
@@ -34,12 +40,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define ZYGOTE_CTL_FD 3
+#define ZYGOTE_SO_FD     4      /* kcr-cell.so, which the zygote loads */
 #define READY_TIMEOUT_MS 120000 /* the imports of pool.py_preload */
 #define SPAWN_TIMEOUT_MS 10000
 #define MAX_MSG 65536
@@ -69,9 +77,11 @@ zygote_env(const struct kcr_lang *l, const char *preload)
 	char **env = kcr_proc_clean_env(l);
 	kcr_autofree char *pre = kcr_strdup_printf("KCR_PRELOAD=%s", preload ? preload : "");
 	kcr_autofree char *ctl = kcr_strdup_printf("KCR_ZYGOTE=%d", ZYGOTE_CTL_FD);
+	kcr_autofree char *so = kcr_strdup_printf("KCR_CELL_SO=%d", ZYGOTE_SO_FD);
 
 	kcr_strv_push(&env, pre);
 	kcr_strv_push(&env, ctl);
+	kcr_strv_push(&env, so);
 	/* a zygote must stay one thread to fork safely, and a cell has one
 	 * CPU of quota: BLAS and OpenMP start no pools of threads */
 	kcr_strv_push(&env, "OPENBLAS_NUM_THREADS=1");
@@ -81,8 +91,7 @@ zygote_env(const struct kcr_lang *l, const char *preload)
 }
 
 /* The forked child, until execve: the runner is still one thread. */
-static void __attribute__((noreturn))
-zygote_child(int ctl, char **argv, char **envp)
+static void __attribute__((noreturn)) zygote_child(int ctl, int so, char **argv, char **envp)
 {
 	sigset_t none;
 	int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -91,12 +100,30 @@ zygote_child(int ctl, char **argv, char **envp)
 		signal(s, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* above the numbers they go to, so that no dup2 closes the other */
+	ctl = fcntl(ctl, F_DUPFD_CLOEXEC, ZYGOTE_SO_FD + 1);
+	so = fcntl(so, F_DUPFD_CLOEXEC, ZYGOTE_SO_FD + 1);
 	/* stdout and stderr: the runner's stderr, which kcr logs */
-	if (nul < 0 || dup2(nul, 0) < 0 || dup2(2, 1) < 0 || dup2(ctl, ZYGOTE_CTL_FD) < 0)
+	if (nul < 0 || ctl < 0 || so < 0 || dup2(nul, 0) < 0 || dup2(2, 1) < 0 ||
+	    dup2(ctl, ZYGOTE_CTL_FD) < 0 || dup2(so, ZYGOTE_SO_FD) < 0)
 		_exit(127);
-	close_range(ZYGOTE_CTL_FD + 1, ~0U, 0);
+	close_range(ZYGOTE_SO_FD + 1, ~0U, 0);
 	execve(argv[0], argv, envp);
 	_exit(127);
+}
+
+/* kcr-cell.so in a sealed memfd: the zygote maps it, and nothing can
+ * change it afterwards. */
+static int
+cell_so_fd(kcr_error_t *err)
+{
+	const struct kcr_asset *a = &kcr_cell_so[0];
+	kcr_autoclose int fd = memfd_create("kcr-cell.so", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0 || kcr_write_all(fd, a->data, a->len) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "cannot hand the zygote kcr-cell.so");
+	return kcr_steal_fd(&fd);
 }
 
 static char *
@@ -129,13 +156,14 @@ kcr_zygote_start(const struct kcr_lang *l, const char *preload, struct kcr_zygot
 	kcr_autostrv char **env = NULL;
 	kcr_autostrv char **argv = NULL;
 	kcr_autofree char *cfg = NULL;
+	kcr_autoclose int so = -1;
 	struct kcr_zygote *z;
 	int sv[2];
 	pid_t pid;
 
 	if (!(l->caps & KCR_LANG_FORK_SERVER))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "no zygote for %s", l->id);
-	if ((cfg = zygote_config(err)) == NULL)
+	if ((cfg = zygote_config(err)) == NULL || (so = cell_so_fd(err)) < 0)
 		return -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return kcr_error_set(err, KCR_E_IO, errno, "socketpair");
@@ -145,7 +173,7 @@ kcr_zygote_start(const struct kcr_lang *l, const char *preload, struct kcr_zygot
 	kcr_strv_push(&argv, kcr_pyboot_src);
 	pid = fork();
 	if (pid == 0)
-		zygote_child(sv[1], argv, env);
+		zygote_child(sv[1], so, argv, env);
 	close(sv[1]);
 	if (pid < 0 || send(sv[0], cfg, strlen(cfg), MSG_NOSIGNAL) < 0) {
 		int e = errno;
@@ -303,38 +331,68 @@ cell_fs(struct kcr_cell *c, const struct kcr_cell_spec *spec, kcr_error_t *err)
 
 /* ---- spawning ------------------------------------------------------------------ */
 
-static char *
+static struct kcr_cell_req
 spawn_message(const struct kcr_cell_spec *spec)
 {
-	cJSON *o = cJSON_CreateObject();
-
-	cJSON_AddNumberToObject(o, "shm_mb", spec->tmp_mb && spec->tmp_mb < SHM_MAX_MB
-						     ? spec->tmp_mb : SHM_MAX_MB);
-	cJSON_AddNumberToObject(o, "uid", KCR_SANDBOX_UID);
-	cJSON_AddNumberToObject(o, "gid", KCR_SANDBOX_GID);
-	cJSON_AddNumberToObject(o, "nofile", spec->limits.nofile);
-	cJSON_AddNumberToObject(o, "fsize", (double)spec->limits.file_size);
-	return kcr_json_print_free(o);
+	return (struct kcr_cell_req){
+		.magic = KCR_CELL_REQ_MAGIC,
+		.uid = KCR_SANDBOX_UID,
+		.gid = KCR_SANDBOX_GID,
+		.shm_mb = spec->tmp_mb && spec->tmp_mb < SHM_MAX_MB ? spec->tmp_mb : SHM_MAX_MB,
+		.nofile = spec->limits.nofile,
+		.fsize = spec->limits.file_size,
+	};
 }
 
 static int
-send_fds(struct kcr_zygote *z, const char *msg, const int *fds, int n, kcr_error_t *err)
+send_fds(struct kcr_zygote *z, const struct kcr_cell_req *msg, const int *fds, int n,
+	 kcr_error_t *err)
 {
-	if (kcr_send_fds(z->ctl, msg, strlen(msg), fds, n) < 0)
+	if (kcr_send_fds(z->ctl, msg, sizeof(*msg), fds, n) < 0)
 		return kcr_error_set(err, KCR_E_UNAVAILABLE, errno, "cannot reach the %s zygote",
 				     z->lang->id);
 	return 0;
 }
 
-/* Asks the zygote for the cell; returns its pid. */
-static pid_t
-zygote_spawn(struct kcr_zygote *z, const char *msg, const int *fds, int n, kcr_error_t *err)
+/* One of zs, locked: a free one that works, else the next in turn (each
+ * clones one cell at a time). NULL if none started. */
+static struct kcr_zygote *
+zygote_lock(struct kcr_zygote_set *zs)
 {
+	unsigned int first = atomic_fetch_add(&zs->next, 1), n = (unsigned int)zs->n;
+	struct kcr_zygote *z = NULL;
+
+	for (unsigned int i = 0; i < n; i++) {
+		struct kcr_zygote *c = zs->z[(first + i) % n];
+
+		if (c == NULL || c->failed)
+			continue;
+		if (pthread_mutex_trylock(&c->lock) == 0)
+			return c;
+		if (z == NULL)
+			z = c;
+	}
+	if (z == NULL) /* all failed: the first says why */
+		for (unsigned int i = 0; i < n && z == NULL; i++)
+			z = zs->z[i];
+	if (z)
+		pthread_mutex_lock(&z->lock);
+	return z;
+}
+
+/* Asks one of zs for the cell; returns its pid, and its language. */
+static pid_t
+zygote_spawn(struct kcr_zygote_set *zs, const struct kcr_cell_req *msg, const int *fds, int n,
+	     const struct kcr_lang **lang, kcr_error_t *err)
+{
+	struct kcr_zygote *z = zygote_lock(zs);
 	const cJSON *pid;
 	cJSON *o = NULL;
 	pid_t ret = -1;
 
-	pthread_mutex_lock(&z->lock);
+	if (z == NULL)
+		return kcr_error_set(err, KCR_E_UNAVAILABLE, 0, "no zygote started");
+	*lang = z->lang;
 	if (zygote_wait_ready(z, err) == 0 && send_fds(z, msg, fds, n, err) == 0 &&
 	    (o = zygote_recv(z, SPAWN_TIMEOUT_MS, err)) != NULL) {
 		pid = cJSON_GetObjectItemCaseSensitive(o, "pid");
@@ -396,21 +454,22 @@ spawn_pipes_close(struct spawn_pipes *p)
 }
 
 int
-kcr_cell_spawn(struct kcr_zygote *z, const struct kcr_cell_spec *spec, struct kcr_cell **out,
+kcr_cell_spawn(struct kcr_zygote_set *zs, const struct kcr_cell_spec *spec, struct kcr_cell **out,
 	       kcr_error_t *err)
 {
 	__attribute__((cleanup(spawn_pipes_close))) struct spawn_pipes p = {
 		{ -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 }
 	};
-	kcr_autofree char *msg = NULL;
-	int fds[KCR_SEND_FDS_MAX];
+	struct kcr_cell_req msg = spawn_message(spec);
+	const struct kcr_lang *lang = NULL;
+	int fds[KCR_CELL_FDS_MAX];
 	struct kcr_cell *c;
 	pid_t pid;
 
 	if (!id_ok(spec->id))
 		return kcr_error_set(err, KCR_E_INVALID, 0, "bad cell id '%s'",
 				     spec->id ? spec->id : "");
-	if (spec->n_join_fds > KCR_SEND_FDS_MAX - 6)
+	if (spec->n_join_fds > KCR_CELL_FDS_MAX - KCR_CELL_FD_JOIN)
 		return kcr_error_set(err, KCR_E_INVALID, 0, "too many cgroup files");
 	c = kcr_xzalloc(sizeof(*c));
 	c->data_fd = c->tmp_fd = -1;
@@ -423,20 +482,19 @@ kcr_cell_spawn(struct kcr_zygote *z, const struct kcr_cell_spec *spec, struct kc
 		kcr_error_set(err, KCR_E_IO, errno, "creating the cell's pipes");
 		goto fail;
 	}
-	fds[0] = p.in[0];
-	fds[1] = p.out[1];
-	fds[2] = p.err[1];
-	fds[3] = p.rep[1];
-	fds[4] = c->data_fd;
-	fds[5] = c->tmp_fd;
+	fds[KCR_CELL_FD_STDIN] = p.in[0];
+	fds[KCR_CELL_FD_STDOUT] = p.out[1];
+	fds[KCR_CELL_FD_STDERR] = p.err[1];
+	fds[KCR_CELL_FD_REPORT] = p.rep[1];
+	fds[KCR_CELL_FD_DATA] = c->data_fd;
+	fds[KCR_CELL_FD_TMP] = c->tmp_fd;
 	for (int i = 0; i < spec->n_join_fds; i++)
-		fds[6 + i] = spec->join_fds[i];
-	msg = spawn_message(spec);
-	pid = zygote_spawn(z, msg, fds, 6 + spec->n_join_fds, err);
+		fds[KCR_CELL_FD_JOIN + i] = spec->join_fds[i];
+	pid = zygote_spawn(zs, &msg, fds, KCR_CELL_FD_JOIN + spec->n_join_fds, &lang, err);
 	kcr_closep(&p.rep[1]); /* only the cell holds it now: EOF when it dies */
 	if (pid < 0)
 		goto fail;
-	c->warm = kcr_proc_warm_adopt(z->lang, &spec->limits, pid,
+	c->warm = kcr_proc_warm_adopt(lang, &spec->limits, pid,
 				      (int[]){ kcr_steal_fd(&p.in[1]), kcr_steal_fd(&p.out[0]),
 					       kcr_steal_fd(&p.err[0]), p.rep[0] });
 	if (wait_cell_ready(kcr_steal_fd(&p.rep[0]), err) < 0)

@@ -22,9 +22,11 @@
 #include "base/lang.h"
 
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #define KCR_CELL_ID_MAX 40
+#define KCR_ZYGOTES_MAX 8 /* of each kind in a runner (--zygotes) */
 
 struct kcr_zygote;
 struct kcr_cell;
@@ -46,7 +48,16 @@ int kcr_zygote_start(const struct kcr_lang *l, const char *preload, struct kcr_z
 bool kcr_zygote_alive(struct kcr_zygote *z);
 void kcr_zygote_free(struct kcr_zygote *z);
 
-int kcr_cell_spawn(struct kcr_zygote *z, const struct kcr_cell_spec *spec,
+/* Zygotes of one kind (bare, or with the same imports). */
+struct kcr_zygote_set {
+	struct kcr_zygote *z[KCR_ZYGOTES_MAX]; /* NULL: it failed to start */
+	int n;
+	atomic_uint next; /* where the search for a free one starts */
+};
+
+/* A cell from whichever zygote of zs is free, else from the next in turn:
+ * several are made at once. */
+int kcr_cell_spawn(struct kcr_zygote_set *zs, const struct kcr_cell_spec *spec,
 		   struct kcr_cell **out, kcr_error_t *err);
 const char *kcr_cell_id(const struct kcr_cell *c);
 /* The cell's /mnt/data, as the runner reaches it. */

@@ -9,8 +9,9 @@
 # - a zygote (KCR_ZYGOTE set): the fork-server behind warm Python cells.
 #   It imports the libraries once, then on each request of the runner on
 #   its control socket clones a child into fresh pid, mount, net, ipc and
-#   uts namespaces, as a child of the runner (CLONE_PARENT). The child
-#   moves into its own cgroups, builds its own /mnt/data, /tmp, /dev/shm
+#   uts namespaces, as a child of the runner (CLONE_PARENT), through
+#   kcr_cell_clone() of lib/runner/cell_setup.c. The child, in that C
+#   code before any Python, moves into its own cgroups, builds its own /mnt/data, /tmp, /dev/shm
 #   and /proc, becomes uid 1000 in a user namespace of its own with no
 #   capabilities, no_new_privs and the runner's seccomp filter, and then
 #   is a pre-warmed interpreter as above. The zygote itself never runs
@@ -63,14 +64,6 @@ def _kcr_warmup():
                      {'__name__': '__kcr_warmup__', '__builtins__': builtins})
             except Exception:
                 pass
-
-
-def _kcr_write_file(path, text):
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-    try:
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
 
 
 def _kcr_read(n):
@@ -160,111 +153,84 @@ def _kcr_exit(status):
 # ---- the zygote ------------------------------------------------------------
 
 class _Zygote:
-    CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x20000, 0x4000000, 0x8000000
-    CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
-    CLONE_PARENT, CLONE_CHILD_SETTID, CLONE_CHILD_CLEARTID = 0x8000, 0x1000000, 0x200000
-    MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
-    MOVE_MOUNT_F_EMPTY_PATH = 4
-    PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP = 1, 4, 24
-    PR_SET_SECCOMP, PR_GET_TID_ADDRESS, PR_SET_NO_NEW_PRIVS = 22, 40, 38
-    PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
-    SECCOMP_MODE_FILTER = 2
-    SYS_CLONE3 = 435  # the same number on every architecture
+    PR_GET_TID_ADDRESS = 40
 
-    def __init__(self, sock):
-        import ctypes, resource, socket
+    def __init__(self, ctl, setup_so):
+        import ctypes
         self.ct = ctypes
-        self.resource = resource
-        self.sock = socket.socket(fileno=sock)
-        # PyDLL: the GIL stays held across the calls, as os.fork holds it
-        self.libc = ctypes.PyDLL('libc.so.6', use_errno=True)
+        self.ctl = ctl
+        # the loop and the cells' set-up, in C (lib/runner/cell_setup.c),
+        # from the runner's sealed memfd. PyDLL: the GIL stays held across
+        # the call, as os.fork holds it
+        self.cell_so = ctypes.PyDLL('/proc/self/fd/%d' % setup_so)
+        os.close(setup_so)
+        serve = self.cell_so.kcr_cell_serve
+        serve.restype = ctypes.c_int
+        serve.argtypes = [ctypes.c_int, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64,
+                          ctypes.c_void_p, ctypes.c_void_p]
         self.api = ctypes.pythonapi
-        for f in ('mount', 'move_mount', 'unshare', 'prctl', 'syscall', 'capset'):
-            getattr(self.libc, f).restype = ctypes.c_long
-        self.libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
         global _kcr_hook
-        cfg = json.loads(self.sock.recv(1 << 20))
+        cfg = json.loads(os.read(ctl, 1 << 20))
         if cfg.get('pystate_hook'):
             _kcr_hook = compile(cfg['pystate_hook'], cfg['pystate_path'], 'exec')
         bpf = bytes.fromhex(cfg['seccomp'])
-
-        class Fprog(ctypes.Structure):
-            _fields_ = [('len', ctypes.c_ushort), ('filter', ctypes.c_void_p)]
         self.bpf = ctypes.create_string_buffer(bpf, len(bpf))
-        self.fprog = Fprog(len(bpf) // 8, ctypes.addressof(self.bpf))
-
-        class CloneArgs(ctypes.Structure):
-            _fields_ = [(n, ctypes.c_uint64) for n in (
-                'flags', 'pidfd', 'child_tid', 'parent_tid', 'exit_signal',
-                'stack', 'stack_size', 'tls', 'set_tid', 'set_tid_size', 'cgroup')]
-        self.CloneArgs = CloneArgs
         # where glibc keeps this thread's tid: the child gets its own
         # written there, as glibc's fork() does (raise() and mutexes use it)
+        libc = ctypes.CDLL('libc.so.6', use_errno=True)
         tid = ctypes.c_void_p()
-        self.check('prctl(PR_GET_TID_ADDRESS)',
-                   self.libc.prctl(self.PR_GET_TID_ADDRESS, ctypes.byref(tid), 0, 0, 0))
+        if libc.prctl(self.PR_GET_TID_ADDRESS, ctypes.byref(tid), 0, 0, 0) < 0:
+            e = ctypes.get_errno()
+            raise OSError(e, 'prctl(PR_GET_TID_ADDRESS): %s' % os.strerror(e))
         self.tid_addr = tid.value
 
-    def check(self, what, r):
-        if r < 0:
-            e = self.ct.get_errno()
-            raise OSError(e, '%s: %s' % (what, os.strerror(e)))
-        return r
-
     def serve(self):
-        import gc, socket
+        import gc
+        ct = self.ct
         _kcr_preload()
         _kcr_warmup()
         threads = len(os.listdir('/proc/self/task'))
         if threads != 1:
-            self.sock.send(json.dumps({'error': 'zygote has %d threads after '
-                                       'its imports' % threads}).encode())
+            os.write(self.ctl, json.dumps({'error': 'zygote has %d threads after '
+                                           'its imports' % threads}).encode())
             os._exit(1)
+        hooks = [ct.cast(getattr(self.api, f), ct.c_void_p).value
+                 for f in ('PyOS_BeforeFork', 'PyOS_AfterFork_Parent')]
+        self.rehearse()
         # what was imported stays out of the collector's way: the cells
         # then share those pages instead of copying them on every collection
         gc.collect()
         gc.freeze()
         sys.stdout.flush()
         sys.stderr.flush()
-        self.sock.send(b'{"ready": true}')
-        while True:
-            msg, fds, _, _ = socket.recv_fds(self.sock, 65536, 16)
-            if not msg:
-                os._exit(0)
-            try:
-                reply = {'pid': self.spawn(json.loads(msg), fds)}
-            except Exception as e:
-                reply = {'error': str(e)}
-            for fd in fds:
-                os.close(fd)
-            self.sock.send(json.dumps(reply).encode())
+        os.write(self.ctl, b'{"ready": true}')
+        r = self.cell_so.kcr_cell_serve(self.ctl, self.tid_addr, ct.addressof(self.bpf),
+                                        len(self.bpf) // 8, *hooks)
+        if r != 0:
+            os._exit(0 if r == 1 else 1)
+        # a cell, set up: the fork bookkeeping (and the at-fork hooks of
+        # what was imported) runs as the program's user, filtered
+        self.api.PyOS_AfterFork_Child()
+        self.cell(3)  # does not return
 
-    def spawn(self, req, fds):
-        ct, z = self.ct, _Zygote
-        args = self.CloneArgs(
-            flags=(z.CLONE_PARENT | z.CLONE_NEWPID | z.CLONE_NEWNS | z.CLONE_NEWNET |
-                   z.CLONE_NEWIPC | z.CLONE_NEWUTS | z.CLONE_CHILD_SETTID |
-                   z.CLONE_CHILD_CLEARTID),
-            # CLONE_PARENT: the exit signal is the zygote's own, SIGCHLD
-            child_tid=self.tid_addr, exit_signal=0)
-        self.api.PyOS_BeforeFork()
-        pid = self.libc.syscall(z.SYS_CLONE3, ct.byref(args), ct.sizeof(args))
-        err = ct.get_errno()
-        if pid == 0:
-            self.api.PyOS_AfterFork_Child()
-            self.cell(req, fds)  # does not return
-        self.api.PyOS_AfterFork_Parent()
-        if pid < 0:
-            raise OSError(err, 'clone3: %s' % os.strerror(err))
-        return pid
+    # What every cell runs first, run here a few times: the interpreter
+    # specializes that code (writing to it) in the zygote once, not in
+    # each cell, where every page written is a copy. Harmless in the
+    # zygote: one thread, as after a fork.
+    def rehearse(self):
+        for _ in range(10):
+            threading._after_fork()
+            if 'random' in sys.modules:
+                sys.modules['random'].seed()
+            json.loads('{"argv": ["/tmp/.kcr/main.py"], "pystate": null}')
 
-    def cell(self, req, fds):
+    def cell(self, report):
         global _kcr_done
-        report = fds[3]
         try:
-            self.sock.close()
-            self.setup(req, fds)
-            os.set_inheritable(report, False)
+            # a program's random numbers are its own (random reseeds
+            # itself through os.register_at_fork)
+            if 'numpy' in sys.modules:
+                sys.modules['numpy'].random.seed()
             _kcr_warmup()
         except BaseException as e:
             try:
@@ -281,71 +247,9 @@ class _Zygote:
         finally:
             os._exit(125)  # never back into the zygote's loop
 
-    def mount(self, src, dst, fstype, flags, data=None):
-        enc = lambda s: s.encode() if isinstance(s, str) else s
-        self.check('mount %s' % dst, self.libc.mount(enc(src), enc(dst), enc(fstype),
-                                                     flags, enc(data)))
-
-    def setup(self, req, fds):
-        resource = self.resource
-        z = _Zygote
-        for fd in fds[6:]:  # the cell's cgroups (v1 "tasks", v2 "cgroup.procs")
-            os.write(fd, b'0')
-        # its own data and tmp: tmpfs the runner made for this cell alone
-        # and mounted nowhere
-        for fd, where in ((fds[4], b'/mnt/data'), (fds[5], b'/tmp')):
-            self.check('move_mount %s' % where.decode(),
-                       self.libc.move_mount(fd, b'', -100, where, z.MOVE_MOUNT_F_EMPTY_PATH))
-        self.mount('tmpfs', '/dev/shm', 'tmpfs', z.MS_NOSUID | z.MS_NODEV,
-                   'mode=1777,size=%dm' % req['shm_mb'])
-        self.mount('proc', '/proc', 'proc', z.MS_NOSUID | z.MS_NODEV | z.MS_NOEXEC)
-        self.identity(req['uid'], req['gid'])
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        for name, key in (('RLIMIT_NOFILE', 'nofile'), ('RLIMIT_FSIZE', 'fsize')):
-            if req.get(key):
-                resource.setrlimit(getattr(resource, name), (req[key], req[key]))
-        os.setsid()
-        _kcr_write_file('/proc/self/oom_score_adj', '1000')
-        os.chdir('/mnt/data')
-        for i in range(3):
-            os.dup2(fds[i], i)
-        keep = sorted(set(range(3)) | {fds[3]})
-        for lo, hi in zip(keep, keep[1:] + [1 << 20]):
-            os.closerange(lo + 1, hi)
-        self.check('prctl(PR_SET_NO_NEW_PRIVS)',
-                   self.libc.prctl(z.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-        self.check('prctl(PR_SET_PDEATHSIG)', self.libc.prctl(z.PR_SET_PDEATHSIG, 9, 0, 0, 0))
-        # a program's random numbers are its own (random reseeds itself
-        # through os.register_at_fork)
-        if 'numpy' in sys.modules:
-            sys.modules['numpy'].random.seed()
-        self.check('seccomp', self.libc.prctl(z.PR_SET_SECCOMP, z.SECCOMP_MODE_FILTER,
-                                              self.ct.byref(self.fprog), 0, 0))
-
-    # uid 1000 without capabilities, then a user namespace of its own in
-    # which only 1000 is mapped; its capabilities there go too.
-    def identity(self, uid, gid):
-        ct, z = self.ct, _Zygote
-        os.setgroups([])
-        os.setresgid(gid, gid, gid)
-        os.setresuid(uid, uid, uid)
-        # the id change made /proc/self root's; the maps below are ours
-        self.check('prctl(PR_SET_DUMPABLE)', self.libc.prctl(z.PR_SET_DUMPABLE, 1, 0, 0, 0))
-        self.check('unshare(CLONE_NEWUSER)', self.libc.unshare(z.CLONE_NEWUSER))
-        for f, v in (('setgroups', 'deny'), ('uid_map', '%d %d 1' % (uid, uid)),
-                     ('gid_map', '%d %d 1' % (gid, gid))):
-            _kcr_write_file('/proc/self/' + f, v)
-        for cap in range(64):
-            if self.libc.prctl(z.PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 and ct.get_errno() != 22:
-                self.check('prctl(PR_CAPBSET_DROP)', -1)
-        self.libc.prctl(z.PR_CAP_AMBIENT, z.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
-        hdr = (ct.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
-        data = (ct.c_uint32 * 6)()
-        self.check('capset', self.libc.capset(hdr, data))
-
 
 if 'KCR_ZYGOTE' in os.environ:
-    _Zygote(int(os.environ.pop('KCR_ZYGOTE'))).serve()
+    _Zygote(int(os.environ.pop('KCR_ZYGOTE')), int(os.environ.pop('KCR_CELL_SO'))).serve()
 else:
     _kcr_preload()
     _kcr_run()

@@ -53,6 +53,7 @@ struct local {
 	atomic_bool cg_warned;
 	bool allow_unlimited; /* limits.allow_unlimited */
 	bool fork_server;     /* warm Python comes from a host's zygote */
+	int py_zygotes;       /* pool.py_zygotes: a host's zygotes of each kind */
 	pthread_mutex_t hosts_lock;
 	struct host *py_host;
 	/* sandbox.build_cache_dir, where build caches are (local_cache.c);

@@ -119,15 +119,17 @@ prewarm_args(char ***v, const struct local *lp, const struct kcr_sandbox_spec *s
 	kcr_strv_push(v, buf);
 }
 
-/* A host: its runner starts the zygote, with pool.py_preload. */
+/* A host: its runner starts the zygotes, bare and with pool.py_preload. */
 static void
 host_args(char ***v, const struct local *lp, const struct kcr_sandbox_spec *spec)
 {
 	kcr_autofree char *z = kcr_strdup_printf("--zygote=%s", spec->lang->id);
+	kcr_autofree char *n = kcr_strdup_printf("--zygotes=%d", lp->py_zygotes);
 	kcr_autofree char *pre = kcr_strdup_printf("--preload=%s", lp->py_preload);
 	kcr_autofree char *chan = kcr_strdup_printf("--fd-channel=%d", CHANNEL_FD);
 
 	kcr_strv_push(v, z);
+	kcr_strv_push(v, n);
 	kcr_strv_push(v, pre);
 	kcr_strv_push(v, chan);
 }

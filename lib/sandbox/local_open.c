@@ -116,6 +116,7 @@ local_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
 	lp->py_preload = kcr_xstrdup(kcr_config_str(cfg, "pool.py_preload"));
 	/* a cell is uid 1000 of the host: that takes mapped ids (root) */
 	lp->fork_server = kcr_config_bool(cfg, "pool.fork_server") && lp->root;
+	lp->py_zygotes = (int)kcr_config_int(cfg, "pool.py_zygotes");
 	pthread_mutex_init(&lp->hosts_lock, NULL);
 	atomic_init(&lp->cg_warned, false);
 	lp->allow_unlimited = kcr_config_bool(cfg, "limits.allow_unlimited");

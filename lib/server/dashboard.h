@@ -4,14 +4,7 @@
 #ifndef KCR_DASHBOARD_H
 #define KCR_DASHBOARD_H
 
-#include <stddef.h>
-
-struct kcr_asset {
-	const char *name;  /* "app.js": the file's name in dashboard/ */
-	const char *ctype; /* its Content-Type */
-	const unsigned char *data;
-	size_t len;
-};
+#include "base/asset.h"
 
 /* Terminated by { NULL }. */
 extern const struct kcr_asset kcr_dashboard_assets[];

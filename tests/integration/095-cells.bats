@@ -274,3 +274,108 @@ sys.exit(5)'
 	exec_code py 'import os; print(sorted(k for k in os.environ if k.startswith("KCR")))'
 	assert_json_eq 'j["stdout"]' '[]'
 }
+
+# the host runner's zygotes, by kind: "bare PID..." and "loaded PID..."
+zygotes() {
+	"$HOST_PYTHON" - "$(srv_pid)" <<'PY'
+import os, sys
+def pidns(pid):
+    try:
+        return os.readlink("/proc/%s/ns/pid" % pid)
+    except OSError:  # a cell that just exited
+        return None
+def kids(pid):
+    out = []
+    for t in os.listdir("/proc/%s/task" % pid):
+        out += open("/proc/%s/task/%s/children" % (pid, t)).read().split()
+    return out
+kinds = {"bare": [], "loaded": []}
+for r in kids(sys.argv[1]):
+    if b"--zygote=" not in open("/proc/%s/cmdline" % r, "rb").read():
+        continue
+    # cells are the runner's children too, in pid namespaces of their own
+    for z in (z for z in kids(r) if pidns(z) == pidns(r)):
+        env = open("/proc/%s/environ" % z, "rb").read().split(b"\0")
+        if any(e.startswith(b"KCR_ZYGOTE=") for e in env):
+            kinds["loaded" if b"KCR_PRELOAD=" not in env else "bare"].append(z)
+for k in ("bare", "loaded"):
+    print(k, *sorted(kinds[k], key=int))
+PY
+}
+
+# voluntary context switches of a process: it woke up to serve a request
+switches() {
+	awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$1/status"
+}
+
+@test "pool.py_zygotes: the host runs two zygotes of each kind, and every one of them clones cells" {
+	wait_cells 1
+	run zygotes
+	assert_success
+	bare=($(sed -n 's/^bare //p' <<<"$output"))
+	loaded=($(sed -n 's/^loaded //p' <<<"$output"))
+	[ "${#bare[@]}" -eq 2 ] || fail "bare zygotes: $output"
+	[ "${#loaded[@]}" -eq 2 ] || fail "loaded zygotes: $output"
+	local z before=()
+	for z in "${bare[@]}" "${loaded[@]}"; do
+		before+=("$(switches "$z")")
+	done
+	for _ in $(seq 6); do
+		exec_code py 'print(1)'
+		assert_json 'j["stdout"] == "1\n"'
+		exec_code py 'import pandas; print(2)'
+		assert_json 'j["stdout"] == "2\n"'
+	done
+	local i=0
+	for z in "${bare[@]}" "${loaded[@]}"; do
+		[ "$(switches "$z")" -gt "${before[$i]}" ] || fail "zygote $z cloned no cell"
+		i=$((i + 1))
+	done
+}
+
+@test "nothing of one execution reaches the next: files, environment, processes, interpreter state" {
+	wait_cells 2
+	# each kind of cell (bare and with the imports) leaves what it can
+	leave='import builtins, json, os, subprocess, sys
+for p in ("/tmp/leak", "/mnt/data/leak", "/dev/shm/leak"):
+    open(p, "w").write("x")
+os.environ["KCR_TEST_LEAK"] = "1"
+os.putenv("KCR_TEST_LEAK2", "1")
+builtins.kcr_test_leak = 1
+json.kcr_test_leak = 1
+sys.modules["kcr_test_leak"] = json
+sys.path.append("/tmp/leak-path")
+subprocess.Popen(["sleep", "30"], start_new_session=True)
+print("left")'
+	look='import builtins, json, os, sys
+print([os.path.exists(p) for p in ("/tmp/leak", "/mnt/data/leak", "/dev/shm/leak")],
+      "KCR_TEST_LEAK" in os.environ, "KCR_TEST_LEAK2" in os.environ,
+      hasattr(builtins, "kcr_test_leak"), hasattr(json, "kcr_test_leak"),
+      "kcr_test_leak" in sys.modules, "/tmp/leak-path" in sys.path,
+      [p for p in os.listdir("/proc") if p.isdigit()])'
+	exec_code py "$leave"
+	assert_json_eq 'j["stdout"]' 'left'
+	exec_code py "import pandas
+$leave"
+	assert_json_eq 'j["stdout"]' 'left'
+	# the next cells of both kinds, from every zygote
+	for _ in $(seq 4); do
+		exec_code py "$look"
+		assert_json_eq 'j["stdout"]' "[False, False, False] False False False False False False ['1']"
+		exec_code py "import pandas
+$look"
+		assert_json_eq 'j["stdout"]' "[False, False, False] False False False False False False ['1']"
+	done
+}
+
+@test "a cell holds no descriptor of the zygote's; its set-up code is mapped from the runner's memfd" {
+	wait_cells 1
+	exec_code py 'import os
+fds = sorted(int(f) for f in os.listdir("/proc/self/fd"))
+print(fds[:4], len(fds))
+print(sorted({l.split(None, 5)[5].strip() for l in open("/proc/self/maps") if "kcr-cell" in l}))'
+	assert_status 200
+	# 0-2, the report pipe (3), and the listing's own descriptor
+	assert_json_eq 'j["stdout"]' "[0, 1, 2, 3] 5
+['/memfd:kcr-cell.so (deleted)']"
+}
