@@ -56,7 +56,7 @@ _KCR_WARMUP = (
 )
 
 
-def _kcr_warmup():
+def _kcr_warmup(zygote=False):
     for mod, code in _KCR_WARMUP:
         if mod in sys.modules:
             try:
@@ -64,6 +64,12 @@ def _kcr_warmup():
                      {'__name__': '__kcr_warmup__', '__builtins__': builtins})
             except Exception:
                 pass
+    # matplotlib keeps each font it drew with open (FT2Font reads its file
+    # lazily); a cell closes every descriptor it did not get, so a font
+    # the zygote opened would be read through a closed file there
+    fm = sys.modules.get('matplotlib.font_manager')
+    if zygote and fm and hasattr(fm, '_get_font'):
+        fm._get_font.cache_clear()
 
 
 def _kcr_read(n):
@@ -188,7 +194,7 @@ class _Zygote:
         import gc
         ct = self.ct
         _kcr_preload()
-        _kcr_warmup()
+        _kcr_warmup(zygote=True)
         threads = len(os.listdir('/proc/self/task'))
         if threads != 1:
             os.write(self.ctl, json.dumps({'error': 'zygote has %d threads after '
