@@ -196,7 +196,7 @@ print(sorted(k for k in globals() if not k.startswith("__")))'
 	assert_status 200
 	# unwarmed, that op copied ~600 pages shared with the zygote
 	assert_json_eq 'j["stdout"]' "True [] ['.kcr'] []
-['f0', 'faults', 'os', 'pd', 'plt', 'resource', 'sys']"
+['f0', 'faults', 'io', 'os', 'pd', 'plt', 'resource', 'sys']"
 	assert_json_eq 'j["stderr"]' ''
 }
 
