@@ -11,6 +11,7 @@
 #include "runner/proc.h"
 #include "runner/proto.h"
 #include "runner/sandbox_init.h"
+#include "runner/seccomp.h"
 #include "base/util.h"
 
 #include <cjson/cJSON.h>
@@ -916,6 +917,11 @@ main(int argc, char **argv)
 	r.src_dir = o.src_dir;
 	r.log_requests = o.log_requests;
 	setup_signals(&stop);
+	/* before the first program (the pre-warmed interpreter's) forks */
+	if (kcr_seccomp_prepare(&err) < 0) {
+		fprintf(stderr, "kcr-runner: %s; compiling it for each program\n", err->msg);
+		kcr_error_release(&err);
+	}
 	parse_prewarm(argc, argv, &o);
 	prewarm(&o);
 	r.cells = start_zygote(&o);
