@@ -2,6 +2,7 @@
 
 #include "engine/pool.h"
 #include "engine/pool_adapt.h"
+#include "engine/pool_orphans.h"
 #include "engine/pool_cost.h"
 #include "base/clock.h"
 #include "base/lang.h"
@@ -23,13 +24,16 @@
  * cores, two could not keep up with Python (the pool ran empty) while
  * four do, and the provider makes several at once (cells of one host). */
 #define N_REPLENISHERS 4
-/* An acquire that finds the pool empty while a replenisher is finishing
- * a sandbox of the kind it wants waits for that one, at most this many
- * times the language's mean creation time (and 1 s): it is ready sooner
- * than one made on the request path, which would also take the CPU the
- * replenishers need. */
+/* An acquire that finds the pool empty while replenishers are making
+ * sandboxes of the kind it wants waits for one: WAIT_FACTOR times the
+ * language's mean creation time for each round of them ahead of it (the
+ * waiters before it, by the number being made), 5 s at most. One made on
+ * the request path instead would take no less CPU, and take it from the
+ * replenishers: on a saturated machine every acquire would miss. */
 #define WAIT_FACTOR 2
-#define WAIT_MAX_US 1000000
+#define WAIT_MAX_US 5000000
+
+struct waiter;
 
 struct lang_pool {
 	const struct kcr_lang *lang;
@@ -37,7 +41,8 @@ struct lang_pool {
 	unsigned int floor;       /* pool.<lang> (or kcr pool warmup's size) */
 	unsigned int target;      /* the adaptive target: floor or more */
 	unsigned int creating, in_use;
-	unsigned int waiting;   /* acquires waiting for one being made */
+	unsigned int waiting;   /* acquires waiting for one being made, */
+	struct waiter *queue;   /* in the order they came */
 	uint64_t create_us_avg; /* mean creation time, recent ones weigh more */
 	/* Python with pool.py_preload: half the warm ones (rounded up) have it
 	 * imported, the others are bare and cheaper; see lib/engine/pyimports.h */
@@ -244,8 +249,11 @@ fill_one(struct kcr_pool *p, struct lang_pool *lp)
 	pthread_mutex_unlock(&p->lock);
 	r = kcr_sandbox_create(p->prov, &spec, 0, &sb, &err);
 	pthread_mutex_lock(&p->lock);
-	if (r == 0) /* a mean over the last ~8 */
-		lp->create_us_avg = (lp->create_us_avg * 7 + (kcr_now_ns() - t0) / 1000) / 8;
+	if (r == 0) { /* a mean over the last ~8 */
+		uint64_t us = (kcr_now_ns() - t0) / 1000 + 1;
+
+		lp->create_us_avg = lp->create_us_avg ? (lp->create_us_avg * 7 + us) / 8 : us;
+	}
 	lp->creating--;
 	lp->creating_pre -= spec.preload;
 	if (r < 0 && p->stop) {
@@ -380,34 +388,6 @@ replenisher(void *arg)
 	return NULL;
 }
 
-/* Sandboxes a kcr that died left behind, cleaned up once at start. */
-static void
-adopt_orphans(struct kcr_pool *p)
-{
-	struct kcr_sandbox_ref *refs = NULL;
-	kcr_error_t err = NULL;
-	size_t n = 0, done = 0;
-
-	if (kcr_sandbox_list(p->prov, &refs, &n, &err) < 0) {
-		kcr_log_warn("pool: cannot list leftover sandboxes: %s", err->msg);
-		kcr_error_free(err);
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (kcr_sandbox_adopt(p->prov, &refs[i], &err) == 0) {
-			done++;
-			continue;
-		}
-		kcr_log_warn("pool: cleaning up sandbox %s of %s: %s", refs[i].id, refs[i].owner,
-			     err->msg);
-		kcr_error_release(&err);
-	}
-	if (done)
-		kcr_log_info("pool: cleaned up %zu sandbox%s left behind by a kcr that died",
-			     done, done == 1 ? "" : "es");
-	free(refs);
-}
-
 struct kcr_pool *
 kcr_pool_new(const struct kcr_sandbox_provider *prov, const struct kcr_config *cfg,
 	     kcr_error_t *err)
@@ -421,7 +401,7 @@ kcr_pool_new(const struct kcr_sandbox_provider *prov, const struct kcr_config *c
 		free(p);
 		return NULL;
 	}
-	adopt_orphans(p);
+	kcr_pool_adopt_orphans(prov);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->wake, NULL);
 	pthread_cond_init(&p->changed, NULL);
@@ -552,9 +532,10 @@ being_made(const struct lang_pool *lp, bool preload)
 /* How long an acquire may wait for one being made (see WAIT_FACTOR), in
  * ms, within deadline_ms; 0: not at all. */
 static uint64_t
-wait_budget_ms(const struct lang_pool *lp, uint64_t deadline_ms)
+wait_budget_ms(const struct lang_pool *lp, unsigned int made, uint64_t deadline_ms)
 {
-	uint64_t us = lp->create_us_avg * WAIT_FACTOR, now = kcr_now_ms(), ms;
+	uint64_t rounds = lp->waiting / made + 1;
+	uint64_t us = lp->create_us_avg * WAIT_FACTOR * rounds, now = kcr_now_ms(), ms;
 
 	ms = (us < WAIT_MAX_US ? us : WAIT_MAX_US) / 1000 + 1;
 	if (deadline_ms && deadline_ms <= now)
@@ -564,25 +545,94 @@ wait_budget_ms(const struct lang_pool *lp, uint64_t deadline_ms)
 	return lp->create_us_avg ? ms : 0;
 }
 
-/* Waits for a sandbox a replenisher is finishing, when one of the kind
- * asked for is being made that no other acquire waits for. Called locked;
+/* An acquire waiting for a sandbox being made. The waiters are served in
+ * the order they came: a broadcast wakes them all, and the first to get
+ * the lock would win, leaving the unlucky ones to time out and miss. */
+struct waiter {
+	struct waiter *next;
+	bool preload;
+};
+
+/* Waiters of the kind asked for queued before w (all of them: NULL). */
+static size_t
+ahead(const struct lang_pool *lp, const struct waiter *w, bool preload)
+{
+	size_t n = 0;
+
+	for (const struct waiter *q = lp->queue; q && q != w; q = q->next)
+		n += !lp->split || q->preload == preload;
+	return n;
+}
+
+/* Whether the one in w's place (a newcomer: NULL) may take a ready one. */
+static bool
+my_turn(const struct lang_pool *lp, const struct waiter *w, bool preload)
+{
+	return (lp->split ? count_ready(lp, preload) : lp->n_ready) > ahead(lp, w, preload);
+}
+
+static void
+queue_add(struct lang_pool *lp, struct waiter *w)
+{
+	struct waiter **q = &lp->queue;
+
+	while (*q)
+		q = &(*q)->next;
+	*q = w;
+	lp->waiting++;
+}
+
+static void
+queue_remove(struct kcr_pool *p, struct lang_pool *lp, struct waiter *w)
+{
+	for (struct waiter **q = &lp->queue; *q; q = &(*q)->next)
+		if (*q == w) {
+			*q = w->next;
+			break;
+		}
+	lp->waiting--;
+	pthread_cond_broadcast(&p->changed); /* the others moved up */
+}
+
+/* Whether a sandbox of the kind may still come: being made, or the pool
+ * short of it (a replenisher starts one soon), or ready for a waiter
+ * ahead (whose taking it makes the pool short). */
+static bool
+coming(const struct kcr_pool *p, const struct lang_pool *lp, bool preload)
+{
+	return being_made(lp, preload) > 0 || count_ready(lp, lp->split && preload) > 0 ||
+	       (gap(lp, lp->split && preload) > 0 && runs_here(p, lp));
+}
+
+/* Waits for a sandbox the replenishers are making, in turn. Called locked;
  * NULL when none came in time. */
 static struct kcr_sandbox *
 wait_made(struct kcr_pool *p, struct lang_pool *lp, bool preload, uint64_t deadline_ms)
 {
-	uint64_t ms = wait_budget_ms(lp, deadline_ms), t0 = kcr_now_ns();
+	unsigned int made = being_made(lp, preload);
+	uint64_t ms = coming(p, lp, preload) ? wait_budget_ms(lp, made ? made : 1, deadline_ms) : 0;
 	struct timespec until = kcr_timespec_in(CLOCK_REALTIME, ms);
+	struct waiter w = { .preload = preload };
+	uint64_t t0 = kcr_now_ns();
 	struct kcr_sandbox *sb = NULL;
 
-	if (ms == 0 || being_made(lp, preload) <= lp->waiting)
+	if (ms == 0)
 		return NULL;
-	lp->waiting++;
-	while (!p->stop && being_made(lp, preload) > 0 && (sb = take_ready(p, lp, preload)) == NULL)
-		if (pthread_cond_timedwait(&p->changed, &p->lock, &until) == ETIMEDOUT) {
-			sb = take_ready(p, lp, preload);
+	queue_add(lp, &w);
+	while (!p->stop && coming(p, lp, preload)) {
+		bool late;
+
+		if (my_turn(lp, &w, preload) && (sb = take_ready(p, lp, preload)) != NULL)
 			break;
-		}
-	lp->waiting--;
+		late = pthread_cond_timedwait(&p->changed, &p->lock, &until) == ETIMEDOUT;
+		if (late && my_turn(lp, &w, preload))
+			sb = take_ready(p, lp, preload);
+		if (late || sb)
+			break;
+	}
+	if (sb == NULL && !p->stop && my_turn(lp, &w, preload))
+		sb = take_ready(p, lp, preload); /* the last one made */
+	queue_remove(p, lp, &w);
 	if (sb) {
 		lp->waits++;
 		lp->waited_us_total += (kcr_now_ns() - t0) / 1000;
@@ -603,7 +653,8 @@ kcr_pool_acquire(struct kcr_pool *p, const struct kcr_sandbox_spec *spec, uint64
 	pthread_mutex_lock(&p->lock);
 	lp = find_lang(p, spec->lang);
 	if (lp && fits(&lp->limits, &spec->limits)) {
-		sb = take_ready(p, lp, spec->preload);
+		if (my_turn(lp, NULL, spec->preload)) /* not before those waiting */
+			sb = take_ready(p, lp, spec->preload);
 		if (sb == NULL)
 			waited = (sb = wait_made(p, lp, spec->preload, deadline_ms)) != NULL;
 	}

@@ -10,7 +10,7 @@ load serve_helpers
 setup_file() {
 	# short windows, so that a test sees several
 	start_server main KCR_POOL_BASH=1 $(pools_only bash) KCR_POOL_ADAPTIVE_WINDOW_MS=300 \
-		KCR_POOL_ADAPTIVE_IDLE_MS=3000 KCR_POOL_ADAPTIVE_MAX=6
+		KCR_POOL_ADAPTIVE_IDLE_MS=8000 KCR_POOL_ADAPTIVE_MAX=6
 }
 
 # burst N: N bash executions at once, each sleeping 0.5 s; all must succeed
@@ -57,8 +57,8 @@ until_field() {
 @test "without demand for pool.adaptive_idle_ms the target falls back to the floor" {
 	burst 4
 	until_field bash target -gt 1
-	# 3 s idle, then halving every 0.3 s: well within 20 s
-	until_field bash target -eq 1 20
+	# 8 s idle, then halving every 0.3 s: well within 40 s
+	until_field bash target -eq 1 40
 	until_field bash ready -eq 1
 }
 
