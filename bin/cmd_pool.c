@@ -137,7 +137,7 @@ fetch_cluster(struct source *s, cJSON **out, kcr_error_t *err)
 	for (unsigned int i = 0; i < kcr_lang_count(); i++) {
 		const char *id = kcr_lang_at(i)->id;
 		struct kcr_k8s_pool_count zero = { 0 }, *pc = &zero;
-		long target = kcr_pool_floor(s->cfg, kcr_lang_at(i));
+		long target = kcr_pool_floor_of(s->cfg, kcr_lang_at(i), "kubernetes");
 		cJSON *p;
 
 		if (j < n && strcmp(c[j].lang, id) == 0)

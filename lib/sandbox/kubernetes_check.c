@@ -390,7 +390,7 @@ check_pools(struct check_run *r)
 	}
 	for (unsigned int i = 0; i < kcr_lang_count(); i++) {
 		const char *id = kcr_lang_at(i)->id;
-		long target = kcr_pool_floor(r->cfg, kcr_lang_at(i));
+		long target = kcr_pool_floor_of(r->cfg, kcr_lang_at(i), "kubernetes");
 		const struct kcr_k8s_pool_count *p = pool_of(c, n, id);
 
 		if (p == NULL && target <= 0)
@@ -450,7 +450,7 @@ test_langs(const struct check_run *r, size_t *n)
 	for (unsigned int i = 0; i < kcr_lang_count(); i++) {
 		const struct kcr_lang *l = kcr_lang_at(i);
 
-		if (kcr_pool_floor(r->cfg, l) > 0)
+		if (kcr_pool_floor_of(r->cfg, l, "kubernetes") > 0)
 			add_lang(&langs, n, l);
 	}
 	if (*n == 0)
