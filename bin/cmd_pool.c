@@ -5,6 +5,7 @@
 #include "server/api.h"
 #include "base/clock.h"
 #include "base/parse.h"
+#include "base/pool_floor.h"
 #include "client/api_client.h"
 #include "cmd.h"
 #include "base/json.h"
@@ -135,9 +136,8 @@ fetch_cluster(struct source *s, cJSON **out, kcr_error_t *err)
 	pools = cJSON_AddArrayToObject(*out, "pools");
 	for (unsigned int i = 0; i < kcr_lang_count(); i++) {
 		const char *id = kcr_lang_at(i)->id;
-		kcr_autofree char *key = kcr_strdup_printf("pool.%s", id);
 		struct kcr_k8s_pool_count zero = { 0 }, *pc = &zero;
-		long target = kcr_config_int(s->cfg, key);
+		long target = kcr_pool_floor_of(s->cfg, kcr_lang_at(i), "kubernetes");
 		cJSON *p;
 
 		if (j < n && strcmp(c[j].lang, id) == 0)
@@ -175,18 +175,27 @@ print_table(const cJSON *stats, FILE *f)
 {
 	const cJSON *p;
 
-	fprintf(f, "%-5s %6s %6s %8s %6s %8s %8s %6s %10s\n", "LANG", "TARGET", "READY", "CREATING",
-		"IN_USE", "HITS", "MISSES", "FAILED", "MISS_WAIT");
+	fprintf(f, "%-5s %5s %6s %6s %8s %6s %8s %6s %8s %6s %10s\n", "LANG", "FLOOR", "TARGET",
+		"READY", "CREATING", "IN_USE", "HITS", "WAITS", "MISSES", "FAILED", "MISS_WAIT");
 	cJSON_ArrayForEach (p, cJSON_GetObjectItemCaseSensitive(stats, "pools")) {
 		const cJSON *l = cJSON_GetObjectItemCaseSensitive(p, "language");
 
-		fprintf(f, "%-5s %6.0f %6.0f %8.0f %6.0f %8.0f %8.0f %6.0f %8.1fms\n",
-			cJSON_IsString(l) ? l->valuestring : "?", kcr_json_num(p, "target", 0),
-			kcr_json_num(p, "ready", 0), kcr_json_num(p, "creating", 0),
-			kcr_json_num(p, "in_use", 0), kcr_json_num(p, "hits", 0),
+		fprintf(f, "%-5s %5.0f %6.0f %6.0f %8.0f %6.0f %8.0f %6.0f %8.0f %6.0f %8.1fms\n",
+			cJSON_IsString(l) ? l->valuestring : "?", kcr_json_num(p, "floor", 0),
+			kcr_json_num(p, "target", 0), kcr_json_num(p, "ready", 0),
+			kcr_json_num(p, "creating", 0), kcr_json_num(p, "in_use", 0),
+			kcr_json_num(p, "hits", 0), kcr_json_num(p, "waits", 0),
 			kcr_json_num(p, "misses", 0), kcr_json_num(p, "failed", 0),
 			kcr_json_num(p, "miss_wait_ms_avg", 0));
 	}
+	if (cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(stats, "adaptive")))
+		fprintf(f,
+			"adaptive targets: %s (up to %.0f); memory: %.0f MiB of a %.0f MiB "
+			"budget\n",
+			cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(stats, "adaptive")) ? "on"
+											  : "off",
+			kcr_json_num(stats, "adaptive_max", 0), kcr_json_num(stats, "memory_mb", 0),
+			kcr_json_num(stats, "memory_budget_mb", 0));
 }
 
 /* "42s", "7m", "3h", "2d"; "-" for none. */

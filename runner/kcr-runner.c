@@ -900,9 +900,6 @@ serve(struct runner *r, int fd, int port, const sigset_t *stop)
 		fprintf(stderr, "kcr-runner: cannot start the HTTP server\n");
 		exit(125);
 	}
-	/* the first request's program needs the seccomp filter: compile it
-	 * while kcr connects (a failure is reported by that request) */
-	kcr_seccomp_prepare(NULL);
 	while (!stop_wanted(stop))
 		;
 	/* with an execution running, exit now: the program dies with us
@@ -938,6 +935,12 @@ main(int argc, char **argv)
 	r.src_dir = o.src_dir;
 	r.log_requests = o.log_requests;
 	setup_signals(&stop);
+	/* before the first program (the pre-warmed interpreter's) forks */
+	if (kcr_seccomp_prepare(&err) < 0) {
+		/* each program's start then fails with it */
+		fprintf(stderr, "kcr-runner: %s\n", err->msg);
+		kcr_error_release(&err);
+	}
 	parse_prewarm(argc, argv, &o);
 	prewarm(&o);
 	r.cells = start_zygote(&o);

@@ -1,9 +1,13 @@
 #include <config.h>
 
 #include "engine/pool.h"
+#include "engine/pool_adapt.h"
+#include "engine/pool_orphans.h"
+#include "engine/pool_cost.h"
 #include "base/clock.h"
 #include "base/lang.h"
 #include "base/log.h"
+#include "base/pool_floor.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -15,14 +19,31 @@
 #include <unistd.h>
 
 #define MAX_LANGS 32
-/* Replenishers: one destroys used sandboxes while another makes new ones
- * (a Python cell takes milliseconds either way). */
-#define N_REPLENISHERS 2
+/* Replenishers: some destroy used sandboxes while others make new ones
+ * (a Python cell takes milliseconds either way); with 8 clients on 2
+ * cores, two could not keep up with Python (the pool ran empty) while
+ * four do, and the provider makes several at once (cells of one host). */
+#define N_REPLENISHERS 4
+/* An acquire that finds the pool empty while replenishers are making
+ * sandboxes of the kind it wants waits for one: WAIT_FACTOR times the
+ * language's mean creation time for each round of them ahead of it (the
+ * waiters before it, by the number being made), 5 s at most. One made on
+ * the request path instead would take no less CPU, and take it from the
+ * replenishers: on a saturated machine every acquire would miss. */
+#define WAIT_FACTOR 2
+#define WAIT_MAX_US 5000000
+
+struct waiter;
 
 struct lang_pool {
 	const struct kcr_lang *lang;
 	struct kcr_limits limits; /* what a warm sandbox was made with */
-	unsigned int target, creating, in_use;
+	unsigned int floor;       /* pool.<lang> (or kcr pool warmup's size) */
+	unsigned int target;      /* the adaptive target: floor or more */
+	unsigned int creating, in_use;
+	unsigned int waiting;   /* acquires waiting for one being made, */
+	struct waiter *queue;   /* in the order they came */
+	uint64_t create_us_avg; /* mean creation time, recent ones weigh more */
 	/* Python with pool.py_preload: half the warm ones (rounded up) have it
 	 * imported, the others are bare and cheaper; see lib/engine/pyimports.h */
 	bool split;
@@ -33,6 +54,7 @@ struct lang_pool {
 	struct kcr_sandbox **ready;
 	size_t n_ready, cap;
 	uint64_t created, failed, replaced, hits, misses, wait_us_total, wait_us_max;
+	uint64_t waits, waited_us_total; /* acquires that waited for one being made */
 };
 
 struct kcr_pool {
@@ -49,16 +71,28 @@ struct kcr_pool {
 	size_t n_dying, cap_dying;
 	struct lang_pool langs[MAX_LANGS];
 	unsigned int n_langs;
+	/* the adaptive targets, langs[i]'s is adapt[i] */
+	struct kcr_pool_adapt_cfg acfg;
+	struct kcr_pool_adapt_lang adapt[MAX_LANGS];
+	uint64_t next_window_ms;
 };
 
-static unsigned int
-target_for(const struct kcr_config *cfg, const struct kcr_lang *l)
+/* The adaptive targets into the pools. Called locked. */
+static void
+apply_targets(struct kcr_pool *p)
 {
-	kcr_autofree char *key = kcr_strdup_printf("pool.%s", l->id);
+	for (unsigned int i = 0; i < p->n_langs; i++)
+		p->langs[i].target = p->adapt[i].target;
+	pthread_cond_broadcast(&p->wake);
+}
 
-	if (!kcr_config_bool(cfg, "pool.enabled"))
-		return 0;
-	return (unsigned int)kcr_config_int(cfg, key);
+/* A split pool costs the mean of its two kinds per sandbox. */
+static unsigned int
+cost_of(const struct kcr_config *cfg, const struct lang_pool *lp)
+{
+	unsigned int bare = kcr_pool_cost_kib(cfg, lp->lang, false);
+
+	return lp->split ? (bare + kcr_pool_cost_kib(cfg, lp->lang, true)) / 2 : bare;
 }
 
 void
@@ -71,11 +105,15 @@ kcr_pool_reload(struct kcr_pool *p, const struct kcr_config *cfg)
 	for (unsigned int i = 0; i < p->n_langs; i++) {
 		struct lang_pool *lp = &p->langs[i];
 
-		lp->target = target_for(cfg, lp->lang);
+		lp->floor = kcr_pool_floor(cfg, lp->lang);
 		lp->split = (lp->lang->caps & KCR_LANG_PRELOAD) && pre && *pre;
 		kcr_limits_from_config(&lp->limits, cfg, lp->lang);
+		kcr_pool_adapt_reset(&p->adapt[i], lp->floor, kcr_now_ms());
+		p->adapt[i].cost_kib = cost_of(cfg, lp);
 	}
-	pthread_cond_broadcast(&p->wake);
+	kcr_pool_adapt_cfg_load(&p->acfg, cfg);
+	kcr_pool_adapt_fit(&p->acfg, p->adapt, p->n_langs);
+	apply_targets(p);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -203,6 +241,7 @@ fill_one(struct kcr_pool *p, struct lang_pool *lp)
 					 .cancel_fd = p->stop_fd };
 	struct kcr_sandbox *sb = NULL;
 	kcr_error_t err = NULL;
+	uint64_t t0 = kcr_now_ns();
 	int r;
 
 	lp->creating++;
@@ -210,6 +249,11 @@ fill_one(struct kcr_pool *p, struct lang_pool *lp)
 	pthread_mutex_unlock(&p->lock);
 	r = kcr_sandbox_create(p->prov, &spec, 0, &sb, &err);
 	pthread_mutex_lock(&p->lock);
+	if (r == 0) { /* a mean over the last ~8 */
+		uint64_t us = (kcr_now_ns() - t0) / 1000 + 1;
+
+		lp->create_us_avg = lp->create_us_avg ? (lp->create_us_avg * 7 + us) / 8 : us;
+	}
 	lp->creating--;
 	lp->creating_pre -= spec.preload;
 	if (r < 0 && p->stop) {
@@ -291,6 +335,17 @@ check_health(struct kcr_pool *p)
 	}
 }
 
+/* Until the next adaptive window, a second at most. Called locked. */
+static uint64_t
+sleep_ms(const struct kcr_pool *p)
+{
+	uint64_t now = kcr_now_ms();
+
+	if (p->next_window_ms <= now)
+		return 1;
+	return p->next_window_ms - now < 1000 ? p->next_window_ms - now : 1000;
+}
+
 static void *
 replenisher(void *arg)
 {
@@ -321,39 +376,16 @@ replenisher(void *arg)
 			next_check = kcr_now_ms() + p->health_ms;
 			continue;
 		}
-		until = kcr_timespec_in(CLOCK_REALTIME, 1000);
+		if (kcr_pool_adapt_step(&p->acfg, &p->next_window_ms, p->adapt, p->n_langs,
+					kcr_now_ms())) {
+			apply_targets(p);
+			continue;
+		}
+		until = kcr_timespec_in(CLOCK_REALTIME, sleep_ms(p));
 		pthread_cond_timedwait(&p->wake, &p->lock, &until);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
-}
-
-/* Sandboxes a kcr that died left behind, cleaned up once at start. */
-static void
-adopt_orphans(struct kcr_pool *p)
-{
-	struct kcr_sandbox_ref *refs = NULL;
-	kcr_error_t err = NULL;
-	size_t n = 0, done = 0;
-
-	if (kcr_sandbox_list(p->prov, &refs, &n, &err) < 0) {
-		kcr_log_warn("pool: cannot list leftover sandboxes: %s", err->msg);
-		kcr_error_free(err);
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (kcr_sandbox_adopt(p->prov, &refs[i], &err) == 0) {
-			done++;
-			continue;
-		}
-		kcr_log_warn("pool: cleaning up sandbox %s of %s: %s", refs[i].id, refs[i].owner,
-			     err->msg);
-		kcr_error_release(&err);
-	}
-	if (done)
-		kcr_log_info("pool: cleaned up %zu sandbox%s left behind by a kcr that died",
-			     done, done == 1 ? "" : "es");
-	free(refs);
 }
 
 struct kcr_pool *
@@ -369,7 +401,7 @@ kcr_pool_new(const struct kcr_sandbox_provider *prov, const struct kcr_config *c
 		free(p);
 		return NULL;
 	}
-	adopt_orphans(p);
+	kcr_pool_adopt_orphans(prov);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->wake, NULL);
 	pthread_cond_init(&p->changed, NULL);
@@ -488,6 +520,126 @@ count_miss(struct kcr_pool *p, struct lang_pool *lp, uint64_t t0, int r)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* Sandboxes of the kind asked for that replenishers are making. */
+static unsigned int
+being_made(const struct lang_pool *lp, bool preload)
+{
+	if (!lp->split)
+		return lp->creating;
+	return preload ? lp->creating_pre : lp->creating - lp->creating_pre;
+}
+
+/* How long an acquire may wait for one being made (see WAIT_FACTOR), in
+ * ms, within deadline_ms; 0: not at all. */
+static uint64_t
+wait_budget_ms(const struct lang_pool *lp, unsigned int made, uint64_t deadline_ms)
+{
+	uint64_t rounds = lp->waiting / made + 1;
+	uint64_t us = lp->create_us_avg * WAIT_FACTOR * rounds, now = kcr_now_ms(), ms;
+
+	ms = (us < WAIT_MAX_US ? us : WAIT_MAX_US) / 1000 + 1;
+	if (deadline_ms && deadline_ms <= now)
+		return 0;
+	if (deadline_ms && deadline_ms - now < ms)
+		ms = deadline_ms - now;
+	return lp->create_us_avg ? ms : 0;
+}
+
+/* An acquire waiting for a sandbox being made. The waiters are served in
+ * the order they came: a broadcast wakes them all, and the first to get
+ * the lock would win, leaving the unlucky ones to time out and miss. */
+struct waiter {
+	struct waiter *next;
+	bool preload;
+};
+
+/* Waiters of the kind asked for queued before w (all of them: NULL). */
+static size_t
+ahead(const struct lang_pool *lp, const struct waiter *w, bool preload)
+{
+	size_t n = 0;
+
+	for (const struct waiter *q = lp->queue; q && q != w; q = q->next)
+		n += !lp->split || q->preload == preload;
+	return n;
+}
+
+/* Whether the one in w's place (a newcomer: NULL) may take a ready one. */
+static bool
+my_turn(const struct lang_pool *lp, const struct waiter *w, bool preload)
+{
+	return (lp->split ? count_ready(lp, preload) : lp->n_ready) > ahead(lp, w, preload);
+}
+
+static void
+queue_add(struct lang_pool *lp, struct waiter *w)
+{
+	struct waiter **q = &lp->queue;
+
+	while (*q)
+		q = &(*q)->next;
+	*q = w;
+	lp->waiting++;
+}
+
+static void
+queue_remove(struct kcr_pool *p, struct lang_pool *lp, struct waiter *w)
+{
+	for (struct waiter **q = &lp->queue; *q; q = &(*q)->next)
+		if (*q == w) {
+			*q = w->next;
+			break;
+		}
+	lp->waiting--;
+	pthread_cond_broadcast(&p->changed); /* the others moved up */
+}
+
+/* Whether a sandbox of the kind may still come: being made, or the pool
+ * short of it (a replenisher starts one soon), or ready for a waiter
+ * ahead (whose taking it makes the pool short). */
+static bool
+coming(const struct kcr_pool *p, const struct lang_pool *lp, bool preload)
+{
+	return being_made(lp, preload) > 0 || count_ready(lp, lp->split && preload) > 0 ||
+	       (gap(lp, lp->split && preload) > 0 && runs_here(p, lp));
+}
+
+/* Waits for a sandbox the replenishers are making, in turn. Called locked;
+ * NULL when none came in time. */
+static struct kcr_sandbox *
+wait_made(struct kcr_pool *p, struct lang_pool *lp, bool preload, uint64_t deadline_ms)
+{
+	unsigned int made = being_made(lp, preload);
+	uint64_t ms = coming(p, lp, preload) ? wait_budget_ms(lp, made ? made : 1, deadline_ms) : 0;
+	struct timespec until = kcr_timespec_in(CLOCK_REALTIME, ms);
+	struct waiter w = { .preload = preload };
+	uint64_t t0 = kcr_now_ns();
+	struct kcr_sandbox *sb = NULL;
+
+	if (ms == 0)
+		return NULL;
+	queue_add(lp, &w);
+	while (!p->stop && coming(p, lp, preload)) {
+		bool late;
+
+		if (my_turn(lp, &w, preload) && (sb = take_ready(p, lp, preload)) != NULL)
+			break;
+		late = pthread_cond_timedwait(&p->changed, &p->lock, &until) == ETIMEDOUT;
+		if (late && my_turn(lp, &w, preload))
+			sb = take_ready(p, lp, preload);
+		if (late || sb)
+			break;
+	}
+	if (sb == NULL && !p->stop && my_turn(lp, &w, preload))
+		sb = take_ready(p, lp, preload); /* the last one made */
+	queue_remove(p, lp, &w);
+	if (sb) {
+		lp->waits++;
+		lp->waited_us_total += (kcr_now_ns() - t0) / 1000;
+	}
+	return sb;
+}
+
 int
 kcr_pool_acquire(struct kcr_pool *p, const struct kcr_sandbox_spec *spec, uint64_t deadline_ms,
 		 struct kcr_sandbox **out, kcr_error_t *err)
@@ -495,16 +647,23 @@ kcr_pool_acquire(struct kcr_pool *p, const struct kcr_sandbox_spec *spec, uint64
 	struct kcr_sandbox *sb = NULL;
 	struct lang_pool *lp;
 	uint64_t t0 = kcr_now_ns();
+	bool waited = false;
 	int r;
 
 	pthread_mutex_lock(&p->lock);
 	lp = find_lang(p, spec->lang);
-	if (lp && fits(&lp->limits, &spec->limits))
-		sb = take_ready(p, lp, spec->preload);
+	if (lp && fits(&lp->limits, &spec->limits)) {
+		if (my_turn(lp, NULL, spec->preload)) /* not before those waiting */
+			sb = take_ready(p, lp, spec->preload);
+		if (sb == NULL)
+			waited = (sb = wait_made(p, lp, spec->preload, deadline_ms)) != NULL;
+	}
 	if (lp) {
 		lp->hits += sb != NULL;
 		lp->misses += sb == NULL;
 		lp->in_use++;
+		/* demand for the adaptive target: a miss, or a hit that waited */
+		p->adapt[lp - p->langs].demand += sb == NULL || waited;
 	}
 	if (sb)
 		pthread_cond_broadcast(&p->wake); /* refill in the background */
@@ -545,11 +704,22 @@ kcr_pool_stats(struct kcr_pool *p, struct kcr_pool_stats *out, size_t n)
 		const struct lang_pool *lp = &p->langs[i];
 
 		out[k] = (struct kcr_pool_stats){
-			.lang = lp->lang->id, .target = lp->target, .ready = (unsigned)lp->n_ready,
-			.creating = lp->creating, .in_use = lp->in_use, .created = lp->created,
-			.failed = lp->failed, .replaced = lp->replaced, .hits = lp->hits,
-			.misses = lp->misses, .wait_us_total = lp->wait_us_total,
+			.lang = lp->lang->id,
+			.floor = lp->floor,
+			.target = lp->target,
+			.cost_kib = p->adapt[i].cost_kib,
+			.ready = (unsigned)lp->n_ready,
+			.creating = lp->creating,
+			.in_use = lp->in_use,
+			.created = lp->created,
+			.failed = lp->failed,
+			.replaced = lp->replaced,
+			.hits = lp->hits,
+			.misses = lp->misses,
+			.wait_us_total = lp->wait_us_total,
 			.wait_us_max = lp->wait_us_max,
+			.waits = lp->waits,
+			.waited_us_total = lp->waited_us_total,
 		};
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -608,9 +778,23 @@ kcr_pool_set_target(struct kcr_pool *p, const char *lang, unsigned int target,
 		return -1;
 	pthread_mutex_lock(&p->lock);
 	lp = find_lang(p, l);
-	if (lp)
-		lp->target = target;
-	pthread_cond_broadcast(&p->wake);
+	if (lp) {
+		lp->floor = target;
+		kcr_pool_adapt_reset(&p->adapt[lp - p->langs], target, kcr_now_ms());
+		kcr_pool_adapt_fit(&p->acfg, p->adapt, p->n_langs);
+	}
+	apply_targets(p);
 	pthread_mutex_unlock(&p->lock);
 	return 0;
+}
+
+void
+kcr_pool_budget(struct kcr_pool *p, struct kcr_pool_budget *out)
+{
+	pthread_mutex_lock(&p->lock);
+	out->adaptive = p->acfg.on;
+	out->budget_kib = p->acfg.budget_kib;
+	out->used_kib = kcr_pool_adapt_used_kib(p->adapt, p->n_langs);
+	out->adaptive_max = p->acfg.max;
+	pthread_mutex_unlock(&p->lock);
 }

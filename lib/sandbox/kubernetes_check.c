@@ -9,6 +9,7 @@
 #include "sandbox/kubernetes_check-internal.h"
 #include "base/clock.h"
 #include "base/json.h"
+#include "base/pool_floor.h"
 #include "base/util.h"
 
 #include <poll.h>
@@ -389,8 +390,7 @@ check_pools(struct check_run *r)
 	}
 	for (unsigned int i = 0; i < kcr_lang_count(); i++) {
 		const char *id = kcr_lang_at(i)->id;
-		kcr_autofree char *key = kcr_strdup_printf("pool.%s", id);
-		long target = kcr_config_int(r->cfg, key);
+		long target = kcr_pool_floor_of(r->cfg, kcr_lang_at(i), "kubernetes");
 		const struct kcr_k8s_pool_count *p = pool_of(c, n, id);
 
 		if (p == NULL && target <= 0)
@@ -449,9 +449,8 @@ test_langs(const struct check_run *r, size_t *n)
 		return langs;
 	for (unsigned int i = 0; i < kcr_lang_count(); i++) {
 		const struct kcr_lang *l = kcr_lang_at(i);
-		kcr_autofree char *key = kcr_strdup_printf("pool.%s", l->id);
 
-		if (kcr_config_int(r->cfg, key) > 0)
+		if (kcr_pool_floor_of(r->cfg, l, "kubernetes") > 0)
 			add_lang(&langs, n, l);
 	}
 	if (*n == 0)

@@ -12,6 +12,19 @@
 
 #define WARMUP_TIMEOUT_MS 120000
 
+/* The adaptive targets' settings, and what the targets cost together. */
+static void
+add_budget(cJSON *o, struct kcr_pool *p)
+{
+	struct kcr_pool_budget b;
+
+	kcr_pool_budget(p, &b);
+	cJSON_AddBoolToObject(o, "adaptive", b.adaptive);
+	cJSON_AddNumberToObject(o, "adaptive_max", b.adaptive_max);
+	cJSON_AddNumberToObject(o, "memory_budget_mb", (double)b.budget_kib / 1024);
+	cJSON_AddNumberToObject(o, "memory_mb", (double)b.used_kib / 1024);
+}
+
 cJSON *
 kcr_pool_stats_json(struct kcr_pool *p)
 {
@@ -20,13 +33,17 @@ kcr_pool_stats_json(struct kcr_pool *p)
 	cJSON *o = cJSON_CreateObject(), *a;
 
 	cJSON_AddBoolToObject(o, "enabled", p != NULL);
+	if (p)
+		add_budget(o, p);
 	a = cJSON_AddArrayToObject(o, "pools");
 	for (size_t i = 0; i < n; i++) {
 		cJSON *e = cJSON_CreateObject();
 		uint64_t acquires = st[i].misses; /* only misses wait for a sandbox */
 
 		cJSON_AddStringToObject(e, "language", st[i].lang);
+		cJSON_AddNumberToObject(e, "floor", st[i].floor);
 		cJSON_AddNumberToObject(e, "target", st[i].target);
+		cJSON_AddNumberToObject(e, "cost_mb", st[i].cost_kib / 1024.0);
 		cJSON_AddNumberToObject(e, "ready", st[i].ready);
 		cJSON_AddNumberToObject(e, "creating", st[i].creating);
 		cJSON_AddNumberToObject(e, "in_use", st[i].in_use);
@@ -38,6 +55,10 @@ kcr_pool_stats_json(struct kcr_pool *p)
 		cJSON_AddNumberToObject(e, "miss_wait_ms_avg",
 					acquires ? st[i].wait_us_total / 1000.0 / (double)acquires : 0);
 		cJSON_AddNumberToObject(e, "miss_wait_ms_max", st[i].wait_us_max / 1000.0);
+		cJSON_AddNumberToObject(e, "waits", (double)st[i].waits);
+		cJSON_AddNumberToObject(
+			e, "wait_ms_avg",
+			st[i].waits ? st[i].waited_us_total / 1000.0 / (double)st[i].waits : 0);
 		cJSON_AddItemToArray(a, e);
 	}
 	return o;

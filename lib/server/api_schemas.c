@@ -314,6 +314,10 @@ static const struct api_schema schemas[] = {
 		  "required" : [ "enabled", "pools" ],
 		  "properties" : {
 			  "enabled" : J_BOOL,
+			  "adaptive" : J_BOOL,
+			  "adaptive_max" : J_INT,
+			  "memory_budget_mb" : J_NUM,
+			  "memory_mb" : J_NUM,
 			  "pools" : {
 				  "type" : "array",
 				  "items" : {
@@ -321,7 +325,9 @@ static const struct api_schema schemas[] = {
 					  "required" : [ "language", "target", "ready" ],
 					  "properties" : {
 						  "language" : J_STR,
+						  "floor" : J_INT,
 						  "target" : J_INT,
+						  "cost_mb" : J_NUM,
 						  "ready" : J_INT,
 						  "creating" : J_INT,
 						  "in_use" : J_INT,
@@ -331,7 +337,9 @@ static const struct api_schema schemas[] = {
 						  "hits" : J_INT,
 						  "misses" : J_INT,
 						  "miss_wait_ms_avg" : J_NUM,
-						  "miss_wait_ms_max" : J_NUM
+						  "miss_wait_ms_max" : J_NUM,
+						  "waits" : J_INT,
+						  "wait_ms_avg" : J_NUM
 					  }
 				  }
 			  }

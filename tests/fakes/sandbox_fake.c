@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -32,6 +33,7 @@ struct sandbox_fake {
 	pthread_cond_t changed; /* the counts changed */
 	struct sandbox_fake_counts c;
 	unsigned int fail_creates, fail_checks, conflict_claims;
+	unsigned int create_ms; /* how long a create takes */
 	const struct kcr_lang *unavailable;
 	char **orphans;
 	unsigned int next_id;
@@ -119,6 +121,13 @@ fake_create(void *self, const struct kcr_sandbox_spec *spec, uint64_t deadline_m
 
 	(void)spec;
 	pthread_mutex_lock(&f->lock);
+	if (f->create_ms) { /* as a real sandbox takes its time, unlocked */
+		unsigned int ms = f->create_ms;
+
+		pthread_mutex_unlock(&f->lock);
+		usleep(ms * 1000);
+		pthread_mutex_lock(&f->lock);
+	}
 	f->c.last_deadline_ms = deadline_ms;
 	if (late || take(&f->fail_creates)) {
 		bump(f, &f->c.create_failures);
@@ -492,6 +501,12 @@ inject(struct sandbox_fake *f, unsigned int *what, unsigned int n)
 	pthread_mutex_lock(&f->lock);
 	*what = n;
 	pthread_mutex_unlock(&f->lock);
+}
+
+void
+sandbox_fake_create_ms(struct sandbox_fake *f, unsigned int ms)
+{
+	inject(f, &f->create_ms, ms);
 }
 
 void

@@ -56,6 +56,8 @@ struct kcr_config *sandbox_fake_config(const char *lang, unsigned int target,
 /* Failures to inject: the next n create()s fail (KCR_E_UNAVAILABLE), the
  * next n check()s say dead, the next n claim()s conflict. */
 void sandbox_fake_fail_creates(struct sandbox_fake *f, unsigned int n);
+/* Every create from now on takes ms (0: none), unlocked. */
+void sandbox_fake_create_ms(struct sandbox_fake *f, unsigned int ms);
 void sandbox_fake_fail_checks(struct sandbox_fake *f, unsigned int n);
 void sandbox_fake_conflict_claims(struct sandbox_fake *f, unsigned int n);
 /* available() says lang's runtime is not installed (NULL: all are). */

@@ -21,7 +21,8 @@ SIZE=1280x900
 CSP="default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'"
 
 setup_file() {
-	start_server main KCR_ADMIN_KEY="$ADMIN" KCR_POOL_PY=1 KCR_POOL_BASH=1 KCR_POOL_JS=0
+	start_server main KCR_ADMIN_KEY="$ADMIN" KCR_POOL_PY=1 KCR_POOL_BASH=1 $(pools_only py bash) \
+		KCR_POOL_ADAPTIVE=false
 }
 
 # Skips (fails in CI, where nothing may be skipped) without the browser.

@@ -25,6 +25,8 @@
 #       S3 object prefix of its own (store_prefix NAME); a VAR=VALUE given
 #       here overrides them (two replicas sharing one prefix).
 #   stop_server NAME        SIGTERM, wait, fail if it had crashed.
+#   pools_only LANG...      KCR_POOL_<L>=0 for every other language
+#   pool_field LANG FIELD   one field of LANG's pool in GET /pool
 #   srv_url NAME / srv_key NAME / srv_pid NAME / srv_dir NAME / srv_port NAME
 #   server_alive NAME
 #
@@ -85,6 +87,27 @@ _serve_clean_env() {
 	export XDG_CONFIG_HOME="${BATS_FILE_TMPDIR:-/nonexistent}/.no-xdg-config"
 }
 _serve_clean_env
+
+# pool_field LANG FIELD: one field of LANG's pool in GET /pool ($SRV)
+pool_field() {
+	api GET /pool
+	"$HOST_PYTHON" -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+print(next(p[sys.argv[3]] for p in j["pools"] if p["language"] == sys.argv[2]))' "$BODY_FILE" "$1" "$2"
+}
+
+# pools_only LANG...: KCR_POOL_<L>=0 for every other language, for a
+# server whose test counts its sandboxes (every language has a warm one
+# by default)
+pools_only() {
+	local l keep
+	for l in py js ts go java c cpp php rs r f90 d bash; do
+		keep=
+		for k in "$@"; do [ "$k" = "$l" ] && keep=1; done
+		[ -n "$keep" ] || echo "KCR_POOL_${l^^}=0"
+	done
+}
 
 random_key() {
 	echo "sk-test-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"

@@ -9,6 +9,7 @@
 #include "fakes/sandbox_fake.h"
 #include "tap.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 #define WAIT_MS 120000
@@ -317,10 +318,61 @@ test_orphans_adopted(void)
 	return 0;
 }
 
+struct acquirer {
+	struct fixture *x;
+	struct kcr_sandbox *sb;
+	int r;
+};
+
+static void *
+acquire_thread(void *arg)
+{
+	struct acquirer *a = arg;
+	struct kcr_sandbox_spec spec = js_spec(a->x);
+	kcr_error_t err = NULL;
+
+	a->r = kcr_pool_acquire(a->x->p, &spec, 0, &a->sb, &err);
+	kcr_error_free(err);
+	return NULL;
+}
+
+/* A pool emptied while its replenisher makes the next sandboxes: the
+ * acquires wait for those, in turn, instead of each making one on the
+ * request path (a miss). */
+static int
+test_acquire_waits_for_one_being_made(void)
+{
+	struct fixture x;
+	struct acquirer a[3] = { { .x = &x }, { .x = &x }, { .x = &x } };
+	pthread_t t[3];
+	struct kcr_pool_stats st;
+	struct sandbox_fake_counts c;
+
+	open_fake(&x, 1, 0);
+	sandbox_fake_create_ms(x.f, 200);
+	TAP_ASSERT(start_pool(&x) == 0 && wait_full(&x) == 0);
+	for (int i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, acquire_thread, &a[i]);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 3; i++)
+		TAP_ASSERT(a[i].r == 0 && a[i].sb != NULL);
+	st = js_stats(x.p);
+	if (!(st.hits == 3 && st.misses == 0 && st.waits == 2))
+		TAP_FAIL("hits %llu, misses %llu, waits %llu", (unsigned long long)st.hits,
+			 (unsigned long long)st.misses, (unsigned long long)st.waits);
+	sandbox_fake_counts(x.f, &c);
+	TAP_ASSERT(c.claims == 3); /* all three were the pool's */
+	for (int i = 0; i < 3; i++)
+		kcr_pool_release(x.p, a[i].sb);
+	close_all(&x);
+	return 0;
+}
+
 int
 main(void)
 {
-	TAP_PLAN(10);
+	TAP_PLAN(11);
 	RUN_TEST(test_fills_to_target);
 	RUN_TEST(test_hit_and_miss);
 	RUN_TEST(test_dead_replaced);
@@ -331,5 +383,6 @@ main(void)
 	RUN_TEST(test_unavailable_not_filled);
 	RUN_TEST(test_claim_release);
 	RUN_TEST(test_orphans_adopted);
+	RUN_TEST(test_acquire_waits_for_one_being_made);
 	return TAP_DONE();
 }
