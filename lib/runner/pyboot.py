@@ -58,7 +58,10 @@ _KCR_WARMUP = (
 
 def _kcr_warmup(zygote=False):
     for mod, code in _KCR_WARMUP:
-        if mod in sys.modules:
+        # a figure copies ~4100 pages: in every cell that is ~100 ms of CPU,
+        # more than most programs that import pandas spend; the zygote's
+        # lazy set-up is kept, the copies are left to programs that plot
+        if mod in sys.modules and (zygote or mod != 'matplotlib.pyplot'):
             try:
                 exec(compile(code, '<kcr-warmup>', 'exec'),
                      {'__name__': '__kcr_warmup__', '__builtins__': builtins})
