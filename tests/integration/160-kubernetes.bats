@@ -15,8 +15,9 @@ USER_ID=6650c7e1f1a2b3c4d5e6f708
 setup_file() {
 	start_sim
 	# main reaches its pods through the API server's pod proxy (kcr
-	# outside the cluster); replica b (started by a test) at podIP:8080
-	start_server main $(k8s_env) KCR_POOL_PY=2 KCR_POOL_JS=0 KCR_K8S_ORPHAN_INTERVAL=5 \
+	# outside the cluster); replica b (started by a test) at podIP:8080.
+	# Fixed pool targets: the tests count pods (091 tests adaptive ones)
+	start_server main KCR_POOL_ADAPTIVE=false $(k8s_env) KCR_POOL_PY=2 KCR_POOL_JS=0 KCR_K8S_ORPHAN_INTERVAL=5 \
 		KCR_LOG_LEVEL=info
 }
 
@@ -115,7 +116,7 @@ EOF
 }
 
 @test "KubeCodeRun's names and per-language resources shape the pods kcr sends" {
-	start_server k KCR_SANDBOX_PROVIDER=kubernetes "KCR_KUBECONFIG=$(_sim_dir)/kubeconfig" \
+	start_server k KCR_POOL_ADAPTIVE=false KCR_SANDBOX_PROVIDER=kubernetes "KCR_KUBECONFIG=$(_sim_dir)/kubeconfig" \
 		K8S_NAMESPACE=kcr POD_POOL_PY=0 POD_POOL_JS=0 POD_POOL_BASH=0 KCR_K8S_READY_TIMEOUT=5 \
 		LANG_IMAGE_BASH=registry.example/kcr/bash:7 LANG_CPU_LIMIT_BASH=1500m \
 		LANG_MEMORY_LIMIT_BASH=300Mi K8S_IMAGE_PULL_SECRETS=regcred K8S_RUN_AS_USER=4242 \
@@ -183,7 +184,7 @@ EOF
 }
 
 @test "two replicas hammering one pool never use a pod twice" {
-	start_server b $(k8s_env) KCR_POOL_PY=2 KCR_POOL_JS=0 KCR_K8S_RUNNER_ACCESS=direct \
+	start_server b KCR_POOL_ADAPTIVE=false $(k8s_env) KCR_POOL_PY=2 KCR_POOL_JS=0 KCR_K8S_RUNNER_ACCESS=direct \
 		--key "$(srv_key main)"
 	wait_ready_py 4
 	local n=24
@@ -213,7 +214,7 @@ EOF
 }
 
 @test "the pods of a replica that died are deleted by the other" {
-	start_server b $(k8s_env) KCR_POOL_PY=2 KCR_POOL_JS=0 --key "$(srv_key main)"
+	start_server b KCR_POOL_ADAPTIVE=false $(k8s_env) KCR_POOL_PY=2 KCR_POOL_JS=0 --key "$(srv_key main)"
 	local owner="" i left
 	for i in $(seq 300); do
 		owner=$(kube get pods -n kcr -l kcr.dev/role=pool -o json | "$HOST_PYTHON" -c '
@@ -271,7 +272,7 @@ for p in json.load(sys.stdin)["items"]:
 EOF
 	sa=$BATS_TEST_TMPDIR/sa
 	cp -r "$dir/sa" "$sa"
-	start_server c KCR_SANDBOX_PROVIDER=kubernetes KCR_K8S_IN_CLUSTER=true "KCR_K8S_SA_DIR=$sa" \
+	start_server c KCR_POOL_ADAPTIVE=false KCR_SANDBOX_PROVIDER=kubernetes KCR_K8S_IN_CLUSTER=true "KCR_K8S_SA_DIR=$sa" \
 		KUBERNETES_SERVICE_HOST=127.0.0.1 "KUBERNETES_SERVICE_PORT=$port" \
 		KCR_K8S_RUNNER_ACCESS=direct KCR_POOL_PY=0 KCR_POOL_JS=0
 	SRV=c exec_code bash 'echo one'
