@@ -226,9 +226,18 @@ os._exit(9)'
 	done >"$dir/cfg"
 	curl -sS --parallel --parallel-max 8 -K "$dir/cfg" >"$dir/codes"
 	[ "$(grep -c '^200$' "$dir/codes")" -eq 300 ]
+	# pid 1: a cell. A cell the host could not make in time is a sandbox
+	# of its own (its runner is pid 1, the program 2; kcr logs why): seen
+	# once in 300 under ASan on a loaded 2-core machine. Every answer is
+	# right either way, and nearly all come from cells.
+	local fresh=0
 	for i in $(seq 300); do
-		grep -q "\"stdout\":\"$i 1\\\\n\"" "$dir/$i" || fail "execution $i: $(cat "$dir/$i")"
+		if ! grep -q "\"stdout\":\"$i 1\\\\n\"" "$dir/$i"; then
+			grep -q "\"stdout\":\"$i 2\\\\n\"" "$dir/$i" || fail "execution $i: $(cat "$dir/$i")"
+			fresh=$((fresh + 1))
+		fi
 	done
+	[ "$fresh" -le 10 ] || fail "$fresh of 300 executions ran outside a cell"
 	# the cells' host survived it
 	! grep -q 'no HTTP response\|Connection reset' "$(srv_dir)/stderr"
 }
@@ -294,12 +303,20 @@ def kids(pid):
         out += open("/proc/%s/task/%s/children" % (pid, t)).read().split()
     return out
 kinds = {"bare": [], "loaded": []}
+def cmdline(pid):
+    try:
+        return open("/proc/%s/cmdline" % pid, "rb").read()
+    except OSError:  # exited meanwhile
+        return b""
 for r in kids(sys.argv[1]):
-    if b"--zygote=" not in open("/proc/%s/cmdline" % r, "rb").read():
+    if b"--zygote=" not in cmdline(r):
         continue
     # cells are the runner's children too, in pid namespaces of their own
     for z in (z for z in kids(r) if pidns(z) == pidns(r)):
-        env = open("/proc/%s/environ" % z, "rb").read().split(b"\0")
+        try:
+            env = open("/proc/%s/environ" % z, "rb").read().split(b"\0")
+        except (ProcessLookupError, FileNotFoundError):
+            continue  # a child that exited meanwhile: not a zygote
         if any(e.startswith(b"KCR_ZYGOTE=") for e in env):
             kinds["loaded" if b"KCR_PRELOAD=" not in env else "bare"].append(z)
 for k in ("bare", "loaded"):
