@@ -594,18 +594,6 @@ kcr_seccomp_install(void)
 }
 
 int
-kcr_seccomp_load(kcr_error_t *err)
-{
-	int r;
-
-	if (kcr_seccomp_prepare(err) < 0)
-		return -1;
-	if ((r = kcr_seccomp_install()) < 0)
-		return kcr_error_set(err, KCR_E_IO, -r, "loading the seccomp filter");
-	return 0;
-}
-
-int
 kcr_seccomp_export(char **bpf, size_t *len, kcr_error_t *err)
 {
 	if (kcr_seccomp_prepare(err) < 0)

@@ -6,16 +6,16 @@
 
 #include <stddef.h>
 
-/* Must be called after PR_SET_NO_NEW_PRIVS, in the child, right before
- * execve. An allow-list (seccomp.c): EPERM for the syscalls that reach the
+/* An allow-list (seccomp.c): EPERM for the syscalls that reach the
  * kernel's privileged or namespace surfaces, ENOSYS for any other not on
- * the list, and another ABI (i386, x32) kills the process. */
-int kcr_seccomp_load(kcr_error_t *err);
-/* Compiles the filter once per process (thread-safe; later calls return
- * the first one's result). Call it before forking a child that installs
- * the filter with kcr_seccomp_install(): that one only makes a system
- * call (no allocation), so it is safe in a child of a threaded process.
- * -errno, -EINVAL when nothing was compiled. */
+ * the list, and another ABI (i386, x32) kills the process.
+ *
+ * kcr_seccomp_prepare() compiles it once per process (thread-safe; later
+ * calls return the first one's result). Call it before forking the child
+ * that installs it with kcr_seccomp_install(), after PR_SET_NO_NEW_PRIVS,
+ * right before execve: that one only makes a system call (no allocation),
+ * so it is safe in a child of a threaded process; -errno, or -EINVAL when
+ * nothing was compiled. */
 int kcr_seccomp_prepare(kcr_error_t *err);
 int kcr_seccomp_install(void);
 /* Syscalls the filter allows on this architecture (some for some
