@@ -208,6 +208,7 @@ zygote_recv(struct kcr_zygote *z, int timeout_ms, kcr_error_t *err)
 	while ((r = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
 		;
 	if (r == 0) {
+		z->failed = true; /* a late answer would be taken for the next one's */
 		kcr_error_set(err, KCR_E_TIMEOUT, 0, "the %s zygote did not answer in %d ms",
 			      z->lang->id, timeout_ms);
 		return NULL;

@@ -59,8 +59,13 @@ local_host_unref(struct local *lp, struct host *h)
 }
 
 /* The host cells of spec's language come from, made on first use; called
- * with hosts_lock held. No cpu quota: it runs kcr's code only (the
- * runner, and the zygote's imports), the cells have their own. */
+ * with hosts_lock held. It runs kcr's code only (the runner, and the
+ * zygotes' imports), and each cell joins cgroups of its own before
+ * anything else: so no cpu quota, and neither an execution's memory nor
+ * its process limit. Several zygotes with pool.py_preload imported take
+ * more than one execution may (two: ~180 MiB); under that limit the
+ * kernel killed one, and every cell until the host was replaced ran in
+ * a sandbox of its own. */
 static struct host *
 host_new(struct local *lp, const struct kcr_sandbox_spec *spec, uint64_t deadline_ms,
 	 kcr_error_t *err)
@@ -72,6 +77,8 @@ host_new(struct local *lp, const struct kcr_sandbox_spec *spec, uint64_t deadlin
 	int sv[2];
 
 	hs.limits.cpus = 0;
+	hs.limits.memory_mb = 0;
+	hs.limits.pids = 0;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		kcr_error_set(err, KCR_E_IO, errno, "socketpair");
 		return NULL;
