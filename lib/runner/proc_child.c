@@ -1,6 +1,9 @@
-/* The child of one step, between fork and execve: its stdio, signals,
+/* The child of one step, between vfork and execve: its stdio, signals,
  * rlimits, identity, capabilities, no_new_privs and seccomp, then exec.
- * Nothing here may allocate or take a lock the parent could hold. */
+ * It runs on its parent's memory (proc_spawn), so nothing here may
+ * allocate, take a lock, or change anything but the stack and errno; and
+ * the ids change by system call, not through libc, whose setxid would
+ * change them in every thread of the runner's, which it thinks are ours. */
 #include <config.h>
 
 #include "runner/proc-internal.h"
@@ -29,7 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- the child, between fork and execve ---- */
+/* ---- the child, between vfork and execve ---- */
 
 static void __attribute__((noreturn, format(printf, 4, 5)))
 child_fail(int fd, bool at_exec, int errnum, const char *fmt, ...)
@@ -160,13 +163,13 @@ set_identity(const struct proc_ctx *pc, const char **what)
 		return 0;
 	*what = "setgroups";
 	/* EPERM: setgroups is denied in this user namespace */
-	if (setgroups(0, NULL) < 0 && errno != EPERM)
+	if (syscall(SYS_setgroups, 0, NULL) < 0 && errno != EPERM)
 		return -1;
 	*what = "setresgid";
-	if (setresgid(KCR_SANDBOX_GID, KCR_SANDBOX_GID, KCR_SANDBOX_GID) < 0)
+	if (syscall(SYS_setresgid, KCR_SANDBOX_GID, KCR_SANDBOX_GID, KCR_SANDBOX_GID) < 0)
 		return errno == EINVAL ? drop_caps(what) : -1;
 	*what = "setresuid";
-	if (setresuid(KCR_SANDBOX_UID, KCR_SANDBOX_UID, KCR_SANDBOX_UID) < 0)
+	if (syscall(SYS_setresuid, KCR_SANDBOX_UID, KCR_SANDBOX_UID, KCR_SANDBOX_UID) < 0)
 		return errno == EINVAL ? drop_caps(what) : -1;
 	return 0;
 }
