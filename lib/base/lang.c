@@ -88,6 +88,7 @@ static const struct kcr_lang langs[] = {
 	  .run = V("{bin}"),
 	  .env = V("GOCACHE=/tmp/.gocache", "GOPATH=/tmp/.go", "GOPROXY=off", "GOSUMDB=off",
 		   "GOTOOLCHAIN=local", "GOFLAGS=-buildvcs=false"),
+	  .cpu_env = "GOMAXPROCS",
 	  .build_cache = "/tmp/.gocache",
 	  .build_cache_warm =
 		  "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"ok\") }\n",

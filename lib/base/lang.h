@@ -22,6 +22,10 @@ struct kcr_lang {
 	const char *const *compile;    /* argv template, or NULL */
 	const char *const *run;        /* argv template */
 	const char *const *env;        /* extra NAME=value */
+	/* the variable that tells the runtime how many CPUs it may use
+	 * (GOMAXPROCS): set to the CPU limit, rounded up, since the runtime
+	 * otherwise counts the machine's and is throttled by the quota */
+	const char *cpu_env;
 	const char *const *runtimes;   /* absolute paths that must be executable */
 	const char *const *version;    /* argv printing the version */
 	const char *package;           /* Debian package (or npm) that provides it */

@@ -94,7 +94,7 @@ struct kcr_proc_warm {
 /* The runner's own pre-warmed interpreter (kcr_proc_prewarm). */
 extern struct kcr_proc_warm proc_own_warm;
 
-char **proc_clean_env(const struct kcr_lang *l);
+char **proc_clean_env(const struct kcr_lang *l, double cpus);
 void proc_normalize_limits(struct kcr_limits *l);
 void proc_child_main(const struct proc_ctx *pc, char **argv, const char *cwd, const int child[3],
 		     int report) __attribute__((noreturn));

@@ -14,6 +14,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <pthread.h>
@@ -43,7 +44,7 @@ expand(const char *const *tmpl, const struct kcr_lang *l, const char *src_dir, c
 }
 
 char **
-proc_clean_env(const struct kcr_lang *l)
+proc_clean_env(const struct kcr_lang *l, double cpus)
 {
 	static const char *const base[] = {
 		"PATH=" KCR_SANDBOX_PATH, "HOME=/tmp",    "TMPDIR=/tmp",
@@ -55,6 +56,12 @@ proc_clean_env(const struct kcr_lang *l)
 		kcr_strv_push(&env, base[i]);
 	for (const char *const *e = l->env; e && *e; e++)
 		kcr_strv_push(&env, *e);
+	if (l->cpu_env && cpus > 0) {
+		kcr_autofree char *v =
+			kcr_strdup_printf("%s=%u", l->cpu_env, (unsigned int)ceil(cpus));
+
+		kcr_strv_push(&env, v);
+	}
 	return env;
 }
 
@@ -245,7 +252,7 @@ run_with(struct kcr_proc_warm *w, const struct kcr_exec_request *req, const char
 	proc_normalize_limits(&lim);
 	pc.is_init = pc.runner == 1 && !w->cell;
 	pc.switch_id = geteuid() == 0;
-	pc.envp = proc_clean_env(req->lang);
+	pc.envp = proc_clean_env(req->lang, lim.cpus);
 	if (kcr_pystate_wanted(req))
 		kcr_pystate_env(&pc.envp, src_dir, kcr_pystate_limit(req));
 	if (w->cell && !fits) {

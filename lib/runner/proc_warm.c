@@ -92,7 +92,7 @@ proc_warm_discard(struct kcr_proc_warm *w)
 char **
 kcr_proc_clean_env(const struct kcr_lang *l)
 {
-	return proc_clean_env(l);
+	return proc_clean_env(l, 0);
 }
 
 int
@@ -112,7 +112,7 @@ kcr_proc_prewarm(const struct kcr_lang *l, const struct kcr_limits *lim, const c
 					      .runner = getpid(),
 					      .is_init = getpid() == 1,
 					      .switch_id = geteuid() == 0,
-					      .envp = proc_clean_env(l) };
+					      .envp = proc_clean_env(l, 0) };
 	/* for the bootstrap that imports the modules (and takes it out of the
 	 * environment); the program of any other language never sees it */
 	if (l->caps & KCR_LANG_PRELOAD)

@@ -34,6 +34,8 @@ kcr_proto_exec_req_encode(const struct kcr_exec_request *req)
 	cJSON_AddNumberToObject(o, "nofile", l->nofile);
 	cJSON_AddNumberToObject(o, "file_size", (double)l->file_size);
 	cJSON_AddNumberToObject(o, "pids", l->pids);
+	if (l->cpus > 0)
+		cJSON_AddNumberToObject(o, "cpus", l->cpus);
 	cJSON_AddNumberToObject(o, "max_output_files", l->max_output_files);
 	/* the runner does not know the data size: the cap travels resolved */
 	if (l->output_total || l->data_size_mb)
@@ -109,6 +111,7 @@ kcr_proto_exec_req_decode(const char *json, size_t len, struct kcr_exec_request 
 	l->file_size = kcr_json_u64(o, "file_size", (uint64_t)KCR_DEFAULT_FILE_SIZE_MB << 20);
 	/* an absent "pids" sets no RLIMIT_NPROC, as --pids left out of kcr-runner does */
 	l->pids = (uint32_t)kcr_json_u64(o, "pids", 0);
+	l->cpus = kcr_json_num(o, "cpus", 0);
 	l->max_output_files =
 		(uint32_t)kcr_json_u64(o, "max_output_files", KCR_DEFAULT_MAX_OUTPUT_FILES);
 	l->output_total = kcr_json_u64(o, "output_total", 0);

@@ -222,6 +222,28 @@ EOF
 	check_file write.go go
 }
 
+@test "go: GOMAXPROCS is the CPU limit, rounded up, not the machine's cores" {
+	cat >procs.go <<'EOF'
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+)
+
+func main() {
+	fmt.Println(os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0))
+}
+EOF
+	KCR_CPUS=1 run --separate-stderr "$KCR" exec -l go procs.go
+	assert_success
+	assert_output '1 1'
+	KCR_CPUS=1.5 run --separate-stderr "$KCR" exec -l go procs.go
+	assert_success
+	assert_output '2 2'
+}
+
 # --- Java (single-file source launch) -----------------------------------------
 
 @test "java: hello world" {

@@ -41,8 +41,9 @@ full_request(struct kcr_exec_request *r, char **args, struct kcr_file_ref *ref,
 }
 
 /* Every field of the program's part comes back as it went; the limits
- * that apply outside the sandbox (memory, cpus, tmpfs sizes, code size)
- * and the session and input parts do not travel. */
+ * that apply outside the sandbox (memory, tmpfs sizes, code size) and the
+ * session and input parts do not travel. The CPU limit does, for the
+ * runtimes that size themselves by it (GOMAXPROCS). */
 static int
 test_req_every_field(void)
 {
@@ -70,8 +71,9 @@ test_req_every_field(void)
 	TAP_ASSERT(out.want_state && out.state_max == 8191);
 	TAP_ASSERT(l->timeout_ms == 1501 && l->output_bytes == 4097 && l->nofile == 99);
 	TAP_ASSERT(l->file_size == 12345 && l->pids == 77 && l->max_output_files == 7);
-	TAP_ASSERT(l->memory_mb == 0 && l->cpus == 0 && l->tmp_size_mb == 0 &&
-		   l->data_size_mb == 0 && l->code_bytes == 0);
+	TAP_ASSERT(l->cpus == 0.75); /* the runtime's CPU count (GOMAXPROCS) */
+	TAP_ASSERT(l->memory_mb == 0 && l->tmp_size_mb == 0 && l->data_size_mb == 0 &&
+		   l->code_bytes == 0);
 	TAP_ASSERT(out.session_id == NULL && out.entity_id == NULL && out.user_id == NULL);
 	TAP_ASSERT(out.n_files == 0 && out.files == NULL && out.n_inputs == 0);
 	kcr_exec_request_release(&out);
