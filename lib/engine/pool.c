@@ -67,7 +67,7 @@ struct kcr_pool {
 	bool stop;
 	int stop_fd; /* readable once stop is set: cancels sandboxes being made */
 	uint64_t health_ms;
-	uint64_t next_check_ms;     /* the next health check's, by any replenisher */
+	uint64_t next_check_ms;     /* one health round per interval, by any replenisher */
 	struct kcr_sandbox **dying; /* used sandboxes the replenisher destroys */
 	size_t n_dying, cap_dying;
 	struct lang_pool langs[MAX_LANGS];
@@ -103,7 +103,6 @@ kcr_pool_reload(struct kcr_pool *p, const struct kcr_config *cfg)
 
 	pthread_mutex_lock(&p->lock);
 	p->health_ms = (uint64_t)kcr_config_int(cfg, "pool.health_interval") * 1000;
-	p->next_check_ms = kcr_now_ms() + p->health_ms;
 	for (unsigned int i = 0; i < p->n_langs; i++) {
 		struct lang_pool *lp = &p->langs[i];
 
@@ -372,8 +371,6 @@ replenisher(void *arg)
 		}
 		if (trim_one(p))
 			continue;
-		/* one round per interval, whichever replenisher is free: each
-		 * checking each sandbox multiplied the checks by their number */
 		if (p->health_ms && kcr_now_ms() >= p->next_check_ms) {
 			p->next_check_ms = kcr_now_ms() + p->health_ms;
 			check_health(p);
