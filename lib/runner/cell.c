@@ -145,6 +145,9 @@ zygote_config(kcr_error_t *err)
 	cJSON_AddStringToObject(o, "pystate_hook", kcr_pystate_hook);
 	cJSON_AddStringToObject(o, "pystate_path",
 				KCR_SRC_DIR "/" KCR_PYSTATE_DIR "/" KCR_PYSTATE_HOOK);
+	cJSON_AddStringToObject(o, "pystate_impl", kcr_pystate_impl);
+	cJSON_AddStringToObject(o, "pystate_impl_path",
+				KCR_SRC_DIR "/" KCR_PYSTATE_DIR "/" KCR_PYSTATE_IMPL);
 	kcr_buf_release(&hex);
 	return kcr_json_print_free(o);
 }

@@ -200,6 +200,27 @@ print(sorted(k for k in globals() if not k.startswith("__")))'
 	assert_json_eq 'j["stderr"]' ''
 }
 
+@test "a preloaded cell runs the program as python3 would, saves its DataFrame and no state for imports alone" {
+	wait_cells 1
+	# the cell rehearsed this path while it waited (a __main__, the state's
+	# hook, a DataFrame pickled): none of that rehearsal may show
+	exec_code py 'import os, sys, pandas as pd
+df = pd.DataFrame({"a": [1, 2]})
+print(sys.argv == [__file__], sys.path[0] == os.path.dirname(__file__), __name__,
+      sys.modules["__main__"].__dict__ is globals(), "KCR_PYSTATE" in os.environ)'
+	assert_status 200
+	assert_json_eq 'j["stdout"]' "True True __main__ True False"
+	assert_json 'j["has_state"] is True'
+	sid=$(jget 'j["session_id"]')
+	exec_code py 'import os; print(int(df.a.sum()), os.getpid())' "\"session_id\":\"$sid\""
+	assert_status 200
+	assert_json_eq 'j["stdout"]' "3 1"
+	# modules are not state: an import alone leaves none to save
+	exec_code py 'import pandas as pd, numpy'
+	assert_status 200
+	assert_json 'j["has_state"] is False'
+}
+
 @test "a program that breaks the cell's stdio or exits hard still gets an answer" {
 	wait_cells 1
 	exec_code py 'import os, sys
