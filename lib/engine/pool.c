@@ -1,6 +1,6 @@
 #include <config.h>
 
-#include "engine/pool.h"
+#include "engine/pool-internal.h"
 #include "engine/pool_adapt.h"
 #include "engine/pool_orphans.h"
 #include "engine/pool_cost.h"
@@ -18,12 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_LANGS 32
-/* Replenishers: some destroy used sandboxes while others make new ones
- * (a Python cell takes milliseconds either way); with 8 clients on 2
- * cores, two could not keep up with Python (the pool ran empty) while
- * four do, and the provider makes several at once (cells of one host). */
-#define N_REPLENISHERS 4
 /* An acquire that finds the pool empty while replenishers are making
  * sandboxes of the kind it wants waits for one: WAIT_FACTOR times the
  * language's mean creation time for each round of them ahead of it (the
@@ -32,51 +26,6 @@
  * replenishers: on a saturated machine every acquire would miss. */
 #define WAIT_FACTOR 2
 #define WAIT_MAX_US 5000000
-
-struct waiter;
-
-struct lang_pool {
-	const struct kcr_lang *lang;
-	struct kcr_limits limits; /* what a warm sandbox was made with */
-	unsigned int floor;       /* pool.<lang> (or kcr pool warmup's size) */
-	unsigned int target;      /* the adaptive target: floor or more */
-	unsigned int creating, in_use;
-	unsigned int waiting;   /* acquires waiting for one being made, */
-	struct waiter *queue;   /* in the order they came */
-	uint64_t create_us_avg; /* mean creation time, recent ones weigh more */
-	/* Python with pool.py_preload: half the warm ones (rounded up) have it
-	 * imported, the others are bare and cheaper; see lib/engine/pyimports.h */
-	bool split;
-	unsigned int creating_pre; /* of creating: with the preload */
-	/* out of ready while the health check asks about them: still counted,
-	 * or the other replenisher would fill in for them */
-	unsigned int checking, checking_pre;
-	struct kcr_sandbox **ready;
-	size_t n_ready, cap;
-	uint64_t created, failed, replaced, hits, misses, wait_us_total, wait_us_max;
-	uint64_t waits, waited_us_total; /* acquires that waited for one being made */
-};
-
-struct kcr_pool {
-	const struct kcr_sandbox_provider *prov;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;    /* the replenisher: something to do */
-	pthread_cond_t changed; /* waiters: a pool's size changed */
-	pthread_t threads[N_REPLENISHERS];
-	unsigned int started;
-	bool stop;
-	int stop_fd; /* readable once stop is set: cancels sandboxes being made */
-	uint64_t health_ms;
-	uint64_t next_check_ms;     /* one health round per interval, by any replenisher */
-	struct kcr_sandbox **dying; /* used sandboxes the replenisher destroys */
-	size_t n_dying, cap_dying;
-	struct lang_pool langs[MAX_LANGS];
-	unsigned int n_langs;
-	/* the adaptive targets, langs[i]'s is adapt[i] */
-	struct kcr_pool_adapt_cfg acfg;
-	struct kcr_pool_adapt_lang adapt[MAX_LANGS];
-	uint64_t next_window_ms;
-};
 
 /* The adaptive targets into the pools. Called locked. */
 static void
@@ -692,39 +641,7 @@ kcr_pool_release(struct kcr_pool *p, struct kcr_sandbox *sb)
 	pthread_mutex_unlock(&p->lock);
 }
 
-/* ---- statistics and waiting ------------------------------------------------- */
-
-size_t
-kcr_pool_stats(struct kcr_pool *p, struct kcr_pool_stats *out, size_t n)
-{
-	size_t k = 0;
-
-	pthread_mutex_lock(&p->lock);
-	for (unsigned int i = 0; i < p->n_langs && k < n; i++, k++) {
-		const struct lang_pool *lp = &p->langs[i];
-
-		out[k] = (struct kcr_pool_stats){
-			.lang = lp->lang->id,
-			.floor = lp->floor,
-			.target = lp->target,
-			.cost_kib = p->adapt[i].cost_kib,
-			.ready = (unsigned)lp->n_ready,
-			.creating = lp->creating,
-			.in_use = lp->in_use,
-			.created = lp->created,
-			.failed = lp->failed,
-			.replaced = lp->replaced,
-			.hits = lp->hits,
-			.misses = lp->misses,
-			.wait_us_total = lp->wait_us_total,
-			.wait_us_max = lp->wait_us_max,
-			.waits = lp->waits,
-			.waited_us_total = lp->waited_us_total,
-		};
-	}
-	pthread_mutex_unlock(&p->lock);
-	return k;
-}
+/* ---- waiting for full pools ------------------------------------------------ */
 
 static bool
 wanted(const char *id, const char *const *langs, size_t n)
@@ -786,15 +703,4 @@ kcr_pool_set_target(struct kcr_pool *p, const char *lang, unsigned int target,
 	apply_targets(p);
 	pthread_mutex_unlock(&p->lock);
 	return 0;
-}
-
-void
-kcr_pool_budget(struct kcr_pool *p, struct kcr_pool_budget *out)
-{
-	pthread_mutex_lock(&p->lock);
-	out->adaptive = p->acfg.on;
-	out->budget_kib = p->acfg.budget_kib;
-	out->used_kib = kcr_pool_adapt_used_kib(p->adapt, p->n_langs);
-	out->adaptive_max = p->acfg.max;
-	pthread_mutex_unlock(&p->lock);
 }
