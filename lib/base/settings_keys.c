@@ -324,6 +324,10 @@ static const struct kcr_cfg_key keys[] = {
 	  "clone warm Python cells at once" },
 	{ "pool.r", KCR_CFG_INT, "1", "KCR_POOL_R", A("POD_POOL_R"), 0, 1024, false,
 	  "warm R sandboxes" },
+	{ "pool.refill_delay_ms", KCR_CFG_INT, "50", "KCR_POOL_REFILL_DELAY_MS", NOALIAS, 0, 60000,
+	  false,
+	  "how long a refill waits for a lone execution that took a sandbox, while another is "
+	  "ready (0: it starts at once)" },
 	{ "pool.rs", KCR_CFG_INT, "1", "KCR_POOL_RS", A("POD_POOL_RS"), 0, 1024, false,
 	  "warm Rust sandboxes" },
 	{ "pool.ts", KCR_CFG_INT, "1", "KCR_POOL_TS", A("POD_POOL_TS"), 0, 1024, false,

@@ -28,6 +28,9 @@ struct lang_pool {
 	unsigned int waiting;   /* acquires waiting for one being made, */
 	struct waiter *queue;   /* in the order they came */
 	uint64_t create_us_avg; /* mean creation time, recent ones weigh more */
+	/* no refill before this, unless an acquire waits: the execution that
+	 * took a sandbox runs first (pool.refill_delay_ms) */
+	uint64_t quiet_until_ms;
 	/* Python with pool.py_preload: half the warm ones (rounded up) have it
 	 * imported, the others are bare and cheaper; see lib/engine/pyimports.h */
 	bool split;
@@ -51,6 +54,7 @@ struct kcr_pool {
 	bool stop;
 	int stop_fd; /* readable once stop is set: cancels sandboxes being made */
 	uint64_t health_ms;
+	uint64_t refill_delay_ms;   /* pool.refill_delay_ms */
 	uint64_t next_check_ms;     /* one health round per interval, by any replenisher */
 	struct kcr_sandbox **dying; /* used sandboxes the replenisher destroys */
 	size_t n_dying, cap_dying;

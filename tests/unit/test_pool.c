@@ -145,6 +145,44 @@ test_hit_and_miss(void)
 	return 0;
 }
 
+/* A lone execution runs before its sandbox is replaced while another is
+ * ready (pool.refill_delay_ms); its end, a second execution or the last
+ * one taken start the refill at once. */
+static int
+test_refill_after_lone_run(void)
+{
+	struct fixture x;
+	struct kcr_sandbox_spec spec;
+	struct kcr_sandbox *a = NULL, *b = NULL;
+	struct sandbox_fake_counts c;
+	kcr_error_t err = NULL;
+
+	open_fake(&x, 2, 0);
+	if (kcr_config_set(x.cfg, "pool.refill_delay_ms", "60000", KCR_SRC_FLAG, &err) < 0)
+		TAP_FAIL("%s", err->msg);
+	TAP_ASSERT(start_pool(&x) == 0 && wait_full(&x) == 0);
+	spec = js_spec(&x);
+	TAP_ASSERT(kcr_pool_acquire(x.p, &spec, 0, &a, &err) == 0);
+	/* not refilled while it runs (a slow machine can only make this pass) */
+	TAP_ASSERT(kcr_pool_wait_full(x.p, js, 1, 300, &err) < 0 && err->code == KCR_E_TIMEOUT);
+	kcr_error_release(&err);
+	sandbox_fake_counts(x.f, &c);
+	TAP_ASSERT(c.creates == 2);
+	kcr_pool_release(x.p, a);
+	TAP_ASSERT(wait_full(&x) == 0); /* it ended: refilled */
+	/* two at once: the second takes the last one, and both are replaced
+	 * while they run */
+	TAP_ASSERT(kcr_pool_acquire(x.p, &spec, 0, &a, &err) == 0);
+	TAP_ASSERT(kcr_pool_acquire(x.p, &spec, 0, &b, &err) == 0);
+	TAP_ASSERT(wait_full(&x) == 0 && js_stats(x.p).in_use == 2);
+	sandbox_fake_counts(x.f, &c);
+	TAP_ASSERT(c.creates == 5);
+	kcr_pool_release(x.p, a);
+	kcr_pool_release(x.p, b);
+	close_all(&x);
+	return 0;
+}
+
 static int
 test_dead_replaced(void)
 {
@@ -372,9 +410,10 @@ test_acquire_waits_for_one_being_made(void)
 int
 main(void)
 {
-	TAP_PLAN(11);
+	TAP_PLAN(12);
 	RUN_TEST(test_fills_to_target);
 	RUN_TEST(test_hit_and_miss);
+	RUN_TEST(test_refill_after_lone_run);
 	RUN_TEST(test_dead_replaced);
 	RUN_TEST(test_claim_conflict);
 	RUN_TEST(test_release_destroys);
