@@ -589,7 +589,8 @@ wait_made(struct kcr_pool *p, struct lang_pool *lp, bool preload, uint64_t deadl
 	if (ms == 0)
 		return NULL;
 	queue_add(lp, &w);
-	pthread_cond_broadcast(&p->wake); /* a quiet refill is not, now */
+	if (lp->quiet_until_ms) /* a quiet refill is not, now (see quiet()) */
+		pthread_cond_broadcast(&p->wake);
 	while (!p->stop && coming(p, lp, preload)) {
 		bool late;
 
