@@ -177,4 +177,9 @@ EOF
 
 	run_kcr 2 --set limits.nosuch=1 config show
 	assert_kcr_error "limits\\.nosuch"
+
+	# a refill held back a minute at most: a pool must not starve
+	KCR_POOL_REFILL_DELAY_MS=70000 run_kcr 2 config show
+	assert_kcr_error 'KCR_POOL_REFILL_DELAY_MS'
+	assert_stderr_regex 'out of range \(0\.\.60000\)'
 }
