@@ -58,6 +58,7 @@ struct opts {
 	const char *prewarm, *preload; /* a language to start ahead, and its imports */
 	const char *zygote;            /* a language to fork warm cells of */
 	int fd_channel;                /* where kcr sends a cell's cgroup files */
+	int seccomp_fd;                /* kcr's compiled seccomp filter, or -1 */
 	int zygotes;                   /* --zygotes: of each kind */
 	struct kcr_limits prewarm_limits;
 };
@@ -573,6 +574,7 @@ print_help(void)
 	       "  --zygote=py      fork warm cells from one interpreter (POST /cells)\n"
 	       "  --zygotes=N      with --zygote: N zygotes of each kind (default 1)\n"
 	       "  --fd-channel=N   the socket kcr sends cells' cgroup files on\n"
+	       "  --seccomp-fd=N   read the seccomp filter kcr compiled (BPF) from fd N\n"
 	       "  --help, --version\n\n"
 	       "Examples:\n"
 	       "  kcr-runner --unix /tmp/runner.sock --data-dir /tmp/d --src-dir /tmp/s\n"
@@ -626,6 +628,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "zygote", required_argument, NULL, 'y' },
 		{ "zygotes", required_argument, NULL, 'Y' },
 		{ "fd-channel", required_argument, NULL, 'c' },
+		{ "seccomp-fd", required_argument, NULL, 'S' },
 		{ "address", required_argument, NULL, 'a' },
 		{ "log-requests", no_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
@@ -652,6 +655,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'y':
 		case 'Y':
 		case 'c':
+		case 'S':
 			break; /* parse_prewarm */
 		case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
 		default: usage_error("unknown option '%s'", argv[optind - 1]);
@@ -805,7 +809,24 @@ parse_prewarm(int argc, char **argv, struct opts *o)
 			o->zygotes = parse_int_arg("--zygotes", v, 1, KCR_ZYGOTES_MAX);
 		else if (strncmp(a, "--fd-channel=", 13) == 0)
 			o->fd_channel = parse_int_arg("--fd-channel", v, 3, 65535);
+		else if (strncmp(a, "--seccomp-fd=", 13) == 0)
+			o->seccomp_fd = parse_int_arg("--seccomp-fd", v, 3, 65535);
 	}
+}
+
+/* Before the first program (the pre-warmed interpreter's) forks. A
+ * failure is reported, and each program's start then fails with it. */
+static void
+prepare_seccomp(int fd)
+{
+	kcr_error_t err = NULL;
+
+	if ((fd >= 0 ? kcr_seccomp_prepare_fd(fd, &err) : kcr_seccomp_prepare(&err)) < 0) {
+		fprintf(stderr, "kcr-runner: %s\n", err->msg);
+		kcr_error_release(&err);
+	}
+	if (fd >= 0)
+		close(fd); /* not the programs' */
 }
 
 /* Starts the interpreter the next execution will use; failing only costs
@@ -914,7 +935,10 @@ int
 main(int argc, char **argv)
 {
 	static pthread_mutex_t exec_lock = PTHREAD_MUTEX_INITIALIZER;
-	struct opts o = { .listen_fd = -1, .fd_channel = -1, .data_dir = KCR_DATA_DIR,
+	struct opts o = { .listen_fd = -1,
+			  .fd_channel = -1,
+			  .seccomp_fd = -1,
+			  .data_dir = KCR_DATA_DIR,
 			  .src_dir = KCR_SRC_DIR };
 	struct runner r = { .exec_lock = &exec_lock };
 	kcr_error_t err = NULL;
@@ -935,13 +959,8 @@ main(int argc, char **argv)
 	r.src_dir = o.src_dir;
 	r.log_requests = o.log_requests;
 	setup_signals(&stop);
-	/* before the first program (the pre-warmed interpreter's) forks */
-	if (kcr_seccomp_prepare(&err) < 0) {
-		/* each program's start then fails with it */
-		fprintf(stderr, "kcr-runner: %s\n", err->msg);
-		kcr_error_release(&err);
-	}
 	parse_prewarm(argc, argv, &o);
+	prepare_seccomp(o.seccomp_fd);
 	prewarm(&o);
 	r.cells = start_zygote(&o);
 	serve(&r, fd, o.port, &stop); /* MHD_stop_daemon closed fd */

@@ -17,6 +17,10 @@
  * so it is safe in a child of a threaded process; -errno, or -EINVAL when
  * nothing was compiled. */
 int kcr_seccomp_prepare(kcr_error_t *err);
+/* kcr_seccomp_prepare() with the BPF read from fd (kcr_seccomp_export()'s
+ * bytes, which kcr compiled) instead of compiling it: the first call of
+ * either decides. */
+int kcr_seccomp_prepare_fd(int fd, kcr_error_t *err);
 int kcr_seccomp_install(void);
 /* Syscalls the filter allows on this architecture (some for some
  * arguments only), for kcr doctor. */

@@ -33,7 +33,10 @@
 #define LISTEN_FD   3
 #define ERROR_FD    4
 #define EXE_FD      5
-#define CHANNEL_FD  6 /* a cells host: where kcr sends a cell's cgroup files */
+#define SECCOMP_FD  6 /* the seccomp filter kcr compiled (struct local's) */
+#define KCR_STR_(x) #x
+#define KCR_STR(x)  KCR_STR_(x)
+#define CHANNEL_FD  7 /* a cells host: where kcr sends a cell's cgroup files */
 #ifdef SYS_setresuid32
 #define SYS_SETRESUID SYS_setresuid32
 #define SYS_SETRESGID SYS_setresgid32
@@ -47,6 +50,9 @@
 struct local {
 	char *run_dir;
 	char *runner;
+	/* the seccomp filter as BPF in a sealed memfd, compiled once for every
+	 * sandbox's runner (kcr_seccomp_prepare_fd); -1: each compiles its own */
+	int seccomp_fd;
 	bool root; /* map 65536 ids; else only our own id */
 	uint32_t tmp_mb, data_mb;
 	char *py_preload; /* modules a pre-warmed Python imports */
@@ -102,6 +108,7 @@ struct local_sb {
 /* What the child needs, all prepared before clone. */
 struct child_args {
 	int sync_r, sync_w, err_r, err_w, lfd, nul, exe;
+	int seccomp;         /* the provider's compiled filter, or -1 */
 	int chan;            /* a host's fd channel, or -1 */
 	const int *cg_tasks; /* v1: "tasks" files the child moves itself with */
 	int n_cg_tasks;

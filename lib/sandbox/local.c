@@ -178,6 +178,8 @@ runner_argv(const struct local *lp, const struct kcr_sandbox_spec *spec, bool ho
 	kcr_strv_push(&v, "--error-fd=4");
 	kcr_strv_push(&v, tmp);
 	kcr_strv_push(&v, data);
+	if (lp->seccomp_fd >= 0)
+		kcr_strv_push(&v, "--seccomp-fd=" KCR_STR(SECCOMP_FD));
 	if (host)
 		host_args(&v, lp, spec);
 	else if (spec->prewarm && spec->lang && (spec->lang->caps & KCR_LANG_PREWARM))
@@ -373,6 +375,7 @@ spawn(const struct local *lp, struct local_sb *ls, const struct kcr_sandbox_spec
 				 .lfd = lfd,
 				 .nul = f.nul,
 				 .exe = f.exe,
+				 .seccomp = lp->seccomp_fd,
 				 .chan = chan,
 				 .cg_tasks = f.cg_tasks,
 				 .n_cg_tasks = f.n_cg_tasks,

@@ -151,8 +151,8 @@ child_dup_high(const struct child_args *a, int fd)
 }
 
 /* 0, 1: /dev/null; 2: kcr's stderr; 3: the socket; 4: the error pipe;
- * 5: the runner binary (close-on-exec); 6: a host's fd channel; nothing
- * else. */
+ * 5: the runner binary (close-on-exec); 6: the seccomp filter; 7: a host's
+ * fd channel; nothing else. */
 static CHILD_CODE void
 child_fds(const struct child_args *a)
 {
@@ -160,6 +160,7 @@ child_fds(const struct child_args *a)
 	int e = child_dup_high(a, a->err_w);
 	int n = child_dup_high(a, a->nul);
 	int x = child_dup_high(a, a->exe);
+	int s = a->seccomp >= 0 ? child_dup_high(a, a->seccomp) : -1;
 	int c = a->chan >= 0 ? child_dup_high(a, a->chan) : -1;
 	long r;
 
@@ -168,10 +169,15 @@ child_fds(const struct child_args *a)
 	    (r = CSYS(SYS_dup3, e, ERROR_FD, 0, 0, 0, 0)) < 0 ||
 	    (r = CSYS(SYS_dup3, x, EXE_FD, O_CLOEXEC, 0, 0, 0)) < 0)
 		child_fail(e, "dup3", (int)-r);
-	if (c >= 0 && (r = CSYS(SYS_dup3, c, CHANNEL_FD, 0, 0, 0, 0)) < 0)
+	if ((s >= 0 && (r = CSYS(SYS_dup3, s, SECCOMP_FD, 0, 0, 0, 0)) < 0) ||
+	    (c >= 0 && (r = CSYS(SYS_dup3, c, CHANNEL_FD, 0, 0, 0, 0)) < 0))
 		child_fail(e, "dup3", (int)-r);
-	if (CSYS(SYS_close_range, c >= 0 ? CHANNEL_FD + 1 : EXE_FD + 1, ~0U, 0, 0, 0, 0) < 0) {
-		for (int fd = c >= 0 ? CHANNEL_FD + 1 : EXE_FD + 1; fd < 65536; fd++)
+	if (s < 0)
+		CSYS(SYS_close, SECCOMP_FD, 0, 0, 0, 0, 0);
+	if (c < 0)
+		CSYS(SYS_close, CHANNEL_FD, 0, 0, 0, 0, 0);
+	if (CSYS(SYS_close_range, CHANNEL_FD + 1, ~0U, 0, 0, 0, 0) < 0) {
+		for (int fd = CHANNEL_FD + 1; fd < 65536; fd++)
 			CSYS(SYS_close, fd, 0, 0, 0, 0, 0);
 	}
 }

@@ -38,3 +38,16 @@ setup() {
 	run "$KCR" doctor
 	assert_line --regexp '^ok +seccomp +.*an allow-list of [0-9]{3} syscalls, other ABIs killed$'
 }
+
+# kcr compiles the filter once and hands each sandbox's runner the BPF in
+# a sealed memfd (lib/sandbox/local_open.c); the runner closes it before
+# any program starts, so the program holds none of kcr's descriptors.
+@test "the filter kcr compiled once holds in every sandbox, and its memfd does not reach the program" {
+	run --separate-stderr "$KCR" exec -l bash -c 'ls /proc/$$/fd | tr "\n" " "; echo; readlink /proc/$$/fd/*; grep ^Seccomp: /proc/self/status; unshare -U true 2>/dev/null || echo unshare-refused'
+	assert_success
+	assert_line 'Seccomp:	2'
+	assert_line unshare-refused
+	refute_output --partial memfd
+	refute_output --partial kcr-seccomp
+	assert_line --index 0 '0 1 2 255 ' # bash keeps its script at 255
+}
