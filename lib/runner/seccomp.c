@@ -599,8 +599,10 @@ compile_once(void)
 
 	if (r == 0 && (compiled.len == 0 || compiled.len % sizeof(struct sock_filter) != 0 ||
 		       compiled.len / sizeof(struct sock_filter) > USHRT_MAX))
-		kcr_error_set(&err, KCR_E_INTERNAL, 0, "a seccomp filter of %zu bytes of BPF",
-			      compiled.len);
+		kcr_error_set(
+			&err, KCR_E_INTERNAL, 0,
+			"the seccomp filter is %zu bytes: not 1 to 65535 BPF instructions of 8",
+			compiled.len);
 	if (err == NULL) {
 		compiled.prog.len = (unsigned short)(compiled.len / sizeof(struct sock_filter));
 		compiled.prog.filter = (struct sock_filter *)compiled.bpf;

@@ -51,3 +51,20 @@ setup() {
 	refute_output --partial kcr-seccomp
 	assert_line --index 0 '0 1 2 255 ' # bash keeps its script at 255
 }
+
+@test "a runner handed a filter that is not BPF says so, and every program's start fails with that reason" {
+	printf abc >bad.bpf
+	mkdir data src
+	"$KCR_RUNNER" --unix "$PWD/r.sock" --data-dir "$PWD/data" --src-dir "$PWD/src" \
+		--seccomp-fd=9 9<bad.bpf 2>runner.err &
+	local pid=$!
+	for _ in $(seq 100); do [ -S r.sock ] && break; sleep 0.05; done
+	run curl -sS --unix-socket r.sock -H 'content-type: application/json' \
+		-d "{\"language\":\"bash\",\"code_b64\":\"$(printf 'echo hi' | base64)\",\"args\":[]}" \
+		http://runner/execute
+	kill "$pid"
+	wait "$pid" || true
+	assert_output '{"error":"the seccomp filter is 3 bytes: not 1 to 65535 BPF instructions of 8"}'
+	run cat runner.err
+	assert_line 'kcr-runner: the seccomp filter is 3 bytes: not 1 to 65535 BPF instructions of 8'
+}
