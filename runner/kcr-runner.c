@@ -12,6 +12,7 @@
 #include "runner/proto.h"
 #include "runner/sandbox_init.h"
 #include "runner/seccomp.h"
+#include "runner/template.h"
 #include "base/util.h"
 
 #include <cjson/cJSON.h>
@@ -49,6 +50,8 @@ struct runner {
 	struct kcr_cell *cell;       /* a request to /cells/{id}/...: that cell */
 	bool log_requests;           /* a line per request on stderr (a pod's log) */
 };
+
+#define TEMPLATE_CTL_FD 3
 
 struct opts {
 	int listen_fd, port;
@@ -575,6 +578,8 @@ print_help(void)
 	       "  --zygotes=N      with --zygote: N zygotes of each kind (default 1)\n"
 	       "  --fd-channel=N   the socket kcr sends cells' cgroup files on\n"
 	       "  --seccomp-fd=N   read the seccomp filter kcr compiled (BPF) from fd N\n"
+	       "  --template       (kcr's) clone sandboxes' runners from this process on\n"
+	       "                   requests on fd 3\n"
 	       "  --help, --version\n\n"
 	       "Examples:\n"
 	       "  kcr-runner --unix /tmp/runner.sock --data-dir /tmp/d --src-dir /tmp/s\n"
@@ -945,6 +950,9 @@ main(int argc, char **argv)
 	sigset_t stop;
 	int fd;
 
+	/* kcr's: clones of this process are its sandboxes' runners */
+	if (argc == 2 && strcmp(argv[1], "--template") == 0)
+		return kcr_template_serve(TEMPLATE_CTL_FD, main, argc, argv);
 	/* programs run as another uid but must not reach /proc/<us>/fd or mem */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	fd = get_listen_fd(argc, argv, &o, &err);

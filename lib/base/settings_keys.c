@@ -343,6 +343,10 @@ static const struct kcr_cfg_key keys[] = {
 	  "where code runs: local or kubernetes" },
 	{ "sandbox.runner", KCR_CFG_STR, NULL, "KCR_RUNNER", NOALIAS, 0, 0, false,
 	  "path of the kcr-runner binary (default: next to kcr)" },
+	{ "sandbox.runner_template", KCR_CFG_BOOL, "true", "KCR_SANDBOX_RUNNER_TEMPLATE", NOALIAS,
+	  0, 0, false,
+	  "clone local sandboxes' runners from one started kcr-runner (false: execute it for "
+	  "each)" },
 	{ "server.admin_key", KCR_CFG_STR, "", "KCR_ADMIN_KEY", A("MASTER_API_KEY"), 0, 0, true,
 	  "the key of admin routes (POST /pool/warmup); none: admin routes answer 403" },
 	{ "server.api_key", KCR_CFG_STR, "", "KCR_API_KEY", A("API_KEY"), 0, 0, true,

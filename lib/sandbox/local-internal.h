@@ -69,6 +69,12 @@ struct local {
 	const struct kcr_lang *cache_lang;
 	char *cache_name;        /* cache_lang's cache: "go-<key>", NULL without a version */
 	uint64_t cache_retry_ms; /* no fill before this kcr_now_ms() (one failed) */
+	/* sandbox.runner_template: runners are cloned from kcr-runner
+	 * --template (local_template.c); tpl_ctl -1: executed */
+	bool use_template;
+	pthread_mutex_t tpl_lock; /* a request and its answer */
+	int tpl_ctl;
+	pid_t tpl_pid;
 };
 
 /* A sandbox's build cache: the directory, and whether the sandbox
@@ -138,6 +144,15 @@ int local_create_cached(struct local *lp, const struct kcr_sandbox_spec *spec, i
  * starts with an empty cache). */
 char *local_cache_path(struct local *lp, const struct kcr_sandbox_spec *spec);
 long local_clone_sandbox(int cgfd, struct child_args *a, struct local_sb *ls, bool *in_cg);
+bool local_on_valgrind(void);
+/* The template's clone of a's sandbox, as local_clone_sandbox(); or
+ * LOCAL_NO_TEMPLATE when there is none (then execute). */
+#define LOCAL_NO_TEMPLATE (-2L)
+long local_template_clone(struct local *lp, const struct child_args *a, int cgfd, bool *in_cg);
+void local_template_start(struct local *lp, char **envp);
+/* PATH, LANG, HOME and TMPDIR as a runner gets them */
+char **local_runner_envp(void);
+void local_template_stop(struct local *lp);
 void local_free_child_stack(struct local_sb *ls);
 void local_host_unref(struct local *lp, struct host *h);
 int local_cell_create(struct local *lp, const struct kcr_sandbox_spec *spec, uint64_t deadline_ms,

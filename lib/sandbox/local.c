@@ -189,8 +189,8 @@ runner_argv(const struct local *lp, const struct kcr_sandbox_spec *spec, bool ho
 	return v;
 }
 
-static char **
-runner_envp(void)
+char **
+local_runner_envp(void)
 {
 	char **v = NULL;
 
@@ -354,14 +354,14 @@ start_child(const struct local *lp, struct local_sb *ls, struct spawn_fds *f, bo
 }
 
 static int
-spawn(const struct local *lp, struct local_sb *ls, const struct kcr_sandbox_spec *spec, int lfd,
-      int chan, const struct local_cache *cache, kcr_error_t *err)
+spawn(struct local *lp, struct local_sb *ls, const struct kcr_sandbox_spec *spec, int lfd, int chan,
+      const struct local_cache *cache, kcr_error_t *err)
 {
 	__attribute__((cleanup(spawn_fds_close))) struct spawn_fds f = {
 		.sync = { -1, -1 }, .err = { -1, -1 }, .nul = -1, .exe = -1
 	};
 	kcr_autostrv char **argv = runner_argv(lp, spec, chan >= 0, cache);
-	kcr_autostrv char **envp = runner_envp();
+	kcr_autostrv char **envp = local_runner_envp();
 	struct child_args a;
 	bool in_cg;
 	long pid;
@@ -382,7 +382,9 @@ spawn(const struct local *lp, struct local_sb *ls, const struct kcr_sandbox_spec
 				 .setgroups = lp->root,
 				 .argv = argv,
 				 .envp = envp };
-	pid = local_clone_sandbox(kcr_cgroup_fd(ls->cg), &a, ls, &in_cg);
+	pid = local_template_clone(lp, &a, kcr_cgroup_fd(ls->cg), &in_cg);
+	if (pid == LOCAL_NO_TEMPLATE)
+		pid = local_clone_sandbox(kcr_cgroup_fd(ls->cg), &a, ls, &in_cg);
 	if (pid < 0)
 		return kcr_error_set(err, KCR_E_UNAVAILABLE, errno,
 				     "cannot create the sandbox's namespaces%s",

@@ -217,8 +217,8 @@ child_main(const struct child_args *a)
 #define CHILD_STACK (64 * 1024)
 
 /* valgrind can't run a general clone(); there the child copies kcr's memory. */
-static bool
-on_valgrind(void)
+bool
+local_on_valgrind(void)
 {
 #ifdef HAVE_VALGRIND_VALGRIND_H
 	return RUNNING_ON_VALGRIND != 0;
@@ -260,7 +260,7 @@ local_clone_sandbox(int cgfd, struct child_args *a, struct local_sb *ls, bool *i
 		}
 	}
 #endif
-	if (SANDBOX_CLONE_VM && !on_valgrind()) {
+	if (SANDBOX_CLONE_VM && !local_on_valgrind()) {
 		ls->stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 		if (ls->stack == MAP_FAILED) {

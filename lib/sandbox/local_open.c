@@ -119,6 +119,14 @@ seccomp_memfd(void)
 	return kcr_steal_fd(&fd);
 }
 
+static void
+start_template(struct local *lp)
+{
+	kcr_autostrv char **envp = local_runner_envp();
+
+	local_template_start(lp, envp);
+}
+
 int
 local_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
 {
@@ -152,6 +160,8 @@ local_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
 	if (kcr_config_bool(cfg, "sandbox.build_cache") && lp->root && cache_dir && *cache_dir)
 		lp->cache_dir = kcr_xstrdup(cache_dir);
 	local_prune(lp);
+	lp->use_template = kcr_config_bool(cfg, "sandbox.runner_template");
+	start_template(lp);
 	*self = lp;
 	return 0;
 }
@@ -165,6 +175,7 @@ local_close(void *self)
 		return;
 	if (lp->py_host)
 		local_host_unref(lp, lp->py_host);
+	local_template_stop(lp);
 	pthread_mutex_destroy(&lp->hosts_lock);
 	pthread_mutex_destroy(&lp->cache_lock);
 	free(lp->cache_dir);

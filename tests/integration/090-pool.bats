@@ -24,9 +24,10 @@ wait_ready() {
 	fail "pool $1: $(pool_field "$1" ready) ready, wanted $2"
 }
 
-# The runner processes of the server (pid 1 of each sandbox).
+# The runner processes of the server (pid 1 of each sandbox), not the
+# template they are cloned from (sandbox.runner_template).
 runner_pids() {
-	pgrep -P "$(srv_pid "${1:-main}")" -f kcr-runner || true
+	pgrep -P "$(srv_pid "${1:-main}")" -f '^kcr-runner --sandbox' || true
 }
 
 # The warm Python cells (pool.fork_server): below a runner, pid 1 of a pid
