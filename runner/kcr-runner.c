@@ -952,7 +952,7 @@ main(int argc, char **argv)
 
 	/* kcr's: clones of this process are its sandboxes' runners */
 	if (argc == 2 && strcmp(argv[1], "--template") == 0)
-		return kcr_template_serve(TEMPLATE_CTL_FD, main, argc, argv);
+		return kcr_template_serve(TEMPLATE_CTL_FD, main);
 	/* programs run as another uid but must not reach /proc/<us>/fd or mem */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	fd = get_listen_fd(argc, argv, &o, &err);

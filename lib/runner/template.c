@@ -144,33 +144,40 @@ place_fds(const struct tpl_job *j, int report)
 			close(fd);
 }
 
-/* What ps and /proc/PID/cmdline show of the child: its own argv (in its
- * copy of the request), not the template's line. The kernel reads a
- * command line from the mm's arg_start..arg_end; PR_SET_MM_MAP, which
- * needs no privilege, moves them, given every other field as it is
- * (/proc/self/stat). Best effort: else the template's line shows. */
+/* Fields 4 to 51 of /proc/self/stat, by their number in proc(5). */
+static bool
+read_stat(unsigned long f[52])
+{
+	char buf[1024], *p, *end;
+	int fd, n, i;
+
+	if ((fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = (int)read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0 || (p = strrchr((buf[n] = '\0', buf), ')')) == NULL || strlen(p) < 4)
+		return false;
+	for (i = 4, p += 3; i < 52 && *p; i++, p = end) /* ") S " comes before field 4 */
+		f[i] = strtoul(p, &end, 10);
+	return i == 52;
+}
+
+/* What ps and /proc/PID/cmdline show of the child: its own argv, not the
+ * template's line. The kernel reads a command line from the mm's
+ * arg_start..arg_end; PR_SET_MM_MAP, which needs no privilege, moves
+ * them, given every other field as it is. Best effort: else the
+ * template's line shows. */
 static void
 show_argv(const struct tpl_job *j)
 {
 	struct prctl_mm_map m = { .exe_fd = (uint32_t)-1 };
 	unsigned long f[52] = { 0 };
-	char buf[1024], *p, *end;
 	unsigned int size = 0;
 	size_t len = 0;
 	char *copy;
-	int fd, n, i;
 
-	if (prctl(PR_SET_MM, PR_SET_MM_MAP_SIZE, &size, 0, 0) < 0 || size != sizeof(m))
-		return;
-	if ((fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)) < 0)
-		return;
-	n = (int)read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0 || (p = strrchr((buf[n] = '\0', buf), ')')) == NULL || strlen(p) < 4)
-		return;
-	for (i = 4, p += 3; i < 52 && *p; i++, p = end) /* ") S " comes before field 4 */
-		f[i] = strtoul(p, &end, 10);
-	if (i < 52)
+	if (prctl(PR_SET_MM, PR_SET_MM_MAP_SIZE, &size, 0, 0) < 0 || size != sizeof(m) ||
+	    !read_stat(f))
 		return;
 	m.start_code = f[26], m.end_code = f[27], m.start_stack = f[28];
 	m.start_data = f[45], m.end_data = f[46], m.start_brk = f[47];
@@ -339,13 +346,10 @@ one_thread(void)
 }
 
 int
-kcr_template_serve(int ctl, int (*run)(int, char **), int argc, char **argv)
+kcr_template_serve(int ctl, int (*run)(int, char **))
 {
 	static struct tpl_job job; /* one at a time; the child has its copy */
 	uint64_t tid_addr = 0;
-
-	(void)argc;
-	(void)argv;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() == 1 ||
 	    prctl(PR_GET_TID_ADDRESS, &tid_addr, 0, 0, 0) < 0 || !one_thread()) {

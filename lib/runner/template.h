@@ -53,9 +53,8 @@ struct kcr_template_reply {
 
 /* The template's loop on ctl until kcr closes it: 0, or 1 when it cannot
  * serve. In each child, run(argc, argv) is the runner's main() with the
- * argv sent, and the child exits with what it returns. argc, argv: the
- * template's own, whose place in memory its command line is restored to
- * after each clone (ps shows each child's own arguments). */
-int kcr_template_serve(int ctl, int (*run)(int, char **), int argc, char **argv);
+ * argv sent (also what ps shows of the child), and the child exits with
+ * what it returns. */
+int kcr_template_serve(int ctl, int (*run)(int, char **));
 
 #endif
