@@ -341,17 +341,6 @@ session_mode(const struct kcr_ctx *ctx, const struct exec_args *a)
 	return remote(ctx) || a->session || a->entity;
 }
 
-/* A one-shot run makes one sandbox: starting a runner to clone it from
- * (sandbox.runner_template) would cost more than executing the runner,
- * unless the user asked for it. */
-static int
-one_sandbox(struct kcr_ctx *ctx, kcr_error_t *err)
-{
-	if (kcr_config_source(ctx->cfg, "sandbox.runner_template", NULL) != KCR_SRC_DEFAULT)
-		return 0;
-	return kcr_config_set(ctx->cfg, "sandbox.runner_template", "false", KCR_SRC_DEFAULT, err);
-}
-
 /* POST /exec takes 1000 to 300000 ms. */
 static bool
 api_timeout_ok(const char *s)
@@ -619,7 +608,7 @@ exec_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 		    build_request(ctx, &a, path, argv + first, &req, err) == 0)
 			r = session_exec(ctx, &a, &req, err);
 	} else if (build_request(ctx, &a, path, argv + first, &req, err) == 0 &&
-		   kcr_engine_check_request(&req, err) == 0 && one_sandbox(ctx, err) == 0 &&
+		   kcr_engine_check_request(&req, err) == 0 &&
 		   (engine = kcr_engine_new(ctx->cfg, err)) != NULL &&
 		   kcr_engine_run(engine, &req, &res, err) == 0)
 		r = report(&a, &res, err);

@@ -206,6 +206,7 @@ serve_run(struct kcr_ctx *ctx, int argc, char **argv, kcr_error_t *err)
 	    (api.svc = kcr_service_new(ctx->cfg, err)) == NULL)
 		goto out;
 	kcr_api_init(&api, ctx->cfg); /* needs the service's stores */
+	kcr_service_prepare_many(api.svc);
 	if ((kcr_config_bool(ctx->cfg, "pool.enabled") &&
 	     kcr_service_enable_pool(api.svc, ctx->cfg, err) < 0) ||
 	    (srv = start_http(&api, ctx->cfg, err)) == NULL)

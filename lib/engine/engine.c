@@ -63,8 +63,15 @@ kcr_engine_enable_pool(struct kcr_engine *e, const struct kcr_config *cfg, kcr_e
 {
 	if (e->pool)
 		return 0;
+	kcr_sandbox_prepare_many(&e->provider);
 	e->pool = kcr_pool_new(&e->provider, cfg, err);
 	return e->pool ? 0 : -1;
+}
+
+void
+kcr_engine_prepare_many(struct kcr_engine *e)
+{
+	kcr_sandbox_prepare_many(&e->provider);
 }
 
 const char *

@@ -21,6 +21,9 @@ struct kcr_engine *kcr_engine_new_with_provider(struct kcr_sandbox_provider *pro
 						const struct kcr_config *cfg);
 /* Keeps warm sandboxes from now on (kcr serve); NULL until then. */
 int kcr_engine_enable_pool(struct kcr_engine *e, const struct kcr_config *cfg, kcr_error_t *err);
+/* Many executions will follow (kcr serve, with or without a pool): the
+ * provider's prepare_many(); enable_pool() does it too. */
+void kcr_engine_prepare_many(struct kcr_engine *e);
 struct kcr_pool *kcr_engine_pool(struct kcr_engine *e);
 /* <state_dir>/spool, where bytes too many for memory wait (kcr_spool_open). */
 const char *kcr_engine_spool_dir(const struct kcr_engine *e);

@@ -67,6 +67,12 @@ kcr_service_enable_pool(struct kcr_service *s, const struct kcr_config *cfg, kcr
 	return kcr_engine_enable_pool(s->engine, cfg, err);
 }
 
+void
+kcr_service_prepare_many(struct kcr_service *s)
+{
+	kcr_engine_prepare_many(s->engine);
+}
+
 struct kcr_stores *
 kcr_service_stores(struct kcr_service *s)
 {

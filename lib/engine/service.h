@@ -19,6 +19,8 @@ struct kcr_service *kcr_service_new(const struct kcr_config *cfg, kcr_error_t *e
 void kcr_service_free(struct kcr_service *s);
 /* Keeps warm sandboxes (kcr serve); see lib/engine/pool.h. */
 int kcr_service_enable_pool(struct kcr_service *s, const struct kcr_config *cfg, kcr_error_t *err);
+/* kcr_engine_prepare_many() of its engine: a server's. */
+void kcr_service_prepare_many(struct kcr_service *s);
 struct kcr_pool *kcr_service_pool(struct kcr_service *s);
 /* The stores (store.h): API keys and counters for the server's limits. */
 struct kcr_stores *kcr_service_stores(struct kcr_service *s);

@@ -71,7 +71,7 @@ struct local {
 	uint64_t cache_retry_ms; /* no fill before this kcr_now_ms() (one failed) */
 	/* sandbox.runner_template: runners are cloned from kcr-runner
 	 * --template (local_template.c); tpl_ctl -1: executed */
-	bool use_template;
+	bool use_template, tpl_tried;
 	pthread_mutex_t tpl_lock; /* a request and its answer */
 	int tpl_ctl;
 	pid_t tpl_pid;
@@ -149,7 +149,9 @@ bool local_on_valgrind(void);
  * LOCAL_NO_TEMPLATE when there is none (then execute). */
 #define LOCAL_NO_TEMPLATE (-2L)
 long local_template_clone(struct local *lp, const struct child_args *a, int cgfd, bool *in_cg);
+void local_template_init(struct local *lp);
 void local_template_start(struct local *lp, char **envp);
+void local_prepare_many(void *self);
 /* PATH, LANG, HOME and TMPDIR as a runner gets them */
 char **local_runner_envp(void);
 void local_template_stop(struct local *lp);

@@ -673,6 +673,7 @@ const struct kcr_sandbox_ops kcr_sandbox_local_ops = {
 	.open = local_open,
 	.available = local_available,
 	.health = local_health,
+	.prepare_many = local_prepare_many,
 	.create = local_create,
 	.check = local_check,
 	.claim = local_claim,

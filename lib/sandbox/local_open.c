@@ -119,14 +119,6 @@ seccomp_memfd(void)
 	return kcr_steal_fd(&fd);
 }
 
-static void
-start_template(struct local *lp)
-{
-	kcr_autostrv char **envp = local_runner_envp();
-
-	local_template_start(lp, envp);
-}
-
 int
 local_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
 {
@@ -161,9 +153,19 @@ local_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
 		lp->cache_dir = kcr_xstrdup(cache_dir);
 	local_prune(lp);
 	lp->use_template = kcr_config_bool(cfg, "sandbox.runner_template");
-	start_template(lp);
+	local_template_init(lp);
 	*self = lp;
 	return 0;
+}
+
+/* A server or a pool: its runners are cloned from a template (only a
+ * command that makes one sandbox or a few executes them all). */
+void
+local_prepare_many(void *self)
+{
+	kcr_autostrv char **envp = local_runner_envp();
+
+	local_template_start(self, envp);
 }
 
 void

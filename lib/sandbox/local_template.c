@@ -44,6 +44,14 @@ template_supported(void)
 }
 
 void
+local_template_init(struct local *lp)
+{
+	lp->tpl_ctl = -1;
+	pthread_mutex_init(&lp->tpl_lock, NULL);
+}
+
+/* Called once, by prepare_many(), before any create(): no lock. */
+void
 local_template_start(struct local *lp, char **envp)
 {
 	char *argv[] = { "kcr-runner", "--template", NULL };
@@ -53,10 +61,9 @@ local_template_start(struct local *lp, char **envp)
 	pid_t pid;
 	int r;
 
-	lp->tpl_ctl = -1;
-	pthread_mutex_init(&lp->tpl_lock, NULL);
-	if (!lp->use_template || !template_supported())
+	if (!lp->use_template || lp->tpl_tried || !template_supported())
 		return;
+	lp->tpl_tried = true;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		goto fail;
 	posix_spawn_file_actions_init(&fa);

@@ -59,6 +59,13 @@ kcr_sandbox_health(const struct kcr_sandbox_provider *p, kcr_error_t *err)
 	return p->ops->health(p->self, err);
 }
 
+void
+kcr_sandbox_prepare_many(const struct kcr_sandbox_provider *p)
+{
+	if (p->ops->prepare_many)
+		p->ops->prepare_many(p->self);
+}
+
 int
 kcr_sandbox_create(const struct kcr_sandbox_provider *p, const struct kcr_sandbox_spec *spec,
 		   uint64_t deadline_ms, struct kcr_sandbox **out, kcr_error_t *err)

@@ -62,6 +62,11 @@ struct kcr_sandbox_ops {
 	int (*available)(void *self, const struct kcr_lang *lang, kcr_error_t *err);
 	/* Whether create() can work now (what `kcr doctor` would fix). */
 	int (*health)(void *self, kcr_error_t *err);
+	/* Optional (NULL: nothing to do). Many create()s will follow (a
+	 * server, a warm pool): set up, best effort, what makes each cheaper
+	 * (local: the runner template). Called on a thread that lives as long
+	 * as the provider. */
+	void (*prepare_many)(void *self);
 	/* A new sandbox for spec, ready for exec() by deadline_ms (kcr_now_ms();
 	 * 0: the provider's own limit), else KCR_E_TIMEOUT. *out is the
 	 * caller's until it hands it to destroy(). */
@@ -123,6 +128,7 @@ void kcr_sandbox_provider_close(struct kcr_sandbox_provider *p);
 int kcr_sandbox_available(const struct kcr_sandbox_provider *p, const struct kcr_lang *lang,
 			  kcr_error_t *err);
 int kcr_sandbox_health(const struct kcr_sandbox_provider *p, kcr_error_t *err);
+void kcr_sandbox_prepare_many(const struct kcr_sandbox_provider *p);
 int kcr_sandbox_create(const struct kcr_sandbox_provider *p, const struct kcr_sandbox_spec *spec,
 		       uint64_t deadline_ms, struct kcr_sandbox **out, kcr_error_t *err);
 int kcr_sandbox_check(const struct kcr_sandbox_provider *p, struct kcr_sandbox *sb,

@@ -489,6 +489,20 @@ check_exec_exit_code(const struct kcr_sandbox_provider *p)
 	return with_sandbox(p, "bash", false, exec_exit_code);
 }
 
+/* Many sandboxes to come (a server): create() and exec() behave the same
+ * after prepare_many(), called twice as a server with a pool does (local:
+ * the runners are clones of one template). */
+static int
+check_prepare_many(const struct kcr_sandbox_provider *p)
+{
+	kcr_sandbox_prepare_many(p);
+	kcr_sandbox_prepare_many(p);
+	for (int i = 0; i < 2; i++)
+		if (check_exec(p) < 0 || check_exec_exit_code(p) < 0)
+			return -1;
+	return 0;
+}
+
 static int
 exec_timeout(const struct kcr_sandbox_provider *p, struct kcr_sandbox *sb)
 {
@@ -822,6 +836,7 @@ static const struct {
 	{ "available: py, bash", check_available },
 	{ "exec: stdout, stderr, exit code 0", check_exec },
 	{ "exec: a non-zero exit code", check_exec_exit_code },
+	{ "prepare_many, then create and exec as before, twice", check_prepare_many },
 	{ "exec: past its time limit, timed_out", check_exec_timeout },
 	{ "put_file, then the program reads it", check_put_file },
 	{ "get_file: exact, over max LIMIT, missing NOTFOUND", check_get_file },
