@@ -51,7 +51,8 @@ struct local {
 	char *run_dir;
 	char *runner;
 	/* the seccomp filter as BPF in a sealed memfd, compiled once for every
-	 * sandbox's runner (kcr_seccomp_prepare_fd); -1: each compiles its own */
+	 * sandbox's runner (kcr_seccomp_prepare_fd) by prepare_many(); -1:
+	 * each compiles its own */
 	int seccomp_fd;
 	bool root; /* map 65536 ids; else only our own id */
 	uint32_t tmp_mb, data_mb;

@@ -136,7 +136,7 @@ local_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
 	lp = kcr_xzalloc(sizeof(*lp));
 	lp->run_dir = kcr_xstrdup(run_dir);
 	lp->runner = runner;
-	lp->seccomp_fd = seccomp_memfd();
+	lp->seccomp_fd = -1; /* prepare_many() */
 	lp->root = geteuid() == 0;
 	lp->tmp_mb = (uint32_t)kcr_config_int(cfg, "limits.tmp_size_mb");
 	lp->data_mb = (uint32_t)kcr_config_int(cfg, "limits.data_size_mb");
@@ -158,14 +158,18 @@ local_open(void **self, const struct kcr_config *cfg, kcr_error_t *err)
 	return 0;
 }
 
-/* A server or a pool: its runners are cloned from a template (only a
- * command that makes one sandbox or a few executes them all). */
+/* A server or a pool: its runners are cloned from a template and read
+ * the filter compiled here. A command that makes one sandbox or a few
+ * (or none: kcr files) pays neither; each runner compiles its own. */
 void
 local_prepare_many(void *self)
 {
+	struct local *lp = self;
 	kcr_autostrv char **envp = local_runner_envp();
 
-	local_template_start(self, envp);
+	if (lp->seccomp_fd < 0)
+		lp->seccomp_fd = seccomp_memfd();
+	local_template_start(lp, envp);
 }
 
 void
