@@ -77,7 +77,9 @@ static const struct kcr_lang langs[] = {
 	  .version = V("/usr/bin/esbuild", "--version"),
 	  .package = "esbuild (npm) + nodejs",
 	  .memory_mb = 512,
-	  .timeout_s = 30 },
+	  .timeout_s = 30,
+	  /* Node waits while esbuild compiles, then runs code.js */
+	  .caps = KCR_LANG_PREWARM },
 	{ .id = "go",
 	  .name = "Go",
 	  .aliases = V("golang"),

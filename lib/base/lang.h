@@ -43,7 +43,8 @@ struct kcr_lang {
 /* Capabilities of a language (kcr_lang.caps): code asks for these, never
  * for a language id. */
 enum {
-	/* kcr-runner can start the interpreter before any code arrives */
+	/* kcr-runner can start the interpreter before any code arrives; a
+	 * compiled language's then runs what the compile step made */
 	KCR_LANG_PREWARM = 1u << 0,
 	/* a zygote in a cells host forks each warm sandbox (lib/runner/cell.h) */
 	KCR_LANG_FORK_SERVER = 1u << 1,

@@ -38,6 +38,8 @@ struct proc_ctx {
 	bool is_init;         /* the runner is pid 1 of a sandbox */
 	bool switch_id;       /* the runner is uid 0: run as KCR_SANDBOX_UID */
 	bool own_pidns;       /* the program is pid 1 of its own pid namespace */
+	bool spare_warm;      /* a warm interpreter waits beside this step (a
+			       * compile): end the step's process group only */
 };
 
 struct step_res {
@@ -118,6 +120,6 @@ void proc_changed_files(const struct snapshot *before, const struct snapshot *af
 void proc_warm_discard(struct kcr_proc_warm *w);
 bool proc_warm_fits(struct kcr_proc_warm *w, const struct kcr_exec_request *req);
 int proc_run_warm(struct kcr_proc_warm *w, struct proc_ctx *pc, const struct kcr_exec_request *req,
-		  const char *src_dir, struct kcr_exec_result *res);
+		  const char *src_dir, uint64_t compile_cpu_us, struct kcr_exec_result *res);
 
 #endif

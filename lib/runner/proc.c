@@ -195,30 +195,41 @@ step_ok(const struct step_res *sr)
 	return !sr->timed_out && WIFEXITED(sr->status) && WEXITSTATUS(sr->status) == 0;
 }
 
-/* Compiles (in src_dir) if the language needs it, then runs (in data_dir).
- * A failed compile is the result: its status and output, nothing run. */
+/* Compiles in src_dir if the language needs it. 1: compiled (or nothing
+ * to compile), go on; 0: the compile failed and is the result, its status
+ * and output, nothing run; -1: err. *cpu_us: the compile's CPU. */
 static int
-compile_and_run(const struct proc_ctx *pc, const struct kcr_exec_request *req, const char *data_dir,
-		const char *src_dir, struct kcr_exec_result *res, kcr_error_t *err)
+compile_step(const struct proc_ctx *pc, const struct kcr_exec_request *req, const char *src_dir,
+	     struct kcr_exec_result *res, uint64_t *cpu_us, kcr_error_t *err)
 {
 	const struct kcr_lang *l = req->lang;
 	kcr_autostrv char **argv = NULL;
 	struct step_res sr;
-	uint64_t compile_cpu_us = 0;
 
-	if (l->compile) {
-		argv = expand(l->compile, l, src_dir, NULL);
-		if (proc_run_step(pc, argv, src_dir, NULL, 0, &sr, err) < 0)
-			return kcr_error_wrap(err, "compiling");
-		if (!step_ok(&sr)) {
-			proc_set_result(res, &sr, pc->limits);
-			return 0;
-		}
-		compile_cpu_us = sr.cpu_us;
-		proc_step_res_release(&sr); /* warnings of a good compile are dropped */
-		kcr_strv_free(kcr_steal(&argv));
+	*cpu_us = 0;
+	if (l->compile == NULL)
+		return 1;
+	argv = expand(l->compile, l, src_dir, NULL);
+	if (proc_run_step(pc, argv, src_dir, NULL, 0, &sr, err) < 0)
+		return kcr_error_wrap(err, "compiling");
+	if (!step_ok(&sr)) {
+		proc_set_result(res, &sr, pc->limits);
+		return 0;
 	}
-	argv = expand(l->run, l, src_dir, req->args);
+	*cpu_us = sr.cpu_us;
+	proc_step_res_release(&sr); /* warnings of a good compile are dropped */
+	return 1;
+}
+
+/* Runs the program as a new process, in data_dir. */
+static int
+spawn_run(const struct proc_ctx *pc, const struct kcr_exec_request *req, const char *data_dir,
+	  const char *src_dir, uint64_t compile_cpu_us, struct kcr_exec_result *res,
+	  kcr_error_t *err)
+{
+	kcr_autostrv char **argv = expand(req->lang->run, req->lang, src_dir, req->args);
+	struct step_res sr;
+
 	if (proc_run_step(pc, argv, data_dir, req->stdin_data, req->stdin_len, &sr, err) < 0)
 		return -1;
 	sr.cpu_us += compile_cpu_us; /* the execution's CPU: building it too */
@@ -243,8 +254,8 @@ run_with(struct kcr_proc_warm *w, const struct kcr_exec_request *req, const char
 {
 	struct snapshot before = { 0 }, after = { 0 };
 	struct kcr_limits lim = req->limits;
-	struct proc_ctx pc = { .limits = &lim, .runner = getpid() };
-	uint64_t start;
+	struct proc_ctx pc = { .limits = &lim, .runner = getpid() }, compile_pc;
+	uint64_t start, compile_cpu_us;
 	bool fits = proc_warm_fits(w, req);
 	int r = -1;
 
@@ -267,14 +278,18 @@ run_with(struct kcr_proc_warm *w, const struct kcr_exec_request *req, const char
 		goto out;
 	start = kcr_now_ms();
 	pc.deadline_ms = start + lim.timeout_ms;
+	compile_pc = pc;
 	/* decided once: a cell that dies meanwhile reports its end, its
 	 * program never runs here in the runner */
-	if (fits) {
-		r = proc_run_warm(w, &pc, req, inner_src, res);
-	} else {
+	if (!fits)
 		proc_warm_discard(w);
-		r = compile_and_run(&pc, req, data_dir, src_dir, res, err);
-	}
+	/* a compiled language's warm interpreter runs what the compiler made */
+	compile_pc.spare_warm = fits;
+	if ((r = compile_step(&compile_pc, req, src_dir, res, &compile_cpu_us, err)) > 0)
+		r = fits ? proc_run_warm(w, &pc, req, inner_src, compile_cpu_us, res)
+			 : spawn_run(&pc, req, data_dir, src_dir, compile_cpu_us, res, err);
+	else
+		proc_warm_discard(w); /* nothing for it to run */
 	if (r < 0)
 		goto out;
 	r = -1;

@@ -128,6 +128,12 @@ proc_kill_tree(const struct proc_ctx *pc, pid_t pgid)
 		kill(pgid, SIGKILL);
 		return;
 	}
+	if (pc->spare_warm) {
+		/* what else the step left runs until the program's end, which
+		 * kills the whole sandbox's processes (below) */
+		kill(-pgid, SIGKILL);
+		return;
+	}
 	if (pc->is_init) {
 		/* every process of the sandbox's pid namespace but us */
 		kill(-1, SIGKILL);
@@ -144,8 +150,9 @@ proc_reap_tree(const struct proc_ctx *pc, pid_t pgid)
 	uint64_t until = kcr_now_ms() + REAP_MS;
 
 	/* proc_supervise() reaped it; nothing else in its namespace is ours, and
-	 * waiting for anyone else would take other cells' statuses */
-	if (pc->own_pidns)
+	 * waiting for anyone else would take other cells' statuses (or a warm
+	 * interpreter's, waiting for the program) */
+	if (pc->own_pidns || pc->spare_warm)
 		return;
 	for (;;) {
 		pid_t r = waitpid(-1, NULL, WNOHANG | __WALL);

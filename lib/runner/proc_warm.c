@@ -60,6 +60,14 @@ static const char js_bootstrap[] =
 /* The runner's own pre-warmed interpreter (kcr_proc_prewarm). */
 struct kcr_proc_warm proc_own_warm;
 
+/* Node's languages (js, and ts once esbuild made its code.js) start Node
+ * ahead; the others, Python. */
+static bool
+is_node(const struct kcr_lang *l)
+{
+	return strcmp(l->run[0], "/usr/bin/node") == 0;
+}
+
 static char **
 warm_argv(const struct kcr_lang *l)
 {
@@ -68,8 +76,8 @@ warm_argv(const struct kcr_lang *l)
 	if (!(l->caps & KCR_LANG_PREWARM))
 		return NULL;
 	kcr_strv_push(&v, l->run[0]);
-	kcr_strv_push(&v, strcmp(l->id, "js") == 0 ? "-e" : "-c");
-	kcr_strv_push(&v, strcmp(l->id, "js") == 0 ? js_bootstrap : kcr_pyboot_src);
+	kcr_strv_push(&v, is_node(l) ? "-e" : "-c");
+	kcr_strv_push(&v, is_node(l) ? js_bootstrap : kcr_pyboot_src);
 	return v;
 }
 
@@ -193,16 +201,19 @@ proc_warm_fits(struct kcr_proc_warm *w, const struct kcr_exec_request *req)
 }
 
 /* The message the interpreter waits for, then the program's stdin.
- * src_dir: where the interpreter sees the source. */
+ * src_dir: where the interpreter sees the source. The argv is the
+ * language's run command's, the interpreter left out: the program's file
+ * (the source, or what the compiler made of it) and the request's args. */
 static char *
 warm_message(const struct kcr_exec_request *req, const char *src_dir, size_t *len)
 {
 	cJSON *o = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(o, "argv");
-	kcr_autofree char *path = kcr_strdup_printf("%s/%s", src_dir, req->lang->source_file);
+	kcr_autostrv char **run = kcr_lang_expand_in(req->lang->run, req->lang, src_dir);
 	kcr_autofree char *json = NULL;
 	struct kcr_buf b;
 
-	cJSON_AddItemToArray(a, cJSON_CreateString(path));
+	for (size_t i = 1; run[i]; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(run[i]));
 	for (size_t i = 0; req->args && req->args[i]; i++)
 		cJSON_AddItemToArray(a, cJSON_CreateString(req->args[i]));
 	if (kcr_pystate_wanted(req)) {
@@ -223,7 +234,7 @@ warm_message(const struct kcr_exec_request *req, const char *src_dir, size_t *le
 
 int
 proc_run_warm(struct kcr_proc_warm *w, struct proc_ctx *pc, const struct kcr_exec_request *req,
-	      const char *src_dir, struct kcr_exec_result *res)
+	      const char *src_dir, uint64_t compile_cpu_us, struct kcr_exec_result *res)
 {
 	size_t len;
 	kcr_autofree char *msg = warm_message(req, src_dir, &len);
@@ -242,6 +253,7 @@ proc_run_warm(struct kcr_proc_warm *w, struct proc_ctx *pc, const struct kcr_exe
 	kcr_strv_free(kcr_steal(&w->pc.envp));
 	w->active = false;
 	w->pc.limits = &w->limits;
+	sr.cpu_us += compile_cpu_us;
 	proc_set_result(res, &sr, pc->limits);
 	return 0;
 }

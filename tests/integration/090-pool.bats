@@ -312,3 +312,28 @@ f();'
 	assert_json 'j["exit_code"] == 1 and "Error: boom" in j["stderr"] and "code.js:1" in j["stderr"]'
 	[ "$(SRV=jsw pool_field js hits)" -ge 1 ]
 }
+
+@test "a pre-warmed TypeScript: Node waits while esbuild compiles, then runs code.js as its main module" {
+	local r node=
+	start_server tsw $(pools_only ts) KCR_POOL_TS=1 KCR_POOL_ADAPTIVE=false
+	SRV=tsw wait_ready ts 1
+	# Node was started before any code came, and the compile leaves it be
+	for r in $(runner_pids tsw); do node+=$(pgrep -P "$r" -x node || true); done
+	[ -n "$node" ] || fail "no Node waiting in the TypeScript sandbox"
+	SRV=tsw exec_code ts 'const n: number = 5;
+console.log(process.argv.slice(2).join("|"), require.main === module, __filename);
+process.exitCode = n;' '"args":["a b","c"]'
+	assert_status 200
+	assert_json_eq 'j["stdout"]' 'a b|c true /tmp/.kcr/code.js'
+	assert_json 'j["exit_code"] == 5'
+	[ "$(SRV=tsw pool_field ts hits)" -ge 1 ]
+	# a compile error is esbuild's, and nothing runs
+	SRV=tsw wait_ready ts 1
+	SRV=tsw exec_code ts 'let x: = 1; console.log("ran")'
+	assert_json 'j["exit_code"] == 1 and "Unexpected" in j["stderr"] and j["stdout"] == ""'
+	# a throw shows the compiled file's line, as `node code.js` does
+	SRV=tsw wait_ready ts 1
+	SRV=tsw exec_code ts 'function f(): void { throw new Error("boom"); }
+f();'
+	assert_json 'j["exit_code"] == 1 and "Error: boom" in j["stderr"] and "code.js:" in j["stderr"]'
+}
