@@ -45,6 +45,12 @@ wait_runners() {
 	SRV=main exec_code bash 'echo "hi from $(id -un)"; grep ^Seccomp: /proc/self/status'
 	[ "$HTTP_STATUS" = 200 ]
 	[[ $BODY == *'"stdout":"hi from sandbox\nSeccomp:\t2\n"'* ]]
+	# the template binds every symbol at its start (LD_BIND_NOW); neither
+	# its runners nor their programs get its environment
+	grep -qz '^LD_BIND_NOW=1$' "/proc/$t/environ"
+	SRV=main exec_code bash 'env | sort | tr "\n" " "'
+	[[ $BODY == *'"stdout":"HOME=/tmp LANG=C.UTF-8 LOGNAME=sandbox PATH='* ]]
+	[[ $BODY != *LD_BIND_NOW* ]]
 }
 
 @test "with sandbox.runner_template false no template runs, and sandboxes execute kcr-runner" {
