@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <linux/openat2.h>
@@ -955,6 +956,10 @@ main(int argc, char **argv)
 		return kcr_template_serve(TEMPLATE_CTL_FD, main);
 	/* programs run as another uid but must not reach /proc/<us>/fd or mem */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* one malloc arena: libmicrohttpd's threads (the listener, one per
+	 * request) each made a heap of their own, a 64 MiB mapping set up and
+	 * torn down per sandbox; the runner allocates little */
+	mallopt(M_ARENA_MAX, 1);
 	fd = get_listen_fd(argc, argv, &o, &err);
 	if (fd == -1) {
 		fprintf(stderr, "kcr-runner: %s\n", err->msg);
