@@ -243,7 +243,9 @@ static const struct kcr_cfg_key keys[] = {
 	{ "limits.code_bytes", KCR_CFG_INT, D(KCR_DEFAULT_CODE_BYTES), "KCR_CODE_BYTES", NOALIAS, 1,
 	  67108864, false, "largest program accepted, in bytes" },
 	{ "limits.cpus", KCR_CFG_DOUBLE, D(KCR_DEFAULT_CPUS), "KCR_CPUS", A("MAX_CPUS"), 0.01, 64,
-	  false, "CPU time per sandbox, in cores" },
+	  false,
+	  "CPU time per sandbox, in cores, on average: one that waited may run up to one "
+	  "100 ms period's quota above it (the local provider)" },
 	{ "limits.data_size_mb", KCR_CFG_INT, D(KCR_DEFAULT_DATA_SIZE_MB), "KCR_DATA_SIZE_MB",
 	  NOALIAS, 1, 65536, false, "size of the sandbox's /mnt/data, in MiB" },
 	{ "limits.file_size_mb", KCR_CFG_INT, D(KCR_DEFAULT_FILE_SIZE_MB), "KCR_FILE_SIZE_MB",

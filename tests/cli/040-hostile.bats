@@ -106,6 +106,27 @@ print("allocated", len(data))'
 	assert_still_fine
 }
 
+@test "CPU: two busy processes get limits.cpus of CPU time, plus one period's burst at most" {
+	# each spins for 2 s of wall time: at 0.5 cores that is 1 s of CPU, and
+	# the burst (one period's quota) adds 0.05 s; without the quota, 4 s
+	KCR_CPUS=0.5 run_kcr 0 exec -l py -c '
+import os, time
+kids = []
+for _ in range(2):
+    pid = os.fork()
+    if pid == 0:
+        end = time.monotonic() + 2
+        while time.monotonic() < end:
+            pass
+        os._exit(0)
+    kids.append(pid)
+for p in kids:
+    os.waitpid(p, 0)
+t = os.times()
+print("%.2f" % (t.children_user + t.children_system))'
+	awk -v c="$output" 'BEGIN { exit !(c > 0 && c <= 1.3) }' || fail "used $output s of CPU"
+}
+
 @test "filling /mnt/data: the program sees ENOSPC, the output dir gets no more than fits" {
 	cat >fill.sh <<'EOF'
 dd if=/dev/zero of=/mnt/data/fill bs=1M count=64 status=none

@@ -53,6 +53,31 @@ wait_runners() {
 	[[ $BODY != *LD_BIND_NOW* ]]
 }
 
+# cpu_of PID: "quota period burst" of the CPU cgroup PID is in (v1 or v2)
+cpu_of() {
+	local path m
+	path=$(sed -En 's/^[0-9]+:([^:]*,)?cpu(,[^:]*)?:(.*)$/\3/p' "/proc/$1/cgroup")
+	if [ -n "$path" ]; then
+		for m in /sys/fs/cgroup/cpu /sys/fs/cgroup/cpu,cpuacct; do
+			[ -f "$m$path/cpu.cfs_quota_us" ] && break
+		done
+		echo "$(cat "$m$path/cpu.cfs_quota_us") $(cat "$m$path/cpu.cfs_period_us")" \
+			"$(cat "$m$path/cpu.cfs_burst_us")"
+	else
+		path=$(sed -n 's/^0:://p' "/proc/$1/cgroup")
+		echo "$(cat "/sys/fs/cgroup$path/cpu.max") $(cat "/sys/fs/cgroup$path/cpu.max.burst")"
+	fi
+}
+
+@test "a sandbox's CPU quota is limits.cpus, and one period's quota of burst" {
+	local r
+	wait_runners main 1
+	for r in $(runners main); do
+		run cpu_of "$r"
+		assert_output '100000 100000 100000'
+	done
+}
+
 @test "with sandbox.runner_template false no template runs, and sandboxes execute kcr-runner" {
 	[ "$(templates off | wc -l)" -eq 0 ]
 	wait_runners off 2
