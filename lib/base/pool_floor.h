@@ -11,7 +11,8 @@
  * the kubernetes provider (sandbox.provider), 0 for a language whose interpreter a pool pod
  * does not start ahead (KCR_LANG_PREWARM): a pod there costs a node's
  * memory and a scheduling slot, and saves only the pod's start, which a
- * Job pays as well. */
+ * Job pays as well. 0 too for one that compiles first (ts: its Node waits
+ * in a pod, esbuild runs per execution), as KubeCodeRun's POD_POOL_TS. */
 unsigned int kcr_pool_floor(const struct kcr_config *cfg, const struct kcr_lang *l);
 /* The same for the pools of a provider named (kcr cluster check and kcr
  * pool status look at a cluster whatever sandbox.provider says). */

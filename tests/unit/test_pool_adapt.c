@@ -168,6 +168,9 @@ test_floor_defaults(void)
 	TAP_ASSERT(floor_of("local", "bash", NULL) == 1 && floor_of("local", "go", NULL) == 1);
 	TAP_ASSERT(floor_of("kubernetes", "py", NULL) == 4);
 	TAP_ASSERT(floor_of("kubernetes", "bash", NULL) == 0);
+	/* ts starts Node ahead, but compiles per execution: a Job, as bash */
+	TAP_ASSERT(floor_of("local", "ts", NULL) == 1 && floor_of("kubernetes", "ts", NULL) == 0);
+	TAP_ASSERT(floor_of("kubernetes", "ts", "2") == 2);
 	TAP_ASSERT(floor_of("kubernetes", "bash", "3") == 3);
 	TAP_ASSERT(floor_of("local", "bash", "0") == 0);
 	return 0;
