@@ -69,8 +69,7 @@ local_template_start(struct local *lp, char **envp)
 	 * clone looked up what it called first (ld.so in runners: 2 % of all
 	 * samples in kcr bench bash, 0.2 % bound here). The clones' environment
 	 * is the one each request sends, without it. */
-	for (char **e = envp; e && *e; e++)
-		kcr_strv_push(&env, *e);
+	env = kcr_strv_dup(envp);
 	kcr_strv_push(&env, "LD_BIND_NOW=1");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		goto fail;
