@@ -158,6 +158,8 @@ char **local_runner_envp(void);
 void local_template_stop(struct local *lp);
 void local_free_child_stack(struct local_sb *ls);
 void local_host_unref(struct local *lp, struct host *h);
+/* Whether h's runner has exited, taking its cells with it. */
+bool local_host_gone(const struct host *h);
 int local_cell_create(struct local *lp, const struct kcr_sandbox_spec *spec, uint64_t deadline_ms,
 		      struct kcr_sandbox **out, kcr_error_t *err);
 int local_cell_destroy(struct local *lp, struct kcr_sandbox *sb, kcr_error_t *err);

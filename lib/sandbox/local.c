@@ -639,6 +639,11 @@ local_claim(void *self, struct kcr_sandbox *sb, kcr_error_t *err)
 	if (!atomic_compare_exchange_strong(&ls->claimed, &was, true))
 		return kcr_error_set(err, KCR_E_CONFLICT, 0, "sandbox %s is claimed already",
 				     sb->id);
+	/* a runner killed since the last health check: the request would
+	 * get a refused connection, where the next ready one serves it */
+	if (ls->host ? local_host_gone(ls->host) : ls->pid > 0 && kcr_child_exited(ls->pid))
+		return kcr_error_set(err, KCR_E_UNAVAILABLE, 0, "sandbox %s is gone: %s exited",
+				     sb->id, ls->host ? "its cells host" : "its runner");
 	return 0;
 }
 

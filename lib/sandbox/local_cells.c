@@ -204,8 +204,8 @@ local_cell_create(struct local *lp, const struct kcr_sandbox_spec *spec, uint64_
 /* Whether the host's runner has exited (its cells with it). It dies with
  * the kcr thread that made it (PR_SET_PDEATHSIG): at shutdown, a
  * replenisher's. */
-static bool
-host_gone(const struct host *h)
+bool
+local_host_gone(const struct host *h)
 {
 	const struct local_sb *hs = h->sb->priv;
 
@@ -222,8 +222,8 @@ local_cell_destroy(struct local *lp, struct kcr_sandbox *sb, kcr_error_t *err)
 
 	/* a host that is gone, or exiting (its socket closed), took the cell
 	 * with it */
-	if (ret < 0 &&
-	    (host_gone(ls->host) || e->sys_errno == ECONNREFUSED || e->sys_errno == ECONNRESET))
+	if (ret < 0 && (local_host_gone(ls->host) || e->sys_errno == ECONNREFUSED ||
+			e->sys_errno == ECONNRESET))
 		ret = 0;
 	if (ret < 0 && err && *err == NULL)
 		*err = kcr_steal(&e);

@@ -76,7 +76,8 @@ struct kcr_sandbox_ops {
 	int (*check)(void *self, struct kcr_sandbox *sb, kcr_error_t *err);
 	/* Takes a ready sandbox for this replica. KCR_E_CONFLICT: another
 	 * replica has it; sb is then only a handle, which destroy() frees
-	 * without touching the other replica's sandbox. */
+	 * without touching the other replica's sandbox. Another error: it
+	 * is known dead (what check() would find, at no cost), for destroy(). */
 	int (*claim)(void *self, struct kcr_sandbox *sb, kcr_error_t *err);
 	/* Gives back a claimed sandbox that was not used: ready again. */
 	int (*release)(void *self, struct kcr_sandbox *sb, kcr_error_t *err);

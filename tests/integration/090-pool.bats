@@ -158,6 +158,29 @@ print(os.path.exists("/tmp/secret"), os.path.exists("leak.txt"),
 	stop_server host
 }
 
+@test "a warm sandbox whose runner was killed is skipped, not handed to a request" {
+	# no health check comes before the requests: taking one notices it
+	start_server gone KCR_POOL_PY=2 KCR_POOL_BASH=1 $(pools_only py bash) \
+		KCR_POOL_HEALTH_INTERVAL=3600
+	SRV=gone wait_ready py 2
+	SRV=gone wait_ready bash 1
+	host=$(cell_pids gone | head -1 | xargs ps -o ppid= -p | tr -d ' ')
+	bash_runner=$(runner_pids gone | grep -vxF "$host")
+	[ -n "$host" ] && [ -n "$bash_runner" ]
+	kill -9 "$host" "$bash_runner"
+	for i in 1 2; do
+		SRV=gone exec_code py "print($i)"
+		assert_status 200
+		assert_json_eq 'j["stdout"]' "$i"
+	done
+	SRV=gone exec_code bash 'echo fine'
+	assert_status 200
+	assert_json_eq 'j["stdout"]' 'fine'
+	grep -q 'is gone: its cells host exited' "$(srv_dir gone)/stderr"
+	grep -q 'is gone: its runner exited' "$(srv_dir gone)/stderr"
+	stop_server gone
+}
+
 @test "with pool.fork_server=false each warm Python is a sandbox of its own" {
 	start_server nofs KCR_POOL_PY=2 $(pools_only py) KCR_POOL_FORK_SERVER=false
 	SRV=nofs wait_ready py 2
