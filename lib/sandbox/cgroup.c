@@ -452,6 +452,7 @@ each_sandbox_dir(sandbox_dir_fn fn, void *arg)
 
 struct prune_arg {
 	time_t before;
+	bool (*keep)(const char *id);
 	int n;
 };
 
@@ -460,16 +461,17 @@ prune_one(const char *path, const char *id, const struct stat *st, void *arg)
 {
 	struct prune_arg *a = arg;
 
-	(void)id;
+	if (st->st_mtime > a->before || (a->keep && a->keep(id)))
+		return;
 	/* rmdir fails with EBUSY while the cgroup holds tasks */
-	if (st->st_mtime <= a->before && rmdir(path) == 0)
+	if (rmdir(path) == 0)
 		a->n++;
 }
 
 int
-kcr_cgroup_prune(unsigned int min_age_s)
+kcr_cgroup_prune(unsigned int min_age_s, bool (*keep)(const char *id))
 {
-	struct prune_arg a = { .before = time(NULL) - (time_t)min_age_s };
+	struct prune_arg a = { .before = time(NULL) - (time_t)min_age_s, .keep = keep };
 
 	each_sandbox_dir(prune_one, &a);
 	return a.n;

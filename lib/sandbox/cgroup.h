@@ -74,8 +74,8 @@ void kcr_cgroup_kill(struct kcr_cgroup *cg);
 int kcr_cgroup_destroy(struct kcr_cgroup *cg, kcr_error_t *err);
 /* Removes the kcr-* cgroups under kcr's own that hold no task and were
  * created at least min_age_s seconds ago: what a crashed kcr left behind.
- * Returns how many went. */
-int kcr_cgroup_prune(unsigned int min_age_s);
+ * keep (NULL: none) spares an id without trying. Returns how many went. */
+int kcr_cgroup_prune(unsigned int min_age_s, bool (*keep)(const char *id));
 /* The ids of the kcr-<id> cgroups under kcr's own, each once (a strv, the
  * caller's; NULL when there are none). */
 char **kcr_cgroup_list(void);

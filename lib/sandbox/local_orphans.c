@@ -116,6 +116,18 @@ each_socket(const char *run_dir, socket_fn fn, void *arg)
 		closedir(d);
 }
 
+/* A sandbox of a kcr that runs: another command's, or a server's warm
+ * one. One signal 0, where asking its socket would wake its runner (a
+ * kcr exec beside a server with a large pool connected to each). A
+ * zombie owner counts as alive here; local_list() tells it apart. */
+static bool
+owner_runs(const char *id)
+{
+	pid_t owner;
+
+	return id_owner(id, &owner) && (kill(owner, 0) == 0 || errno == EPERM);
+}
+
 /* Old and nobody listens: a sandbox a crashed kcr left behind. */
 static void
 prune_socket(const char *path, const char *id, const struct stat *st, void *arg)
@@ -123,8 +135,8 @@ prune_socket(const char *path, const char *id, const struct stat *st, void *arg)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	kcr_autoclose int fd = -1;
 
-	(void)id;
-	if (st->st_mtime > *(const time_t *)arg || strlen(path) >= sizeof(sa.sun_path))
+	if (st->st_mtime > *(const time_t *)arg || strlen(path) >= sizeof(sa.sun_path) ||
+	    owner_runs(id))
 		return;
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -139,7 +151,7 @@ local_prune(const struct local *lp)
 	time_t before = time(NULL) - (time_t)STALE_AGE_S;
 
 	each_socket(lp->run_dir, prune_socket, &before);
-	kcr_cgroup_prune(STALE_AGE_S);
+	kcr_cgroup_prune(STALE_AGE_S, owner_runs);
 }
 
 struct refs {

@@ -225,3 +225,45 @@ for k in sorted(os.environ):
 	# and only a handful of variables in all
 	[ "${#lines[@]}" -le 20 ] || fail "${#lines[@]} variables inside the sandbox"
 }
+
+@test "exec removes what a dead kcr left in the run directory, and never knocks on a live kcr's runners" {
+	require_sandbox
+	local run=$BATS_TEST_TMPDIR/run log=$BATS_TEST_TMPDIR/knocks owner dead
+	mkdir -m 0700 "$run"
+	sleep 300 &
+	owner=$!
+	sh -c 'exit 0' &
+	dead=$!
+	wait "$dead"
+	# a live kcr's warm sandbox (its runner listens), and two leftovers:
+	# a dead kcr's and an old-style id's, both without a listener
+	"$HOST_PYTHON" -c '
+import os, socket, sys
+run, owner, dead, log = sys.argv[1:]
+live = socket.socket(socket.AF_UNIX)
+live.bind(run + "/sb-%s-AAAAAAAAAAAA.sock" % owner)
+live.listen(8)
+for name in ("sb-%s-BBBBBBBBBBBB.sock" % dead, "sb-CCCCCCCCCCCCCCCCCCCCC.sock"):
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(run + "/" + name)
+    s.close()
+for name in os.listdir(run):
+    os.utime(run + "/" + name, (0, 0), follow_symlinks=False)
+open(log, "w").close()
+while True:
+    c, _ = live.accept()
+    open(log, "a").write("knock\n")
+    c.close()
+' "$run" "$owner" "$dead" "$log" &
+	local listener=$!
+	for _ in $(seq 50); do
+		[ -e "$log" ] && break
+		sleep 0.1
+	done
+	KCR_RUN_DIR=$run run_kcr exec -l bash -c 'echo hi'
+	assert_output hi
+	run ls "$run"
+	kill "$owner" "$listener" 2>/dev/null || true
+	assert_output "sb-$owner-AAAAAAAAAAAA.sock"
+	[ ! -s "$log" ] || fail "kcr connected to a live kcr's runner: $(cat "$log")"
+}
