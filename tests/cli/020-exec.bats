@@ -267,3 +267,19 @@ while True:
 	assert_output "sb-$owner-AAAAAAAAAAAA.sock"
 	[ ! -s "$log" ] || fail "kcr connected to a live kcr's runner: $(cat "$log")"
 }
+
+@test "a one-shot exec loads none of the libraries only a server or a remote client needs" {
+	require_sandbox
+	# libcurl, libmicrohttpd and libcrypto cost milliseconds to map and
+	# relocate at each start: kcr loads them when first called
+	"$KCR" exec -l bash -c 'sleep 3' >/dev/null &
+	local pid=$! maps=
+	for _ in $(seq 50); do
+		pgrep -P "$pid" >/dev/null && break
+		sleep 0.05
+	done
+	maps=$(cat "/proc/$pid/maps")
+	wait "$pid"
+	[[ $maps == *libcjson* ]] || fail "no maps read: $maps"
+	! grep -E 'libcurl|libmicrohttpd|libcrypto|libssl' <<<"$maps" || fail "loaded at start"
+}
