@@ -117,15 +117,14 @@ each_socket(const char *run_dir, socket_fn fn, void *arg)
 }
 
 /* A sandbox of a kcr that runs: another command's, or a server's warm
- * one. One signal 0, where asking its socket would wake its runner (a
- * kcr exec beside a server with a large pool connected to each). A
- * zombie owner counts as alive here; local_list() tells it apart. */
+ * one. Its owner is asked, where asking its socket would wake its runner
+ * (a kcr exec beside a server with a large pool connected to each). */
 static bool
 owner_runs(const char *id)
 {
 	pid_t owner;
 
-	return id_owner(id, &owner) && (kill(owner, 0) == 0 || errno == EPERM);
+	return id_owner(id, &owner) && owner_alive(owner);
 }
 
 /* Old and nobody listens: a sandbox a crashed kcr left behind. */
