@@ -571,7 +571,7 @@ print_help(void)
 	       "  --log-requests   write a line per request to stderr (a pod's log)\n"
 	       "  --data-dir DIR   the program's working directory (default %s)\n"
 	       "  --src-dir DIR    where sources and binaries go (default %s)\n"
-	       "  --prewarm=LANG   start py's or js's interpreter for the next execution\n"
+	       "  --prewarm=LANG   start py's, js's or bash's interpreter for the next execution\n"
 	       "  --preload=MODS   with --prewarm=py or --zygote=py: modules to import first\n"
 	       "  --nofile=N --file-size=BYTES --pids=N\n"
 	       "                   the rlimits the pre-warmed interpreter gets\n"
@@ -845,7 +845,8 @@ prewarm(const struct opts *o)
 
 	if (l == NULL)
 		return;
-	if (kcr_proc_prewarm(l, &o->prewarm_limits, o->data_dir, o->preload, &err) < 0) {
+	if (kcr_proc_prewarm(l, &o->prewarm_limits, o->data_dir, o->src_dir, o->preload, &err) <
+	    0) {
 		fprintf(stderr, "kcr-runner: not pre-warming %s: %s\n", l->id, err->msg);
 		kcr_error_free(err);
 	}

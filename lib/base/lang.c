@@ -50,7 +50,8 @@ static const struct kcr_lang langs[] = {
 	  .package = "python3",
 	  .memory_mb = 512,
 	  .timeout_s = 30,
-	  .caps = KCR_LANG_PREWARM | KCR_LANG_FORK_SERVER | KCR_LANG_STATE | KCR_LANG_PRELOAD },
+	  .caps = KCR_LANG_PREWARM | KCR_LANG_FORK_SERVER | KCR_LANG_STATE | KCR_LANG_PRELOAD |
+		  KCR_LANG_POD_POOL },
 	{ .id = "js",
 	  .name = "JavaScript",
 	  .aliases = V("javascript", "node", "nodejs"),
@@ -63,7 +64,8 @@ static const struct kcr_lang langs[] = {
 	  .package = "nodejs",
 	  .memory_mb = 512,
 	  .timeout_s = 30,
-	  .caps = KCR_LANG_PREWARM },
+	  .caps = KCR_LANG_PREWARM | KCR_LANG_POD_POOL,
+	  .prewarm_kib = 6 * 1024 },
 	{ .id = "ts",
 	  .name = "TypeScript",
 	  .aliases = V("typescript"),
@@ -79,7 +81,8 @@ static const struct kcr_lang langs[] = {
 	  .memory_mb = 512,
 	  .timeout_s = 30,
 	  /* Node waits while esbuild compiles, then runs code.js */
-	  .caps = KCR_LANG_PREWARM },
+	  .caps = KCR_LANG_PREWARM,
+	  .prewarm_kib = 6 * 1024 },
 	{ .id = "go",
 	  .name = "Go",
 	  .aliases = V("golang"),
@@ -210,7 +213,10 @@ static const struct kcr_lang langs[] = {
 	  .version = V("/bin/bash", "--version"),
 	  .package = "bash",
 	  .memory_mb = 512,
-	  .timeout_s = 30 },
+	  .timeout_s = 30,
+	  /* bash waits in its start-up file (lib/runner/proc_warm.c) */
+	  .caps = KCR_LANG_PREWARM,
+	  .prewarm_kib = 512 },
 };
 
 unsigned int

@@ -32,6 +32,10 @@ struct kcr_lang {
 	unsigned int memory_mb;        /* default memory limit */
 	unsigned int timeout_s;        /* default wall timeout */
 	unsigned int caps;             /* KCR_LANG_*: what kcr can do for it beyond a run */
+	/* KiB its interpreter started ahead (KCR_LANG_PREWARM, not a cell)
+	 * adds to a warm sandbox: its private pages and page tables, measured
+	 * (lib/engine/pool_cost.c) */
+	unsigned int prewarm_kib;
 	/* Where the compiler's build cache is (an absolute path under /tmp),
 	 * or NULL: the local provider fills one cache per toolchain once, by
 	 * running build_cache_warm, and shows it there in every sandbox as
@@ -52,6 +56,10 @@ enum {
 	KCR_LANG_STATE = 1u << 2,
 	/* a warm interpreter can have pool.<id>_preload imported */
 	KCR_LANG_PRELOAD = 1u << 3,
+	/* on kubernetes, pool.<id> keeps pods warm unless set to 0 (as
+	 * KubeCodeRun's POD_POOL_PY and _JS); other languages get a Job per
+	 * execution unless pool.<id> is set (lib/base/pool_floor.h) */
+	KCR_LANG_POD_POOL = 1u << 4,
 };
 
 const struct kcr_lang *kcr_lang_find(const char *id_or_alias);

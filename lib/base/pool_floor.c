@@ -19,7 +19,7 @@ kcr_pool_floor_of(const struct kcr_config *cfg, const struct kcr_lang *l, const 
 	if (!kcr_config_bool(cfg, "pool.enabled"))
 		return 0;
 	if (kcr_config_source(cfg, key, NULL) == KCR_SRC_DEFAULT &&
-	    strcmp(provider, "kubernetes") == 0 && (!(l->caps & KCR_LANG_PREWARM) || l->compile))
+	    strcmp(provider, "kubernetes") == 0 && !(l->caps & KCR_LANG_POD_POOL))
 		return 0;
 	return (unsigned int)kcr_config_int(cfg, key);
 }

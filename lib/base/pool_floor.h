@@ -8,11 +8,12 @@
 #include "base/settings.h"
 
 /* 0 with pool.enabled false. pool.<lang> as set; left at its default on
- * the kubernetes provider (sandbox.provider), 0 for a language whose interpreter a pool pod
- * does not start ahead (KCR_LANG_PREWARM): a pod there costs a node's
- * memory and a scheduling slot, and saves only the pod's start, which a
- * Job pays as well. 0 too for one that compiles first (ts: its Node waits
- * in a pod, esbuild runs per execution), as KubeCodeRun's POD_POOL_TS. */
+ * the kubernetes provider (sandbox.provider), 0 but for the languages
+ * KubeCodeRun keeps pods of (KCR_LANG_POD_POOL: Python and JavaScript): a
+ * pod costs a node's memory and a scheduling slot, worth it where a heavy
+ * interpreter waits in it. Not for one that compiles first (ts: its Node
+ * would wait, esbuild runs per execution), as KubeCodeRun's POD_POOL_TS,
+ * nor for Bash, whose start is a few milliseconds. */
 unsigned int kcr_pool_floor(const struct kcr_config *cfg, const struct kcr_lang *l);
 /* The same for the pools of a provider named (kcr cluster check and kcr
  * pool status look at a cluster whatever sandbox.provider says). */

@@ -19,10 +19,11 @@ enum {
 	COST_CELL_BARE = 2 * 1024,
 	COST_CELL_PRELOAD = 3 * 1024,
 	/* a Python of its own waiting for its program: 6.9 MiB bare, 62 MiB
-	 * with the default pool.py_preload; Node.js 7.1 to 7.8 MiB */
+	 * with the default pool.py_preload. Another interpreter started
+	 * ahead adds its kcr_lang.prewarm_kib to its runner's: Node.js 7.1
+	 * to 7.8 MiB in all, Bash 0.27 MiB private and 0.05 of page tables */
 	COST_OWN_BARE = 7 * 1024,
 	COST_OWN_PRELOAD = 62 * 1024,
-	COST_NODE = 8 * 1024,
 };
 
 /* Cells only where the local provider makes them (pool.fork_server, as
@@ -44,5 +45,5 @@ kcr_pool_cost_kib(const struct kcr_config *cfg, const struct kcr_lang *l, bool p
 		return preload ? COST_CELL_PRELOAD : COST_CELL_BARE;
 	if (l->caps & KCR_LANG_PRELOAD)
 		return preload ? COST_OWN_PRELOAD : COST_OWN_BARE;
-	return COST_NODE;
+	return COST_RUNNER + l->prewarm_kib;
 }

@@ -91,12 +91,18 @@ struct kcr_proc_warm {
 	struct proc_ctx pc;
 	struct io io;
 	pid_t pid;
+	char *src_dir; /* Bash's: where its script will be (sh_bootstrap) */
 };
 
 /* The runner's own pre-warmed interpreter (kcr_proc_prewarm). */
 extern struct kcr_proc_warm proc_own_warm;
 
 char **proc_clean_env(const struct kcr_lang *l, double cpus);
+/* src_dir emptied, or made, 0700 and the program's: an fd on it, or -1. */
+int proc_fresh_src_dir(const struct proc_ctx *pc, const char *src_dir, kcr_error_t *err);
+/* dir/name (dfd) written, 0600 and the program's. */
+int proc_write_owned(const struct proc_ctx *pc, int dfd, const char *dir, const char *name,
+		     const void *data, size_t len, kcr_error_t *err);
 void proc_normalize_limits(struct kcr_limits *l);
 void proc_child_main(const struct proc_ctx *pc, char **argv, const char *cwd, const int child[3],
 		     int report) __attribute__((noreturn));
@@ -118,7 +124,8 @@ int proc_snapshot_take(const char *dir, struct snapshot *s, kcr_error_t *err);
 void proc_changed_files(const struct snapshot *before, const struct snapshot *after,
 			const struct kcr_limits *l, struct kcr_exec_result *res);
 void proc_warm_discard(struct kcr_proc_warm *w);
-bool proc_warm_fits(struct kcr_proc_warm *w, const struct kcr_exec_request *req);
+bool proc_warm_fits(struct kcr_proc_warm *w, const struct kcr_exec_request *req,
+		    const char *src_dir);
 int proc_run_warm(struct kcr_proc_warm *w, struct proc_ctx *pc, const struct kcr_exec_request *req,
 		  const char *src_dir, uint64_t compile_cpu_us, struct kcr_exec_result *res);
 

@@ -76,9 +76,9 @@ give_to_program(const struct proc_ctx *pc, int fd, const char *what, kcr_error_t
 }
 
 /* Writes dir/name (0600, the program's). */
-static int
-write_owned(const struct proc_ctx *pc, int dfd, const char *dir, const char *name, const void *data,
-	    size_t len, kcr_error_t *err)
+int
+proc_write_owned(const struct proc_ctx *pc, int dfd, const char *dir, const char *name,
+		 const void *data, size_t len, kcr_error_t *err)
 {
 	kcr_autofree char *path = kcr_strdup_printf("%s/%s", dir, name);
 	kcr_autoclose int fd =
@@ -102,20 +102,19 @@ prepare_pystate(const struct proc_ctx *pc, const struct kcr_exec_request *req, i
 		    0)
 		return kcr_error_set(err, KCR_E_IO, errno, "creating %s", dir);
 	if (give_to_program(pc, hfd, dir, err) < 0 ||
-	    write_owned(pc, hfd, dir, KCR_PYSTATE_HOOK, kcr_pystate_hook, strlen(kcr_pystate_hook),
-			err) < 0 ||
-	    write_owned(pc, hfd, dir, KCR_PYSTATE_IMPL, kcr_pystate_impl, strlen(kcr_pystate_impl),
-			err) < 0)
+	    proc_write_owned(pc, hfd, dir, KCR_PYSTATE_HOOK, kcr_pystate_hook,
+			     strlen(kcr_pystate_hook), err) < 0 ||
+	    proc_write_owned(pc, hfd, dir, KCR_PYSTATE_IMPL, kcr_pystate_impl,
+			     strlen(kcr_pystate_impl), err) < 0)
 		return -1;
 	if (req->state_in == NULL)
 		return 0;
-	return write_owned(pc, dfd, src_dir, KCR_PYSTATE_IN, req->state_in, req->state_in_len, err);
+	return proc_write_owned(pc, dfd, src_dir, KCR_PYSTATE_IN, req->state_in, req->state_in_len,
+				err);
 }
 
-/* A fresh src_dir (0700, the program's) holding the source file. */
-static int
-prepare_src(const struct proc_ctx *pc, const struct kcr_exec_request *req, const char *src_dir,
-	    kcr_error_t *err)
+int
+proc_fresh_src_dir(const struct proc_ctx *pc, const char *src_dir, kcr_error_t *err)
 {
 	kcr_autoclose int dfd = -1;
 
@@ -125,9 +124,20 @@ prepare_src(const struct proc_ctx *pc, const struct kcr_exec_request *req, const
 	dfd = open(src_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return kcr_error_set(err, KCR_E_IO, errno, "opening %s", src_dir);
-	if (give_to_program(pc, dfd, src_dir, err) < 0 ||
-	    write_owned(pc, dfd, src_dir, req->lang->source_file, req->code ? req->code : "",
-			req->code_len, err) < 0)
+	if (give_to_program(pc, dfd, src_dir, err) < 0)
+		return -1;
+	return kcr_steal_fd(&dfd);
+}
+
+/* A fresh src_dir (0700, the program's) holding the source file. */
+static int
+prepare_src(const struct proc_ctx *pc, const struct kcr_exec_request *req, const char *src_dir,
+	    kcr_error_t *err)
+{
+	kcr_autoclose int dfd = proc_fresh_src_dir(pc, src_dir, err);
+
+	if (dfd < 0 || proc_write_owned(pc, dfd, src_dir, req->lang->source_file,
+					req->code ? req->code : "", req->code_len, err) < 0)
 		return -1;
 	return kcr_pystate_wanted(req) ? prepare_pystate(pc, req, dfd, src_dir, err) : 0;
 }
@@ -256,7 +266,7 @@ run_with(struct kcr_proc_warm *w, const struct kcr_exec_request *req, const char
 	struct kcr_limits lim = req->limits;
 	struct proc_ctx pc = { .limits = &lim, .runner = getpid() }, compile_pc;
 	uint64_t start, compile_cpu_us;
-	bool fits = proc_warm_fits(w, req);
+	bool fits = proc_warm_fits(w, req, src_dir);
 	int r = -1;
 
 	memset(res, 0, sizeof(*res));

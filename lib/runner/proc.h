@@ -18,13 +18,14 @@
 int kcr_proc_run(const struct kcr_exec_request *req, const char *data_dir, const char *src_dir,
 		 struct kcr_exec_result *res, kcr_error_t *err);
 
-/* Starts lang's interpreter now (Python and JavaScript), importing the
- * comma-separated modules of preload, to run the next execution's program
- * with no start-up cost; an execution that doesn't fit it (another
+/* Starts lang's interpreter now (Python, JavaScript and Bash), importing
+ * the comma-separated modules of preload, to run the next execution's
+ * program with no start-up cost; an execution that doesn't fit it (another
  * language, other rlimits) discards it and runs cold. lim: the rlimits the
- * sandbox's executions will ask for. */
-int kcr_proc_prewarm(const struct kcr_lang *l, const struct kcr_limits *lim,
-		     const char *data_dir, const char *preload, kcr_error_t *err);
+ * sandbox's executions will ask for; src_dir: where they write the source
+ * (Bash is started with its script's path). */
+int kcr_proc_prewarm(const struct kcr_lang *l, const struct kcr_limits *lim, const char *data_dir,
+		     const char *src_dir, const char *preload, kcr_error_t *err);
 
 /* An interpreter waiting for its program: the runner's own (above), or a
  * cell a zygote forked (lib/runner/cell.c). */

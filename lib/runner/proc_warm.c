@@ -57,28 +57,74 @@ static const char js_bootstrap[] =
 	"process.argv = [process.argv[0], ...msg.argv];\n"
 	"require('module').runMain();\n";
 
+/* Bash: started as `bash SRC/code.sh` before that file exists, with
+ * BASH_ENV naming this file. Bash runs it at start-up and opens its script
+ * only after it, so the script then runs exactly as `bash SRC/code.sh
+ * args` would run it: $0, BASH_SOURCE, FUNCNAME, $- and `return` are the
+ * script's own. Bash has read all of the file when its first line says so
+ * on stderr (bash_started), and the runner then removes it. The message
+ * is an 8-digit count and that many NUL-terminated args; bash's read takes
+ * a pipe a byte at a time, so what follows is the program's stdin,
+ * untouched. Its names are gone before the script starts. */
+#define SH_STARTED 'K'
+static const char sh_bootstrap[] = "printf K >&2\n"
+				   "IFS= read -r -N 8 __kcr_n || exit 125\n"
+				   "__kcr_a=()\n"
+				   "for ((__kcr_n = 10#$__kcr_n; __kcr_n > 0; __kcr_n--)); do\n"
+				   "  IFS= read -r -d '' __kcr_x || exit 125\n"
+				   "  __kcr_a+=(\"$__kcr_x\")\n"
+				   "done\n"
+				   "set -- \"${__kcr_a[@]}\"\n"
+				   "unset __kcr_n __kcr_a __kcr_x BASH_ENV\n";
+
+#define SH_BOOTSTRAP ".kcr-bash-env"
+#define SH_START_MS  10000
+
 /* The runner's own pre-warmed interpreter (kcr_proc_prewarm). */
 struct kcr_proc_warm proc_own_warm;
 
 /* Node's languages (js, and ts once esbuild made its code.js) start Node
- * ahead; the others, Python. */
+ * ahead; Bash its script (sh_bootstrap); the others, Python. */
 static bool
 is_node(const struct kcr_lang *l)
 {
 	return strcmp(l->run[0], "/usr/bin/node") == 0;
 }
 
+static bool
+is_bash(const struct kcr_lang *l)
+{
+	return strcmp(l->run[0], "/bin/bash") == 0;
+}
+
 static char **
-warm_argv(const struct kcr_lang *l)
+warm_argv(const struct kcr_lang *l, const char *src_dir)
 {
 	char **v = NULL;
 
 	if (!(l->caps & KCR_LANG_PREWARM))
 		return NULL;
+	if (is_bash(l))
+		return kcr_lang_expand_in(l->run, l, src_dir);
 	kcr_strv_push(&v, l->run[0]);
 	kcr_strv_push(&v, is_node(l) ? "-e" : "-c");
 	kcr_strv_push(&v, is_node(l) ? js_bootstrap : kcr_pyboot_src);
 	return v;
+}
+
+/* Bash's start-up file, in src_dir, and BASH_ENV naming it. */
+static int
+bash_bootstrap(struct proc_ctx *pc, const char *src_dir, kcr_error_t *err)
+{
+	kcr_autoclose int dfd = proc_fresh_src_dir(pc, src_dir, err);
+	kcr_autofree char *env = NULL;
+
+	if (dfd < 0 || proc_write_owned(pc, dfd, src_dir, SH_BOOTSTRAP, sh_bootstrap,
+					strlen(sh_bootstrap), err) < 0)
+		return -1;
+	env = kcr_strdup_printf("BASH_ENV=%s/" SH_BOOTSTRAP, src_dir);
+	kcr_strv_push(&pc->envp, env);
+	return 0;
 }
 
 void
@@ -94,7 +140,29 @@ proc_warm_discard(struct kcr_proc_warm *w)
 		proc_reap_tree(&w->pc, w->pid);
 	proc_io_close(&w->io);
 	kcr_strv_free(kcr_steal(&w->pc.envp));
+	kcr_freep(&w->src_dir);
 	w->active = false;
+}
+
+/* Waits for sh_bootstrap's mark on stderr, and removes its file: an
+ * execution that comes at once then never empties src_dir while bash
+ * still reads it, and finds there its own source alone. */
+static int
+bash_started(struct kcr_proc_warm *w, kcr_error_t *err)
+{
+	struct pollfd p = { .fd = w->io.fd[2], .events = POLLIN };
+	kcr_autofree char *path = kcr_strdup_printf("%s/" SH_BOOTSTRAP, w->src_dir);
+	char c = 0;
+	int n;
+
+	while ((n = poll(&p, 1, SH_START_MS)) < 0 && errno == EINTR)
+		;
+	if (n <= 0 || read(w->io.fd[2], &c, 1) != 1 || c != SH_STARTED)
+		return kcr_error_set(err, KCR_E_UNAVAILABLE, n < 0 ? errno : 0,
+				     "bash did not start within %d ms", SH_START_MS);
+	if (unlink(path) < 0)
+		return kcr_error_set(err, KCR_E_IO, errno, "removing %s", path);
+	return 0;
 }
 
 char **
@@ -105,9 +173,9 @@ kcr_proc_clean_env(const struct kcr_lang *l)
 
 int
 kcr_proc_prewarm(const struct kcr_lang *l, const struct kcr_limits *lim, const char *data_dir,
-		 const char *preload, kcr_error_t *err)
+		 const char *src_dir, const char *preload, kcr_error_t *err)
 {
-	kcr_autostrv char **argv = warm_argv(l);
+	kcr_autostrv char **argv = warm_argv(l, src_dir);
 	kcr_autofree char *pre = kcr_strdup_printf("KCR_PRELOAD=%s", preload ? preload : "");
 
 	if (argv == NULL)
@@ -125,6 +193,8 @@ kcr_proc_prewarm(const struct kcr_lang *l, const struct kcr_limits *lim, const c
 	 * environment); the program of any other language never sees it */
 	if (l->caps & KCR_LANG_PRELOAD)
 		kcr_strv_push(&proc_own_warm.pc.envp, pre);
+	if (is_bash(l) && bash_bootstrap(&proc_own_warm.pc, src_dir, err) < 0)
+		goto fail;
 	if (proc_io_open(&proc_own_warm.io, "", 0, err) < 0)
 		goto fail;
 	proc_own_warm.pid = proc_spawn(&proc_own_warm.pc, argv, data_dir, &proc_own_warm.io, err);
@@ -136,7 +206,12 @@ kcr_proc_prewarm(const struct kcr_lang *l, const struct kcr_limits *lim, const c
 	proc_own_warm.io.pidfd = (int)syscall(SYS_pidfd_open, proc_own_warm.pid, 0);
 #endif
 	proc_own_warm.lang = l;
+	proc_own_warm.src_dir = is_bash(l) ? kcr_xstrdup(src_dir) : NULL;
 	proc_own_warm.active = true;
+	if (is_bash(l) && bash_started(&proc_own_warm, err) < 0) {
+		proc_warm_discard(&proc_own_warm);
+		return -1;
+	}
 	return 0;
 fail:
 	proc_io_close(&proc_own_warm.io);
@@ -189,15 +264,35 @@ kcr_proc_warm_free(struct kcr_proc_warm *w)
 	free(w);
 }
 
-/* Whether req can run in the waiting interpreter: same language, and the
- * limits the child was set up with are the ones asked for. */
+/* Whether req can run in the waiting interpreter: same language, the
+ * limits the child was set up with are the ones asked for, and Bash's
+ * script is where this execution writes it. */
 bool
-proc_warm_fits(struct kcr_proc_warm *w, const struct kcr_exec_request *req)
+proc_warm_fits(struct kcr_proc_warm *w, const struct kcr_exec_request *req, const char *src_dir)
 {
 	const struct kcr_limits *l = &w->limits, *q = &req->limits;
 
 	return w->active && w->lang == req->lang && !kcr_child_exited(w->pid) &&
-	       l->nofile == q->nofile && l->file_size == q->file_size && l->pids == q->pids;
+	       l->nofile == q->nofile && l->file_size == q->file_size && l->pids == q->pids &&
+	       (w->src_dir == NULL || strcmp(w->src_dir, src_dir) == 0);
+}
+
+/* Bash's (sh_bootstrap): its script's path is its own already. */
+static char *
+bash_message(const struct kcr_exec_request *req, size_t *len)
+{
+	struct kcr_buf b;
+	size_t n = 0;
+
+	while (req->args && req->args[n])
+		n++;
+	kcr_buf_init(&b);
+	kcr_buf_addf(&b, "%08zu", n);
+	for (size_t i = 0; i < n; i++)
+		kcr_buf_add(&b, req->args[i], strlen(req->args[i]) + 1);
+	if (req->stdin_data)
+		kcr_buf_add(&b, req->stdin_data, req->stdin_len);
+	return kcr_buf_steal(&b, len);
 }
 
 /* The message the interpreter waits for, then the program's stdin.
@@ -237,7 +332,8 @@ proc_run_warm(struct kcr_proc_warm *w, struct proc_ctx *pc, const struct kcr_exe
 	      const char *src_dir, uint64_t compile_cpu_us, struct kcr_exec_result *res)
 {
 	size_t len;
-	kcr_autofree char *msg = warm_message(req, src_dir, &len);
+	kcr_autofree char *msg =
+		is_bash(req->lang) ? bash_message(req, &len) : warm_message(req, src_dir, &len);
 	struct step_res sr = { 0 };
 	sigset_t old;
 
@@ -251,6 +347,7 @@ proc_run_warm(struct kcr_proc_warm *w, struct proc_ctx *pc, const struct kcr_exe
 	proc_sigpipe_restore(&old);
 	proc_io_close(&w->io);
 	kcr_strv_free(kcr_steal(&w->pc.envp));
+	kcr_freep(&w->src_dir);
 	w->active = false;
 	w->pc.limits = &w->limits;
 	sr.cpu_us += compile_cpu_us;

@@ -30,6 +30,13 @@ runner_pids() {
 	pgrep -P "$(srv_pid "${1:-main}")" -f '^kcr-runner --sandbox' || true
 }
 
+# waiting_in NAME PROG: the PROG processes right below NAME's runners (an
+# interpreter started ahead, --prewarm).
+waiting_in() {
+	local r
+	for r in $(runner_pids "$1"); do pgrep -P "$r" -x "$2" || true; done
+}
+
 # The warm Python cells (pool.fork_server): below a runner, pid 1 of a pid
 # namespace of their own (three pids in NSpid: host, sandbox, cell).
 cell_pids() {
@@ -336,12 +343,36 @@ f();'
 	[ "$(SRV=jsw pool_field js hits)" -ge 1 ]
 }
 
+@test "a pre-warmed Bash runs the script as bash code.sh would, and nothing of its start is left" {
+	local sh
+	start_server shw $(pools_only bash) KCR_POOL_BASH=1 KCR_POOL_ADAPTIVE=false
+	SRV=shw wait_ready bash 1
+	# bash was started before any code came, its script not there yet
+	sh=$(waiting_in shw bash)
+	[ -n "$sh" ] || fail "no bash waiting in the Bash sandbox"
+	tr '\0' ' ' < "/proc/$sh/cmdline" | grep -qx '/bin/bash /tmp/.kcr/code.sh '
+	SRV=shw exec_code bash 'echo "$$ $0 $#:$1:$2 ${BASH_SOURCE[0]} ${FUNCNAME[*]}-"
+(return 0 2>/dev/null) && echo sourced || echo executed
+ls -A /tmp/.kcr; env | grep -c BASH_ENV; compgen -v | grep -c __kcr
+no_such_command
+exit 4' '"args":["a b","c"]'
+	assert_status 200
+	assert_json_eq 'j["stdout"]' "2 /tmp/.kcr/code.sh 2:a b:c /tmp/.kcr/code.sh -
+executed
+code.sh
+0
+0"
+	assert_json '"code.sh: line 4: no_such_command: command not found" in j["stderr"]'
+	assert_json 'j["exit_code"] == 4'
+	[ "$(SRV=shw pool_field bash hits)" -ge 1 ]
+}
+
 @test "a pre-warmed TypeScript: Node waits while esbuild compiles, then runs code.js as its main module" {
-	local r node=
+	local node
 	start_server tsw $(pools_only ts) KCR_POOL_TS=1 KCR_POOL_ADAPTIVE=false
 	SRV=tsw wait_ready ts 1
 	# Node was started before any code came, and the compile leaves it be
-	for r in $(runner_pids tsw); do node+=$(pgrep -P "$r" -x node || true); done
+	node=$(waiting_in tsw node)
 	[ -n "$node" ] || fail "no Node waiting in the TypeScript sandbox"
 	SRV=tsw exec_code ts 'const n: number = 5;
 console.log(process.argv.slice(2).join("|"), require.main === module, __filename);

@@ -65,13 +65,14 @@ until_field() {
 }
 
 @test "the budget caps what the targets cost together; the floors stay" {
-	# bash sandboxes cost 2 MiB each: 1 floor + 2 more fit in 6 MiB
+	# bash sandboxes cost 2.5 MiB each (a runner and a bash waiting): 1
+	# floor + 2 more fit in 8 MiB
 	start_server tight KCR_POOL_BASH=1 $(pools_only bash) KCR_POOL_ADAPTIVE_WINDOW_MS=300 \
-		KCR_POOL_ADAPTIVE_IDLE_MS=60000 KCR_POOL_MEMORY_BUDGET_MB=6
+		KCR_POOL_ADAPTIVE_IDLE_MS=60000 KCR_POOL_MEMORY_BUDGET_MB=8
 	SRV=tight until_field bash ready -ge 1
 	SRV=tight api GET /pool
-	assert_json 'j["memory_budget_mb"] == 6 and j["adaptive"] is True'
-	assert_json 'next(p for p in j["pools"] if p["language"] == "bash")["cost_mb"] == 2'
+	assert_json 'j["memory_budget_mb"] == 8 and j["adaptive"] is True'
+	assert_json 'next(p for p in j["pools"] if p["language"] == "bash")["cost_mb"] == 2.5'
 	for _ in 1 2 3; do
 		SRV=tight burst 6
 	done

@@ -31,18 +31,22 @@ static int
 test_caps(void)
 {
 	const unsigned int py = KCR_LANG_PREWARM | KCR_LANG_FORK_SERVER | KCR_LANG_STATE |
-				KCR_LANG_PRELOAD;
+				KCR_LANG_PRELOAD | KCR_LANG_POD_POOL;
 
 	TAP_ASSERT(kcr_lang_find("py")->caps == py);
-	TAP_ASSERT(kcr_lang_find("js")->caps == KCR_LANG_PREWARM);
+	TAP_ASSERT(kcr_lang_find("js")->caps == (KCR_LANG_PREWARM | KCR_LANG_POD_POOL));
 	/* Node waits while esbuild compiles */
 	TAP_ASSERT(kcr_lang_find("ts")->caps == KCR_LANG_PREWARM);
+	TAP_ASSERT(kcr_lang_find("bash")->caps == KCR_LANG_PREWARM);
 	for (unsigned int i = 0; i < kcr_lang_count(); i++) {
 		const struct kcr_lang *l = kcr_lang_at(i);
 
 		if (strcmp(l->id, "py") != 0 && strcmp(l->id, "js") != 0 &&
-		    strcmp(l->id, "ts") != 0)
+		    strcmp(l->id, "ts") != 0 && strcmp(l->id, "bash") != 0)
 			TAP_ASSERT(l->caps == 0);
+		/* what an interpreter waiting costs is known */
+		if ((l->caps & KCR_LANG_PREWARM) && !(l->caps & KCR_LANG_PRELOAD))
+			TAP_ASSERT(l->prewarm_kib > 0);
 	}
 	return 0;
 }

@@ -177,17 +177,20 @@ test_floor_defaults(void)
 }
 
 /* A warm sandbox that runs its program on request costs no more than a
- * Python cell, which costs less than an interpreter of its own. */
+ * Python cell, which costs less than an interpreter of its own; a Bash
+ * waiting adds a little to its runner, a Node.js much more. */
 static int
 test_costs_ordered(void)
 {
 	struct kcr_config *c = kcr_config_new();
 	const struct kcr_lang *py = kcr_lang_find("py"), *js = kcr_lang_find("js");
-	unsigned int runner = kcr_pool_cost_kib(c, kcr_lang_find("bash"), false);
+	unsigned int runner = kcr_pool_cost_kib(c, kcr_lang_find("php"), false);
+	unsigned int bash = kcr_pool_cost_kib(c, kcr_lang_find("bash"), false);
 	unsigned int cell = kcr_pool_cost_kib(c, py, false), node = kcr_pool_cost_kib(c, js, false);
 	kcr_error_t err = NULL;
 
 	TAP_ASSERT(runner > 0 && runner <= cell && cell < node);
+	TAP_ASSERT(runner < bash && bash < 2 * runner && bash < node);
 	TAP_ASSERT(kcr_pool_cost_kib(c, py, true) > cell);
 	if (kcr_config_set(c, "pool.fork_server", "false", KCR_SRC_FLAG, &err) < 0)
 		abort();

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -171,6 +172,84 @@ test_missing_runtime(void)
 	return 0;
 }
 
+/* The child of this process running `bash <src_dir>/code.sh`: the
+ * pre-warmed one. */
+static pid_t
+warm_bash_pid(void)
+{
+	kcr_autofree char *script = kcr_strdup_printf("%s/code.sh", src_dir);
+	kcr_autofree char *path = kcr_strdup_printf("/proc/self/task/%d/children", (int)getpid());
+	kcr_autofree char *kids = NULL;
+
+	if (kcr_read_file(path, 4096, &kids, NULL, NULL) < 0)
+		return -1;
+	for (char *tok = strtok(kids, " \n"); tok; tok = strtok(NULL, " \n")) {
+		kcr_autofree char *cl = kcr_strdup_printf("/proc/%s/cmdline", tok);
+		kcr_autofree char *cmd = NULL;
+		size_t len = 0;
+
+		/* "/bin/bash\0<script>\0" */
+		if (kcr_read_file(cl, 4096, &cmd, &len, NULL) == 0 &&
+		    len == sizeof("/bin/bash") + strlen(script) + 1 &&
+		    strcmp(cmd, "/bin/bash") == 0 && strcmp(cmd + sizeof("/bin/bash"), script) == 0)
+			return (pid_t)atoi(tok);
+	}
+	return -1;
+}
+
+/* A pre-warmed bash (its start-up file read before the script exists)
+ * runs a script exactly as a cold `bash code.sh args` does: what it sees
+ * of itself, its args and stdin, its errors and exit status; nothing of
+ * the bootstrap is left, in its variables, environment or directory. */
+static int
+test_bash_warm_as_cold(void)
+{
+	const char *code =
+		"echo \"pid=$$\" >&2\n"
+		"echo \"0=${0##*/} #=$# @=$*| src=${BASH_SOURCE[*]##*/} fn=${FUNCNAME[*]} -=$-\"\n"
+		"(return 0 2>/dev/null) && echo sourced || echo executed\n"
+		"compgen -v | grep -c -e __kcr -e BASH_ENV\n"
+		"ls -A \"${0%/*}\"\n"
+		"IFS= read -r line; echo \"stdin=$line\"\n"
+		"no_such_command\n"
+		"f() { return 3; }; f; echo \"rc=$? line=$LINENO\"\n"
+		"exit 5\n";
+	char *args[] = { "a b", "", "-x\nz", NULL };
+	struct kcr_exec_request req = { .lang = kcr_lang_find("bash") };
+	struct kcr_exec_result cold = { 0 }, warm = { 0 };
+	struct kcr_limits lim = { .timeout_ms = 10000 };
+	kcr_autofree char *cold_err = NULL, *warm_err = NULL, *pid_line = NULL;
+	kcr_error_t err = NULL;
+	pid_t pid;
+
+	req.code = (char *)code;
+	req.code_len = strlen(code);
+	req.args = args;
+	req.stdin_data = "in put\nrest\n";
+	req.stdin_len = strlen(req.stdin_data);
+	req.limits = lim;
+	TAP_ASSERT(kcr_proc_run(&req, data_dir, src_dir, &cold, &err) == 0);
+	TAP_ASSERT(kcr_proc_prewarm(req.lang, &lim, data_dir, src_dir, NULL, &err) == 0);
+	/* its start-up file is gone: the source will be alone in src_dir */
+	TAP_ASSERT(rmdir(src_dir) == 0 && mkdir(src_dir, 0700) == 0);
+	TAP_ASSERT((pid = warm_bash_pid()) > 0);
+	TAP_ASSERT(kcr_proc_run(&req, data_dir, src_dir, &warm, &err) == 0);
+	TAP_STREQ(warm.out, cold.out);
+	TAP_STREQ(cold.out, "0=code.sh #=3 @=a b  -x\nz| src=code.sh fn= -=hB\nexecuted\n0\n"
+			    "code.sh\nstdin=in put\nrc=3 line=8\n");
+	/* the same errors, but for the pid: the warm one is the bash started ahead */
+	pid_line = kcr_strdup_printf("pid=%d\n", (int)pid);
+	TAP_ASSERT(strncmp(warm.err, pid_line, strlen(pid_line)) == 0);
+	cold_err = kcr_xstrdup(strchr(cold.err, '\n'));
+	warm_err = kcr_xstrdup(strchr(warm.err, '\n'));
+	TAP_STREQ(warm_err, cold_err);
+	TAP_ASSERT(strstr(cold_err, "code.sh: line 7: no_such_command: command not found") != NULL);
+	TAP_ASSERT(warm.exit_code == 5 && cold.exit_code == 5);
+	kcr_exec_result_release(&cold);
+	kcr_exec_result_release(&warm);
+	return 0;
+}
+
 int
 main(void)
 {
@@ -178,7 +257,7 @@ main(void)
 		printf("1..0 # SKIP no bash or no temporary directory\n");
 		return 0;
 	}
-	TAP_PLAN(7);
+	TAP_PLAN(8);
 	RUN_TEST(test_exit_and_output);
 	RUN_TEST(test_stdin_args_env);
 	RUN_TEST(test_timeout_kills_tree);
@@ -186,6 +265,7 @@ main(void)
 	RUN_TEST(test_changed_files);
 	RUN_TEST(test_compile_failure);
 	RUN_TEST(test_missing_runtime);
+	RUN_TEST(test_bash_warm_as_cold);
 	kcr_rm_rf(base);
 	free(data_dir);
 	free(src_dir);

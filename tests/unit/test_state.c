@@ -370,7 +370,7 @@ test_py_state_warm(void)
 
 	if (!have_python())
 		return 77;
-	TAP_ASSERT(kcr_proc_prewarm(kcr_lang_find("py"), &lim, data_dir, "", &err) == 0);
+	TAP_ASSERT(kcr_proc_prewarm(kcr_lang_find("py"), &lim, data_dir, src_dir, "", &err) == 0);
 	TAP_ASSERT(py_run("def twice(v):\n    return 2 * v\nn = 21\ng = (i for i in ())\n", NULL, 0,
 			  true, &r1) == 0);
 	TAP_ASSERT(r1.exit_code == 0 && r1.state_out != NULL);
@@ -379,13 +379,13 @@ test_py_state_warm(void)
 	state = kcr_steal(&r1.state_out);
 	state_len = r1.state_out_len;
 	kcr_exec_result_release(&r1);
-	TAP_ASSERT(kcr_proc_prewarm(kcr_lang_find("py"), &lim, data_dir, "", &err) == 0);
+	TAP_ASSERT(kcr_proc_prewarm(kcr_lang_find("py"), &lim, data_dir, src_dir, "", &err) == 0);
 	TAP_ASSERT(py_run("print(twice(n))\n", state, state_len, true, &r2) == 0);
 	TAP_ASSERT(r2.exit_code == 0 && r2.state_out != NULL);
 	TAP_STREQ(r2.out, "42\n");
 	TAP_STREQ(r2.err, "");
 	kcr_exec_result_release(&r2);
-	TAP_ASSERT(kcr_proc_prewarm(kcr_lang_find("py"), &lim, data_dir, "", &err) == 0);
+	TAP_ASSERT(kcr_proc_prewarm(kcr_lang_find("py"), &lim, data_dir, src_dir, "", &err) == 0);
 	TAP_ASSERT(py_run("n = 5\nraise ValueError(n)\n", state, state_len, true, &r3) == 0);
 	TAP_ASSERT(r3.exit_code == 1 && r3.state_out == NULL);
 	TAP_ASSERT(strstr(r3.err, "ValueError: 5") != NULL);
