@@ -14,10 +14,12 @@ enum {
 	 * 1.1 MiB private, 0.1 MiB page tables): every language that starts
 	 * its program on request */
 	COST_RUNNER = 2 * 1024,
-	/* Python cells: 0.25 MiB charged, 1.3 private, 0.07 page tables bare;
-	 * 0.9, 2.4 and 0.25 with pool.py_preload */
+	/* Python cells, which copy as they are made the zygote's pages a
+	 * program's run writes (lib/runner/pyboot.py, learn()): 1.4 MiB
+	 * charged, 1.4 private, 0.07 page tables bare; 7.9, 7.9 and 0.25 with
+	 * pool.py_preload, whose warm-up copied most of it already */
 	COST_CELL_BARE = 2 * 1024,
-	COST_CELL_PRELOAD = 3 * 1024,
+	COST_CELL_PRELOAD = 8 * 1024,
 	/* a Python of its own waiting for its program: 6.9 MiB bare, 62 MiB
 	 * with the default pool.py_preload. Another interpreter started
 	 * ahead adds its kcr_lang.prewarm_kib to its runner's: Node.js 7.1

@@ -24,32 +24,6 @@ wait_ready() {
 	fail "pool $1: $(pool_field "$1" ready) ready, wanted $2"
 }
 
-# The runner processes of the server (pid 1 of each sandbox), not the
-# template they are cloned from (sandbox.runner_template).
-runner_pids() {
-	pgrep -P "$(srv_pid "${1:-main}")" -f '^kcr-runner --sandbox' || true
-}
-
-# waiting_in NAME PROG: the PROG processes right below NAME's runners (an
-# interpreter started ahead, --prewarm).
-waiting_in() {
-	local r
-	for r in $(runner_pids "$1"); do pgrep -P "$r" -x "$2" || true; done
-}
-
-# The warm Python cells (pool.fork_server): below a runner, pid 1 of a pid
-# namespace of their own (three pids in NSpid: host, sandbox, cell).
-cell_pids() {
-	local r p
-	for r in $(runner_pids "$@"); do
-		for p in $(pgrep -P "$r"); do
-			awk '/^NSpid:/ && NF == 4 && $4 == 1 { found = 1 } END { exit !found }' \
-				"/proc/$p/status" 2>/dev/null && echo "$p"
-		done
-	done
-	true
-}
-
 @test "GET /pool shows each language's target and the warm sandboxes" {
 	wait_ready py 2
 	api GET /pool

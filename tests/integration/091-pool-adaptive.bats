@@ -26,17 +26,6 @@ burst() {
 	[ "$(grep -c '^200$' "$dir/codes")" -eq "$1" ]
 }
 
-# until_field LANG FIELD OP VALUE [SECONDS]: polls GET /pool until true
-until_field() {
-	local i v
-	for i in $(seq $((${5:-20} * 10))); do
-		v=$(pool_field "$1" "$2")
-		[ "$v" "$3" "$4" ] && return 0
-		sleep 0.1
-	done
-	fail "pool $1: $2 is $v, wanted $3 $4"
-}
-
 @test "a burst raises the target above the floor, and the pool fills to it" {
 	until_field bash target -eq 1
 	until_field bash ready -ge 1

@@ -26,7 +26,11 @@
 #       here overrides them (two replicas sharing one prefix).
 #   stop_server NAME        SIGTERM, wait, fail if it had crashed.
 #   pools_only LANG...      KCR_POOL_<L>=0 for every other language
+#   runner_pids [NAME]      the server's sandboxes' runners (pid 1 of each)
+#   waiting_in NAME PROG    PROG processes right below NAME's runners
+#   cell_pids [NAME]        the server's warm Python cells
 #   pool_field LANG FIELD   one field of LANG's pool in GET /pool
+#   until_field LANG FIELD OP VALUE [SECONDS]   polls pool_field until true
 #   srv_url NAME / srv_key NAME / srv_pid NAME / srv_dir NAME / srv_port NAME
 #   server_alive NAME
 #
@@ -97,6 +101,17 @@ j = json.load(open(sys.argv[1]))
 print(next(p[sys.argv[3]] for p in j["pools"] if p["language"] == sys.argv[2]))' "$BODY_FILE" "$1" "$2"
 }
 
+# until_field LANG FIELD OP VALUE [SECONDS]: polls GET /pool until true
+until_field() {
+	local i v
+	for i in $(seq $((${5:-20} * 10))); do
+		v=$(pool_field "$1" "$2")
+		[ "$v" "$3" "$4" ] && return 0
+		sleep 0.1
+	done
+	fail "pool $1: $2 is $v, wanted $3 $4"
+}
+
 # pools_only LANG...: KCR_POOL_<L>=0 for every other language, for a
 # server whose test counts its sandboxes (every language has a warm one
 # by default)
@@ -107,6 +122,32 @@ pools_only() {
 		for k in "$@"; do [ "$k" = "$l" ] && keep=1; done
 		[ -n "$keep" ] || echo "KCR_POOL_${l^^}=0"
 	done
+}
+
+# The runner processes of the server (pid 1 of each sandbox), not the
+# template they are cloned from (sandbox.runner_template).
+runner_pids() {
+	pgrep -P "$(srv_pid "${1:-main}")" -f '^kcr-runner --sandbox' || true
+}
+
+# waiting_in NAME PROG: the PROG processes right below NAME's runners (an
+# interpreter started ahead, --prewarm).
+waiting_in() {
+	local r
+	for r in $(runner_pids "$1"); do pgrep -P "$r" -x "$2" || true; done
+}
+
+# The warm Python cells (pool.fork_server): below a runner, pid 1 of a pid
+# namespace of their own (three pids in NSpid: host, sandbox, cell).
+cell_pids() {
+	local r p
+	for r in $(runner_pids "$@"); do
+		for p in $(pgrep -P "$r"); do
+			awk '/^NSpid:/ && NF == 4 && $4 == 1 { found = 1 } END { exit !found }' \
+				"/proc/$p/status" 2>/dev/null && echo "$p"
+		done
+	done
+	true
 }
 
 random_key() {
