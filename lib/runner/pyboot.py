@@ -197,6 +197,7 @@ def _kcr_written(maps):
 
 class _Zygote:
     PR_GET_TID_ADDRESS = 40
+    MADV_POPULATE_WRITE = 23
 
     def __init__(self, ctl, setup_so):
         import ctypes
@@ -222,7 +223,10 @@ class _Zygote:
         self.bpf = ctypes.create_string_buffer(bpf, len(bpf))
         # where glibc keeps this thread's tid: the child gets its own
         # written there, as glibc's fork() does (raise() and mutexes use it)
-        libc = ctypes.CDLL('libc.so.6', use_errno=True)
+        libc = self.libc = ctypes.CDLL('libc.so.6', use_errno=True)
+        # set by serve(): each cell has the pages it will write copied as it
+        # is made, and needs no warm-up of its own to copy them
+        self.copied = False
         tid = ctypes.c_void_p()
         if libc.prctl(self.PR_GET_TID_ADDRESS, ctypes.byref(tid), 0, 0, 0) < 0:
             e = ctypes.get_errno()
@@ -249,6 +253,10 @@ class _Zygote:
         sys.stdout.flush()
         sys.stderr.flush()
         pages = self.learn()
+        self.copied = bool(pages) and self.libc.madvise(
+            ct.c_void_p(pages[0]), ct.c_size_t(4096), self.MADV_POPULATE_WRITE) == 0
+        if not self.copied:
+            pages = []  # a kernel before 5.14: the cells warm up in Python
         populate = (ct.c_uint64 * max(len(pages), 1))(*pages)
         os.write(self.ctl, json.dumps({'ready': True, 'populate_pages':
                                        sum(pages[1::2]) // 4096}).encode())
@@ -371,9 +379,12 @@ class _Zygote:
             # itself through os.register_at_fork)
             if 'numpy' in sys.modules:
                 sys.modules['numpy'].random.seed()
-            _kcr_warmup()
-            if 'pandas' in sys.modules:
-                self.prefault()
+            # what the warm-up and prefault() would copy was copied in C
+            # (learn(), which runs them in its probe)
+            if not self.copied:
+                _kcr_warmup()
+                if 'pandas' in sys.modules:
+                    self.prefault()
         except BaseException as e:
             try:
                 os.write(report, ('%s' % e).encode())
